@@ -1,0 +1,62 @@
+"""Tiny random BERT classifiers built in memory, for tests that need a real model fast.
+
+A character-level WordPiece vocabulary (every lowercase letter and digit, alone and as a
+"##" continuation) tokenizes any ASCII text without the network, and a 2-layer, 32-wide BERT
+runs a batch in milliseconds.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ["good", "bad", "great", "awful", "movie", "film", "the", "a", "is", "not", "very"]
+
+
+def tiny_vocab() -> list[str]:
+    symbols = list(string.ascii_lowercase + string.digits + string.punctuation)
+    return SPECIALS + WORDS + symbols + ["##" + s for s in symbols]
+
+
+def tiny_tokenizer(folder: Path) -> BertTokenizerFast:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_file = folder / "vocab.txt"
+    vocab_file.write_text("\n".join(tiny_vocab()) + "\n")
+    return BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+
+
+def tiny_bert(
+    label_names=("negative", "positive"),
+    *,
+    seed: int = 0,
+    layers: int = 2,
+    hidden: int = 32,
+    heads: int = 2,
+) -> BertForSequenceClassification:
+    """A random BERT whose config names its labels (id2label) in the given order."""
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tiny_vocab()),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=128,
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+def save_tiny_bert(folder: Path, label_names=("negative", "positive"), *, seed: int = 0) -> Path:
+    """A tiny BERT saved as a local Hugging Face directory (safetensors + tokenizer)."""
+    folder = Path(folder)
+    tokenizer = tiny_tokenizer(folder)
+    tiny_bert(label_names, seed=seed).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
