@@ -27,7 +27,9 @@ def tiny_tokenizer(folder: Path) -> BertTokenizerFast:
     folder.mkdir(parents=True, exist_ok=True)
     vocab_file = folder / "vocab.txt"
     vocab_file.write_text("\n".join(tiny_vocab()) + "\n")
-    return BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    # from_pretrained on a folder holding only vocab.txt works on transformers 4.x and 5.x alike
+    # (the constructor's argument was renamed from vocab_file to vocab in 5.0).
+    return BertTokenizerFast.from_pretrained(str(folder), do_lower_case=True)
 
 
 def tiny_bert(
