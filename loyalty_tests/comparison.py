@@ -1,0 +1,79 @@
+"""A teacher/student comparison on one dataset: metrics with CIs, and the worst disagreements.
+
+This is what the ``loyalty_report`` fixture returns and what ``assert_loyal`` checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import metrics
+from .predictions import Predictions
+from .thresholds import Threshold
+
+
+@dataclass(frozen=True)
+class Comparison:
+    teacher_name: str
+    student_name: str
+    data: object  # TextDataset
+    teacher_predictions: Predictions
+    student_predictions: Predictions
+    metrics: dict  # name -> metrics.MetricValue
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    seed: int = 0
+
+    def worst_examples(self, k: int = 5) -> list[dict]:
+        return worst_examples(self.data, self.teacher_predictions, self.student_predictions, k)
+
+    def metric_rows(self) -> dict:
+        return {name: _metric_row(value) for name, value in self.metrics.items()}
+
+
+def _metric_row(value) -> dict:
+    return {"value": value.value, "ci_low": value.ci_low, "ci_high": value.ci_high, "n": value.n}
+
+
+def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
+                        thresholds=None, n_resamples: int = 1000, seed: int = 0) -> Comparison:
+    values = metrics.compare(np.asarray(data.labels), teacher_predictions.probabilities,
+                             student_predictions.probabilities, n_resamples=n_resamples, seed=seed)
+    return Comparison(teacher_predictions.model_name, student_predictions.model_name, data,
+                      teacher_predictions, student_predictions, values, thresholds or {}, seed)
+
+
+def worst_examples(data, teacher_predictions: Predictions, student_predictions: Predictions, k: int = 5) -> list[dict]:
+    """The ``k`` examples where the student departs most from the teacher.
+
+    Label disagreements come first, then lower probability loyalty (1 − sqrt(JSD)).
+    """
+    teacher, student = teacher_predictions.probabilities, student_predictions.probabilities
+    loyalty = metrics.per_example_probability_loyalty(teacher, student)
+    disagree = teacher.argmax(axis=1) != student.argmax(axis=1)
+    order = np.lexsort((loyalty, ~disagree))[:k]
+    names = data.label_names
+    rows = []
+    for i in order:
+        rows.append({
+            "index": int(i),
+            "text": data.texts[i],
+            "text_pair": data.text_pairs[i] if data.text_pairs else None,
+            "label": names[data.labels[i]],
+            "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},
+            "student": {n: round(float(p), 4) for n, p in zip(names, student[i])},
+            "probability_loyalty": round(float(loyalty[i]), 4),
+        })
+    return rows
+
+
+def format_examples(rows: list[dict], width: int = 90) -> str:
+    lines = []
+    for row in rows:
+        text = row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"
+        teacher = " ".join(f"{n}={p:.3f}" for n, p in row["teacher"].items())
+        student = " ".join(f"{n}={p:.3f}" for n, p in row["student"].items())
+        lines.append(f"  #{row['index']} label={row['label']} teacher[{teacher}] student[{student}] "
+                     f"loyalty={row['probability_loyalty']:.3f}\n    {text!r}")
+    return "\n".join(lines)

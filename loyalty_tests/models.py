@@ -1,0 +1,322 @@
+"""Model specs -> classifiers, and ``predict``: the one place a model meets data.
+
+Every model is a ``Classifier``: it names its labels and maps texts (and optional text pairs,
+for NLI-style tasks) to a probability matrix whose columns follow its own ``label_names``.
+``predict`` then reorders those columns to the dataset's label order **by name**, so a student
+whose ``id2label`` is permuted is compared correctly, and a label set that does not match fails.
+
+Specs (see ``load_model``): ``demo``, a compression recipe (``int8``, ``distill:layers=3+int8``),
+``./local_hf_dir``, ``./model.onnx``, ``pkg.module:factory``, or a hub id ``ORG/NAME``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .cache import default_cache_dir, fingerprint, hash_files
+from .errors import LoyaltyError
+
+SPEC_FORMS = (
+    "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
+    "a local Hugging Face model folder ('./my-model'), an ONNX file ('./model.onnx'), "
+    "a Python factory ('pkg.module:make_model'), or a hub id ('ORG/NAME')"
+)
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_WEIGHT_AND_TOKENIZER_FILES = (
+    "*.safetensors", "*.bin", "*.onnx", "config.json", "tokenizer.json", "tokenizer_config.json",
+    "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json", "*.model",
+)
+
+
+class Classifier(Protocol):
+    name: str
+    label_names: tuple[str, ...]
+    fingerprint: str | None  # None: outputs are not cached
+
+    def predict_proba(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    batch_size: int = 32
+    max_length: int = 128
+    device: str = "cpu"
+    tokenizer: str | None = None  # tokenizer folder for .onnx specs
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    trust_remote_code: bool = False
+    seed: int = 0
+    progress: Callable[[str], None] = print
+    # A TextDataset, or a callable returning one (or None), for compression methods that train;
+    # a callable lets the plugin skip loading training data for recipes that never train.
+    train_data: object | None = None
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _tokenized_batches(tokenizer, texts, text_pairs, batch_size: int, max_length: int):
+    """Yield (original indices, padded batch) with batches of similar length.
+
+    Texts are tokenized once without padding, sorted by length, and each batch is padded only to
+    its own longest member (dynamic padding), never to ``max_length``.
+    """
+    encoded = tokenizer(
+        list(texts), list(text_pairs) if text_pairs is not None else None,
+        truncation=True, max_length=max_length,
+    )
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
+    keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        features = [{key: encoded[key][i] for key in keys} for i in indices]
+        yield indices, tokenizer.pad(features, return_tensors="np")
+
+
+@dataclass
+class HFClassifier:
+    """A Hugging Face sequence classifier with its tokenizer."""
+
+    model: object
+    tokenizer: object
+    name: str
+    batch_size: int = 32
+    max_length: int = 128
+    device: str = "cpu"
+    fingerprint: str | None = None
+
+    def __post_init__(self):
+        self.model.eval()
+        if not _is_quantized(self.model):  # dynamic int8 kernels exist on the CPU only
+            self.model.to(self.device)
+        if self.fingerprint is None:
+            self.fingerprint = state_fingerprint(self.model, self.tokenizer, self.max_length)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        id2label = self.model.config.id2label
+        return tuple(str(id2label[i]) for i in range(len(id2label)))
+
+    def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+        import torch
+
+        logits = np.empty((len(texts), len(self.label_names)), dtype=np.float64)
+        with torch.inference_mode():
+            for indices, batch in _tokenized_batches(
+                self.tokenizer, texts, text_pairs, self.batch_size, self.max_length
+            ):
+                inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+                logits[indices] = self.model(**inputs).logits.float().cpu().numpy()
+        return _softmax(logits)
+
+
+def _is_quantized(model) -> bool:
+    return any("quantized" in type(m).__module__ for m in model.modules())
+
+
+def state_fingerprint(model, tokenizer, max_length: int) -> str:
+    """sha256 over every weight (quantized ones through their integer form) and the tokenizer."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+
+    def add(value):
+        if isinstance(value, torch.Tensor):
+            if value.is_quantized:
+                add(value.int_repr())
+                add(value.q_per_channel_scales() if value.qscheme() in (torch.per_channel_affine,) else value.q_scale())
+                return
+            digest.update(str((value.dtype, tuple(value.shape))).encode())
+            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                add(item)
+        else:
+            digest.update(repr(value).encode())
+
+    for key, value in model.state_dict().items():
+        digest.update(key.encode())
+        add(value)
+    vocab = sorted(tokenizer.get_vocab().items())
+    return fingerprint("hf", digest.hexdigest(), vocab, max_length, type(tokenizer).__name__)
+
+
+@dataclass
+class OnnxClassifier:
+    """An ONNX classifier run with onnxruntime; the tokenizer comes from a Hugging Face folder."""
+
+    session: object
+    tokenizer: object
+    name: str
+    label_names: tuple[str, ...]
+    batch_size: int = 32
+    max_length: int = 128
+    fingerprint: str | None = None
+
+    def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+        wanted = {inp.name for inp in self.session.get_inputs()}
+        logits = np.empty((len(texts), len(self.label_names)), dtype=np.float64)
+        for indices, batch in _tokenized_batches(
+            self.tokenizer, texts, text_pairs, self.batch_size, self.max_length
+        ):
+            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in wanted}
+            logits[indices] = self.session.run(None, feed)[0]
+        return _softmax(logits)
+
+
+@dataclass
+class CallableClassifier:
+    """Any object with ``predict_proba(texts)`` and label names (``label_names`` or ``classes_``)."""
+
+    wrapped: object
+    name: str
+    label_names: tuple[str, ...]
+    fingerprint: str | None = None
+
+    def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+        if text_pairs is not None:
+            return np.asarray(self.wrapped.predict_proba(list(texts), list(text_pairs)), dtype=np.float64)
+        return np.asarray(self.wrapped.predict_proba(list(texts)), dtype=np.float64)
+
+
+def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOptions | None = None) -> Classifier:
+    """Turn a ``--teacher``/``--student`` spec into a classifier (see the module docstring)."""
+    options = options or ModelOptions()
+    spec = str(spec).strip()
+    if not spec:
+        raise LoyaltyError(f"empty model spec; give {SPEC_FORMS}")
+    if spec == "demo":
+        from .demo import load_demo_teacher
+
+        return load_demo_teacher(options)
+    if _is_recipe(spec):
+        return _compressed(spec, teacher, options)
+    path = Path(spec).expanduser()
+    if spec.endswith(".onnx"):
+        return _load_onnx(path, spec, options)
+    if path.is_dir():
+        return _load_hf(str(path), spec, options, local=True)
+    if _FACTORY.match(spec) and not path.exists():
+        return _load_factory(spec, options)
+    if path.exists():
+        raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory) or an .onnx file")
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
+        raise LoyaltyError(f"model path {spec!r} does not exist; check the path (relative to {Path.cwd()})")
+    if _HUB_ID.match(spec):
+        return _load_hf(spec, spec, options, local=False)
+    raise LoyaltyError(f"unknown model spec {spec!r}; give {SPEC_FORMS}")
+
+
+def _is_recipe(spec: str) -> bool:
+    from .compress import known_method_names
+
+    first_method = spec.split("+", 1)[0].split(":", 1)[0]
+    return first_method in known_method_names()
+
+
+def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) -> Classifier:
+    from .compress import compress
+
+    if teacher is None:
+        raise LoyaltyError(f"student spec {spec!r} is a compression recipe and needs a teacher; pass --teacher")
+    if not isinstance(teacher, HFClassifier):
+        raise LoyaltyError(
+            f"recipe {spec!r} compresses a PyTorch Hugging Face teacher, but the teacher {teacher.name!r} "
+            f"is a {type(teacher).__name__}; give a Hugging Face teacher or a ready-made student"
+        )
+    data = options.train_data() if callable(options.train_data) else options.train_data
+    return compress(teacher, spec, data, seed=options.seed)
+
+
+def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> HFClassifier:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    kwargs = dict(trust_remote_code=options.trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=None, **kwargs)
+    except OSError as error:
+        where = f"folder {source!r}" if local else f"hub model {source!r} (needs network)"
+        raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
+    files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
+    stamp = fingerprint("hf-dir", hash_files(files), options.max_length) if files else None
+    return HFClassifier(model, tokenizer, name, options.batch_size, options.max_length, options.device, stamp)
+
+
+def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
+    if not path.is_file():
+        raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise LoyaltyError("ONNX specs need onnxruntime: pip install 'pytest-loyalty[onnx]'") from error
+    from transformers import AutoConfig, AutoTokenizer
+
+    tokenizer_dir = Path(options.tokenizer) if options.tokenizer else path.parent
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=options.trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise LoyaltyError(
+            f"no tokenizer for ONNX model {spec!r} in {str(tokenizer_dir)!r}; put the tokenizer files "
+            "next to the .onnx file or pass --tokenizer DIR"
+        ) from error
+    config_dir = path.parent if (path.parent / "config.json").exists() else tokenizer_dir
+    try:
+        id2label = AutoConfig.from_pretrained(str(config_dir)).id2label
+    except (OSError, ValueError) as error:
+        raise LoyaltyError(
+            f"no config.json with id2label for ONNX model {spec!r}; put the model's config.json next to the .onnx file"
+        ) from error
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    files = [path, *sorted(p for p in config_dir.glob("config.json"))]
+    stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
+    labels = tuple(str(id2label[i]) for i in range(len(id2label)))
+    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp)
+
+
+def _load_factory(spec: str, options: ModelOptions) -> Classifier:
+    module_name, attribute = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LoyaltyError(f"cannot import {module_name!r} for model factory {spec!r}: {error}") from error
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise LoyaltyError(f"{spec!r}: module {module_name!r} has no callable {attribute!r}")
+    return as_classifier(factory(), spec, options)
+
+
+def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classifier:
+    """Wrap what a factory returned: a classifier, a (model, tokenizer) pair, or a predict_proba object."""
+    options = options or ModelOptions()
+    if isinstance(obj, (HFClassifier, OnnxClassifier, CallableClassifier)):
+        return obj
+    if isinstance(obj, tuple) and len(obj) == 2 and hasattr(obj[0], "config"):
+        return HFClassifier(obj[0], obj[1], name, options.batch_size, options.max_length, options.device)
+    if hasattr(obj, "predict_proba"):
+        names = getattr(obj, "label_names", None)
+        names = names if names is not None else getattr(obj, "classes_", None)
+        if names is None:
+            raise LoyaltyError(
+                f"{name!r} returned an object with predict_proba but no label names; "
+                "give it a label_names (or sklearn-style classes_) attribute listing its output columns"
+            )
+        return CallableClassifier(obj, name, tuple(str(n) for n in names), getattr(obj, "fingerprint", None))
+    raise LoyaltyError(
+        f"{name!r} returned {type(obj).__name__}; return a (model, tokenizer) pair, "
+        "or an object with predict_proba(texts) and label_names"
+    )

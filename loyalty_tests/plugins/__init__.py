@@ -1,0 +1,1 @@
+"""The pytest plugins behind ``pytest --teacher X --student Y`` (entry point: ``plugin``)."""

@@ -1,0 +1,114 @@
+"""Gate rows -> one report dict -> JSON, Markdown and terminal lines. Rendering only.
+
+Fractions are stored; percentages appear only when rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+
+from . import __version__
+
+
+def _versions() -> dict:
+    versions = {"loyalty_tests": __version__, "python": platform.python_version()}
+    for name in ("numpy", "torch", "transformers"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    return versions
+
+
+def build_report(teacher: str, rows: list[dict], outcomes: dict[str, str], *, seed: int) -> dict:
+    """Merge gate rows (one per gate item) into one report: per student, metrics and gates.
+
+    ``outcomes`` maps "student::gate" to the pytest outcome ("passed", "failed", "skipped", "warned").
+    """
+    students: dict[str, dict] = {}
+    report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "teacher": teacher, "seed": seed, "versions": _versions(), "data": None, "thresholds": None,
+              "students": []}
+    for row in rows:
+        report["data"] = report["data"] or row["data"]
+        report["thresholds"] = report["thresholds"] or row["thresholds"]
+        entry = students.setdefault(row["student"], {"spec": row["student"], "metrics": row["metrics"],
+                                                     "latency": None, "gates": []})
+        entry["latency"] = row.get("latency") or entry["latency"]
+        gate = dict(row["gate"])
+        gate["outcome"] = outcomes.get(f"{row['student']}::{gate['gate']}", "passed" if gate["passed"] else "failed")
+        entry["gates"].append(gate)
+    report["students"] = list(students.values())
+    report["passed"] = all(g["passed"] or g["warn_only"] for s in report["students"] for g in s["gates"])
+    return report
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=float) + "\n"
+
+
+def _value(metrics: dict, name: str, ci: bool = False) -> str:
+    metric = metrics.get(name)
+    if not metric or metric.get("value") is None:
+        return "–"
+    text = f"{metric['value']:.3f}"
+    if ci and metric.get("ci_low") is not None:
+        text += f" [{metric['ci_low']:.3f}–{metric['ci_high']:.3f}]"
+    return text
+
+
+def table_rows(report: dict) -> list[list[str]]:
+    header = ["model", "accuracy", "acc. drop", "label loyalty (95% CI)", "prob. loyalty (95% CI)",
+              "speedup", "gates"]
+    rows = [header]
+    first = report["students"][0]["metrics"] if report["students"] else {}
+    rows.append([f"teacher {report['teacher']}", _value(first, "teacher_accuracy"), "", "", "", "", ""])
+    for student in report["students"]:
+        metrics, gates = student["metrics"], student["gates"]
+        passed = sum(1 for g in gates if g["passed"])
+        failed = [g["gate"] for g in gates if not g["passed"]]
+        verdict = f"{passed}/{len(gates)} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+        speedup = f"{student['latency']['speedup']:.2f}x" if student.get("latency") else "–"
+        rows.append([student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
+                     _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True),
+                     speedup, verdict])
+    return rows
+
+
+def render_terminal(report: dict) -> list[str]:
+    rows = table_rows(report)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    data = report.get("data") or {}
+    lines = [f"teacher {report['teacher']} | data {data.get('name')} (n={data.get('n')}) | seed {report['seed']}"]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for student in report["students"]:
+        for gate in student["gates"]:
+            mark = "PASS" if gate["passed"] else ("WARN" if gate["warn_only"] else "FAIL")
+            lines.append(f"{mark} [{student['spec']}] {gate['message']}")
+    lines.append("gate verdict: " + ("PASSED" if report["passed"] else "FAILED"))
+    return lines
+
+
+def render_markdown(report: dict) -> str:
+    data = report.get("data") or {}
+    rows = table_rows(report)
+    lines = [f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}", "",
+             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.", "",
+             "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
+    lines += ["", "| student | gate | value | limit | result | why |", "|---|---|---|---|---|---|"]
+    for student in report["students"]:
+        for gate in student["gates"]:
+            value = "–" if gate["value"] is None else f"{gate['value']:.3f}"
+            limit = "–" if gate["limit"] is None else f"{gate['limit']:.3f}"
+            mark = "pass" if gate["passed"] else ("warn" if gate["warn_only"] else "**fail**")
+            why = gate["message"].replace("|", "\\|")
+            lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {mark} | {why} |")
+    if report.get("thresholds"):
+        lines += ["", "<details><summary>Thresholds</summary>", "", "| threshold | value | source |", "|---|---|---|"]
+        lines += [f"| {k} | {v['value']} | {v['source']} |" for k, v in report["thresholds"].items()]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The built-in gate tests, collected when ``--teacher`` and ``--student`` are given."""
