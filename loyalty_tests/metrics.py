@@ -1,0 +1,397 @@
+"""Teacher/student metrics: pure functions over numpy arrays (no torch import).
+
+Argument order follows sklearn: the reference comes first (``y_true``, then the teacher, then
+the student). Probabilities are float arrays of shape (n_examples, n_classes) whose rows sum to
+1, columns in the dataset's label order. The formulas are pinned by the design's "Metrics"
+section (after Xu et al., EMNLP 2021, "Beyond Preserved Accuracy"); each public function states
+its formula and carries a doctest, and tests/test_doctests.py runs them all.
+
+Argmax ties go to the lowest class index (numpy's rule) everywhere a prediction is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LoyaltyError
+
+# Rows of a probability array may sum to 1 within this (float32 softmax outputs drift a little);
+# accepted rows are then renormalised, as scipy's jensenshannon does.
+ROW_SUM_TOLERANCE = 1e-3
+# KL(p || q) clips q to at least this, so a zero where p > 0 costs p·log(p / 1e-12) ≈ 27.6·p
+# instead of infinity; nothing is renormalised after the clip (the change is at most k·1e-12).
+KL_EPSILON = 1e-12
+# Calibration uses this many equal-width confidence bins on [0, 1] unless told otherwise.
+ECE_BINS = 15
+# The bootstrap draws its resamples in chunks of about this many gathered values, bounding memory.
+_BOOTSTRAP_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's point estimate, its bootstrap CI (``None`` where a CI makes no sense) and n.
+
+    >>> MetricValue(0.9, 0.85, 0.95, n=200).ci_low
+    0.85
+    """
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+def _rows_text(mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)
+    return f"{rows.size} row{'' if rows.size == 1 else 's'} (first: row {rows[0]})"
+
+
+def _probabilities(name: str, probs) -> np.ndarray:
+    """Check one probability array and return it as float64 with rows summing exactly to 1."""
+    try:
+        array = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise LoyaltyError(f"{name} must be a numeric array of shape (n_examples, n_classes): {error}") from None
+    if array.ndim != 2:
+        raise LoyaltyError(f"{name} must be 2-D (n_examples, n_classes), got shape {array.shape}; "
+                           "for a single example pass probs[None, :]")
+    if array.size == 0:
+        raise LoyaltyError(f"{name} is empty (shape {array.shape}): metrics need at least one example and class")
+    if not np.isfinite(array).all():
+        for bad, rows in (("NaN", np.isnan(array).any(axis=1)), ("inf", np.isinf(array).any(axis=1))):
+            if rows.any():
+                raise LoyaltyError(f"{name} has {bad} in {_rows_text(rows)}; the model produced {bad} outputs")
+    if array.min() < 0:
+        raise LoyaltyError(f"{name} has negative values in {_rows_text((array < 0).any(axis=1))}; these look "
+                           "like logits: pass probabilities (a softmax over the classes)")
+    sums = array.sum(axis=1)
+    off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
+    if off.any():
+        first = np.flatnonzero(off)[0]
+        raise LoyaltyError(f"{name} rows must sum to 1 (within {ROW_SUM_TOLERANCE}), but {_rows_text(off)} do not "
+                           f"(row {first} sums to {sums[first]:.6g}); apply a softmax to logits or normalise rows")
+    return array / sums[:, None]
+
+
+def _probability_pair(teacher_probs, student_probs, names=("teacher_probs", "student_probs")):
+    teacher, student = _probabilities(names[0], teacher_probs), _probabilities(names[1], student_probs)
+    if teacher.shape[0] != student.shape[0]:
+        raise LoyaltyError(f"{names[0]} has {teacher.shape[0]} rows but {names[1]} has {student.shape[0]}: "
+                           "score both models on the same examples, in the same order")
+    if teacher.shape[1] != student.shape[1]:
+        raise LoyaltyError(f"{names[0]} has {teacher.shape[1]} classes but {names[1]} has {student.shape[1]}: "
+                           "both models must output the same classes, aligned by label name")
+    return teacher, student
+
+
+def _labels(name: str, labels, n: int | None = None, n_classes: int | None = None) -> np.ndarray:
+    """Check a 1-D array of class indices (gold labels or predictions)."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise LoyaltyError(f"{name} must be 1-D (one class index per example), got shape {array.shape}; "
+                           "for probabilities pass probs.argmax(axis=1)")
+    if array.size == 0:
+        raise LoyaltyError(f"{name} is empty (0 examples): metrics need at least one example")
+    if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
+        array = array.astype(np.int64)  # integral floats (e.g. from pandas) are indices too
+    if array.dtype.kind not in "iub":
+        raise LoyaltyError(f"{name} must hold integer class indices, got dtype {array.dtype}; "
+                           "map label names to their indices first")
+    array = array.astype(np.int64, copy=False)
+    if n is not None and array.size != n:
+        raise LoyaltyError(f"{name} has {array.size} entries but there are {n} examples: pass one per example")
+    top = n_classes if n_classes is not None else np.inf
+    outside = (array < 0) | (array >= top)
+    if outside.any():
+        raise LoyaltyError(f"{name} has class indices outside [0, {n_classes}) in {_rows_text(outside)}; "
+                           "check that labels and probability columns use the same label order")
+    return array
+
+
+def _same_length(*named) -> int:
+    lengths = {name: len(array) for name, array in named}
+    if len(set(lengths.values())) != 1:
+        raise LoyaltyError(f"these must have one entry per example, but their lengths differ: {lengths}")
+    return next(iter(lengths.values()))
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Share of examples predicted correctly: ``mean(y_pred == y_true)``.
+
+    >>> accuracy([0, 1, 1, 2], [0, 1, 0, 2])
+    0.75
+    """
+    y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
+    _same_length(("y_true", y_true), ("y_pred", y_pred))
+    return float(np.mean(y_true == y_pred))
+
+
+def label_loyalty(teacher_probs, student_probs) -> float:
+    """Share of examples where student and teacher predict the same label (no gold labels used):
+    ``mean(argmax p_teacher == argmax p_student)``.
+
+    >>> teacher = [[0.9, 0.1], [0.4, 0.6], [0.5, 0.5]]
+    >>> student = [[0.6, 0.4], [0.7, 0.3], [0.5, 0.5]]
+    >>> round(label_loyalty(teacher, student), 4)
+    0.6667
+    """
+    teacher, student = _probability_pair(teacher_probs, student_probs)
+    return float(np.mean(teacher.argmax(axis=1) == student.argmax(axis=1)))
+
+
+def _relative_entropy_bits(p: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Row sums of p·log2(p / m), with 0·log 0 = 0 (p > 0 implies m > 0 when m is a mixture with p)."""
+    ratio = np.divide(p, m, out=np.ones_like(p), where=p > 0)
+    return (p * np.log2(ratio)).sum(axis=1)
+
+
+def _probability_loyalty_rows(teacher: np.ndarray, student: np.ndarray) -> np.ndarray:
+    mixture = 0.5 * (teacher + student)
+    jsd = 0.5 * (_relative_entropy_bits(teacher, mixture) + _relative_entropy_bits(student, mixture))
+    # JSD in bits lies in [0, 1]; rounding can leave it a hair outside, and sqrt would amplify that.
+    return 1.0 - np.sqrt(np.clip(jsd, 0.0, 1.0))
+
+
+def per_example_probability_loyalty(teacher_probs, student_probs) -> np.ndarray:
+    """Per example, ``1 - sqrt(JSD(p_t, p_s))`` with the Jensen-Shannon divergence in bits:
+    ``JSD = ½ KL2(p_t || m) + ½ KL2(p_s || m)``, ``m = ½ (p_t + p_s)``, ``0·log 0 = 0``.
+
+    Equals ``1 - scipy.spatial.distance.jensenshannon(p_t, p_s, base=2)`` row by row; 1 means the
+    same distribution, 0 means disjoint supports.
+
+    >>> per_example_probability_loyalty([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.0, 1.0]])
+    array([1., 0.])
+    """
+    teacher, student = _probability_pair(teacher_probs, student_probs)
+    return _probability_loyalty_rows(teacher, student)
+
+
+def probability_loyalty(teacher_probs, student_probs) -> float:
+    """Mean over examples of ``1 - sqrt(JSD_base2(p_t, p_s))`` (see
+    ``per_example_probability_loyalty``); lies in [0, 1], 1 when the distributions match.
+
+    >>> round(probability_loyalty([[0.5, 0.5]], [[1.0, 0.0]]), 4)
+    0.4421
+    """
+    return float(np.mean(per_example_probability_loyalty(teacher_probs, student_probs)))
+
+
+def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    ratio = np.divide(p, np.maximum(q, KL_EPSILON), out=np.ones_like(p), where=p > 0)
+    # Gibbs' inequality says KL >= 0; the epsilon clip and rounding can dip a hair below.
+    return np.maximum((p * np.log(ratio)).sum(axis=1), 0.0)
+
+
+def kl_divergence(p_probs, q_probs) -> float:
+    """Mean over examples of ``KL(p || q) = sum_c p_c · ln(p_c / max(q_c, 1e-12))`` in nats, with
+    ``0·log 0 = 0``; the clip (``KL_EPSILON``) keeps a zero in q finite. Not symmetric.
+
+    >>> round(kl_divergence([[0.5, 0.5]], [[0.9, 0.1]]), 4)
+    0.5108
+    >>> kl_divergence([[0.5, 0.5]], [[0.5, 0.5]])
+    0.0
+    """
+    p, q = _probability_pair(p_probs, q_probs, names=("p_probs", "q_probs"))
+    return float(np.mean(_kl_rows(p, q)))
+
+
+def flips(y_true, teacher_pred, student_pred) -> dict:
+    """Paired outcome counts: ``correct_to_wrong`` (teacher right, student wrong),
+    ``wrong_to_correct`` (teacher wrong, student right), ``both_correct`` and ``both_wrong``.
+
+    >>> flips([0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1])
+    {'correct_to_wrong': 1, 'wrong_to_correct': 1, 'both_correct': 1, 'both_wrong': 1}
+    """
+    y_true = _labels("y_true", y_true)
+    teacher_pred, student_pred = _labels("teacher_pred", teacher_pred), _labels("student_pred", student_pred)
+    _same_length(("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))
+    teacher_right, student_right = teacher_pred == y_true, student_pred == y_true
+    return {"correct_to_wrong": int(np.sum(teacher_right & ~student_right)),
+            "wrong_to_correct": int(np.sum(~teacher_right & student_right)),
+            "both_correct": int(np.sum(teacher_right & student_right)),
+            "both_wrong": int(np.sum(~teacher_right & ~student_right))}
+
+
+def mcnemar_p_value(y_true, teacher_pred, student_pred) -> float:
+    """Exact McNemar test of "teacher and student are equally accurate" on paired outcomes.
+
+    With b = correct_to_wrong and c = wrong_to_correct (the discordant pairs), under the null
+    b ~ Binomial(b + c, ½); the two-sided p-value is ``min(1, 2·P[X <= min(b, c)])``, and 1 when
+    b + c = 0 (the models never differ in correctness).
+
+    >>> round(mcnemar_p_value([1] * 10, [1] * 10, [0] * 8 + [1] * 2), 4)
+    0.0078
+    """
+    counts = flips(y_true, teacher_pred, student_pred)
+    b, c = counts["correct_to_wrong"], counts["wrong_to_correct"]
+    if b + c == 0:
+        return 1.0
+    from scipy.stats import binom  # imported here: scipy.stats is slow to import and only this needs it
+
+    return float(min(1.0, 2.0 * binom.cdf(min(b, c), b + c, 0.5)))
+
+
+def per_class_loyalty(teacher_probs, student_probs) -> np.ndarray:
+    """For each class c: ``mean(argmax p_s == c | argmax p_t == c)``, the label loyalty among
+    the examples the teacher assigns to c; NaN for a class the teacher never predicts.
+
+    >>> per_class_loyalty([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.3, 0.7, 0.0]],
+    ...                   [[0.9, 0.1, 0.0], [0.4, 0.6, 0.0], [0.3, 0.7, 0.0]])
+    array([0.5, 1. , nan])
+    """
+    teacher, student = _probability_pair(teacher_probs, student_probs)
+    teacher_pred = teacher.argmax(axis=1)
+    agree = (teacher_pred == student.argmax(axis=1)).astype(np.float64)
+    n_classes = teacher.shape[1]
+    predicted = np.bincount(teacher_pred, minlength=n_classes).astype(np.float64)
+    agreed = np.bincount(teacher_pred, weights=agree, minlength=n_classes)
+    return np.divide(agreed, predicted, out=np.full(n_classes, np.nan), where=predicted > 0)
+
+
+def agreement_matrix(teacher_pred, student_pred, n_classes: int) -> np.ndarray:
+    """``M[i, j]`` = number of examples the teacher labels i and the student labels j (rows
+    teacher, columns student); ``trace(M) / M.sum()`` is the label loyalty.
+
+    >>> agreement_matrix([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
+    array([[1, 1, 0],
+           [0, 1, 0],
+           [0, 0, 1]])
+    """
+    if int(n_classes) < 1:
+        raise LoyaltyError(f"n_classes must be >= 1, got {n_classes}")
+    teacher_pred = _labels("teacher_pred", teacher_pred, n_classes=int(n_classes))
+    student_pred = _labels("student_pred", student_pred, n_classes=int(n_classes))
+    _same_length(("teacher_pred", teacher_pred), ("student_pred", student_pred))
+    cells = np.bincount(teacher_pred * n_classes + student_pred, minlength=n_classes * n_classes)
+    return cells.reshape(n_classes, n_classes)
+
+
+def _calibration_parts(y_true: np.ndarray, probs: np.ndarray, n_bins: int):
+    """Per example: confidence bin, confidence (max probability) and correctness."""
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    # Bins are ((b-1)/B, b/B]; the first also takes a confidence of exactly 0.
+    bins = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    return bins, confidence, correct
+
+
+def _ece_from_parts(bins: np.ndarray, confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.bincount(bins, weights=correct, minlength=n_bins) - np.bincount(bins, weights=confidence, minlength=n_bins)
+    # sum_b (|B_b| / n)·|acc_b - conf_b| = sum_b |sum_{i in B_b} (correct_i - conf_i)| / n
+    return float(np.abs(gap).sum() / count.sum())
+
+
+def expected_calibration_error(y_true, probs, n_bins: int = ECE_BINS) -> float:
+    """``ECE = sum_b (|B_b| / n) · |accuracy(B_b) - mean confidence(B_b)|`` over ``n_bins``
+    equal-width bins of the confidence ``max_c p_c``, bin b holding confidences in
+    ((b-1)/n_bins, b/n_bins]; 0 means perfectly calibrated.
+
+    >>> probs = [[0.9, 0.1], [0.75, 0.25], [0.55, 0.45], [0.3, 0.7]]
+    >>> round(expected_calibration_error([0, 1, 0, 1], probs, n_bins=5), 4)
+    0.25
+    """
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise LoyaltyError(f"n_bins must be a positive integer, got {n_bins!r}")
+    probs = _probabilities("probs", probs)
+    y_true = _labels("y_true", y_true, probs.shape[0], probs.shape[1])
+    return _ece_from_parts(*_calibration_parts(y_true, probs, int(n_bins)), int(n_bins))
+
+
+def _resample_indices(n: int, n_resamples: int, values_per_example: int, seed: int):
+    """Yield index matrices (chunk, n) of example indices drawn with replacement, seeded."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _BOOTSTRAP_CHUNK // max(1, n * values_per_example))
+    for start in range(0, n_resamples, chunk):
+        yield rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
+
+
+def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0):
+    """Seeded percentile bootstrap confidence interval.
+
+    Each of ``n_resamples`` resamples draws n example indices uniformly with replacement
+    (``numpy.random.default_rng(seed)``); the interval is the ``(1 - confidence)/2`` and
+    ``(1 + confidence)/2`` quantiles of the resampled metric. Two forms, same resamples:
+
+    * ``bootstrap_ci(per_example_scores)`` - the metric is the mean of the scores (accuracy,
+      loyalty, KL, or a difference such as ``teacher_correct - student_correct`` for the
+      accuracy drop); scores of shape (n,) give ``(low, high)`` floats, (n, m) give two arrays of
+      m bounds, the m columns resampled together (paired).
+    * ``bootstrap_ci(metric_fn, *arrays)`` - any metric: ``metric_fn(*resampled_arrays)``
+      returns a float; the arrays share their first axis (examples) and are resampled together.
+
+    >>> scores = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0])
+    >>> low, high = bootstrap_ci(scores, n_resamples=200, seed=0)
+    >>> bool(low <= scores.mean() <= high)
+    True
+    >>> bootstrap_ci(np.mean, scores, n_resamples=200, seed=0) == (low, high)
+    True
+    """
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise LoyaltyError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    if not 0.0 < confidence < 1.0:
+        raise LoyaltyError(f"confidence must lie strictly between 0 and 1 (e.g. 0.95), got {confidence!r}")
+    quantiles = [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0]
+    if callable(scores_or_metric):
+        arrays = tuple(np.atleast_1d(array) for array in arrays)
+        n = _same_length(*((f"arrays[{i}]", array) for i, array in enumerate(arrays))) if arrays else 0
+        if n == 0:
+            raise LoyaltyError("bootstrap_ci(metric_fn, *arrays) needs non-empty arrays (one entry per example)")
+        statistics = [scores_or_metric(*(array[rows] for array in arrays))
+                      for indices in _resample_indices(n, int(n_resamples), 1, seed) for rows in indices]
+        low, high = np.quantile(np.asarray(statistics, dtype=np.float64), quantiles)
+        return float(low), float(high)
+    scores = np.asarray(scores_or_metric, dtype=np.float64)
+    if scores.ndim not in (1, 2) or scores.shape[0] == 0:
+        raise LoyaltyError(f"per_example_scores must be a non-empty (n,) or (n, m) array, got shape {scores.shape}")
+    if not np.isfinite(scores).all():
+        raise LoyaltyError("per_example_scores has NaN or inf values; the bootstrap needs finite scores")
+    n, width = scores.shape[0], (1 if scores.ndim == 1 else scores.shape[1])
+    means = np.concatenate([scores[indices].mean(axis=1)
+                            for indices in _resample_indices(n, int(n_resamples), width, seed)])
+    low, high = np.quantile(means, quantiles, axis=0)
+    return (float(low), float(high)) if scores.ndim == 1 else (low, high)
+
+
+def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, MetricValue]:
+    """Every teacher/student metric with its n and, where it makes sense, a bootstrap 95% CI.
+
+    Keys: teacher_accuracy, student_accuracy, accuracy_drop (teacher - student), label_loyalty,
+    probability_loyalty, kl_teacher_student (KL(teacher || student)), kl_student_teacher,
+    teacher_ece, student_ece (15 bins) - all with CIs from the same seeded resamples - and the
+    counts correct_to_wrong, wrong_to_correct, both_correct, both_wrong and mcnemar_p_value
+    (no CI: counts and a test statistic are not estimates of a population mean).
+
+    >>> values = compare([0, 1, 1, 0], [[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]],
+    ...                  [[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.6, 0.4]], n_resamples=100)
+    >>> values["accuracy_drop"].value, values["label_loyalty"].value, values["correct_to_wrong"].value
+    (0.25, 0.75, 1.0)
+    """
+    teacher, student = _probability_pair(teacher_probs, student_probs)
+    n, n_classes = teacher.shape
+    y_true = _labels("y_true", y_true, n, n_classes)
+    teacher_pred, student_pred = teacher.argmax(axis=1), student.argmax(axis=1)
+    teacher_correct = (teacher_pred == y_true).astype(np.float64)
+    student_correct = (student_pred == y_true).astype(np.float64)
+    per_example = {  # every one of these metrics is the mean of a per-example score
+        "teacher_accuracy": teacher_correct,
+        "student_accuracy": student_correct,
+        "accuracy_drop": teacher_correct - student_correct,
+        "label_loyalty": (teacher_pred == student_pred).astype(np.float64),
+        "probability_loyalty": _probability_loyalty_rows(teacher, student),
+        "kl_teacher_student": _kl_rows(teacher, student),
+        "kl_student_teacher": _kl_rows(student, teacher),
+    }
+    columns = np.column_stack(list(per_example.values()))
+    lows, highs = bootstrap_ci(columns, n_resamples=n_resamples, seed=seed)
+    values = {name: MetricValue(float(column.mean()), float(low), float(high), n)
+              for (name, column), low, high in zip(per_example.items(), lows, highs)}
+    for name, probs in (("teacher_ece", teacher), ("student_ece", student)):
+        parts = _calibration_parts(y_true, probs, ECE_BINS)
+        low, high = bootstrap_ci(lambda *p: _ece_from_parts(*p, ECE_BINS), *parts, n_resamples=n_resamples, seed=seed)
+        values[name] = MetricValue(_ece_from_parts(*parts, ECE_BINS), low, high, n)
+    for name, count in flips(y_true, teacher_pred, student_pred).items():
+        values[name] = MetricValue(float(count), None, None, n)
+    values["mcnemar_p_value"] = MetricValue(mcnemar_p_value(y_true, teacher_pred, student_pred), None, None, n)
+    return values

@@ -1,0 +1,25 @@
+"""Every docstring example in the metrics and strategies modules runs and passes."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from loyalty_tests import metrics, strategies
+
+
+@pytest.mark.parametrize("module", [metrics, strategies], ids=lambda module: module.__name__)
+def test_docstring_examples(module):
+    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert results.attempted > 0, f"{module.__name__} has no docstring examples"
+    assert results.failed == 0, f"{results.failed} of {results.attempted} docstring examples failed in {module.__name__}"
+
+
+def test_every_public_metric_has_a_formula_and_an_example():
+    public = [name for name in dir(metrics) if not name.startswith("_") and callable(getattr(metrics, name))
+              and getattr(getattr(metrics, name), "__module__", None) == metrics.__name__]
+    assert len(public) >= 13
+    for name in public:
+        doc = getattr(metrics, name).__doc__ or ""
+        assert ">>>" in doc, f"metrics.{name} has no doctest"
