@@ -1,0 +1,64 @@
+"""Compression methods that make a student from a teacher.
+
+``compress(teacher, "int8")`` returns a new classifier and never mutates the teacher. A method is
+a frozen config dataclass with a handler registered for it (see ``registry``); recipe strings
+(``"distill:layers=3+int8"``) parse into the same configs and are applied left to right, so a
+pipeline such as distillation followed by int8 — the paper's best combined strategy — is one call.
+
+Registered now: ``int8`` (post-training dynamic quantization). Planned, not yet registered:
+``prune``, ``heads``, ``distill``, ``theseus``, ``qat``, ``onnx-int8``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import LoyaltyError
+from . import quantize  # noqa: F401  (registers int8; import each new method module here)
+from .quantize import Int8Config
+from .recipes import config_to_recipe, parse_recipe
+from .registry import (
+    PLANNED_METHODS,
+    describe_methods,
+    handler_for,
+    known_method_names,
+    make_student,
+    register,
+    registered_methods,
+)
+
+__all__ = [
+    "compress", "register", "parse_recipe", "config_to_recipe", "registered_methods",
+    "known_method_names", "make_student", "PLANNED_METHODS", "Int8Config",
+]
+
+
+def compress(teacher, config, data=None, *, seed: int = 0):
+    """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
+
+    teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
+    (ignored by int8); seed: passed to every method, so the same call gives the same student.
+    The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``.
+    """
+    configs = _as_configs(config)
+    if not hasattr(teacher, "model") or not hasattr(teacher, "tokenizer"):
+        raise LoyaltyError(
+            f"compress needs a PyTorch Hugging Face teacher (an HFClassifier), got {type(teacher).__name__} "
+            f"{getattr(teacher, 'name', '')!r}; load the teacher from a model folder or hub id"
+        )
+    student = teacher
+    for step in configs:
+        student = handler_for(step)(student, step, data, seed)
+    # a copy, not an attribute write: a handler that hands back its input must not rename the teacher
+    return dataclasses.replace(student, name=f"{teacher.name}+{config_to_recipe(configs)}")
+
+
+def _as_configs(config) -> tuple[object, ...]:
+    if isinstance(config, str):
+        return parse_recipe(config)
+    configs = tuple(config) if isinstance(config, (list, tuple)) else (config,)
+    if not configs:
+        raise LoyaltyError(f"no compression config given; give a recipe such as 'int8' ({describe_methods()})")
+    for step in configs:
+        handler_for(step)  # fail before any work when one step is not a registered config
+    return configs
