@@ -43,9 +43,21 @@ def probability_vectors(draw, n_classes: int | None = None, *, min_classes: int 
     weights = np.array(draw(st.lists(_WEIGHT, min_size=k, max_size=k)), dtype=np.float64)
     if weights.sum() <= 0:
         weights[draw(st.integers(0, k - 1))] = 1.0  # all zeros: make it one-hot
-    if unique_argmax and np.sum(weights == weights.max()) > 1:
-        weights[np.argmax(weights)] += 1e-3 * weights.max()  # lift the first of the tied maxima
-    return weights / weights.sum()
+    probs = weights / weights.sum()
+    if unique_argmax and _near_tie(probs[None, :]).any():
+        # Lift the first of the (near-)tied maxima. The check runs after normalising because
+        # division can round two almost-equal weights to the same probability.
+        probs[np.argmax(probs)] *= 1.01
+        probs /= probs.sum()
+    return probs
+
+
+def _near_tie(probs: np.ndarray) -> np.ndarray:
+    """Per row: is the runner-up within a relative 1e-6 of the maximum (so argmax is fragile)?"""
+    if probs.shape[1] < 2:
+        return np.zeros(probs.shape[0], dtype=bool)
+    top_two = np.sort(probs, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0] <= 1e-6 * top_two[:, 1]
 
 
 @st.composite
@@ -96,10 +108,8 @@ def prediction_pairs(draw, n_rows: int | None = None, n_classes: int | None = No
     student = draw(matrices)
     if kind == "perturbed":
         student = _nudge(teacher, student, draw(st.sampled_from([1e-9, 1e-4, 0.05])))
-        if unique_argmax:  # the mixture can tie again; fall back to the drawn student then
-            top = student.max(axis=1, keepdims=True)
-            if ((student == top).sum(axis=1) > 1).any():
-                student = draw(matrices)
+        if unique_argmax and _near_tie(student).any():  # the mixture can tie again; draw afresh then
+            student = draw(matrices)
     return teacher, student
 
 

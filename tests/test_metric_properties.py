@@ -35,6 +35,15 @@ def test_unique_argmax_has_no_ties(probs):
     assert ((probs == probs.max(axis=1, keepdims=True)).sum(axis=1) == 1).all()
 
 
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(prediction_pairs(unique_argmax=True))
+def test_unique_argmax_pairs_have_no_near_ties(pair):
+    # Regression: weights that differ in the last bit used to round to a tie once normalised.
+    for probs in pair:
+        top_two = np.sort(probs, axis=1)[:, -2:]
+        assert (top_two[:, 1] - top_two[:, 0] > 1e-7 * top_two[:, 1]).all()
+
+
 @fast
 @given(probability_matrices())
 def test_identity_gives_one(probs):

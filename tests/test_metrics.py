@@ -108,6 +108,23 @@ def test_hand_computed_loyalty():
     assert metrics.label_loyalty(teacher, student) == pytest.approx(2 / 3)  # row 0: tie -> class 0, agrees
 
 
+@pytest.mark.parametrize("eps", [1e-4, 1e-6, 1e-8])
+def test_near_identical_rows_keep_their_precision(eps):
+    # For s = t + δ with small δ, JSD (nats) = Σ δ² / (8 m) + O(δ³): a second-order quantity that a
+    # naive log(p/m) loses to rounding before sqrt magnifies it.
+    teacher = np.array([[0.2, 0.3, 0.5]])
+    delta = eps * np.array([[1.0, -1.0, 0.0]])
+    mixture = teacher + delta / 2
+    jsd_bits = (delta ** 2 / (8 * mixture)).sum() / np.log(2)
+    distance = 1.0 - metrics.per_example_probability_loyalty(teacher, teacher + delta)[0]
+    assert distance == pytest.approx(np.sqrt(jsd_bits), rel=1e-4)
+
+
+def test_tiny_probability_next_to_one_is_not_lost():
+    # 1 + d rounds to 0 here; the metric must still see disjoint-looking rows as (almost) disjoint.
+    assert metrics.probability_loyalty([[1.0, 0.0, 0.0]], [[5.5e-269, 0.0, 1.0]]) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_disjoint_and_identical_extremes():
     assert metrics.probability_loyalty([[1, 0, 0]], [[0, 0, 1]]) == 0.0
     assert metrics.probability_loyalty([[0.2, 0.3, 0.5]], [[0.2, 0.3, 0.5]]) == 1.0
