@@ -1,7 +1,25 @@
 """loyalty_tests: gate a compressed text classifier (student) against its teacher.
 
 Follows Xu et al., EMNLP 2021, "Beyond Preserved Accuracy: Evaluating Loyalty and Robustness
-of BERT Compression". Importing this package loads no model and touches no network.
+of BERT Compression". Importing this package loads no model, no torch and touches no network;
+the names below are imported on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "assert_loyal": "assertions", "assert_faster": "assertions",
+    "load_model": "models", "load_dataset": "data", "predict": "predictions",
+    "compress": "compress", "LoyaltyError": "errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'loyalty_tests' has no attribute {name!r}")

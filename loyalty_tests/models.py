@@ -53,6 +53,7 @@ class ModelOptions:
     tokenizer: str | None = None  # tokenizer folder for .onnx specs
     cache_dir: Path = field(default_factory=default_cache_dir)
     trust_remote_code: bool = False
+    allow_pickle: bool = False  # .bin (pickle) weights load only when asked; safetensors otherwise
     seed: int = 0
     progress: Callable[[str], None] = print
     # A TextDataset, or a callable returning one (or None), for compression methods that train;
@@ -133,15 +134,20 @@ def state_fingerprint(model, tokenizer, max_length: int) -> str:
     import torch
 
     digest = hashlib.sha256()
+    PER_CHANNEL = (torch.per_channel_affine, torch.per_channel_symmetric, torch.per_channel_affine_float_qparams)
 
     def add(value):
         if isinstance(value, torch.Tensor):
             if value.is_quantized:
                 add(value.int_repr())
-                add(value.q_per_channel_scales() if value.qscheme() in (torch.per_channel_affine,) else value.q_scale())
+                if value.qscheme() in PER_CHANNEL:
+                    add([value.q_per_channel_scales(), value.q_per_channel_zero_points(), value.q_per_channel_axis()])
+                else:
+                    add([value.q_scale(), value.q_zero_point()])
                 return
             digest.update(str((value.dtype, tuple(value.shape))).encode())
-            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            # reshape(-1) first: a 0-dim tensor cannot be viewed as bytes directly.
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         elif isinstance(value, (tuple, list)):
             for item in value:
                 add(item)
@@ -246,10 +252,18 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> H
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     kwargs = dict(trust_remote_code=options.trust_remote_code)
+    if local and not options.allow_pickle and not list(Path(source).glob("*.safetensors")):
+        found = sorted(p.name for p in Path(source).iterdir())
+        raise LoyaltyError(
+            f"model folder {source!r} has no .safetensors weights (it has {found}); save it with "
+            "save_pretrained(..., safe_serialization=True), or pass --loyalty-allow-pickle to load .bin "
+            "(pickle) weights you trust"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=None, **kwargs)
-    except OSError as error:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, use_safetensors=None if options.allow_pickle else True, **kwargs)
+    except (OSError, ValueError) as error:
         where = f"folder {source!r}" if local else f"hub model {source!r} (needs network)"
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
     files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []

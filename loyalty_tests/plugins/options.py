@@ -31,6 +31,8 @@ def add_options(parser) -> None:
                     help="tokenizer folder for .onnx specs (default: the .onnx file's folder)")
     group.addoption("--loyalty-trust-remote-code", action="store_true", default=False,
                     help="allow hub models to run their own code (off by default)")
+    group.addoption("--loyalty-allow-pickle", action="store_true", default=False,
+                    help="allow .bin (pickle) weights; by default only safetensors weights load")
     group.addoption("--loyalty-cache-dir", default=None, metavar="DIR",
                     help="cache for the demo teacher and predictions (default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)")
     group.addoption("--loyalty-no-cache", action="store_true", default=False, help="do not read or write cached predictions")

@@ -6,6 +6,8 @@ The gate suite (``loyalty_tests/suite``) is added to the collected paths wheneve
 
 from __future__ import annotations
 
+import configparser
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from .options import add_options
 from .report import ReportCollector
 from .session import LoyaltySession
 
-SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_gates.py"
+SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
 
 
 def pytest_addoption(parser):
@@ -42,7 +44,7 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, session.teacher_spec, session.seed), "loyalty-report")
     if session.active and not config.getoption("loyalty_no_suite") and not _suite_collected(config.args):
-        config.args.append(str(SUITE))
+        config.args.append(str(SUITE.parent))  # the folder, so node ids read test_loyalty_gates.py::test_…
 
 
 def _suite_collected(args) -> bool:
@@ -55,10 +57,26 @@ def _suite_collected(args) -> bool:
 
 
 def _check_ini_keys(config) -> None:
+    """A misspelt threshold key would otherwise leave its gate at the default with only a warning."""
     known = {ini_name(key) for key in THRESHOLD_SPECS}
-    unknown = sorted(key for key in getattr(config, "inicfg", {}) if key.startswith("loyalty_") and key not in known)
+    unknown = sorted(key for key in _ini_keys(config.inipath) if key.startswith("loyalty_") and key not in known)
     if unknown:
-        raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)}; known loyalty keys: {', '.join(sorted(known))}")
+        raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)} in {config.inipath}; "
+                                f"known loyalty keys: {', '.join(sorted(known))}")
+
+
+def _ini_keys(inipath) -> set[str]:
+    """The keys of pytest's own section in its config file (``config.inicfg`` is deprecated)."""
+    if inipath is None or not Path(inipath).is_file():
+        return set()
+    path = Path(inipath)
+    if path.suffix == ".toml":
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+        # pytest 9 reads [tool.pytest] natively and [tool.pytest.ini_options] as before.
+        return set(table.get("ini_options", {})) | {key for key in table if key != "ini_options"}
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path, encoding="utf-8")
+    return {key for section in ("pytest", "tool:pytest") if parser.has_section(section) for key in parser[section]}
 
 
 def pytest_report_header(config):
