@@ -12,7 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "assert_loyal": "assertions", "assert_faster": "assertions",
+    "assert_loyal": "assertions", "assert_faster": "assertions", "assert_robust": "assertions",
+    "compare_robustness": "robustness", "run_attack": "robustness",
     "load_model": "models", "load_dataset": "data", "predict": "predictions",
     "compress": "compress", "LoyaltyError": "errors",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gates
+from . import gates, robust
 from .comparison import Comparison, format_examples
 from .latency import LatencyResult, measure_latency
 from .thresholds import THRESHOLD_SPECS, Threshold, resolve
@@ -47,6 +47,31 @@ def assert_loyal(report: Comparison, *, min_label_loyalty: float | None = None,
                  f"on {report.data.name}:"]
         lines += [f"  {r.message}" for r in failed]
         lines += [f"worst {examples} disagreements:", format_examples(report.worst_examples(examples))]
+        raise AssertionError("\n".join(lines))
+
+
+def assert_robust(comparison, *, max_robustness_drop: float | None = None, gate_on_lower_bound: bool = False,
+                  examples: int = 5, n_resamples: int = 1000, seed: int = 0) -> None:
+    """Assert the student's accuracy under attack is at most ``max_robustness_drop`` below the
+    teacher's on the same attacked examples (``comparison``: the ``attack_results`` fixture or
+    ``loyalty_tests.robustness.compare_robustness``). The failure message shows the drop with its
+    paired bootstrap CI, both accuracies under attack and adversarial examples that fool the
+    student but not the teacher.
+    """
+    limit = THRESHOLD_SPECS["max_robustness_drop"].default if max_robustness_drop is None else max_robustness_drop
+    threshold = Threshold("max_robustness_drop", limit, "argument" if max_robustness_drop is not None else "default")
+    drop = robust.robustness_drop(comparison, n_resamples=n_resamples, seed=seed)
+    result = gates.gate_robustness_drop(drop, comparison.teacher.accuracy_under_attack,
+                                        comparison.student.accuracy_under_attack, comparison.teacher.config.recipe,
+                                        threshold, lower_bound=gate_on_lower_bound)
+    if not result.passed:
+        lines = [f"student {comparison.student.model_name!r} is less robust than teacher "
+                 f"{comparison.teacher.model_name!r}: {result.message}"]
+        fooled = robust.student_only_fooled(comparison, examples)
+        if fooled:
+            names = getattr(comparison, "label_names", None) or [str(i) for i in range(len(fooled[0]["original_probs"]))]
+            lines += ["adversarial examples that fool the student but not the teacher:",
+                      robust.format_adversarial(fooled, names)]
         raise AssertionError("\n".join(lines))
 
 

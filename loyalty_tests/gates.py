@@ -137,3 +137,26 @@ def gate_baseline(metric_name: str, current: float, baseline: float | None, tole
     if not passed:
         message += "; if this change is intended, write a new baseline with --loyalty-update-baseline"
     return GateResult(gate, passed, current, limit, tolerance.source, message, warn_only)
+
+
+def gate_robustness_drop(drop, teacher_under_attack: float, student_under_attack: float, recipe: str,
+                         threshold: Threshold, *, lower_bound: bool = False, warn_only: bool = False) -> GateResult:
+    """Allowed fall of accuracy under attack, teacher − student, on the same attacked examples.
+
+    ``drop`` is a MetricValue (paired bootstrap CI over the examples); with ``lower_bound`` the
+    pessimistic end of its CI, the upper bound, is gated, as for the accuracy drop.
+    """
+    gate = "robustness"
+    if drop is None or drop.value is None or math.isnan(drop.value):
+        return _missing(gate, "accuracy under attack of teacher or student", threshold, warn_only)
+    if threshold.value is None:
+        return GateResult(gate, True, drop.value, None, threshold.source,
+                          f"robustness drop {drop.value:.3f} (not gated)", warn_only)
+    checked = drop.ci_high if lower_bound and drop.ci_high is not None else drop.value
+    limit = float(threshold.value)
+    passed = checked <= limit + 1e-12
+    which = "CI upper bound " if checked is not drop.value else ""
+    sign = "<=" if passed else ">"
+    message = (f"robustness_drop {drop.value:.3f} ({_ci_text(drop)}) {which}{sign} {limit:.3f} [{threshold.source}] "
+               f"(accuracy under {recipe} attack: teacher {teacher_under_attack:.3f}, student {student_under_attack:.3f})")
+    return GateResult(gate, passed, drop.value, limit, threshold.source, message, warn_only)

@@ -6,6 +6,7 @@ Fractions are stored; percentages appear only when rendering.
 from __future__ import annotations
 
 import json
+import math
 import platform
 from datetime import datetime, timezone
 
@@ -35,8 +36,9 @@ def build_report(teacher: str, rows: list[dict], outcomes: dict[str, str], *, se
         report["data"] = report["data"] or row["data"]
         report["thresholds"] = report["thresholds"] or row["thresholds"]
         entry = students.setdefault(row["student"], {"spec": row["student"], "metrics": row["metrics"],
-                                                     "latency": None, "gates": []})
+                                                     "latency": None, "robustness": None, "gates": []})
         entry["latency"] = row.get("latency") or entry["latency"]
+        entry["robustness"] = row.get("robustness") or entry["robustness"]
         gate = dict(row["gate"])
         gate["outcome"] = outcomes.get(f"{row['student']}::{gate['gate']}", "passed" if gate["passed"] else "failed")
         entry["gates"].append(gate)
@@ -45,8 +47,23 @@ def build_report(teacher: str, rows: list[dict], outcomes: dict[str, str], *, se
     return report
 
 
+def _finite_or_none(value):
+    """JSON has no NaN: an undefined figure (e.g. a success rate with nothing attacked) becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def to_json(report: dict) -> str:
-    return json.dumps(report, indent=2, sort_keys=False, default=float) + "\n"
+    return json.dumps(_finite_or_none(report), indent=2, sort_keys=False, default=float, allow_nan=False) + "\n"
+
+
+def _pct(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.1%}"
 
 
 def _value(metrics: dict, name: str, ci: bool = False) -> str:
@@ -60,21 +77,52 @@ def _value(metrics: dict, name: str, ci: bool = False) -> str:
 
 
 def table_rows(report: dict) -> list[list[str]]:
+    attacked = [s["robustness"] for s in report["students"] if s.get("robustness")]
     header = ["model", "accuracy", "acc. drop", "label loyalty (95% CI)", "prob. loyalty (95% CI)",
-              "speedup", "gates"]
+              "speedup"] + (["acc. under attack"] if attacked else []) + ["gates"]
     rows = [header]
     first = report["students"][0]["metrics"] if report["students"] else {}
-    rows.append([f"teacher {report['teacher']}", _value(first, "teacher_accuracy"), "", "", "", "", ""])
+    teacher_row = [f"teacher {report['teacher']}", _value(first, "teacher_accuracy"), "", "", "", ""]
+    if attacked:
+        teacher_row.append(f"{attacked[0]['teacher']['accuracy_under_attack']:.3f}")
+    rows.append(teacher_row + [""])
     for student in report["students"]:
         metrics, gates = student["metrics"], student["gates"]
         passed = sum(1 for g in gates if g["passed"])
         failed = [g["gate"] for g in gates if not g["passed"]]
         verdict = f"{passed}/{len(gates)} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
         speedup = f"{student['latency']['speedup']:.2f}x" if student.get("latency") else "–"
-        rows.append([student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
-                     _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True),
-                     speedup, verdict])
+        row = [student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
+               _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True), speedup]
+        if attacked:
+            robustness = student.get("robustness")
+            row.append(f"{robustness['student']['accuracy_under_attack']:.3f}" if robustness else "–")
+        rows.append(row + [verdict])
     return rows
+
+
+def robustness_lines(report: dict, examples: int = 2) -> list[str]:
+    """Per attacked student: both models' attack figures (percentages only here) and a few
+    adversarial examples that fool the student but not the teacher."""
+    lines = []
+    for student in report["students"]:
+        r = student.get("robustness")
+        if not r:
+            continue
+        t, s = r["teacher"], r["student"]
+        lines.append(f"robustness [{student['spec']}] {r['recipe']}, {r['examples']} examples, seed {r['seed']}, "
+                     f"budget {r['budget']} queries (teacher / student):")
+        lines.append(f"  accuracy {_pct(t['original_accuracy'])} / {_pct(s['original_accuracy'])}; under attack "
+                     f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
+                     f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}")
+        queries = "queries " + " / ".join("–" if x is None or x != x else f"{x:.0f}" for x in (t["mean_queries"], s["mean_queries"]))
+        lines.append(f"  words perturbed {_pct(t['mean_perturbed_fraction'])} / {_pct(s['mean_perturbed_fraction'])}; "
+                     f"{queries}; seconds {t['seconds']:.1f} / {s['seconds']:.1f}; transfer rate "
+                     f"{_pct(r['transfer_rate'])}; label loyalty on adversarial inputs {_pct(r['adversarial_label_loyalty'])}")
+        for example in r["adversarial_examples"][:examples]:
+            lines.append(f"  #{example['index']} fools the student only: {example['original']!r}")
+            lines.append(f"    -> {example['perturbed']!r}")
+    return lines
 
 
 def render_terminal(report: dict) -> list[str]:
@@ -88,6 +136,7 @@ def render_terminal(report: dict) -> list[str]:
         for gate in student["gates"]:
             mark = "PASS" if gate["passed"] else ("WARN" if gate["warn_only"] else "FAIL")
             lines.append(f"{mark} [{student['spec']}] {gate['message']}")
+    lines += robustness_lines(report)
     lines.append("gate verdict: " + ("PASSED" if report["passed"] else "FAILED"))
     return lines
 
@@ -107,6 +156,9 @@ def render_markdown(report: dict) -> str:
             mark = "pass" if gate["passed"] else ("warn" if gate["warn_only"] else "**fail**")
             why = gate["message"].replace("|", "\\|")
             lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {mark} | {why} |")
+    robustness = robustness_lines(report, examples=3)
+    if robustness:
+        lines += ["", "<details><summary>Robustness</summary>", "", "```text", *robustness, "```", "", "</details>"]
     if report.get("thresholds"):
         lines += ["", "<details><summary>Thresholds</summary>", "", "| threshold | value | source |", "|---|---|---|"]
         lines += [f"| {k} | {v['value']} | {v['source']} |" for k, v in report["thresholds"].items()]

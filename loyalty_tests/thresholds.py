@@ -35,6 +35,9 @@ THRESHOLD_SPECS = {
                       "collapse gate: for every label, student's share of predictions >= this times the teacher's"),
         ThresholdSpec("min_speedup", 1.0, float,
                       "smallest allowed latency ratio teacher/student, timed side by side in this run"),
+        ThresholdSpec("max_robustness_drop", 0.10, float,
+                      "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
+                      "on the same attacked examples"),
         ThresholdSpec("gate_on_lower_bound", False, bool,
                       "gate on the pessimistic end of the bootstrap 95% CI instead of the point estimate"),
         ThresholdSpec("baseline_tolerance", 0.01, float,

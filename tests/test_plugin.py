@@ -138,9 +138,10 @@ def test_assert_loyal_failure_shows_threshold_and_examples(project):
 def test_warn_only_gate_passes_with_a_warning(project):
     result = project.runpytest(*gate_args(project, "./contrarian", extra=[
         "--loyalty-min-label-loyalty", "0.99", "--loyalty-warn-only", "label_loyalty", "-k", "label_loyalty"]))
-    # deselected: the four other gates and the baseline gate (which exists only with a baseline).
+    # deselected: the four other gates, and the baseline and robustness gates (which exist only with
+    # --loyalty-baseline and --attack).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
-    result.assert_outcomes(passed=1, deselected=5)
+    result.assert_outcomes(passed=1, deselected=6)
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     result.stdout.fnmatch_lines(["*LoyaltyGateWarning*", "WARN [[]./contrarian[]] label_loyalty*"])
 

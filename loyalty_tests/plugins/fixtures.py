@@ -93,3 +93,18 @@ def loyalty_report(request, student, loyalty_student_spec):
         return session.comparison(loyalty_student_spec, marker_thresholds(request.node))
     except LoyaltyError as error:  # bad input reads as a failure with its reason, not a traceback
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def attack_results(request, student, loyalty_student_spec):
+    """Teacher and this student attacked on the same seeded examples (``--attack RECIPE``): a
+    ``RobustnessComparison`` with both ``AttackResult``s, transfer rate and adversarial loyalty."""
+    session = loyalty_session(request.config)
+    if not session.attacking:
+        # Fail closed: a test that asks for attack results must not pass without an attack.
+        pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
+                    "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
+    try:
+        return session.robustness(loyalty_student_spec)
+    except LoyaltyError as error:
+        pytest.fail(str(error), pytrace=False)

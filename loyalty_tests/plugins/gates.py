@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .. import gates
+from .. import gates, robust
 from ..comparison import format_examples
 from ..errors import LoyaltyError
 from ..thresholds import warn_only_gates
@@ -66,6 +66,28 @@ class GateRunner:
         result = gates.gate_speedup(latency, self.thresholds["min_speedup"], warn_only="latency" in self.warn_only)
         return self.finish(result, examples=False, latency=latency.to_row())
 
+    def check_robustness(self) -> gates.GateResult:
+        session = self.session
+        try:
+            comparison = session.robustness(self.spec)
+            drop = robust.robustness_drop(comparison, n_resamples=self.request.config.getoption("loyalty_bootstrap"),
+                                          seed=session.seed)
+        except LoyaltyError as error:
+            pytest.fail(str(error), pytrace=False)
+        result = gates.gate_robustness_drop(
+            drop, comparison.teacher.accuracy_under_attack, comparison.student.accuracy_under_attack,
+            comparison.teacher.config.recipe, self.thresholds["max_robustness_drop"], lower_bound=self.lower_bound,
+            warn_only="robustness" in self.warn_only)
+        self._record(result, robustness=robust.robustness_row(comparison, drop))
+        if not result.passed:
+            fooled = robust.student_only_fooled(comparison, 5)
+            message = result.message
+            if fooled:
+                message += ("\nadversarial examples that fool the student but not the teacher:\n"
+                            + robust.format_adversarial(fooled, self.report.data.label_names))
+            self._raise_or_warn(result.warn_only, message)
+        return result
+
     def check_baseline(self) -> list[gates.GateResult]:
         path = Path(self.request.config.getoption("loyalty_baseline"))
         update = self.request.config.getoption("loyalty_update_baseline")
@@ -99,9 +121,9 @@ class GateRunner:
             self._raise_or_warn(result.warn_only, message)
         return result
 
-    def _record(self, result: gates.GateResult, latency: dict | None = None) -> None:
+    def _record(self, result: gates.GateResult, latency: dict | None = None, robustness: dict | None = None) -> None:
         row = {"student": self.spec, "gate": result.to_row(), "metrics": self.report.metric_rows(),
-               "latency": latency, "data": {"name": self.report.data.name, "n": len(self.report.data),
+               "latency": latency, "robustness": robustness, "data": {"name": self.report.data.name, "n": len(self.report.data),
                                             "fingerprint": self.report.data.fingerprint},
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
         self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))

@@ -48,8 +48,17 @@ def add_options(parser) -> None:
                     help="write this run's report to --loyalty-baseline instead of failing on a missing one")
     group.addoption("--loyalty-no-suite", action="store_true", default=False,
                     help="do not add the built-in gate tests (fixtures stay available)")
+    group.addoption("--attack", "--loyalty-attack", dest="loyalty_attack", default=None, metavar="RECIPE",
+                    help="add the robustness gate: attack teacher and each student with RECIPE (charswap, "
+                         "textfooler, pwws or textattack:NAME) on the same seeded examples")
+    group.addoption("--attack-examples", "--loyalty-attack-examples", dest="loyalty_attack_examples", type=int,
+                    default=50, metavar="N", help="how many examples to attack (seeded sample of the data)")
+    group.addoption("--attack-budget", "--loyalty-attack-budget", dest="loyalty_attack_budget", type=int,
+                    default=500, metavar="Q", help="model queries allowed per attacked example")
     for key, spec in THRESHOLD_SPECS.items():
-        group.addoption(cli_flag(key), dest="loyalty_threshold_" + key, default=None, help=spec.help)
+        # The robustness threshold also answers to the short form the other attack options use.
+        short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()
+        group.addoption(cli_flag(key), *short, dest="loyalty_threshold_" + key, default=None, help=spec.help)
         parser.addini(ini_name(key), help=spec.help, default=None)
 
 

@@ -36,6 +36,8 @@ def pytest_configure(config):
                                 "e.g. --teacher demo --student int8")
     try:
         session.thresholds()  # a bad threshold value fails here, before any model loads
+        if session.attacking:
+            session.attack_config()  # and so does an unknown attack recipe or a budget <= 0
     except ValueError as error:
         raise pytest.UsageError(f"loyalty: {error}") from error
     config.stash[fixtures.SESSION_KEY] = session
@@ -85,15 +87,18 @@ def pytest_report_header(config):
         return None
     lines = [f"loyalty: teacher {session.teacher_spec}; students {', '.join(session.student_specs)}; "
              f"data {session.data_spec}; cache {session.cache_dir}"]
+    if session.attacking:
+        attack = session.attack_config()
+        lines.append(f"loyalty attack: {attack.recipe} on {attack.examples} seeded examples, "
+                     f"budget {attack.budget} queries each, seed {attack.seed}")
     lines += [f"loyalty threshold {t.key} = {t.value} [{t.source}]" for t in session.thresholds().values()]
     return lines
 
 
 def pytest_collection_modifyitems(config, items):
-    """The baseline gate exists only when a baseline is named; drop it otherwise."""
-    if config.getoption("loyalty_baseline"):
-        return
-    dropped = [item for item in items if item.path == SUITE and item.originalname == "test_baseline"]
+    """The baseline gate exists only with a baseline, the robustness gate only with an attack."""
+    optional = {"test_baseline": config.getoption("loyalty_baseline"), "test_robustness": config.getoption("loyalty_attack")}
+    dropped = [item for item in items if item.path == SUITE and not optional.get(item.originalname, True)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]

@@ -40,6 +40,7 @@ class LoyaltySession:
         self._predictions: dict[str, object] = {}
         self._comparisons: dict[str, Comparison] = {}
         self._latency: dict[str, LatencyResult] = {}
+        self._robustness: dict[str, object] = {}
         self._data = None
         self._train_data = None
 
@@ -147,6 +148,39 @@ class LoyaltySession:
                                                   rounds=self.config.getoption("loyalty_latency_rounds"))
         return self._latency[spec]
 
+    # -- robustness (with --attack) -----------------------------------------------------------
+    @property
+    def attacking(self) -> bool:
+        return bool(self.config.getoption("loyalty_attack"))
+
+    def attack_config(self):
+        """The attack every model gets: same recipe, seeded examples, seed and query budget."""
+        from ..robustness import AttackConfig
+
+        option = self.config.getoption
+        return AttackConfig(recipe=option("loyalty_attack"), examples=option("loyalty_attack_examples"),
+                            budget=option("loyalty_attack_budget"), seed=self.seed)
+
+    def robustness(self, spec: str):
+        """Teacher and student attacked on the same examples (results cached on disk by fingerprint)."""
+        if spec not in self._robustness:
+            from ..robustness import compare_robustness
+
+            config = self.attack_config()
+            label = f"attack {config.recipe}"
+
+            def progress(done: int, total: int, succeeded: int) -> None:
+                # A line every tenth of the way keeps long attacks visible without flooding the log.
+                if done == total or done % max(1, total // 10) == 0:
+                    self.progress(f"{label}: {done}/{total} examples, {succeeded} successful")
+
+            self.progress(f"attacking teacher and student {spec} with {config.recipe} "
+                          f"({config.examples} examples, budget {config.budget} queries each)")
+            self._robustness[spec] = compare_robustness(
+                self.teacher(), self.student(spec), self.data(), config, progress=progress,
+                cache_dir=self.cache_dir if self.use_cache else None)
+        return self._robustness[spec]
+
     def prepare(self) -> None:
         """Do the session-wide work up front, with progress shown (controller / single process)."""
         try:
@@ -154,6 +188,9 @@ class LoyaltySession:
             self.teacher_predictions()
             for spec in self.student_specs:
                 self.student_predictions(spec)
+            if self.attacking:
+                for spec in self.student_specs:
+                    self.robustness(spec)
         except LoyaltyError as error:
             raise pytest.UsageError(f"loyalty: {error}") from error
 

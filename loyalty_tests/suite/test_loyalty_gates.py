@@ -30,6 +30,13 @@ def test_latency(loyalty_gate, benchmark):
     loyalty_gate.check_latency(benchmark)
 
 
+def test_robustness(loyalty_gate):
+    """Accuracy under attack falls at most max_robustness_drop below the teacher's on the same examples.
+
+    Collected only with --attack RECIPE."""
+    loyalty_gate.check_robustness()
+
+
 def test_baseline(loyalty_gate):
     """No metric fell more than baseline_tolerance below the previous release's report.
 
