@@ -244,8 +244,15 @@ def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) ->
             f"recipe {spec!r} compresses a PyTorch Hugging Face teacher, but the teacher {teacher.name!r} "
             f"is a {type(teacher).__name__}; give a Hugging Face teacher or a ready-made student"
         )
-    data = options.train_data() if callable(options.train_data) else options.train_data
-    return compress(teacher, spec, data, seed=options.seed)
+    from .compress import parse_recipe
+
+    # Training data is loaded only for recipes with a step that uses it (a config class says so
+    # with ``uses_data = True``): int8 must not need, or wait for, a train split.
+    configs = parse_recipe(spec)
+    data = None
+    if any(getattr(config, "uses_data", False) for config in configs):
+        data = options.train_data() if callable(options.train_data) else options.train_data
+    return compress(teacher, configs, data, seed=options.seed)
 
 
 def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> HFClassifier:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from . import __version__
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
     versions = {"loyalty_tests": __version__, "python": platform.python_version()}
     for name in ("numpy", "torch", "transformers"):
         try:
@@ -30,7 +30,7 @@ def build_report(teacher: str, rows: list[dict], outcomes: dict[str, str], *, se
     """
     students: dict[str, dict] = {}
     report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "teacher": teacher, "seed": seed, "versions": _versions(), "data": None, "thresholds": None,
+              "teacher": teacher, "seed": seed, "versions": library_versions(), "data": None, "thresholds": None,
               "students": []}
     for row in rows:
         report["data"] = report["data"] or row["data"]
