@@ -55,8 +55,8 @@ def render_markdown(rows: list[dict]) -> str:
     >>> rows = [{"recipe": "int8", "family": "quantization", "seed": s, "accuracy": a, "label_loyalty": 0.9,
     ...          "probability_loyalty": 0.95, "speedup": 2.0, "teacher_accuracy": 0.8, "teacher": "demo",
     ...          "n": 10} for s, a in ((0, 0.78), (1, 0.80))]
-    >>> print(render_markdown(rows).splitlines()[4])
-    | `int8` | quantization | 2 | 0.790 ± 0.014 | 0.900 | 0.950 | 2.00x | – | – | – |
+    >>> print(render_markdown(rows).splitlines()[5])
+    | `int8` | quantization | 2 | 0.790 ± 0.014 | 0.900 ± 0.000 | 0.950 ± 0.000 | 2.00x ± 0.00 |
     """
     if not rows:
         raise LoyaltyError("no benchmark rows to render; give at least one recipe and one seed")

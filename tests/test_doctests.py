@@ -1,4 +1,4 @@
-"""Every docstring example in the metrics and strategies modules runs and passes."""
+"""Every docstring example in the modules that carry them runs and passes."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import doctest
 
 import pytest
 
-from loyalty_tests import metrics, strategies
+from loyalty_tests import bench, bench_render, metrics, robust, strategies
+from loyalty_tests.robustness import constraints, transformations
+
+MODULES = [metrics, strategies, robust, bench, bench_render, constraints, transformations]
 
 
-@pytest.mark.parametrize("module", [metrics, strategies], ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
 def test_docstring_examples(module):
     results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert results.attempted > 0, f"{module.__name__} has no docstring examples"

@@ -1,0 +1,73 @@
+"""Constraints: which words may change and which perturbed texts still count as the same input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Function words a swap must not touch (changing them rarely keeps the meaning). Our own list of
+# common English determiners, pronouns, auxiliaries, prepositions and conjunctions.
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each either else even ever every few for from
+further had has have having he her here hers herself him himself his how i if in into is it its itself just
+may me might more most must my myself neither no nor not now of off on once only or other ought our ours
+ourselves out over own same shall she should so some such than that the their theirs them themselves then
+there these they this those though through to too under until up upon us very was we were what when where
+whether which while who whom whose why will with within without would yet you your yours yourself yourselves
+""".split())
+
+
+def is_stop_word(word: str) -> bool:
+    return word.lower() in STOP_WORDS
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insert, delete, substitute, each cost 1).
+
+    >>> levenshtein("kitten", "sitting")
+    3
+    """
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def angular_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 − arccos(cos)/π for unit vectors row by row (what TextFooler's threshold is stated in)."""
+    cosine = np.clip((a * b).sum(axis=-1), -1.0, 1.0)
+    return 1.0 - np.arccos(cosine) / math.pi
+
+
+def window(words, index: int, size: int) -> tuple[int, int]:
+    """The ``size``-word span around ``index`` (clamped to the text), as TextFooler compares."""
+    half = size // 2
+    start = max(0, min(index - half, len(words) - size))
+    return start, min(len(words), start + size)
+
+
+class SentenceSimilarity:
+    """Keep candidates whose window around the changed word stays similar to the original's.
+
+    Texts shorter than the window are not checked (as TextAttack's TextFooler does).
+    """
+
+    def __init__(self, encoder, *, threshold: float = 0.840845057, window_size: int = 15):
+        self.encoder, self.threshold, self.window_size = encoder, threshold, window_size
+
+    def keep(self, original, candidates: list, index: int) -> np.ndarray:
+        if len(original) < self.window_size or not candidates:
+            return np.ones(len(candidates), dtype=bool)
+        start, end = window(original.words, index, self.window_size)
+
+        def span(words) -> str:
+            return " ".join(words.words[start:end])
+
+        reference = self.encoder.encode([span(original)])
+        encoded = self.encoder.encode([span(c) for c in candidates])
+        return angular_similarity(encoded, reference) >= self.threshold

@@ -1,0 +1,75 @@
+"""The model behind the attacks: one batched call per search step, a per-text output cache, a
+query budget, and the goal (untargeted: the predicted label is no longer the gold one).
+
+Every distinct text a search wants scored goes to ``predict_proba`` in one list, which the model
+batches with dynamic padding itself. Outputs are cached per text for the whole run, so a candidate
+seen before costs no query; a query is a distinct text sent to the model for this example.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import LoyaltyError
+from ..predictions import check_probabilities, label_permutation
+
+
+class BudgetExhausted(Exception):
+    """The example's query budget is spent; the search stops and the attack counts as failed."""
+
+
+class AttackedModel:
+    """A classifier seen through the attack: outputs in the dataset's label order, cached per text."""
+
+    def __init__(self, model, label_names, data_name: str = "data"):
+        self.model = model
+        self.name = getattr(model, "name", type(model).__name__)
+        self.columns = label_permutation(model.label_names, label_names, self.name, data_name)
+        self.label_names = tuple(label_names)
+        self.cache: dict[tuple[str | None, str], np.ndarray] = {}
+        self.forward_seconds = 0.0
+        self.queries = 0  # queries of the current example
+        self.budget = None
+
+    def start_example(self, budget: int) -> None:
+        self.queries, self.budget = 0, budget
+
+    def probabilities(self, texts: list[str], pair: str | None = None) -> np.ndarray:
+        """Probabilities for each text (the second text of a pair when ``pair`` is given).
+
+        Uncached texts are scored in one call; when they would overrun the budget, only as many
+        as the budget allows are scored and BudgetExhausted is raised after caching them.
+        """
+        missing = list(dict.fromkeys(t for t in texts if (pair, t) not in self.cache))
+        over_budget = self.budget is not None and self.queries + len(missing) > self.budget
+        if over_budget:
+            missing = missing[: max(0, self.budget - self.queries)]
+        if missing:
+            start = time.perf_counter()
+            pairs = [pair] * len(missing) if pair is not None else None
+            raw = self.model.predict_proba(missing, pairs) if pairs else self.model.predict_proba(missing)
+            self.forward_seconds += time.perf_counter() - start
+            raw = check_probabilities(raw, len(missing), len(self.columns), self.name)
+            for text, row in zip(missing, raw[:, self.columns]):
+                self.cache[(pair, text)] = row
+            self.queries += len(missing)
+        if over_budget:
+            raise BudgetExhausted()
+        return np.stack([self.cache[(pair, t)] for t in texts])
+
+
+def gold_probability(probabilities: np.ndarray, label: int) -> np.ndarray:
+    return probabilities[:, label]
+
+
+def is_success(probabilities: np.ndarray, label: int) -> np.ndarray:
+    """Untargeted goal: the argmax is no longer the gold label."""
+    return probabilities.argmax(axis=1) != label
+
+
+def require_text(text: str, index: int, data_name: str) -> None:
+    if not str(text).strip():
+        raise LoyaltyError(f"example {index} of {data_name!r} has an empty text; an attack needs words to change. "
+                           "Remove empty rows from the data")

@@ -1,0 +1,100 @@
+"""The offline recipes: a transformation, its constraints and a search, put together.
+
+charswap — DeepWordBug-style. Words ranked by deletion importance; for each, every character swap
+    and deletion plus a few seeded random substitutions and insertions; stop words kept; the total
+    Levenshtein distance to the original text at most ``max_edit_distance`` (30, as DeepWordBug).
+textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d neighbours instead
+    of counter-fitted vectors (so antonyms such as funny→annoying can pass the cosine filter);
+    all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular
+    similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
+    no part-of-speech check; among several label-flipping candidates the one nearest in GloVe is
+    kept (the paper keeps the most similar sentence). 50 candidates with cosine ≥ 0.5, our own
+    stop-word list, greedy search by deletion importance, as in the paper.
+pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
+    swaps), word saliency by replacing the word with ``[UNK]``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from . import constraints, resources, search, transformations
+from .words import Words
+
+
+@dataclass
+class Recipe:
+    name: str
+    attackable: Callable[[Words], list[int]]
+    candidates: Callable[[Words, int, Words, random.Random], tuple[list[Words], list[float] | None]]
+    search: Callable = search.greedy_by_deletion
+
+    def attack(self, model, text: str, label: int, pair, rng: random.Random):
+        words = Words.split(text)
+        indices = self.attackable(words)
+
+        def candidates(index: int, current: Words):
+            return self.candidates(words, index, current, rng)
+
+        return words, self.search(model, words, label, pair, candidates, indices)
+
+
+def _content_words(words: Words) -> list[int]:
+    return [i for i, word in enumerate(words.words) if not constraints.is_stop_word(word)]
+
+
+def _distance(original: Words, current: Words) -> int:
+    return sum(constraints.levenshtein(a, b) for a, b in zip(original.words, current.words) if a != b)
+
+
+def charswap(max_edit_distance: int = 30) -> Recipe:
+    def candidates(original: Words, index: int, current: Words, rng: random.Random):
+        if current.words[index] != original.words[index]:
+            return [], None  # each word changes at most once
+        used = _distance(original, current)
+        word = original.words[index]
+        edits = [e for e in transformations.character_edits(word, rng)
+                 if used + constraints.levenshtein(word, e) <= max_edit_distance]
+        return [current.replace(index, e) for e in edits], None
+
+    return Recipe("charswap", _content_words, candidates)
+
+
+def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: float = 0.5,
+               similarity_threshold: float = 0.840845057, window_size: int = 15) -> Recipe:
+    neighbours = resources.glove_neighbours(str(cache_dir) if cache_dir else None, candidates_per_word, min_cosine)
+    similarity = constraints.SentenceSimilarity(resources.sentence_encoder(), threshold=similarity_threshold,
+                                                window_size=window_size)
+
+    def attackable(words: Words) -> list[int]:
+        return [i for i in _content_words(words) if neighbours(words.words[i])]
+
+    def candidates(original: Words, index: int, current: Words, rng: random.Random):
+        swaps = transformations.embedding_swaps(original.words[index], neighbours)
+        options = [current.replace(index, word) for word, _ in swaps]
+        keep = similarity.keep(original, options, index)
+        return [o for o, k in zip(options, keep) if k], [c for (_, c), k in zip(swaps, keep) if k]
+
+    recipe = Recipe("textfooler", attackable, candidates)
+    recipe.finish = neighbours.save  # new neighbour rows go to the disk table once per run
+    return recipe
+
+
+def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:
+    """``synonyms(word)``: a table for tests; by default WordNet (a clear error when not installed)."""
+    if synonyms is None:
+        reader = resources.wordnet(str(cache_dir) if cache_dir else None)
+
+        def synonyms(word: str) -> list[str]:
+            return resources.wordnet_synonyms(reader, word)
+
+    def attackable(words: Words) -> list[int]:
+        return [i for i in _content_words(words) if synonyms(words.words[i])]
+
+    def candidates(original: Words, index: int, current: Words, rng: random.Random):
+        swaps = transformations.synonym_swaps(original.words[index], synonyms)
+        return [current.replace(index, word) for word in swaps], None
+
+    return Recipe("pwws", attackable, candidates, search.pwws)

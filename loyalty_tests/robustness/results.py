@@ -1,0 +1,130 @@
+"""What an attack is asked to do (``AttackConfig``) and what it found (``AttackResult``).
+
+Fractions are stored; percentages appear only when rendering. Definitions follow the paper:
+attacked = originally correct; success rate = successful / attacked; accuracy under attack =
+still correct after the attack / all sampled examples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import LoyaltyError
+
+BUILT_IN_RECIPES = ("charswap", "pwws", "textfooler")
+TEXTATTACK_PREFIX = "textattack:"
+
+
+def known_recipes() -> tuple[str, ...]:
+    return (*BUILT_IN_RECIPES, TEXTATTACK_PREFIX + "<recipe>")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    recipe: str = "textfooler"  # "charswap" | "textfooler" | "pwws" | "textattack:<name>"
+    examples: int = 50  # seeded sample of the data (all of it when the data is smaller)
+    budget: int = 500  # model queries allowed per attacked example
+    seed: int = 0
+
+    def __post_init__(self):
+        recipe = str(self.recipe or "").strip()
+        is_textattack = recipe.startswith(TEXTATTACK_PREFIX) and len(recipe) > len(TEXTATTACK_PREFIX)
+        if recipe not in BUILT_IN_RECIPES and not is_textattack:
+            raise LoyaltyError(f"unknown attack recipe {self.recipe!r}; known recipes: {', '.join(known_recipes())}")
+        if not isinstance(self.examples, int) or self.examples <= 0:
+            raise LoyaltyError(f"attack examples must be a whole number >= 1, got {self.examples!r} (--attack-examples N)")
+        if not isinstance(self.budget, int) or self.budget <= 0:
+            raise LoyaltyError(f"attack budget must be a whole number of queries >= 1, got {self.budget!r} "
+                               "(--attack-budget Q)")
+
+
+@dataclass(frozen=True)
+class AdversarialExample:
+    index: int  # position in the dataset
+    label: int  # gold label index, dataset order
+    original_text: str
+    perturbed_text: str | None  # None when skipped (already wrong) or failed
+    text_pair: str | None  # the untouched first text when the second of a pair is attacked
+    status: str  # "succeeded" | "failed" | "skipped"
+    queries: int
+    perturbed_fraction: float  # words changed / words in the text; 0 unless succeeded
+    original_probs: tuple[float, ...]
+    perturbed_probs: tuple[float, ...] | None
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else math.nan
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    model_name: str
+    config: AttackConfig
+    examples: tuple[AdversarialExample, ...]
+    seconds: float
+    label_names: tuple[str, ...] = ()
+    forward_seconds: float = 0.0  # time inside the model's predict_proba
+
+    @property
+    def attacked(self) -> list[AdversarialExample]:
+        return [e for e in self.examples if e.status != "skipped"]
+
+    @property
+    def original_accuracy(self) -> float:
+        return _mean(e.status != "skipped" for e in self.examples)
+
+    @property
+    def accuracy_under_attack(self) -> float:
+        return _mean(e.status == "failed" for e in self.examples)
+
+    @property
+    def attack_success_rate(self) -> float:
+        return _mean(e.status == "succeeded" for e in self.attacked)
+
+    @property
+    def mean_perturbed_fraction(self) -> float:
+        return _mean(e.perturbed_fraction for e in self.examples if e.status == "succeeded")
+
+    @property
+    def mean_queries(self) -> float:
+        return _mean(e.queries for e in self.attacked)
+
+    def to_row(self) -> dict:
+        return {"model": self.model_name, "config": asdict(self.config), "seconds": self.seconds,
+                "forward_seconds": self.forward_seconds, "original_accuracy": self.original_accuracy,
+                "accuracy_under_attack": self.accuracy_under_attack, "attack_success_rate": self.attack_success_rate,
+                "mean_perturbed_fraction": self.mean_perturbed_fraction, "mean_queries": self.mean_queries,
+                "label_names": list(self.label_names), "examples": [asdict(e) for e in self.examples]}
+
+    @classmethod
+    def from_row(cls, row: dict) -> "AttackResult":
+        examples = tuple(AdversarialExample(**{**e, "original_probs": tuple(e["original_probs"]),
+                                               "perturbed_probs": tuple(e["perturbed_probs"]) if e["perturbed_probs"] else None})
+                         for e in row["examples"])
+        return cls(row["model"], AttackConfig(**row["config"]), examples, row["seconds"],
+                   tuple(row.get("label_names", ())), row.get("forward_seconds", 0.0))
+
+
+@dataclass(frozen=True)
+class RobustnessComparison:
+    teacher: AttackResult
+    student: AttackResult
+    transfer_rate: float  # teacher's adversarial texts (on examples the student got right) that fool the student too
+    adversarial_label_loyalty: float  # student agrees with teacher on the teacher's adversarial texts
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return self.teacher.label_names
+
+    @property
+    def robustness_drop(self) -> float:
+        return self.teacher.accuracy_under_attack - self.student.accuracy_under_attack
+
+    def to_row(self) -> dict:
+        return {"teacher": self.teacher.to_row(), "student": self.student.to_row(),
+                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty,
+                "robustness_drop": self.robustness_drop}

@@ -1,0 +1,54 @@
+"""Texts as words and the gaps between them, so one word can change and the rest stays byte-exact."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+
+
+@dataclass(frozen=True)
+class Words:
+    """``text == gaps[0] + words[0] + gaps[1] + ... + words[-1] + gaps[-1]``."""
+
+    words: tuple[str, ...]
+    gaps: tuple[str, ...]
+
+    @classmethod
+    def split(cls, text: str) -> "Words":
+        words, gaps, position = [], [], 0
+        for match in _WORD.finditer(text):
+            gaps.append(text[position:match.start()])
+            words.append(match.group())
+            position = match.end()
+        gaps.append(text[position:])
+        return cls(tuple(words), tuple(gaps))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def text(self) -> str:
+        return "".join(gap + word for gap, word in zip(self.gaps, self.words)) + self.gaps[-1]
+
+    def replace(self, index: int, word: str) -> "Words":
+        words = list(self.words)
+        words[index] = word
+        return Words(tuple(words), self.gaps)
+
+    def delete(self, index: int) -> str:
+        """The text without word ``index`` (and one of its neighbouring gaps), for importance scores."""
+        words, gaps = list(self.words), list(self.gaps)
+        del words[index]
+        # keep the gap before the word unless it is the very first word
+        del gaps[index + 1 if index == 0 else index]
+        return "".join(gap + word for gap, word in zip(gaps, words)) + gaps[-1]
+
+
+def recover_case(original: str, replacement: str) -> str:
+    """Give ``replacement`` the capitalisation pattern of ``original`` (GloVe words are lower case)."""
+    if original.isupper() and len(original) > 1:
+        return replacement.upper()
+    if original[:1].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement

@@ -1,0 +1,127 @@
+"""The robustness gate end to end through pytester, on hand-made models whose robustness is known.
+
+The teacher decides by the parity of the word count, which character edits cannot change; the
+fragile student agrees with it on the clean data but decides by the exact word "good", which a
+single character edit destroys. The twin student uses the teacher's rule.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import write_csv
+
+TOY_MODELS = '''
+import numpy as np
+
+
+class Rule:
+    label_names = ("negative", "positive")
+
+    def __init__(self, name, positive):
+        self.name, self.positive, self.fingerprint = name, positive, None
+
+    def predict_proba(self, texts, text_pairs=None):
+        positive = np.array([self.positive(text) for text in texts], dtype=float)
+        return np.stack([0.9 - 0.8 * positive, 0.1 + 0.8 * positive], axis=1)
+
+
+def parity(text):
+    return len(text.split()) % 2 == 0
+
+
+def teacher():
+    return Rule("parity", parity)
+
+
+def twin():
+    return Rule("parity twin", parity)
+
+
+def fragile():
+    return Rule("good-word", lambda text: "good" in text.split())
+'''
+
+# Every word has at least four letters, so no character edit within a small Levenshtein bound can
+# delete a whole word and change the word count the teacher's rule reads.
+POSITIVE = ["truly good film", "good acting here", "quite good really", "good good films", "very good movie"]
+NEGATIVE = ["truly awful film", "awful movie overall", "dull plot twists", "poor acting throughout", "weak script again"]
+
+
+@pytest.fixture
+def toy_project(pytester, monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(toy_models=TOY_MODELS)
+    pytester.syspathinsert()
+    # positives get a fourth word: an even word count and the word "good"; negatives have three words
+    rows = [(f"{text} indeed", "positive") for text in POSITIVE] + [(text, "negative") for text in NEGATIVE]
+    assert all(len(text.split()) % 2 == (label == "negative") for text, label in rows)
+    write_csv(pytester.path / "dev.csv", rows * 2)
+    return pytester
+
+
+def attack_args(pytester, student, *extra):
+    return ["--teacher", "toy_models:teacher", "--student", student, "--loyalty-data", "dev.csv",
+            "--attack", "charswap", "--attack-examples", "20", "--attack-budget", "200",
+            "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "200",
+            "-p", "no:cacheprovider", "-k", "robustness", *extra]
+
+
+def test_robustness_gate_passes_for_an_equally_robust_student(toy_project):
+    result = toy_project.runpytest(*attack_args(toy_project, "toy_models:twin", "--loyalty-json", "r.json", "-v"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_robustness[[]toy_models:twin[]] PASSED*",
+                                 "*robustness_drop 0.000*<= 0.100 [[]default[]]*",
+                                 "*robustness [[]toy_models:twin[]] charswap, 20 examples*"])
+    robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
+    assert robustness["teacher"]["accuracy_under_attack"] == 1.0
+    assert robustness["student"]["accuracy_under_attack"] == 1.0
+
+
+def test_robustness_gate_fails_for_a_fragile_student(toy_project):
+    result = toy_project.runpytest(*attack_args(toy_project, "toy_models:fragile", "--max-robustness-drop", "0.2"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*robustness_drop 0.* > 0.200 [[]--loyalty-max-robustness-drop[]]*accuracy under charswap attack: teacher 1.000*",
+        "*adversarial examples that fool the student but not the teacher:*",
+        "*original : '*good*",
+        "*perturbed: *",
+    ])
+
+
+def test_attack_results_fixture_and_assert_robust(toy_project):
+    toy_project.makepyfile(test_mine="""
+        import pytest
+        from loyalty_tests.assertions import assert_robust
+
+        def test_fragile(attack_results):
+            assert attack_results.teacher.accuracy_under_attack == 1.0
+            # every positive but "good good films" flips (one edit leaves the other "good");
+            # negatives hold no "good" to break: 8 of 20
+            assert attack_results.student.attack_success_rate == 0.4
+            with pytest.raises(AssertionError, match="fool the student but not the teacher"):
+                assert_robust(attack_results, max_robustness_drop=0.1)
+    """)
+    args = attack_args(toy_project, "toy_models:fragile", "--loyalty-no-suite")
+    result = toy_project.runpytest("test_mine.py", *[a for a in args if a not in ("-k", "robustness")])
+    result.assert_outcomes(passed=1)
+
+
+def test_attack_results_without_attack_fails_with_the_fix(toy_project):
+    toy_project.makepyfile(test_mine="""
+        def test_needs_attack(attack_results):
+            pass
+    """)
+    result = toy_project.runpytest("test_mine.py", "--teacher", "toy_models:teacher", "--student", "toy_models:twin",
+                                   "--loyalty-data", "dev.csv", "--loyalty-no-suite")
+    result.assert_outcomes(errors=1)  # the fixture fails in setup
+    result.stdout.fnmatch_lines(["*needs an attack: pass --attack RECIPE*"])
+
+
+def test_unknown_attack_recipe_is_a_usage_error(toy_project):
+    result = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin",
+                                   "--loyalty-data", "dev.csv", "--attack", "nosuchattack")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nosuchattack*charswap*"])

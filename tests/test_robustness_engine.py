@@ -1,0 +1,176 @@
+"""The attack engine on hand-made models whose adversarial examples are known in advance."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from conftest import NEGATIVE, POSITIVE
+
+from loyalty_tests.data import TextDataset
+from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
+from loyalty_tests.robustness import recipes, resources, search
+from loyalty_tests.robustness.constraints import levenshtein
+from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted
+from loyalty_tests.robustness.transformations import character_edits
+from loyalty_tests.robustness.words import Words
+
+WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0, "awful": -3.0}
+
+
+class KeywordModel:
+    """p(positive) = sigmoid(sum of word weights): which swap flips it is plain arithmetic."""
+
+    label_names = ("negative", "positive")
+
+    def __init__(self, name="keywords", weights=WEIGHTS):
+        self.name, self.weights, self.fingerprint, self.calls = name, weights, f"keyword-model-{name}", []
+
+    def predict_proba(self, texts, text_pairs=None):
+        self.calls.append(list(texts))
+        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in texts])
+        positive = 1.0 / (1.0 + np.exp(-scores))
+        return np.stack([1.0 - positive, positive], axis=1)
+
+
+def dataset(texts, labels, pairs=None):
+    return TextDataset("hand-made", texts, labels, ("negative", "positive"), pairs)
+
+
+SYNONYMS = {"great": ["fine", "dull"], "movie": ["film"], "good": ["fine"]}
+
+
+def table(word):
+    return SYNONYMS.get(word.lower(), [])
+
+
+def test_words_round_trip_and_replace():
+    words = Words.split("It's a great, great movie!")
+    assert words.words == ("It's", "a", "great", "great", "movie") and words.text() == "It's a great, great movie!"
+    assert words.replace(2, "dull").text() == "It's a dull, great movie!"
+    assert words.delete(0) == "a great, great movie!" and words.delete(4) == "It's a great, great!"
+
+
+def test_character_edits_stay_within_two_edits_and_are_seeded():
+    edits = character_edits("movie", random.Random(3))
+    assert edits == character_edits("movie", random.Random(3))
+    assert "omvie" in edits and "mvie" in edits and "movie" not in edits
+    assert all(1 <= levenshtein("movie", edit) <= 2 for edit in edits)
+
+
+@pytest.mark.parametrize("make_recipe", [
+    lambda: recipes.pwws(synonyms=table),
+    lambda: recipes.Recipe("greedy-synonyms", recipes._content_words,
+                           lambda original, i, current, rng: ([current.replace(i, w) for w in table(original.words[i])], None)),
+], ids=["pwws", "greedy"])
+def test_search_finds_the_known_adversarial_example(make_recipe):
+    # "great" (+3) is the only word that matters; of its synonyms only "dull" (-1) flips the label
+    data = dataset(["a great movie"], [1])
+    result = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=1, budget=50), recipe=make_recipe())
+    (example,) = result.examples
+    assert (example.status, example.perturbed_text) == ("succeeded", "a dull movie")
+    assert example.perturbed_fraction == pytest.approx(1 / 3)
+    assert example.perturbed_probs[0] > 0.5
+
+
+def test_already_wrong_examples_are_skipped_and_count_as_wrong():
+    result = run_attack(KeywordModel(), dataset(["a great movie"], [0]), AttackConfig("charswap", examples=1))
+    assert result.examples[0].status == "skipped"
+    assert (result.original_accuracy, result.accuracy_under_attack) == (0.0, 0.0)
+    assert np.isnan(result.attack_success_rate)
+
+
+def test_charswap_is_deterministic_under_a_seed():
+    data = dataset(POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE))
+    first = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=8, seed=5))
+    again = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=8, seed=5))
+    assert first.examples == again.examples
+    assert first.attack_success_rate > 0.5  # breaking the one sentiment word is enough here
+
+
+@pytest.mark.parametrize("budget", [1, 3, 7])
+def test_budget_is_honoured_and_queries_are_counted(budget):
+    model = KeywordModel()
+    data = dataset(["a great good fine movie indeed"], [1])
+    result = run_attack(model, data, AttackConfig("charswap", examples=1, budget=budget))
+    sent = len({text for call in model.calls for text in call})
+    (example,) = result.examples
+    assert example.queries == sent <= budget
+
+
+def test_outputs_are_cached_per_text_across_the_run():
+    model = KeywordModel()
+    attacked = AttackedModel(model, ("negative", "positive"))
+    attacked.start_example(10)
+    attacked.probabilities(["a", "b", "a"])
+    attacked.probabilities(["b", "c"])
+    assert model.calls == [["a", "b"], ["c"]] and attacked.queries == 3
+    attacked.start_example(1)
+    with pytest.raises(BudgetExhausted):
+        attacked.probabilities(["d", "e"])
+    assert ("d" in model.calls[-1]) and attacked.queries == 1
+
+
+def test_results_are_cached_on_disk(tmp_path):
+    data = dataset(POSITIVE, [1] * len(POSITIVE))
+    first = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=4), cache_dir=tmp_path)
+    model = KeywordModel()
+    second = run_attack(model, data, AttackConfig("charswap", examples=4), cache_dir=tmp_path)
+    assert model.calls == [] and second.examples == first.examples
+
+
+def test_text_pairs_change_only_the_second_text():
+    data = dataset(["great premise"] * 2, [1, 1], pairs=["a great movie", "good acting"])
+    result = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=2, budget=100),
+                        recipe=recipes.pwws(synonyms=table))
+    for example in result.examples:
+        assert example.text_pair == "great premise"
+    assert result.examples[0].perturbed_text == "a dull movie"
+
+
+def test_compare_robustness_transfer_and_adversarial_loyalty():
+    data = dataset(["a great movie", "a good film"], [1, 1])
+    twin = compare_robustness(KeywordModel("teacher"), KeywordModel("student"), data, AttackConfig("charswap", examples=2),
+                              recipe=recipes.pwws(synonyms=table))
+    # "a good film" has no flipping synonym ("fine" stays positive): one success per model, same text
+    assert twin.teacher.attack_success_rate == twin.student.attack_success_rate == 0.5
+    assert twin.transfer_rate == 1.0 and twin.adversarial_label_loyalty == 1.0
+    # a student that ignores "dull" is not fooled by the teacher's adversarial text and disagrees on it
+    tough = compare_robustness(KeywordModel("teacher"), KeywordModel("student", {**WEIGHTS, "dull": 0.5}), data,
+                               AttackConfig("charswap", examples=2), recipe=recipes.pwws(synonyms=table))
+    assert tough.transfer_rate == 0.0 and tough.adversarial_label_loyalty == 0.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(recipe="deepfool"), "unknown attack recipe 'deepfool'; known recipes: charswap, pwws, textfooler"),
+    (dict(budget=0), "budget must be a whole number of queries >= 1"),
+    (dict(examples=0), "examples must be a whole number >= 1"),
+])
+def test_bad_configs_name_the_fix(kwargs, message):
+    with pytest.raises(LoyaltyError, match=message):
+        AttackConfig(**kwargs)
+
+
+def test_empty_text_and_empty_data_are_errors():
+    with pytest.raises(LoyaltyError, match="example 1 of 'hand-made' has an empty text"):
+        run_attack(KeywordModel(), dataset(["fine", "  "], [1, 1]), AttackConfig("charswap", examples=2))
+    with pytest.raises(LoyaltyError, match="is empty"):
+        run_attack(KeywordModel(), dataset([], []), AttackConfig("charswap"))
+
+
+def test_missing_wordnet_names_the_install_step(tmp_path):
+    with pytest.raises(LoyaltyError, match="apt-get install wordnet-base wordnet-sense-index"):
+        resources.wordnet(str(tmp_path), source=str(tmp_path / "no-wordnet"))
+
+
+def test_textattack_recipe_without_textattack_names_the_extra():
+    pytest.importorskip("transformers")
+    try:
+        import textattack  # noqa: F401
+        pytest.skip("TextAttack is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(LoyaltyError, match=r"pytest-loyalty\[textattack\]"):
+        run_attack(KeywordModel(), dataset(["a great movie"], [1]), AttackConfig("textattack:textfooler", examples=1))
