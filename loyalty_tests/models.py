@@ -97,6 +97,7 @@ class HFClassifier:
     max_length: int = 128
     device: str = "cpu"
     fingerprint: str | None = None
+    info: dict = field(default_factory=dict)  # what made it, e.g. {"sparsity": 0.3} for a pruned student
 
     def __post_init__(self):
         self.model.eval()
@@ -172,6 +173,7 @@ class OnnxClassifier:
     batch_size: int = 32
     max_length: int = 128
     fingerprint: str | None = None
+    path: str | None = None  # the .onnx file, for its size on disk
 
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
         wanted = {inp.name for inp in self.session.get_inputs()}
@@ -306,7 +308,7 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
     stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
     labels = tuple(str(id2label[i]) for i in range(len(id2label)))
-    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp)
+    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp, str(path))
 
 
 def _load_factory(spec: str, options: ModelOptions) -> Classifier:

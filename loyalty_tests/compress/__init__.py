@@ -5,8 +5,9 @@ a frozen config dataclass with a handler registered for it (see ``registry``); r
 (``"distill:layers=3+int8"``) parse into the same configs and are applied left to right, so a
 pipeline such as distillation followed by int8 — the paper's best combined strategy — is one call.
 
-Registered now: ``int8`` (post-training dynamic quantization). Planned, not yet registered:
-``prune``, ``heads``, ``distill``, ``theseus``, ``qat``, ``onnx-int8``.
+Registered: ``int8`` (post-training dynamic quantization), ``prune`` (unstructured magnitude),
+``heads`` (attention heads physically removed), ``distill`` (knowledge distillation) and
+``theseus`` (BERT-of-Theseus module replacing). Planned, not yet registered: ``qat``, ``onnx-int8``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import LoyaltyError
-from . import quantize  # noqa: F401  (registers int8; import each new method module here)
+from . import distill, heads, prune, quantize, theseus  # noqa: F401  (importing registers each method)
 from .quantize import Int8Config
 from .recipes import config_to_recipe, parse_recipe
 from .registry import (

@@ -91,9 +91,12 @@ def train(
                 batch = _collate(tokenizer, encoded, indices, labels, device)
                 inputs = {key: value for key, value in batch.items() if key not in ("labels", "indices")}
                 loss = loss_fn(model(**inputs), batch)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(_trained(model, parameters), config.max_grad_norm)
-                optimizer.step()
+                # No gradient means nothing trained took part in this step (Theseus kept every
+                # teacher block): skip the update, keep the schedule moving.
+                if loss.requires_grad:
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(_trained(model, parameters), config.max_grad_norm)
+                    optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1

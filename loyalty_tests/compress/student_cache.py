@@ -1,0 +1,41 @@
+"""Trained students on disk: built once, keyed by the same fingerprint ``make_student`` gives them
+(teacher, recipe step, seed, training data, code version), written atomically under a lock so
+pytest-xdist workers train nothing twice. The architecture is rebuilt cheaply by the method; only
+the weights are stored (safetensors)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import __version__
+from ..cache import default_cache_dir, fingerprint, locked
+
+
+def student_key(teacher, config, data, seed: int) -> str | None:
+    from .recipes import config_to_recipe
+
+    if getattr(teacher, "fingerprint", None) is None:
+        return None
+    return fingerprint("trained-student", __version__, teacher.fingerprint, config_to_recipe(config), seed,
+                       getattr(data, "fingerprint", None))
+
+
+def load_or_train(model, key: str | None, train, progress=print) -> None:
+    """Fill ``model`` with cached weights for ``key``, or run ``train()`` and cache the result."""
+    if key is None:
+        train()
+        return
+    from safetensors.torch import load_file, save_file
+
+    path = Path(os.environ.get("LOYALTY_CACHE_DIR") or default_cache_dir()) / "students" / f"{key[:32]}.safetensors"
+    with locked(path):
+        if path.exists():
+            progress(f"loading trained student from {path}")
+            model.load_state_dict(load_file(str(path)))
+            return
+        train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(temporary))
+        temporary.replace(path)
