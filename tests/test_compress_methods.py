@@ -20,7 +20,7 @@ from loyalty_tests.models import HFClassifier
 
 # One small recipe per registered method; a method registered without one here fails the test below.
 RECIPES = {"int8": "int8", "prune": "prune:0.4", "heads": "heads:0.5", "distill": "distill:layers=1",
-           "theseus": "theseus:layers=1,rate=0.7"}
+           "theseus": "theseus:layers=1,rate=0.7", "qat": "qat:fraction=0.5", "onnx-int8": "onnx-int8"}
 TEXTS = POSITIVE + NEGATIVE
 
 
@@ -57,6 +57,20 @@ def test_contract(method, teacher, train_data):
     configs = parse_recipe(recipe)
     assert parse_recipe(config_to_recipe(configs)) == configs
     assert first.name == f"tiny+{config_to_recipe(configs)}"
+
+
+def test_onnx_int8_is_close_to_the_teacher_and_smaller(teacher):
+    pytest.importorskip("onnxruntime")
+    student = compress(teacher, "onnx-int8")
+    assert student.path.endswith(".onnx")
+    assert probability_loyalty(teacher.predict_proba(TEXTS), student.predict_proba(TEXTS)) >= 0.95
+
+
+def test_qat_student_is_int8_and_loyal(teacher, train_data):
+    student = compress(teacher, "qat:fraction=0.5", train_data)
+    assert any("quantized" in type(m).__module__ for m in student.model.modules())
+    assert not any("parametriz" in type(m).__module__ for m in student.model.modules())  # fake quant removed
+    assert probability_loyalty(teacher.predict_proba(TEXTS), student.predict_proba(TEXTS)) >= 0.9
 
 
 def test_prune_reaches_the_requested_sparsity_exactly(teacher):

@@ -7,7 +7,8 @@ pipeline such as distillation followed by int8 — the paper's best combined str
 
 Registered: ``int8`` (post-training dynamic quantization), ``prune`` (unstructured magnitude),
 ``heads`` (attention heads physically removed), ``distill`` (knowledge distillation) and
-``theseus`` (BERT-of-Theseus module replacing). Planned, not yet registered: ``qat``, ``onnx-int8``.
+``theseus`` (BERT-of-Theseus module replacing), ``qat`` (quantization-aware training, then int8)
+and ``onnx-int8`` (ONNX Runtime int8 export; a last step, since what it makes is not a torch model).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import LoyaltyError
-from . import distill, heads, prune, quantize, theseus  # noqa: F401  (importing registers each method)
+from . import distill, heads, onnx_int8, prune, qat, quantize, theseus  # noqa: F401  (importing registers each method)
 from .quantize import Int8Config
 from .recipes import config_to_recipe, parse_recipe
 from .registry import (
@@ -48,7 +49,11 @@ def compress(teacher, config, data=None, *, seed: int = 0):
             f"{getattr(teacher, 'name', '')!r}; load the teacher from a model folder or hub id"
         )
     student = teacher
-    for step in configs:
+    for position, step in enumerate(configs):
+        if not hasattr(student, "model"):
+            raise LoyaltyError(f"recipe step {config_to_recipe(step)!r} needs a PyTorch model, but step "
+                               f"{config_to_recipe(configs[position - 1])!r} made a {type(student).__name__}; "
+                               "put onnx-int8 last in the recipe")
         student = handler_for(step)(student, step, data, seed)
     # a copy, not an attribute write: a handler that hands back its input must not rename the teacher
     return dataclasses.replace(student, name=f"{teacher.name}+{config_to_recipe(configs)}")

@@ -20,7 +20,7 @@ from ..errors import LoyaltyError
 # Methods the design lists that are not written yet. They are named only so that a recipe such
 # as "prune:0.5" is recognised as a recipe and fails with "not registered yet" rather than as an
 # unknown model path; no handler or stub is registered for them.
-PLANNED_METHODS = ("qat", "onnx-int8")
+PLANNED_METHODS: tuple[str, ...] = ()
 
 Handler = Callable[..., object]  # handler(teacher, config, data, seed) -> HFClassifier
 
