@@ -254,7 +254,7 @@ def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) ->
     data = None
     if any(getattr(config, "uses_data", False) for config in configs):
         data = options.train_data() if callable(options.train_data) else options.train_data
-    return compress(teacher, configs, data, seed=options.seed)
+    return compress(teacher, configs, data, seed=options.seed, progress=options.progress)
 
 
 def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> HFClassifier:

@@ -35,13 +35,24 @@ __all__ = [
 ]
 
 
-def compress(teacher, config, data=None, *, seed: int = 0):
+def compress(teacher, config, data=None, *, seed: int = 0, progress=None):
     """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
 
     teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
     (ignored by int8); seed: passed to every method, so the same call gives the same student.
-    The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``.
+    The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``. progress(message)
+    receives training progress (default: print).
     """
+    from .registry import PROGRESS
+
+    token = PROGRESS.set(progress or print)
+    try:
+        return _compress(teacher, config, data, seed)
+    finally:
+        PROGRESS.reset(token)
+
+
+def _compress(teacher, config, data, seed: int):
     configs = _as_configs(config)
     if not hasattr(teacher, "model") or not hasattr(teacher, "tokenizer"):
         raise LoyaltyError(

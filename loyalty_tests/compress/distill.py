@@ -94,9 +94,14 @@ def kd_loss_fn(teacher_logits, temperature: float, alpha: float):
 
 
 def progress_reporter(teacher, label: str):
+    """A train-loop callback that reports every tenth of the way to the caller's progress sink."""
+    from .registry import PROGRESS
+
+    sink = PROGRESS.get()
+
     def report(step: int, total: int, loss: float) -> None:
         if step % max(1, total // 10) == 0 or step == total:
-            print(f"loyalty: {label}: step {step}/{total}, loss {loss:.3f}", flush=True)
+            sink(f"{label}: step {step}/{total}, loss {loss:.3f}")
 
     return report
 

@@ -12,6 +12,7 @@ import the module in ``compress/__init__.py``. Nothing here changes.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from typing import Callable
 
@@ -23,6 +24,11 @@ from ..errors import LoyaltyError
 PLANNED_METHODS: tuple[str, ...] = ()
 
 Handler = Callable[..., object]  # handler(teacher, config, data, seed) -> HFClassifier
+
+# Where long-running methods report progress: compress() sets it for the duration of one call
+# (the pytest plugin passes its terminal reporter), so handlers keep their four-argument form.
+PROGRESS: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("loyalty_compress_progress",
+                                                                                default=print)
 
 _HANDLERS: dict[type, Handler] = {}
 _CONFIG_TYPES: dict[str, type] = {}

@@ -21,8 +21,11 @@ def student_key(teacher, config, data, seed: int) -> str | None:
                        getattr(data, "fingerprint", None))
 
 
-def load_or_train(model, key: str | None, train, progress=print) -> None:
+def load_or_train(model, key: str | None, train) -> None:
     """Fill ``model`` with cached weights for ``key``, or run ``train()`` and cache the result."""
+    from .registry import PROGRESS
+
+    progress = PROGRESS.get()
     if key is None:
         train()
         return
