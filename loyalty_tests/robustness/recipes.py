@@ -69,7 +69,9 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
                                                 window_size=window_size)
 
     def attackable(words: Words) -> list[int]:
-        return [i for i in _content_words(words) if neighbours(words.words[i])]
+        content = _content_words(words)
+        neighbours.prefetch([words.words[i] for i in content])
+        return [i for i in content if neighbours(words.words[i])]
 
     def candidates(original: Words, index: int, current: Words, rng: random.Random):
         swaps = transformations.embedding_swaps(original.words[index], neighbours)

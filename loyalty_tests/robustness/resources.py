@@ -53,13 +53,32 @@ class GloveNeighbours:
             self.dirty = True
         return self.table[key]
 
+    def prefetch(self, words) -> None:
+        """Compute the missing words' neighbours in one matrix product (a text's words at once)."""
+        missing = list(dict.fromkeys(w.lower() for w in words if w.lower() not in self.table))
+        known = [w for w in missing if w in self.row]
+        for word in missing:
+            if word not in self.row:
+                self.table[word] = []
+        if known:
+            rows = np.array([self.row[w] for w in known])
+            cosines = self.unit @ self.unit[rows].T  # (vocabulary, len(known))
+            cosines[~self.alphabetic] = -1.0
+            for column, (word, row) in enumerate(zip(known, rows)):
+                self.table[word] = self._top(cosines[:, column], row)
+        self.dirty = self.dirty or bool(missing)
+
     def _compute(self, word: str) -> list[tuple[str, float]]:
         row = self.row.get(word)
         if row is None:
             return []
         cosine = self.unit @ self.unit[row]
-        cosine[row] = -1.0
         cosine[~self.alphabetic] = -1.0
+        return self._top(cosine, row)
+
+    def _top(self, cosine: np.ndarray, row: int) -> list[tuple[str, float]]:
+        cosine = cosine.copy()
+        cosine[row] = -1.0  # a word is not its own neighbour
         top = np.argpartition(-cosine, self.count)[: self.count]
         top = top[np.argsort(-cosine[top])]
         return [(self.words[i], round(float(cosine[i]), 6)) for i in top if cosine[i] >= self.min_cosine]
