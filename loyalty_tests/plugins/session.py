@@ -167,12 +167,12 @@ class LoyaltySession:
             from ..robustness import compare_robustness
 
             config = self.attack_config()
-            label = f"attack {config.recipe}"
 
-            def progress(done: int, total: int, succeeded: int) -> None:
+            def progress(role: str, done: int, total: int, succeeded: int) -> None:
                 # A line every tenth of the way keeps long attacks visible without flooding the log.
                 if done == total or done % max(1, total // 10) == 0:
-                    self.progress(f"{label}: {done}/{total} examples, {succeeded} successful")
+                    name = self.teacher_spec if role == "teacher" else spec
+                    self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples, {succeeded} successful")
 
             self.progress(f"attacking teacher and student {spec} with {config.recipe} "
                           f"({config.examples} examples, budget {config.budget} queries each)")

@@ -109,12 +109,17 @@ def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> Att
 def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
                        recipe=None) -> RobustnessComparison:
     """Attack teacher and student on the same seeded examples with the same recipe, seed and budget;
-    replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty."""
+    replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty.
+    progress(role, done, total, succeeded), role "teacher" or "student", after each example."""
     indices = sample_indices(dataset, config)
-    teacher_result = run_attack(teacher, dataset, config, indices=indices, progress=progress, cache_dir=cache_dir,
-                                recipe=recipe)
-    student_result = run_attack(student, dataset, config, indices=indices, progress=progress, cache_dir=cache_dir,
-                                recipe=recipe)
+
+    def report(role: str):
+        return None if progress is None else (lambda done, total, succeeded: progress(role, done, total, succeeded))
+
+    teacher_result = run_attack(teacher, dataset, config, indices=indices, progress=report("teacher"),
+                                cache_dir=cache_dir, recipe=recipe)
+    student_result = run_attack(student, dataset, config, indices=indices, progress=report("student"),
+                                cache_dir=cache_dir, recipe=recipe)
     transfer, loyalty = _replay(teacher_result, student_result, student, dataset)
     return RobustnessComparison(teacher_result, student_result, transfer, loyalty)
 
