@@ -105,13 +105,16 @@ def test_theseus_at_rate_one_runs_only_successors(teacher, train_data, monkeypat
 
     monkeypatch.setattr(layer_class, "forward", counting)
     steps = -(-len(train_data) // 32)
-    student = compress(teacher, "theseus:layers=1,rate=1.0", train_data)
+    student = compress(teacher, "theseus:layers=1,rate=1.0,finetune_epochs=0", train_data)
     # rate 1: each step ran one layer, the successor, never the block of two teacher layers
     assert len(calls) == steps and len(set(calls)) == 1
     assert len(student.model.base_model.encoder.layer) == 1 and student.model.config.num_hidden_layers == 1
     calls.clear()
-    compress(teacher, "theseus:layers=1,rate=0.0", train_data)
+    compress(teacher, "theseus:layers=1,rate=0.0,finetune_epochs=0", train_data)
     assert len(calls) == 2 * steps and len(set(calls)) == 2  # rate 0: only the two predecessors ran
+    calls.clear()
+    compress(teacher, "theseus:layers=1,rate=0.0,finetune_epochs=1", train_data)
+    assert len(calls) == 3 * steps and len(set(calls)) == 3  # then the kept successor trains on its own
 
 
 def test_linear_schedule_and_bad_config():

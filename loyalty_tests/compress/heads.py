@@ -49,7 +49,7 @@ def head_importance(attention) -> list[float]:
     scores = []
     for head in range(self_attention.num_attention_heads):
         rows = slice(head * size, (head + 1) * size)
-        scores.append(float(self_attention.value.weight[rows].norm() * output.weight[:, rows].norm()))
+        scores.append(float(self_attention.value.weight[rows].detach().norm() * output.weight[:, rows].detach().norm()))
     return scores
 
 

@@ -17,8 +17,11 @@ def student_key(teacher, config, data, seed: int) -> str | None:
 
     if getattr(teacher, "fingerprint", None) is None:
         return None
-    return fingerprint("trained-student", __version__, teacher.fingerprint, config_to_recipe(config), seed,
-                       getattr(data, "fingerprint", None))
+    # a method's version: a change to what it trains must not load students trained the old way
+    method_version = getattr(type(config), "version", 1)
+    versioned = () if method_version == 1 else (f"method-version-{method_version}",)
+    return fingerprint("trained-student", __version__, *versioned, teacher.fingerprint, config_to_recipe(config),
+                       seed, getattr(data, "fingerprint", None))
 
 
 def load_or_train(model, key: str | None, train) -> None:
