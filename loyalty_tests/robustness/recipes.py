@@ -7,15 +7,19 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     of counter-fitted vectors (so antonyms such as funny→annoying can pass the cosine filter);
     all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular
     similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
-    no part-of-speech check; among several label-flipping candidates the one nearest in GloVe is
-    kept (the paper keeps the most similar sentence). 50 candidates with cosine ≥ 0.5, our own
-    stop-word list, greedy search by deletion importance, as in the paper.
+    no part-of-speech check; the window is compared with the original text's (TextFooler compares
+    it with the text as perturbed so far). As in the paper: 50 candidates with cosine ≥ 0.5, stop
+    words never swapped (our own list), greedy search by deletion importance, all candidates of a
+    word queried (a candidate the similarity check rejects costs its query, as in the paper's
+    code; TextAttack checks before querying), the most similar label-flipping candidate kept, else
+    the passing one that lowers the gold probability most.
 pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
     swaps), word saliency by replacing the word with ``[UNK]``.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -28,8 +32,8 @@ from .words import Words
 class Recipe:
     name: str
     attackable: Callable[[Words], list[int]]
-    candidates: Callable[[Words, int, Words, random.Random], tuple[list[Words], list[float] | None]]
-    search: Callable = search.greedy_by_deletion
+    candidates: Callable[[Words, int, Words, random.Random], list[Words]]  # (original, index, current, rng)
+    search: Callable = search.greedy_by_deletion  # a recipe's own options bound with functools.partial
 
     def attack(self, model, text: str, label: int, pair, rng: random.Random):
         words = Words.split(text)
@@ -52,12 +56,12 @@ def _distance(original: Words, current: Words) -> int:
 def charswap(max_edit_distance: int = 30) -> Recipe:
     def candidates(original: Words, index: int, current: Words, rng: random.Random):
         if current.words[index] != original.words[index]:
-            return [], None  # each word changes at most once
+            return []  # each word changes at most once
         used = _distance(original, current)
         word = original.words[index]
         edits = [e for e in transformations.character_edits(word, rng)
                  if used + constraints.levenshtein(word, e) <= max_edit_distance]
-        return [current.replace(index, e) for e in edits], None
+        return [current.replace(index, e) for e in edits]
 
     return Recipe("charswap", _content_words, candidates)
 
@@ -75,11 +79,10 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
 
     def candidates(original: Words, index: int, current: Words, rng: random.Random):
         swaps = transformations.embedding_swaps(original.words[index], neighbours)
-        options = [current.replace(index, word) for word, _ in swaps]
-        keep = similarity.keep(original, options, index)
-        return [o for o, k in zip(options, keep) if k], [c for (_, c), k in zip(swaps, keep) if k]
+        return [current.replace(index, word) for word, _ in swaps]
 
-    recipe = Recipe("textfooler", attackable, candidates)
+    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity)
+    recipe = Recipe("textfooler", attackable, candidates, greedy)
     recipe.finish = neighbours.save  # new neighbour rows go to the disk table once per run
     return recipe
 
@@ -97,6 +100,6 @@ def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> 
 
     def candidates(original: Words, index: int, current: Words, rng: random.Random):
         swaps = transformations.synonym_swaps(original.words[index], synonyms)
-        return [current.replace(index, word) for word in swaps], None
+        return [current.replace(index, word) for word in swaps]
 
     return Recipe("pwws", attackable, candidates, search.pwws)

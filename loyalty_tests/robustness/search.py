@@ -36,31 +36,58 @@ def _framed(body):
     return search
 
 
-def _best_success(probabilities, label, successes, preference):
-    """Among the successful candidates the most preferred one (higher is better)."""
-    ranked = [i for i in np.flatnonzero(successes)]
-    return max(ranked, key=lambda i: (preference[i] if preference is not None else -probabilities[i, label]))
+def _doubling(indices: list) -> list[list]:
+    """``indices`` in chunks of 1, 2, 4, ...: the first candidate usually passes, so check it alone."""
+    chunks, size = [], 1
+    while indices:
+        chunks.append(indices[:size])
+        indices, size = indices[size:], size * 2
+    return chunks
 
 
 @_framed
-def greedy_by_deletion(model, words, label, pair, candidates, attackable, original):
-    """``candidates(index, current_words) -> (list[Words], preference or None)``, already filtered
-    by the constraints; ``attackable``: the word indices the constraints let change."""
+def greedy_by_deletion(model, words, label, pair, candidates, attackable, original, similarity=None):
+    """``candidates(index, current_words) -> list[Words]`` (transformation and cheap constraints
+    applied); ``attackable``: the word indices the constraints let change; ``similarity``: an
+    optional ``constraints.SentenceSimilarity``.
+
+    All candidates of a word are queried in one batch. The similarity check then runs only on the
+    candidates that could be kept: every label flip (the most similar passing one wins; without a
+    check, the lowest gold probability), or else the candidates that lower the gold probability,
+    lowest first, until one passes. As in the original TextFooler code, a candidate the check
+    rejects still cost its query; in exchange the sentence encoder, about as costly per text as
+    the classifier, sees a few texts per word instead of all of them.
+    """
     deleted = model.probabilities([words.delete(i) for i in attackable], pair)
     importance = original[label] - deleted[:, label]
     order = [attackable[i] for i in np.argsort(-importance, kind="stable")]
     current, current_gold = words, original[label]
     for index in order:
-        options, preference = candidates(index, current)
+        options = candidates(index, current)
         if not options:
             continue
+
+        def similarities(chosen) -> np.ndarray:
+            scores = similarity.scores(words, [options[i] for i in chosen], index) if similarity else None
+            return np.ones(len(chosen)) if scores is None else scores
+
+        threshold = similarity.threshold if similarity else -np.inf
         probabilities = model.probabilities([o.text() for o in options], pair)
-        successes = is_success(probabilities, label)
-        if successes.any():
-            return options[_best_success(probabilities, label, successes, preference)]
-        best = int(np.argmin(probabilities[:, label]))
-        if probabilities[best, label] < current_gold:  # keep a swap only when it moves toward the goal
-            current, current_gold = options[best], probabilities[best, label]
+        gold, flipped = probabilities[:, label], is_success(probabilities, label)
+        if flipped.any():
+            successes = np.flatnonzero(flipped)
+            scores = similarities(successes)
+            passing = [(score, -gold[i], i) for score, i in zip(scores, successes) if score >= threshold]
+            if passing:
+                return options[max(passing)[2]]
+        # keep a swap only when it moves toward the goal
+        closer = [int(i) for i in np.argsort(gold, kind="stable") if gold[i] < current_gold and not flipped[i]]
+        for chunk in _doubling(closer):
+            passing = similarities(chunk) >= threshold
+            if passing.any():
+                best = chunk[int(np.argmax(passing))]
+                current, current_gold = options[best], gold[best]
+                break
     return None
 
 
@@ -75,7 +102,7 @@ def pwws(model, words, label, pair, candidates, attackable, original, unknown: s
     weights /= weights.sum()
     best_swap, effect = {}, np.zeros(len(attackable))
     for position, index in enumerate(attackable):
-        options, _ = candidates(index, words)
+        options = candidates(index, words)
         if not options:
             continue
         probabilities = model.probabilities([o.text() for o in options], pair)
