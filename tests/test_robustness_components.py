@@ -111,9 +111,10 @@ class LetterEncoder:
 def test_sentence_similarity_scores_the_window_and_skips_short_texts():
     original = Words.split("alpha bravo charlie delta")
     similarity = SentenceSimilarity(LetterEncoder(), threshold=0.9, window_size=4)
-    scores = similarity.scores(original, [original.replace(1, "beta"), original.replace(1, "zulu")], 1)
+    candidates = [original.replace(1, "beta"), original.replace(1, "zulu")]
+    scores = similarity.scores(original, candidates, 1)
     assert scores[0] == pytest.approx(1.0) and scores[1] < 0.9
-    assert similarity.keep(original, [original.replace(1, "beta"), original.replace(1, "zulu")], 1).tolist() == [True, False]
+    assert similarity.keep(original, candidates, 1).tolist() == [True, False]
     short = SentenceSimilarity(LetterEncoder(), window_size=5)
     assert short.scores(original, [original.replace(1, "zulu")], 1) is None
     assert short.keep(original, [original.replace(1, "zulu")], 1).tolist() == [True]
@@ -175,7 +176,8 @@ def test_queries_are_counted_per_example_and_never_exceed_the_budget():
     assert all(q <= 6 for q in per_example)
     assert [e.status for e in result.examples][2] == "skipped" and result.examples[2].queries == 1
     assert [(done, total) for done, total, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert [succeeded for _, _, succeeded in seen] == np.cumsum([e.status == "succeeded" for e in result.examples]).tolist()
+    successes = np.cumsum([e.status == "succeeded" for e in result.examples]).tolist()
+    assert [succeeded for _, _, succeeded in seen] == successes
     assert result.mean_queries == pytest.approx(np.mean([e.queries for e in result.attacked]))
 
 
@@ -193,7 +195,8 @@ def test_pairs_reach_the_model_in_order_and_only_the_second_text_changes():
 # -- results -----------------------------------------------------------------------------------
 
 def test_rows_are_json_and_round_trip():
-    result = run_attack(Keywords(), data(["a great movie", "a bad movie"], [1, 1]), AttackConfig("charswap", examples=2))
+    texts = data(["a great movie", "a bad movie"], [1, 1])
+    result = run_attack(Keywords(), texts, AttackConfig("charswap", examples=2))
     row = json.loads(json.dumps(result.to_row()))
     assert row["original_accuracy"] == 0.5 and 0 <= row["accuracy_under_attack"] <= 0.5
     again = AttackResult.from_row(row)

@@ -1,8 +1,10 @@
 """The offline recipes: a transformation, its constraints and a search, put together.
 
-charswap — DeepWordBug-style. Words ranked by deletion importance; for each, every character swap
-    and deletion plus a few seeded random substitutions and insertions; stop words kept; the total
-    Levenshtein distance to the original text at most ``max_edit_distance`` (30, as DeepWordBug).
+charswap — DeepWordBug-style. Words ranked by deletion importance (the drop in the gold label's
+    probability when the word is deleted; DeepWordBug's own scores are other heuristics); for each,
+    every character swap and deletion plus a few seeded random substitutions and insertions; stop
+    words kept; each word edited once (Levenshtein distance 1, or 2 for a swap) and the total
+    distance to the original text at most ``max_edit_distance`` (30, as TextAttack's DeepWordBug).
 textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d neighbours instead
     of counter-fitted vectors (so antonyms such as funny→annoying can pass the cosine filter);
     all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular

@@ -95,20 +95,23 @@ def greedy_by_deletion(model, words, label, pair, candidates, attackable, origin
 def pwws(model, words, label, pair, candidates, attackable, original, unknown: str = "[UNK]"):
     """Probability Weighted Word Saliency: score each word by softmax(saliency) times the largest
     drop in the gold probability its best synonym achieves, then swap in best synonyms in that
-    order, keeping each swap, until the label flips."""
-    masked = model.probabilities([words.replace(i, unknown).text() for i in attackable], pair)
-    saliency = original[label] - masked[:, label]
+    order, keeping each swap, until the label flips. Saliency and every synonym of every word depend
+    only on the original text, so they are scored in one batch."""
+    options = {index: candidates(index, words) for index in attackable}
+    texts = [words.replace(i, unknown).text() for i in attackable]
+    texts += [option.text() for index in attackable for option in options[index]]
+    gold = model.probabilities(texts, pair)[:, label]
+    saliency = original[label] - gold[:len(attackable)]
     weights = np.exp(saliency - saliency.max())
     weights /= weights.sum()
-    best_swap, effect = {}, np.zeros(len(attackable))
+    best_swap, effect, offset = {}, np.zeros(len(attackable)), len(attackable)
     for position, index in enumerate(attackable):
-        options = candidates(index, words)
-        if not options:
-            continue
-        probabilities = model.probabilities([o.text() for o in options], pair)
-        best = int(np.argmin(probabilities[:, label]))
-        best_swap[index] = options[best].words[index]
-        effect[position] = original[label] - probabilities[best, label]
+        swapped = gold[offset:offset + len(options[index])]
+        offset += len(options[index])
+        if len(swapped):
+            best = int(np.argmin(swapped))
+            best_swap[index] = options[index][best].words[index]
+            effect[position] = original[label] - swapped[best]
     current = words
     for index in [attackable[i] for i in np.argsort(-(weights * effect), kind="stable")]:
         if index not in best_swap:

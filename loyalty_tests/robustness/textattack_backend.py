@@ -7,6 +7,7 @@ Results come back as our ``AttackResult`` so reports and gates treat them like b
 
 from __future__ import annotations
 
+import random
 import time
 
 from ..errors import LoyaltyError
@@ -26,19 +27,25 @@ def _import_textattack():
     return textattack, ModelWrapper
 
 
+def _recipe_class(textattack, name: str):
+    """A recipe by TextAttack's command-line name (``textfooler``, ``deepwordbug``) or class name
+    (``TextFoolerJin2019``)."""
+    from textattack.attack_args import ATTACK_RECIPE_NAMES  # command-line name -> dotted class path
+
+    by_name = {key: path.rsplit(".", 1)[-1] for key, path in ATTACK_RECIPE_NAMES.items()}
+    class_name = by_name.get(name.lower(), name)
+    recipe_class = getattr(textattack.attack_recipes, class_name, None)
+    if not isinstance(recipe_class, type):
+        raise LoyaltyError(f"unknown TextAttack recipe {name!r}; TextAttack's recipes: {', '.join(sorted(by_name))} "
+                           f"(or their class names, e.g. {by_name['textfooler']})")
+    return recipe_class
+
+
 def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
     textattack, ModelWrapper = _import_textattack()
     if dataset.text_pairs:
         raise LoyaltyError("the TextAttack backend attacks single texts here; use a built-in recipe for text pairs")
-    name = config.recipe[len(TEXTATTACK_PREFIX):]
-    recipe_class = getattr(textattack.attack_recipes, name, None)
-    if recipe_class is None:  # accept the command-line spelling too: textfooler -> TextFoolerJin2019
-        lookup = {cls.lower(): cls for cls in dir(textattack.attack_recipes)}
-        matches = [cls for key, cls in lookup.items() if key.startswith(name.lower().replace("-", ""))]
-        if len(matches) != 1:
-            raise LoyaltyError(f"unknown TextAttack recipe {name!r}; TextAttack's recipes: "
-                               f"{', '.join(sorted(c for c in dir(textattack.attack_recipes) if c[0].isupper()))}")
-        recipe_class = getattr(textattack.attack_recipes, matches[0])
+    recipe_class = _recipe_class(textattack, config.recipe[len(TEXTATTACK_PREFIX):])
     attacked = AttackedModel(model, dataset.label_names, dataset.name)
 
     class Wrapper(ModelWrapper):
@@ -55,13 +62,17 @@ def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
         text, label = dataset.texts[index], dataset.labels[index]
         attacked.start_example(None)  # TextAttack enforces the budget itself
         attack.goal_function.query_budget = config.budget
+        # TextAttack draws from the global random, numpy and torch generators: seed them per example
+        # so a result does not depend on which examples came before it
+        textattack.shared.utils.set_seed(random.Random(f"{config.seed}:{index}").randrange(2**31))
         result = attack.attack(text, label)
         status = {"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(
             type(result).__name__, "failed")
         perturbed = result.perturbed_result.attacked_text.text if status == "succeeded" else None
-        words = max(len(text.split()), 1)
-        fraction = len(result.original_result.attacked_text.all_words_diff(result.perturbed_result.attacked_text)) / words \
-            if status == "succeeded" else 0.0
+        fraction = 0.0
+        if status == "succeeded":
+            before, after = result.original_result.attacked_text, result.perturbed_result.attacked_text
+            fraction = len(before.all_words_diff(after)) / max(len(before.words), 1)
         original = attacked.probabilities([text])[0]
         examples.append(AdversarialExample(
             index=index, label=label, original_text=text, perturbed_text=perturbed, text_pair=None, status=status,
