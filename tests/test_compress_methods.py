@@ -95,6 +95,39 @@ def test_heads_are_gone_from_the_weights(teacher):
     assert count(student.model) < count(teacher.model)
 
 
+@pytest.mark.parametrize("importance", ["gradient", "norm"])
+def test_a_dead_head_goes_first_and_removing_it_changes_nothing(teacher, train_data, importance):
+    # head 1 of layer 0 writes nothing (zero value projection): both scores must rank it last,
+    # and cutting it out of the weights must leave every output as it was
+    size = teacher.model.config.hidden_size // 4
+    value = teacher.model.base_model.encoder.layer[0].attention.self.value
+    with torch.no_grad():
+        value.weight[size:2 * size] = 0.0
+        value.bias[size:2 * size] = 0.0
+    student = compress(teacher, f"heads:0.125,importance={importance}", train_data)
+    assert student.info["importance"] == importance and student.info["heads_per_layer"] == [3, 4]
+    np.testing.assert_allclose(student.predict_proba(TEXTS), teacher.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_head_importance_is_gradient_with_data_and_norm_without(teacher, train_data):
+    messages = []
+    assert compress(teacher, "heads:0.5", train_data, progress=messages.append).info["importance"] == "gradient"
+    assert compress(teacher, "heads:0.5", progress=messages.append).info["importance"] == "norm"
+    assert any("ranked by weight norm" in message for message in messages)  # the fallback is said out loud
+    with pytest.raises(LoyaltyError, match="--loyalty-train-data"):
+        compress(teacher, "heads:0.5,importance=gradient")
+
+
+def test_docstring_examples_of_the_methods():
+    import doctest
+
+    from loyalty_tests.compress import distill, heads, theseus
+
+    for module in (distill, heads, theseus):
+        results = doctest.testmod(module, verbose=False)
+        assert results.attempted > 0 and results.failed == 0, module.__name__
+
+
 def test_theseus_at_rate_one_runs_only_successors(teacher, train_data, monkeypatch):
     layer_class = type(teacher.model.base_model.encoder.layer[0])
     original, calls = layer_class.forward, []
@@ -150,6 +183,18 @@ def test_kd_loss_equals_a_hand_computation():
 def test_int8_student_stays_loyal_on_the_tiny_model(teacher):
     student = compress(teacher, "int8")
     assert probability_loyalty(teacher.predict_proba(TEXTS), student.predict_proba(TEXTS)) >= 0.95
+
+
+def test_prune_reports_the_achieved_sparsity(teacher):
+    messages = []
+    compress(teacher, "prune:0.25,scope=layer", progress=messages.append)
+    assert any(message.startswith("prune: 0.2500 of") for message in messages)
+
+
+def test_trained_students_go_to_the_given_cache_dir(teacher, train_data, tmp_path):
+    compress(teacher, "distill:layers=1", train_data, cache_dir=tmp_path / "elsewhere")
+    assert len(list((tmp_path / "elsewhere" / "students").glob("*.safetensors"))) == 1
+    assert not (tmp_path / "cache" / "students").exists()
 
 
 def test_trained_students_are_cached(teacher, train_data, monkeypatch):

@@ -35,20 +35,24 @@ __all__ = [
 ]
 
 
-def compress(teacher, config, data=None, *, seed: int = 0, progress=None):
+def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None):
     """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
 
     teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
     (ignored by int8); seed: passed to every method, so the same call gives the same student.
     The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``. progress(message)
-    receives training progress (default: print).
+    receives training progress (default: print). cache_dir: where trained students are stored
+    (default: ``$LOYALTY_CACHE_DIR`` or the user cache folder).
     """
     from .registry import PROGRESS
+    from .student_cache import CACHE_DIR
 
     token = PROGRESS.set(progress or print)
+    cache_token = CACHE_DIR.set(cache_dir)
     try:
         return _compress(teacher, config, data, seed)
     finally:
+        CACHE_DIR.reset(cache_token)
         PROGRESS.reset(token)
 
 

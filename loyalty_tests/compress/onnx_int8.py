@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..cache import default_cache_dir, locked
+from ..cache import locked
 from ..errors import LoyaltyError
 from .registry import register
-from .student_cache import student_key
+from .student_cache import student_key, students_dir
 
 # forward()'s positional order; the tokenizer's key order differs, and a positional export must follow forward
 INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
@@ -51,8 +52,9 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
         raise LoyaltyError("the onnx-int8 recipe needs onnxruntime: pip install 'pytest-loyalty[onnx]'") from error
     from ..models import OnnxClassifier
 
-    key = student_key(teacher, config, None, 0) or f"unkeyed-{os.getpid()}-{id(teacher)}"
-    folder = Path(os.environ.get("LOYALTY_CACHE_DIR") or default_cache_dir()) / "students" / f"onnx-{key[:32]}"
+    key = student_key(teacher, config, None, 0)
+    # a teacher without a fingerprint cannot be cached: export into a fresh folder every time
+    folder = students_dir() / f"onnx-{key[:32]}" if key else Path(tempfile.mkdtemp(prefix="loyalty-onnx-int8-"))
     quantized = folder / "model-int8.onnx"
     with locked(folder):
         if not quantized.exists():

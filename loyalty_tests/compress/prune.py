@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import make_student, register
+from .registry import PROGRESS, make_student, register
 
 
 @dataclass(frozen=True)
@@ -73,4 +73,6 @@ def prune(teacher, config: PruneConfig, data=None, seed: int = 0):
             _zero_smallest([weight], round(config.sparsity * weight.numel()))
     student = make_student(teacher, model, config, data, seed)
     student.info["sparsity"] = measured_sparsity(weights)
+    PROGRESS.get()(f"prune: {student.info['sparsity']:.4f} of {sum(w.numel() for w in weights)} encoder Linear "
+                   f"weights are zero (asked for {config.sparsity}, scope {config.scope})")
     return student

@@ -5,9 +5,15 @@ parametrization; the rounding passes gradients straight through), and so are its
 scale taken from each batch — the way dynamic int8 quantizes activations at run time. The model
 is fine-tuned that way on a seeded share of the train split (``fraction``, default a quarter: QAT
 here adapts a trained teacher, it does not retrain it), the fake quantizers are removed, and the
-trained float weights go through the same dynamic int8 conversion as the ``int8`` recipe. Unlike
-full QAT toolchains there is no observer calibration or per-channel scheme: the goal is a student
-whose weights already sit well on the int8 grid.
+trained float weights go through the same dynamic int8 conversion as the ``int8`` recipe.
+
+Like Q8BERT-style QAT (Zafrir et al. 2019): symmetric linear int8 on every Linear's weights and
+inputs during fine-tuning, straight-through gradients, max-abs scales. Not like it: activation
+scales come from each batch (as dynamic int8 computes them at run time) instead of a moving
+average fixed for inference; embeddings stay float; training adapts the already fine-tuned
+teacher on a share of the train split instead of fine-tuning from the pretrained model; there is
+no observer calibration or per-channel scheme. The goal is a student whose weights already sit
+well on the int8 grid that ``int8`` then uses.
 """
 
 from __future__ import annotations

@@ -5,11 +5,21 @@ the weights are stored (safetensors)."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 from pathlib import Path
 
 from .. import __version__
 from ..cache import default_cache_dir, fingerprint, locked
+
+
+# Where trained students live: compress(cache_dir=...) sets it for one call (the plugin passes its
+# --loyalty-cache-dir); unset, $LOYALTY_CACHE_DIR or the user cache folder (``default_cache_dir``).
+CACHE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("loyalty_compress_cache_dir", default=None)
+
+
+def students_dir() -> Path:
+    return Path(CACHE_DIR.get() or default_cache_dir()) / "students"
 
 
 def student_key(teacher, config, data, seed: int) -> str | None:
@@ -34,7 +44,7 @@ def load_or_train(model, key: str | None, train) -> None:
         return
     from safetensors.torch import load_file, save_file
 
-    path = Path(os.environ.get("LOYALTY_CACHE_DIR") or default_cache_dir()) / "students" / f"{key[:32]}.safetensors"
+    path = students_dir() / f"{key[:32]}.safetensors"
     with locked(path):
         if path.exists():
             progress(f"loading trained student from {path}")

@@ -10,6 +10,7 @@ replacement rate on a curriculum). Same seed, same data, same start weights -> s
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -77,7 +78,11 @@ def train(
     encoded = _encode(tokenizer, data, config.max_length)
 
     fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    with torch.random.fork_rng(devices=fork_devices), warnings.catch_warnings():
+        # torch warns when the schedule moves before the first update; a skipped step (below)
+        # moves it on purpose, so the warning would only be noise.
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
+                                category=UserWarning)
         torch.manual_seed(config.seed)  # dropout masks
         generator = torch.Generator().manual_seed(config.seed)  # example and batch order
         optimizer = _adamw(model, parameters, config)
