@@ -143,10 +143,10 @@ def test_greedy_keeps_the_most_similar_label_flip_and_never_a_rejected_one():
     # not "bad" (rejected) nor "apple" (lowest gold probability but less similar); of the two most
     # similar, "grim" lowers the gold probability more
     assert (example.status, example.perturbed_text) == ("succeeded", "a grim movie")
-    # every candidate was queried, rejected ones too; the encoder saw only the flips and the original
-    assert example.queries == 1 + 2 + 5  # original, two deletions, five candidates
+    # the check runs before the query: "bad" and "fine" were encoded but never sent to the model
+    assert example.queries == 1 + 2 + 3  # original, two deletions, the three passing candidates
     assert sorted(encoder.encoded) == sorted(["a great movie", "a bad movie", "a apple movie", "a grim movie",
-                                              "a gross movie"])
+                                              "a gross movie", "a fine movie"])
 
 
 def test_greedy_keeps_the_best_passing_step_when_nothing_flips_yet():

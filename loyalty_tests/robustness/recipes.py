@@ -11,10 +11,10 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
     no part-of-speech check; the window is compared with the original text's (TextFooler compares
     it with the text as perturbed so far). As in the paper: 50 candidates with cosine ≥ 0.5, stop
-    words never swapped (our own list), greedy search by deletion importance, all candidates of a
-    word queried (a candidate the similarity check rejects costs its query, as in the paper's
-    code; TextAttack checks before querying), the most similar label-flipping candidate kept, else
-    the passing one that lowers the gold probability most.
+    words never swapped (our own list), greedy search by deletion importance, the most similar
+    label-flipping candidate kept, else the one that lowers the gold probability most. As in
+    TextAttack, a candidate the similarity check rejects is never queried (the paper's code
+    queries every candidate, then masks).
 pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
     swaps), word saliency by replacing the word with ``[UNK]``.
 """
