@@ -221,3 +221,18 @@ def test_pwws_with_wordnet_when_installed(tmp_path):
     # any WordNet synonym of "great" is unknown to the keyword model: score 0, a tie, no longer positive
     (example,) = result.examples
     assert example.status == "succeeded" and "great" not in example.perturbed_text
+
+
+def test_an_example_attacked_alone_or_in_a_run_gets_the_same_result():
+    # Two examples share most candidate texts. The output cache is shared across the run, yet each
+    # example's queries (and so its budget) count the texts it asked for itself: attacking it alone,
+    # first or second, gives the same queries, status and adversarial text.
+    data = dataset(["a great good movie", "a great good film", "a good great movie"], [1, 1, 1])
+    config = AttackConfig("charswap", examples=3, budget=200, seed=4)
+    together = run_attack(KeywordModel(), data, config, indices=[0, 1, 2], recipe=recipes.charswap())
+    reversed_run = run_attack(KeywordModel(), data, config, indices=[2, 1, 0], recipe=recipes.charswap())
+    alone = [run_attack(KeywordModel(), data, config, indices=[i], recipe=recipes.charswap()).examples[0]
+             for i in range(3)]
+    assert together.examples == tuple(alone)
+    assert tuple(sorted(reversed_run.examples, key=lambda e: e.index)) == tuple(alone)
+    assert len({e.queries for e in alone}) > 1 or alone[0].queries > 1  # real searches, not skipped examples

@@ -21,7 +21,7 @@ from .engine import AttackedModel, require_text
 from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
 from .words import Words
 
-ENGINE_VERSION = "3"  # bump when a change alters what an attack finds (3: pwws scores in one batch)
+ENGINE_VERSION = "4"  # bump when a change alters what an attack finds (4: queries counted per example, similarity before queries)
 
 
 def sample_indices(dataset, config: AttackConfig) -> list[int]:

@@ -2,8 +2,11 @@
 query budget, and the goal (untargeted: the predicted label is no longer the gold one).
 
 Every distinct text a search wants scored goes to ``predict_proba`` in one list, which the model
-batches with dynamic padding itself. Outputs are cached per text for the whole run, so a candidate
-seen before costs no query; a query is a distinct text sent to the model for this example.
+batches with dynamic padding itself. Outputs are cached per text for the whole run, so a text is
+never scored twice; but a query is counted per example, as a distinct text this example asked
+for, whether or not another example had it scored already. So an example's queries, its budget
+and hence its result are what they would be if it were attacked alone, in any order or grouping
+(on another worker, in another batch of examples).
 """
 
 from __future__ import annotations
@@ -30,22 +33,30 @@ class AttackedModel:
         self.label_names = tuple(label_names)
         self.cache: dict[tuple[str | None, str], np.ndarray] = {}
         self.forward_seconds = 0.0
-        self.queries = 0  # queries of the current example
+        self.asked: set[tuple[str | None, str]] = set()  # texts the current example has queried
         self.budget = None
 
-    def start_example(self, budget: int) -> None:
-        self.queries, self.budget = 0, budget
+    @property
+    def queries(self) -> int:
+        """Queries of the current example: distinct texts it asked for."""
+        return len(self.asked)
+
+    def start_example(self, budget: int | None) -> None:
+        self.asked, self.budget = set(), budget
 
     def probabilities(self, texts: list[str], pair: str | None = None) -> np.ndarray:
         """Probabilities for each text (the second text of a pair when ``pair`` is given).
 
-        Uncached texts are scored in one call; when they would overrun the budget, only as many
-        as the budget allows are scored and BudgetExhausted is raised after caching them.
+        Texts new to this example are its queries; when they would overrun the budget, only as
+        many as the budget allows are taken and BudgetExhausted is raised after scoring them.
+        Of the new texts, those no example has had scored yet go to the model in one call.
         """
-        missing = list(dict.fromkeys(t for t in texts if (pair, t) not in self.cache))
-        over_budget = self.budget is not None and self.queries + len(missing) > self.budget
+        new = list(dict.fromkeys(t for t in texts if (pair, t) not in self.asked))
+        over_budget = self.budget is not None and self.queries + len(new) > self.budget
         if over_budget:
-            missing = missing[: max(0, self.budget - self.queries)]
+            new = new[: max(0, self.budget - self.queries)]
+        self.asked.update((pair, t) for t in new)
+        missing = [t for t in new if (pair, t) not in self.cache]
         if missing:
             start = time.perf_counter()
             if pair is None:
@@ -56,7 +67,6 @@ class AttackedModel:
             raw = check_probabilities(raw, len(missing), len(self.columns), self.name)
             for text, row in zip(missing, raw[:, self.columns]):
                 self.cache[(pair, text)] = row
-            self.queries += len(missing)
         if over_budget:
             raise BudgetExhausted()
         return np.stack([self.cache[(pair, t)] for t in texts])
