@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import gates, robust
+from . import gates
+from .robustness import summary as robust
 from .comparison import Comparison, format_examples
 from .latency import LatencyResult, measure_latency
 from .thresholds import THRESHOLD_SPECS, Threshold, resolve

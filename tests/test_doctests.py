@@ -6,10 +6,10 @@ import doctest
 
 import pytest
 
-from loyalty_tests import bench, bench_render, metrics, robust, strategies
-from loyalty_tests.robustness import constraints, transformations
+from loyalty_tests import bench, bench_render, metrics, strategies
+from loyalty_tests.robustness import constraints, summary, transformations
 
-MODULES = [metrics, strategies, robust, bench, bench_render, constraints, transformations]
+MODULES = [metrics, strategies, summary, bench, bench_render, constraints, transformations]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)

@@ -12,7 +12,7 @@ import pytest
 
 from loyalty_tests.data import TextDataset
 from loyalty_tests.robustness import AttackConfig, AttackResult, run_attack
-from loyalty_tests.robustness import recipes, search
+from loyalty_tests.robustness import attack_recipes as recipes, search
 from loyalty_tests.robustness.constraints import SentenceSimilarity, is_stop_word, levenshtein
 from loyalty_tests.robustness.engine import AttackedModel
 from loyalty_tests.robustness.transformations import character_edits, embedding_swaps, synonym_swaps

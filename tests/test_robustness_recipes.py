@@ -11,7 +11,9 @@ from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests.data import TextDataset
 from loyalty_tests.models import HFClassifier
-from loyalty_tests.robustness import AttackConfig, compare_robustness, recipes, resources, run_attack
+from loyalty_tests.robustness import AttackConfig, compare_robustness, resources, run_attack
+from loyalty_tests.robustness import attack_recipes as recipes
+from loyalty_tests.robustness.summary import robustness_drop
 from loyalty_tests.robustness.constraints import levenshtein
 from loyalty_tests.robustness.words import Words
 
@@ -148,5 +150,5 @@ def test_compare_robustness_replays_the_teachers_adversarial_texts(classifiers):
     assert len(fooled) >= 3  # a transfer rate over examples the student got right before the attack
     assert comparison.transfer_rate == pytest.approx(np.mean(fooled))
     assert comparison.adversarial_label_loyalty == pytest.approx(np.mean(student_labels == teacher_labels))
-    assert comparison.robustness_drop == pytest.approx(comparison.teacher.accuracy_under_attack
-                                                       - comparison.student.accuracy_under_attack)
+    assert robustness_drop(comparison).value == pytest.approx(comparison.teacher.accuracy_under_attack
+                                                             - comparison.student.accuracy_under_attack)

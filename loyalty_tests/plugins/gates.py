@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .. import gates, robust
+from .. import gates
+from ..robustness import summary as robust
 from ..comparison import format_examples
 from ..errors import LoyaltyError
 from ..thresholds import warn_only_gates

@@ -2,7 +2,7 @@
 
 TextAttack's decomposition — transformation, constraints, goal, search — with the model behind
 ``predict_proba``; every query batched, outputs cached per text, a query budget per example,
-deterministic under a seed. Recipes: ``charswap``, ``textfooler``, ``pwws`` (see ``recipes``) and
+deterministic under a seed. Recipes: ``charswap``, ``textfooler``, ``pwws`` (see ``attack_recipes``) and
 ``textattack:<recipe>`` through the optional TextAttack backend.
 """
 

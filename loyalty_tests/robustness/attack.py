@@ -33,7 +33,7 @@ def sample_indices(dataset, config: AttackConfig) -> list[int]:
 
 
 def build_recipe(config: AttackConfig, cache_dir=None):
-    from . import recipes
+    from . import attack_recipes as recipes
 
     if config.recipe == "charswap":
         return recipes.charswap()

@@ -120,11 +120,6 @@ class RobustnessComparison:
     def label_names(self) -> tuple[str, ...]:
         return self.teacher.label_names
 
-    @property
-    def robustness_drop(self) -> float:
-        return self.teacher.accuracy_under_attack - self.student.accuracy_under_attack
-
     def to_row(self) -> dict:
         return {"teacher": self.teacher.to_row(), "student": self.student.to_row(),
-                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty,
-                "robustness_drop": self.robustness_drop}
+                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty}

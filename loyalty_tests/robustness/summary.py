@@ -1,7 +1,7 @@
 """A robustness comparison, read for gating: the paired drop with its CI, and the adversarial
 examples that fool the student but not the teacher.
 
-Pure functions over ``RobustnessComparison`` (see ``loyalty_tests.robustness``); the plugin's
+Pure functions over a ``RobustnessComparison``; the plugin's
 robustness gate, ``assert_robust`` and the reports use them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from .errors import LoyaltyError
+from .. import metrics
+from ..errors import LoyaltyError
 
 
 def correct_under_attack(result) -> dict[int, float]:

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty_tests import gates, robust
+from loyalty_tests import gates
+from loyalty_tests.robustness import summary as robust
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.thresholds import Threshold
