@@ -260,7 +260,7 @@ def main(argv=None) -> None:
         ta = run_textattack(args, examples_path, teacher_folder)
     ours = None
     if not args.textattack_only:
-        from loyalty_tests.models import ModelOptions, load_model
+        from loyalty_tests.specs import ModelOptions, load_model
 
         teacher = load_model("demo", options=ModelOptions(cache_dir=default_cache_dir()))
         if tuple(teacher.label_names) != tuple(data.label_names):

@@ -23,7 +23,8 @@ import torch
 
 from loyalty_tests.data import load_dataset
 from loyalty_tests.latency import measure_latency
-from loyalty_tests.models import ModelOptions, load_model, state_fingerprint
+from loyalty_tests.models import state_fingerprint
+from loyalty_tests.specs import ModelOptions, load_model
 from loyalty_tests.predictions import predict
 
 

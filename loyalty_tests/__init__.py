@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "assert_loyal": "assertions", "assert_faster": "assertions", "assert_robust": "assertions",
     "compare_robustness": "robustness", "run_attack": "robustness",
-    "load_model": "models", "load_dataset": "data", "predict": "predictions",
+    "load_model": "specs", "load_dataset": "data", "predict": "predictions",
     "compress": "compress", "LoyaltyError": "errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -26,10 +26,11 @@ import numpy as np
 from . import metrics
 from .bench_render import render_markdown, render_plot
 from .cache import atomic_write_text, default_cache_dir
+from .compress import parse_recipe
 from .data import load_dataset
 from .errors import LoyaltyError
 from .latency import measure_latency
-from .models import ModelOptions, load_model
+from .specs import ModelOptions, load_model
 from .predictions import predict
 from .report import library_versions
 
@@ -38,16 +39,13 @@ PAPER_RECIPES = ("int8", "prune:0.3", "heads:0.3", "distill:layers=3", "theseus:
 
 
 def method_family(recipe: str) -> str:
-    """The paper's families: quantization, pruning, distillation, module replacing; chains are combined.
+    """The paper's families, as each method's config declares it; a chain of methods is "combined".
 
     >>> [method_family(r) for r in ("int8", "heads:0.3", "theseus:layers=3", "distill:layers=3+int8")]
     ['quantization', 'pruning', 'module replacing', 'combined']
     """
-    if "+" in recipe:
-        return "combined"
-    name = recipe.split(":", 1)[0]
-    return {"int8": "quantization", "onnx-int8": "quantization", "qat": "quantization", "prune": "pruning",
-            "heads": "pruning", "distill": "distillation", "theseus": "module replacing"}.get(name, name)
+    configs = parse_recipe(recipe)
+    return "combined" if len(configs) > 1 else type(configs[0]).family
 
 
 def count_parameters(model) -> int | None:
@@ -108,7 +106,6 @@ def _robustness(teacher, student, data, args, cache_dir) -> dict:
 
 
 def run(args, log=print) -> list[dict]:
-    from .compress import parse_recipe
     from .data import EMBEDDED_DATASETS
 
     for recipe in args.recipes:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from . import __version__
 from .cache import atomic_write_text, fingerprint, hash_files, locked
-from .compress.train import TrainConfig, train
+from .training import TrainConfig, train
 from .errors import LoyaltyError
 
 DEMO_LABELS = ("negative", "positive")  # model class ids 0 and 1, as in SST-2
@@ -202,18 +202,18 @@ def read_demo_info(folder: Path) -> dict:
     raise LoyaltyError(f"{str(folder)!r} is not a built demo teacher (no {INFO_FILE}); call build_demo_teacher")
 
 
-def load_demo_teacher(options=None):
-    """``--teacher demo``: build on first use (progress via ``options.progress``), then load it."""
+def load_demo_teacher(cache_dir: Path, *, batch_size: int = 32, max_length: int = 128, device: str = "cpu",
+                      progress: Callable[[str], None] = print):
+    """``--teacher demo``: build on first use (progress through ``progress``), then load it."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from .models import HFClassifier, ModelOptions
+    from .models import HFClassifier
 
-    options = options or ModelOptions()
-    folder = build_demo_teacher(options.cache_dir, progress=options.progress)
+    folder = build_demo_teacher(cache_dir, progress=progress)
     with quiet_transformers():
         model = AutoModelForSequenceClassification.from_pretrained(
             str(folder), use_safetensors=True, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
     # the folder name already fingerprints everything that made these weights
-    stamp = fingerprint("demo-teacher", folder.name, options.max_length)
-    return HFClassifier(model, tokenizer, "demo", options.batch_size, options.max_length, options.device, stamp)
+    stamp = fingerprint("demo-teacher", folder.name, max_length)
+    return HFClassifier(model, tokenizer, "demo", batch_size, max_length, device, stamp)

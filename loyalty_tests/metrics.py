@@ -16,10 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LoyaltyError
+from .validation import class_indices, probabilities, probability_pair, same_length
 
-# Rows of a probability array may sum to 1 within this (float32 softmax outputs drift a little);
-# accepted rows are then renormalised, as scipy's jensenshannon does.
-ROW_SUM_TOLERANCE = 1e-3
 # KL(p || q) clips q to at least this, so a zero where p > 0 costs p·log(p / 1e-12) ≈ 27.6·p
 # instead of infinity; nothing is renormalised after the clip (the change is at most k·1e-12).
 KL_EPSILON = 1e-12
@@ -42,88 +40,14 @@ class MetricValue:
     n: int
 
 
-def _rows_text(mask: np.ndarray) -> str:
-    rows = np.flatnonzero(mask)
-    return f"{rows.size} row{'' if rows.size == 1 else 's'} (first: row {rows[0]})"
-
-
-def _probabilities(name: str, probs) -> np.ndarray:
-    """Check one probability array and return it as float64 with rows summing exactly to 1."""
-    try:
-        array = np.asarray(probs, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise LoyaltyError(f"{name} must be a numeric array of shape (n_examples, n_classes): {error}") from None
-    if array.ndim != 2:
-        raise LoyaltyError(f"{name} must be 2-D (n_examples, n_classes), got shape {array.shape}; "
-                           "for a single example pass probs[None, :]")
-    if array.size == 0:
-        raise LoyaltyError(f"{name} is empty (shape {array.shape}): metrics need at least one example and class")
-    if not np.isfinite(array).all():
-        for bad, rows in (("NaN", np.isnan(array).any(axis=1)), ("inf", np.isinf(array).any(axis=1))):
-            if rows.any():
-                raise LoyaltyError(f"{name} has {bad} in {_rows_text(rows)}; the model produced {bad} outputs")
-    if array.min() < 0:
-        raise LoyaltyError(f"{name} has negative values in {_rows_text((array < 0).any(axis=1))}; these look "
-                           "like logits: pass probabilities (a softmax over the classes)")
-    sums = array.sum(axis=1)
-    off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
-    if off.any():
-        first = np.flatnonzero(off)[0]
-        raise LoyaltyError(f"{name} rows must sum to 1 (within {ROW_SUM_TOLERANCE}), but {_rows_text(off)} do not "
-                           f"(row {first} sums to {sums[first]:.6g}); apply a softmax to logits or normalise rows")
-    return array / sums[:, None]
-
-
-def _probability_pair(teacher_probs, student_probs, names=("teacher_probs", "student_probs")):
-    teacher, student = _probabilities(names[0], teacher_probs), _probabilities(names[1], student_probs)
-    if teacher.shape[0] != student.shape[0]:
-        raise LoyaltyError(f"{names[0]} has {teacher.shape[0]} rows but {names[1]} has {student.shape[0]}: "
-                           "score both models on the same examples, in the same order")
-    if teacher.shape[1] != student.shape[1]:
-        raise LoyaltyError(f"{names[0]} has {teacher.shape[1]} classes but {names[1]} has {student.shape[1]}: "
-                           "both models must output the same classes, aligned by label name")
-    return teacher, student
-
-
-def _labels(name: str, labels, n: int | None = None, n_classes: int | None = None) -> np.ndarray:
-    """Check a 1-D array of class indices (gold labels or predictions)."""
-    array = np.asarray(labels)
-    if array.ndim != 1:
-        raise LoyaltyError(f"{name} must be 1-D (one class index per example), got shape {array.shape}; "
-                           "for probabilities pass probs.argmax(axis=1)")
-    if array.size == 0:
-        raise LoyaltyError(f"{name} is empty (0 examples): metrics need at least one example")
-    if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
-        array = array.astype(np.int64)  # integral floats (e.g. from pandas) are indices too
-    if array.dtype.kind not in "iub":
-        raise LoyaltyError(f"{name} must hold integer class indices, got dtype {array.dtype}; "
-                           "map label names to their indices first")
-    array = array.astype(np.int64, copy=False)
-    if n is not None and array.size != n:
-        raise LoyaltyError(f"{name} has {array.size} entries but there are {n} examples: pass one per example")
-    top = n_classes if n_classes is not None else np.inf
-    outside = (array < 0) | (array >= top)
-    if outside.any():
-        raise LoyaltyError(f"{name} has class indices outside [0, {n_classes}) in {_rows_text(outside)}; "
-                           "check that labels and probability columns use the same label order")
-    return array
-
-
-def _same_length(*named) -> int:
-    lengths = {name: len(array) for name, array in named}
-    if len(set(lengths.values())) != 1:
-        raise LoyaltyError(f"these must have one entry per example, but their lengths differ: {lengths}")
-    return next(iter(lengths.values()))
-
-
 def accuracy(y_true, y_pred) -> float:
     """Share of examples predicted correctly: ``mean(y_pred == y_true)``.
 
     >>> accuracy([0, 1, 1, 2], [0, 1, 0, 2])
     0.75
     """
-    y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
-    _same_length(("y_true", y_true), ("y_pred", y_pred))
+    y_true, y_pred = class_indices("y_true", y_true), class_indices("y_pred", y_pred)
+    same_length(("y_true", y_true), ("y_pred", y_pred))
     return float(np.mean(y_true == y_pred))
 
 
@@ -136,7 +60,7 @@ def label_loyalty(teacher_probs, student_probs) -> float:
     >>> round(label_loyalty(teacher, student), 4)
     0.6667
     """
-    teacher, student = _probability_pair(teacher_probs, student_probs)
+    teacher, student = probability_pair(teacher_probs, student_probs)
     return float(np.mean(teacher.argmax(axis=1) == student.argmax(axis=1)))
 
 
@@ -173,7 +97,7 @@ def per_example_probability_loyalty(teacher_probs, student_probs) -> np.ndarray:
     >>> per_example_probability_loyalty([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.0, 1.0]])
     array([1., 0.])
     """
-    teacher, student = _probability_pair(teacher_probs, student_probs)
+    teacher, student = probability_pair(teacher_probs, student_probs)
     return _probability_loyalty_rows(teacher, student)
 
 
@@ -202,7 +126,7 @@ def kl_divergence(p_probs, q_probs) -> float:
     >>> kl_divergence([[0.5, 0.5]], [[0.5, 0.5]])
     0.0
     """
-    p, q = _probability_pair(p_probs, q_probs, names=("p_probs", "q_probs"))
+    p, q = probability_pair(p_probs, q_probs, names=("p_probs", "q_probs"))
     return float(np.mean(_kl_rows(p, q)))
 
 
@@ -213,9 +137,9 @@ def flips(y_true, teacher_pred, student_pred) -> dict:
     >>> flips([0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1])
     {'correct_to_wrong': 1, 'wrong_to_correct': 1, 'both_correct': 1, 'both_wrong': 1}
     """
-    y_true = _labels("y_true", y_true)
-    teacher_pred, student_pred = _labels("teacher_pred", teacher_pred), _labels("student_pred", student_pred)
-    _same_length(("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))
+    y_true = class_indices("y_true", y_true)
+    teacher_pred, student_pred = class_indices("teacher_pred", teacher_pred), class_indices("student_pred", student_pred)
+    same_length(("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))
     teacher_right, student_right = teacher_pred == y_true, student_pred == y_true
     return {"correct_to_wrong": int(np.sum(teacher_right & ~student_right)),
             "wrong_to_correct": int(np.sum(~teacher_right & student_right)),
@@ -250,7 +174,7 @@ def per_class_loyalty(teacher_probs, student_probs) -> np.ndarray:
     ...                   [[0.9, 0.1, 0.0], [0.4, 0.6, 0.0], [0.3, 0.7, 0.0]])
     array([0.5, 1. , nan])
     """
-    teacher, student = _probability_pair(teacher_probs, student_probs)
+    teacher, student = probability_pair(teacher_probs, student_probs)
     teacher_pred = teacher.argmax(axis=1)
     agree = (teacher_pred == student.argmax(axis=1)).astype(np.float64)
     n_classes = teacher.shape[1]
@@ -270,9 +194,9 @@ def agreement_matrix(teacher_pred, student_pred, n_classes: int) -> np.ndarray:
     """
     if int(n_classes) < 1:
         raise LoyaltyError(f"n_classes must be >= 1, got {n_classes}")
-    teacher_pred = _labels("teacher_pred", teacher_pred, n_classes=int(n_classes))
-    student_pred = _labels("student_pred", student_pred, n_classes=int(n_classes))
-    _same_length(("teacher_pred", teacher_pred), ("student_pred", student_pred))
+    teacher_pred = class_indices("teacher_pred", teacher_pred, n_classes=int(n_classes))
+    student_pred = class_indices("student_pred", student_pred, n_classes=int(n_classes))
+    same_length(("teacher_pred", teacher_pred), ("student_pred", student_pred))
     cells = np.bincount(teacher_pred * n_classes + student_pred, minlength=n_classes * n_classes)
     return cells.reshape(n_classes, n_classes)
 
@@ -304,8 +228,8 @@ def expected_calibration_error(y_true, probs, n_bins: int = ECE_BINS) -> float:
     """
     if int(n_bins) != n_bins or n_bins < 1:
         raise LoyaltyError(f"n_bins must be a positive integer, got {n_bins!r}")
-    probs = _probabilities("probs", probs)
-    y_true = _labels("y_true", y_true, probs.shape[0], probs.shape[1])
+    probs = probabilities("probs", probs)
+    y_true = class_indices("y_true", y_true, probs.shape[0], probs.shape[1])
     return _ece_from_parts(*_calibration_parts(y_true, probs, int(n_bins)), int(n_bins))
 
 
@@ -345,7 +269,7 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
     quantiles = [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0]
     if callable(scores_or_metric):
         arrays = tuple(np.atleast_1d(array) for array in arrays)
-        n = _same_length(*((f"arrays[{i}]", array) for i, array in enumerate(arrays))) if arrays else 0
+        n = same_length(*((f"arrays[{i}]", array) for i, array in enumerate(arrays))) if arrays else 0
         if n == 0:
             raise LoyaltyError("bootstrap_ci(metric_fn, *arrays) needs non-empty arrays (one entry per example)")
         statistics = [scores_or_metric(*(array[rows] for array in arrays))
@@ -378,9 +302,9 @@ def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, se
     >>> values["accuracy_drop"].value, values["label_loyalty"].value, values["correct_to_wrong"].value
     (0.25, 0.75, 1.0)
     """
-    teacher, student = _probability_pair(teacher_probs, student_probs)
+    teacher, student = probability_pair(teacher_probs, student_probs)
     n, n_classes = teacher.shape
-    y_true = _labels("y_true", y_true, n, n_classes)
+    y_true = class_indices("y_true", y_true, n, n_classes)
     teacher_pred, student_pred = teacher.argmax(axis=1), student.argmax(axis=1)
     teacher_correct = (teacher_pred == y_true).astype(np.float64)
     student_correct = (student_pred == y_true).astype(np.float64)

@@ -1,38 +1,20 @@
-"""Model specs -> classifiers, and ``predict``: the one place a model meets data.
+"""Classifier types: what a teacher or a student is, once loaded.
 
 Every model is a ``Classifier``: it names its labels and maps texts (and optional text pairs,
 for NLI-style tasks) to a probability matrix whose columns follow its own ``label_names``.
-``predict`` then reorders those columns to the dataset's label order **by name**, so a student
-whose ``id2label`` is permuted is compared correctly, and a label set that does not match fails.
-
-Specs (see ``load_model``): ``demo``, a compression recipe (``int8``, ``distill:layers=3+int8``),
-``./local_hf_dir``, ``./model.onnx``, ``pkg.module:factory``, or a hub id ``ORG/NAME``.
+``predictions.predict`` (the one place a model meets data) reorders those columns to the
+dataset's label order **by name**. Turning a ``--teacher``/``--student`` spec into one of these
+is ``specs.load_model``'s job.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
-from .cache import default_cache_dir, fingerprint, hash_files
-from .errors import LoyaltyError
-
-SPEC_FORMS = (
-    "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
-    "a local Hugging Face model folder ('./my-model'), an ONNX file ('./model.onnx'), "
-    "a Python factory ('pkg.module:make_model'), or a hub id ('ORG/NAME')"
-)
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
-_WEIGHT_AND_TOKENIZER_FILES = (
-    "*.safetensors", "*.bin", "*.onnx", "config.json", "tokenizer.json", "tokenizer_config.json",
-    "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json", "*.model",
-)
+from .cache import fingerprint
 
 
 class Classifier(Protocol):
@@ -43,22 +25,6 @@ class Classifier(Protocol):
     def predict_proba(
         self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
     ) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    batch_size: int = 32
-    max_length: int = 128
-    device: str = "cpu"
-    tokenizer: str | None = None  # tokenizer folder for .onnx specs
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    trust_remote_code: bool = False
-    allow_pickle: bool = False  # .bin (pickle) weights load only when asked; safetensors otherwise
-    seed: int = 0
-    progress: Callable[[str], None] = print
-    # A TextDataset, or a callable returning one (or None), for compression methods that train;
-    # a callable lets the plugin skip loading training data for recipes that never train.
-    train_data: object | None = None
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -199,147 +165,3 @@ class CallableClassifier:
         if text_pairs is not None:
             return np.asarray(self.wrapped.predict_proba(list(texts), list(text_pairs)), dtype=np.float64)
         return np.asarray(self.wrapped.predict_proba(list(texts)), dtype=np.float64)
-
-
-def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOptions | None = None) -> Classifier:
-    """Turn a ``--teacher``/``--student`` spec into a classifier (see the module docstring)."""
-    options = options or ModelOptions()
-    spec = str(spec).strip()
-    if not spec:
-        raise LoyaltyError(f"empty model spec; give {SPEC_FORMS}")
-    if spec == "demo":
-        from .demo import load_demo_teacher
-
-        return load_demo_teacher(options)
-    if _is_recipe(spec):
-        return _compressed(spec, teacher, options)
-    path = Path(spec).expanduser()
-    if spec.endswith(".onnx"):
-        return _load_onnx(path, spec, options)
-    if path.is_dir():
-        return _load_hf(str(path), spec, options, local=True)
-    if _FACTORY.match(spec) and not path.exists():
-        return _load_factory(spec, options)
-    if path.exists():
-        raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory) or an .onnx file")
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
-        raise LoyaltyError(f"model path {spec!r} does not exist; check the path (relative to {Path.cwd()})")
-    if _HUB_ID.match(spec):
-        return _load_hf(spec, spec, options, local=False)
-    raise LoyaltyError(f"unknown model spec {spec!r}; give {SPEC_FORMS}")
-
-
-def _is_recipe(spec: str) -> bool:
-    from .compress import known_method_names
-
-    first_method = spec.split("+", 1)[0].split(":", 1)[0]
-    return first_method in known_method_names()
-
-
-def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) -> Classifier:
-    from .compress import compress
-
-    if teacher is None:
-        raise LoyaltyError(f"student spec {spec!r} is a compression recipe and needs a teacher; pass --teacher")
-    if not isinstance(teacher, HFClassifier):
-        raise LoyaltyError(
-            f"recipe {spec!r} compresses a PyTorch Hugging Face teacher, but the teacher {teacher.name!r} "
-            f"is a {type(teacher).__name__}; give a Hugging Face teacher or a ready-made student"
-        )
-    from .compress import parse_recipe
-
-    # Training data is loaded only for recipes with a step that uses it (a config class says so
-    # with ``uses_data = True``): int8 must not need, or wait for, a train split.
-    configs = parse_recipe(spec)
-    data = None
-    if any(getattr(config, "uses_data", False) for config in configs):
-        data = options.train_data() if callable(options.train_data) else options.train_data
-    return compress(teacher, configs, data, seed=options.seed, progress=options.progress)
-
-
-def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> HFClassifier:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    kwargs = dict(trust_remote_code=options.trust_remote_code)
-    if local and not options.allow_pickle and not list(Path(source).glob("*.safetensors")):
-        found = sorted(p.name for p in Path(source).iterdir())
-        raise LoyaltyError(
-            f"model folder {source!r} has no .safetensors weights (it has {found}); save it with "
-            "save_pretrained(..., safe_serialization=True), or pass --loyalty-allow-pickle to load .bin "
-            "(pickle) weights you trust"
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, use_safetensors=None if options.allow_pickle else True, **kwargs)
-    except (OSError, ValueError) as error:
-        where = f"folder {source!r}" if local else f"hub model {source!r} (needs network)"
-        raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
-    files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
-    stamp = fingerprint("hf-dir", hash_files(files), options.max_length) if files else None
-    return HFClassifier(model, tokenizer, name, options.batch_size, options.max_length, options.device, stamp)
-
-
-def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
-    if not path.is_file():
-        raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise LoyaltyError("ONNX specs need onnxruntime: pip install 'pytest-loyalty[onnx]'") from error
-    from transformers import AutoConfig, AutoTokenizer
-
-    tokenizer_dir = Path(options.tokenizer) if options.tokenizer else path.parent
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=options.trust_remote_code)
-    except (OSError, ValueError) as error:
-        raise LoyaltyError(
-            f"no tokenizer for ONNX model {spec!r} in {str(tokenizer_dir)!r}; put the tokenizer files "
-            "next to the .onnx file or pass --tokenizer DIR"
-        ) from error
-    config_dir = path.parent if (path.parent / "config.json").exists() else tokenizer_dir
-    try:
-        id2label = AutoConfig.from_pretrained(str(config_dir)).id2label
-    except (OSError, ValueError) as error:
-        raise LoyaltyError(
-            f"no config.json with id2label for ONNX model {spec!r}; put the model's config.json next to the .onnx file"
-        ) from error
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    files = [path, *sorted(p for p in config_dir.glob("config.json"))]
-    stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
-    labels = tuple(str(id2label[i]) for i in range(len(id2label)))
-    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp, str(path))
-
-
-def _load_factory(spec: str, options: ModelOptions) -> Classifier:
-    module_name, attribute = spec.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise LoyaltyError(f"cannot import {module_name!r} for model factory {spec!r}: {error}") from error
-    factory = getattr(module, attribute, None)
-    if not callable(factory):
-        raise LoyaltyError(f"{spec!r}: module {module_name!r} has no callable {attribute!r}")
-    return as_classifier(factory(), spec, options)
-
-
-def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classifier:
-    """Wrap what a factory returned: a classifier, a (model, tokenizer) pair, or a predict_proba object."""
-    options = options or ModelOptions()
-    if isinstance(obj, (HFClassifier, OnnxClassifier, CallableClassifier)):
-        return obj
-    if isinstance(obj, tuple) and len(obj) == 2 and hasattr(obj[0], "config"):
-        return HFClassifier(obj[0], obj[1], name, options.batch_size, options.max_length, options.device)
-    if hasattr(obj, "predict_proba"):
-        names = getattr(obj, "label_names", None)
-        names = names if names is not None else getattr(obj, "classes_", None)
-        if names is None:
-            raise LoyaltyError(
-                f"{name!r} returned an object with predict_proba but no label names; "
-                "give it a label_names (or sklearn-style classes_) attribute listing its output columns"
-            )
-        return CallableClassifier(obj, name, tuple(str(n) for n in names), getattr(obj, "fingerprint", None))
-    raise LoyaltyError(
-        f"{name!r} returned {type(obj).__name__}; return a (model, tokenizer) pair, "
-        "or an object with predict_proba(texts) and label_names"
-    )

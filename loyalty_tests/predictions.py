@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .cache import atomic_write_bytes, fingerprint, locked
+from . import validation
 from .errors import LoyaltyError
 
 
@@ -54,25 +55,15 @@ def label_permutation(model_labels, data_labels, model_name: str, data_name: str
 
 
 def check_probabilities(probabilities, n_examples: int, n_labels: int, model_name: str) -> np.ndarray:
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.shape != (n_examples, n_labels):
+    """A model's raw outputs, checked: one row per text, one column per label, probabilities
+    (``validation.probabilities`` says what that means and names the rows at fault)."""
+    array = np.asarray(probabilities)
+    if array.shape != (n_examples, n_labels):
         raise LoyaltyError(
-            f"model {model_name!r} returned outputs of shape {probabilities.shape}, expected "
+            f"model {model_name!r} returned outputs of shape {array.shape}, expected "
             f"({n_examples}, {n_labels}): one row per text, one column per label name"
         )
-    bad_rows = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
-    if bad_rows.size:
-        raise LoyaltyError(
-            f"model {model_name!r} returned NaN or infinite outputs for {bad_rows.size} of {n_examples} "
-            f"examples (first: example {bad_rows[0]}); check the model's weights and inputs"
-        )
-    sums = probabilities.sum(axis=1)
-    if (probabilities < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
-        raise LoyaltyError(
-            f"model {model_name!r} returned rows that are not probabilities (row sums from {sums.min():.3g} "
-            f"to {sums.max():.3g}); predict_proba must return softmax outputs, not logits"
-        )
-    return probabilities
+    return validation.probabilities(f"model {model_name!r}", array)
 
 
 def predict(

@@ -15,6 +15,7 @@ from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests.compress import (
     Int8Config,
+    MethodConfig,
     compress,
     config_to_recipe,
     known_method_names,
@@ -31,10 +32,11 @@ SENTENCES = ["a good movie", "awful film", "the film is great", "not good at all
 
 
 @dataclasses.dataclass(frozen=True)
-class ToyConfig:
+class ToyConfig(MethodConfig):
     """Every field type a recipe can express, for parser tests (registered only while they run)."""
 
     method: ClassVar[str] = "toy"
+    family: ClassVar[str] = "pruning"
     sparsity: float = 0.5
     layers: int = 3
     schedule: Literal["constant", "linear"] = "constant"
@@ -144,12 +146,10 @@ def test_registry_lists_registered_methods_with_their_keys():
         assert name in registered_methods() and name in known_method_names()
 
 
-def test_a_planned_method_is_a_recipe_without_a_handler(monkeypatch):
-    monkeypatch.setattr(registry, "PLANNED_METHODS", ("future",))
-    assert "future" in known_method_names()  # a recipe, so load_model routes it here...
-    assert "future" not in registered_methods()  # ...but no stub handler pretends to exist
-    with pytest.raises(LoyaltyError, match=r"'future' is not registered yet.*registered methods: .*int8 \(keys: per_channel\)"):
-        parse_recipe("future:1")
+def test_a_misspelt_method_gets_a_suggestion_and_the_list():
+    with pytest.raises(LoyaltyError, match=r"unknown compression method 'pune' \(did you mean prune\?\); "
+                                           r"registered methods: .*int8 \(keys: per_channel\)"):
+        parse_recipe("pune:0.3")
 
 
 def test_register_needs_a_frozen_config_with_a_method_name():
@@ -158,20 +158,48 @@ def test_register_needs_a_frozen_config_with_a_method_name():
         method: ClassVar[str] = "mutable"
 
     @dataclasses.dataclass(frozen=True)
-    class Nameless:
+    class Nameless(MethodConfig):
         x: int = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class NotAMethodConfig:
+        method: ClassVar[str] = "stray"
+
+    @dataclasses.dataclass(frozen=True)
+    class Familyless(MethodConfig):
+        method: ClassVar[str] = "familyless"
+
+    @dataclasses.dataclass(frozen=True)
+    class TrainsBlind(MethodConfig):
+        method: ClassVar[str] = "blind"
+        family: ClassVar[str] = "distillation"
+        trains: ClassVar[bool] = True
 
     with pytest.raises(TypeError, match="frozen dataclass"):
         register(Mutable)
     with pytest.raises(TypeError, match="method"):
         register(Nameless)
+    with pytest.raises(TypeError, match="must derive from loyalty_tests.compress.MethodConfig"):
+        register(NotAMethodConfig)
+    with pytest.raises(TypeError, match="family must be one of"):
+        register(Familyless)
+    with pytest.raises(TypeError, match="trains, so it uses data"):
+        register(TrainsBlind)
 
     @dataclasses.dataclass(frozen=True)
-    class Impostor:
+    class Impostor(MethodConfig):
         method: ClassVar[str] = "int8"
+        family: ClassVar[str] = "quantization"
 
     with pytest.raises(TypeError, match="already taken by Int8Config"):
         register(Impostor)
+
+
+def test_every_registered_method_declares_its_family():
+    for name in known_method_names():
+        config_type = registry.config_type_for(name)
+        assert config_type.family in registry.FAMILIES, name
+        assert config_type.uses_data or not config_type.trains, name
 
 
 # ---- compress and int8 --------------------------------------------------------------------------

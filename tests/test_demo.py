@@ -12,10 +12,10 @@ from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests import demo
-from loyalty_tests.compress.train import TrainConfig
+from loyalty_tests.training import TrainConfig
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.models import HFClassifier, ModelOptions
+from loyalty_tests.models import HFClassifier
 
 TINY_TRAINING = TrainConfig(epochs=2, batch_size=4, learning_rate=1e-3, max_length=16, seed=0)
 
@@ -99,11 +99,11 @@ def test_two_builders_at_once_build_once(tiny_demo, monkeypatch):
 
 
 def test_load_demo_teacher_gives_a_named_classifier(tiny_demo):
-    teacher = demo.load_demo_teacher(ModelOptions(cache_dir=tiny_demo, progress=lambda message: None, batch_size=4))
+    teacher = demo.load_demo_teacher(tiny_demo, progress=lambda message: None, batch_size=4)
     assert isinstance(teacher, HFClassifier)
     assert teacher.name == "demo" and teacher.label_names == ("negative", "positive")
     assert teacher.predict_proba(["a good movie", "awful"]).shape == (2, 2)
-    again = demo.load_demo_teacher(ModelOptions(cache_dir=tiny_demo, progress=lambda message: None))
+    again = demo.load_demo_teacher(tiny_demo, progress=lambda message: None)
     assert again.fingerprint == teacher.fingerprint
 
 

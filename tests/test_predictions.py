@@ -47,8 +47,8 @@ def test_mismatched_label_sets_list_both():
     (np.full((3, 2), np.nan), "NaN"),
     (np.ones((3, 3)) / 3, "shape"),
     (np.ones((2, 2)) / 2, "shape"),
-    (np.array([[2.0, -1.0]] * 3), "not probabilities"),
-    (np.array([[3.0, 1.0]] * 3), "logits"),
+    (np.array([[2.0, -1.0]] * 3), r"model 'student' has negative values in 3 rows \(first: row 0\).*logits"),
+    (np.array([[3.0, 1.0]] * 3), r"rows must sum to 1.*apply a softmax to logits"),
 ])
 def test_bad_outputs_are_named(rows, message):
     with pytest.raises(LoyaltyError, match=message):

@@ -11,7 +11,7 @@ from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
-from loyalty_tests.robustness import attack_recipes as recipes, resources, search
+from loyalty_tests.robustness import attack_recipes as recipes, resources
 from loyalty_tests.robustness.constraints import levenshtein
 from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted
 from loyalty_tests.robustness.transformations import character_edits

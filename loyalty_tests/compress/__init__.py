@@ -16,22 +16,21 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import LoyaltyError
-from . import distill, heads, onnx_int8, prune, qat, quantize, theseus  # noqa: F401  (importing registers each method)
-from .quantize import Int8Config
+from . import distill, dynamic_int8, heads, onnx_int8, prune, qat, theseus  # noqa: F401  (importing registers each method)
+from .distill import DistillConfig
+from .dynamic_int8 import Int8Config
+from .heads import HeadsConfig
+from .onnx_int8 import OnnxInt8Config
+from .prune import PruneConfig
+from .qat import QatConfig
 from .recipes import config_to_recipe, parse_recipe
-from .registry import (
-    PLANNED_METHODS,
-    describe_methods,
-    handler_for,
-    known_method_names,
-    make_student,
-    register,
-    registered_methods,
-)
+from .registry import FAMILIES, MethodConfig, describe_methods, handler_for, known_method_names, register, registered_methods
+from .theseus import TheseusConfig
 
 __all__ = [
-    "compress", "register", "parse_recipe", "config_to_recipe", "registered_methods",
-    "known_method_names", "make_student", "PLANNED_METHODS", "Int8Config",
+    "compress", "parse_recipe", "config_to_recipe", "registered_methods", "known_method_names",
+    "register", "MethodConfig", "FAMILIES",
+    "Int8Config", "OnnxInt8Config", "QatConfig", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig",
 ]
 
 

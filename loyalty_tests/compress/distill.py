@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from .registry import make_student, register
-from .student_cache import load_or_train, student_key
-from .train import TrainConfig, train
+from .registry import MethodConfig, register
+from .student import make_student
+from .student import student_fingerprint
+from .student_cache import load_or_train
+from ..training import TrainConfig, train
 
 
 @dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(MethodConfig):
     method: ClassVar[str] = "distill"
+    family: ClassVar[str] = "distillation"
+    trains: ClassVar[bool] = True
     uses_data: ClassVar[bool] = True
     layers: int = 3
     temperature: float = 2.0
@@ -120,5 +124,5 @@ def distill(teacher, config: DistillConfig, data=None, seed: int = 0):
               loss_fn=kd_loss_fn(teacher_logits, config.temperature, config.alpha),
               progress=progress_reporter(teacher, f"distilling {teacher.name} to {config.layers} layers"))
 
-    load_or_train(model, student_key(teacher, config, data, seed), run_training)
+    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)
     return make_student(teacher, model.eval(), config, data, seed)

@@ -26,15 +26,17 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import PROGRESS, make_student, register
+from .registry import PROGRESS, MethodConfig, register
+from .student import make_student
 
 
 @dataclass(frozen=True)
-class HeadsConfig:
+class HeadsConfig(MethodConfig):
     """fraction: share of all attention heads to remove, in [0, 1); importance: how heads are
     ranked (auto = gradient with data, norm without); examples: train sentences scored."""
 
     method: ClassVar[str] = "heads"
+    family: ClassVar[str] = "pruning"
     uses_data: ClassVar[bool] = True  # used when available: the plugin then passes its train split
     version: ClassVar[int] = 2  # 2: gradient importance when data is given
     fraction: float = 0.3
@@ -73,7 +75,7 @@ def gradient_importance(model, tokenizer, data, attentions, *, examples: int, se
     import torch
     import torch.nn.functional as F
 
-    from .train import _model_label_ids
+    from ..training import _model_label_ids
 
     labels = _model_label_ids(model, data)
     chosen = sorted(random.Random(seed).sample(range(len(data)), min(examples, len(data))))

@@ -18,16 +18,18 @@ from typing import ClassVar
 
 from ..cache import locked
 from ..errors import LoyaltyError
-from .registry import register
-from .student_cache import student_key, students_dir
+from .registry import MethodConfig, register
+from .student import student_fingerprint
+from .student_cache import students_dir
 
 # forward()'s positional order; the tokenizer's key order differs, and a positional export must follow forward
 INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass(frozen=True)
-class OnnxInt8Config:
+class OnnxInt8Config(MethodConfig):
     method: ClassVar[str] = "onnx-int8"
+    family: ClassVar[str] = "quantization"
     per_channel: bool = False
 
 
@@ -52,7 +54,7 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
         raise LoyaltyError("the onnx-int8 recipe needs onnxruntime: pip install 'pytest-loyalty[onnx]'") from error
     from ..models import OnnxClassifier
 
-    key = student_key(teacher, config, None, 0)
+    key = student_fingerprint(teacher, config, None, 0)
     # a teacher without a fingerprint cannot be cached: export into a fresh folder every time
     folder = students_dir() / f"onnx-{key[:32]}" if key else Path(tempfile.mkdtemp(prefix="loyalty-onnx-int8-"))
     quantized = folder / "model-int8.onnx"

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import PROGRESS, make_student, register
+from .registry import PROGRESS, MethodConfig, register
+from .student import make_student
 
 
 @dataclass(frozen=True)
-class PruneConfig:
+class PruneConfig(MethodConfig):
     """sparsity: share of encoder Linear weights set to zero, in [0, 1)."""
 
     method: ClassVar[str] = "prune"
+    family: ClassVar[str] = "pruning"
     sparsity: float = 0.5
     scope: Literal["global", "layer"] = "global"
 

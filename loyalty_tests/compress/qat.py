@@ -24,17 +24,19 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from ..models import HFClassifier
 from .distill import progress_reporter, require_data
-from .quantize import Int8Config, quantize_int8
-from .registry import register
-from .student_cache import load_or_train, student_key
-from .train import TrainConfig, train
+from .dynamic_int8 import Int8Config, quantize_int8
+from .registry import MethodConfig, register
+from .student import make_student, student_fingerprint
+from .student_cache import load_or_train
+from ..training import TrainConfig, train
 
 
 @dataclass(frozen=True)
-class QatConfig:
+class QatConfig(MethodConfig):
     method: ClassVar[str] = "qat"
+    family: ClassVar[str] = "quantization"
+    trains: ClassVar[bool] = True
     uses_data: ClassVar[bool] = True
     fraction: float = 0.25
     epochs: int = 1
@@ -98,8 +100,6 @@ def qat(teacher, config: QatConfig, data=None, seed: int = 0):
               progress=progress_reporter(teacher, f"quantization-aware training of {teacher.name}"))
         detach_fake_quant(handles)
 
-    key = student_key(teacher, config, data, seed)
-    load_or_train(model, key, run_training)
-    trained = HFClassifier(model.eval(), teacher.tokenizer, teacher.name, batch_size=teacher.batch_size,
-                           max_length=teacher.max_length, device="cpu", fingerprint=key)
+    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)
+    trained = make_student(teacher, model.eval(), config, data, seed, device="cpu")
     return quantize_int8(trained, Int8Config(), None, seed)

@@ -1,27 +1,38 @@
 """The registry of compression methods: recipe name -> config type -> handler.
 
-A method is a frozen config dataclass plus a handler registered for it (torchao's
-``quantize_(model, config)`` pattern). The config class names its recipe spelling in a
-``method`` class attribute, so ``int8`` in a recipe string finds ``Int8Config``, and
-``compress`` finds the handler from ``type(config)``.
+A method is a frozen config dataclass (a ``MethodConfig``) plus a handler registered for it
+(torchao's ``quantize_(model, config)`` pattern). The config class names its recipe spelling in
+``method``, so ``int8`` in a recipe string finds ``Int8Config``, and ``compress`` finds the
+handler from ``type(config)``.
 
-Adding a method (e.g. pruning): write ``prune.py`` with ``PruneConfig`` (``method = "prune"``)
-and ``@register(PruneConfig) def prune(teacher, config, data, seed) -> HFClassifier``, then
-import the module in ``compress/__init__.py``. Nothing here changes.
+Adding a method: write ``my_method.py`` with ``@dataclass(frozen=True) class MyConfig(MethodConfig)``
+(``method = "mine"``, its family, whether it trains) and ``@register(MyConfig) def mine(teacher,
+config, data, seed) -> HFClassifier``, then import the module in ``compress/__init__.py`` (or in
+your own code, for a method of your own). Nothing here changes.
 """
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
-from typing import Callable
+from typing import Callable, ClassVar
 
 from ..errors import LoyaltyError
+from ..suggest import did_you_mean
 
-# Methods the design lists that are not written yet. They are named only so that a recipe such
-# as "prune:0.5" is recognised as a recipe and fails with "not registered yet" rather than as an
-# unknown model path; no handler or stub is registered for them.
-PLANNED_METHODS: tuple[str, ...] = ()
+FAMILIES = ("quantization", "pruning", "distillation", "module replacing")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodConfig:
+    """What every compression config declares about its method (class attributes, not fields)."""
+
+    method: ClassVar[str] = ""  # the recipe name, e.g. "int8"
+    family: ClassVar[str] = ""  # one of FAMILIES: the paper's grouping, used by the benchmark
+    trains: ClassVar[bool] = False  # fine-tunes weights, so it needs training data
+    uses_data: ClassVar[bool] = False  # reads training data (every method that trains, and heads' importance)
+    version: ClassVar[int] = 1  # bump when the same config makes a different student: caches key on it
+
 
 Handler = Callable[..., object]  # handler(teacher, config, data, seed) -> HFClassifier
 
@@ -38,9 +49,15 @@ def register(config_type: type) -> Callable[[Handler], Handler]:
     """Decorator: ``@register(Int8Config) def quantize_int8(teacher, config, data, seed): ...``."""
     if not (dataclasses.is_dataclass(config_type) and config_type.__dataclass_params__.frozen):
         raise TypeError(f"{config_type.__name__} must be a frozen dataclass to be a compression config")
-    name = getattr(config_type, "method", None)
+    if not issubclass(config_type, MethodConfig):
+        raise TypeError(f"{config_type.__name__} must derive from loyalty_tests.compress.MethodConfig")
+    name = config_type.method
     if not isinstance(name, str) or not name:
         raise TypeError(f"{config_type.__name__} needs a class attribute `method` with its recipe name")
+    if config_type.family not in FAMILIES:
+        raise TypeError(f"{config_type.__name__}.family must be one of {FAMILIES}, got {config_type.family!r}")
+    if config_type.trains and not config_type.uses_data:
+        raise TypeError(f"{config_type.__name__} trains, so it uses data: set uses_data = True")
     if name in _CONFIG_TYPES and _CONFIG_TYPES[name] is not config_type:
         raise TypeError(f"recipe name {name!r} is already taken by {_CONFIG_TYPES[name].__name__}")
 
@@ -61,8 +78,8 @@ def registered_methods() -> dict[str, tuple[str, ...]]:
 
 
 def known_method_names() -> tuple[str, ...]:
-    """Registered methods plus the planned ones: every name that starts a compression recipe."""
-    return tuple(sorted(set(_CONFIG_TYPES) | set(PLANNED_METHODS)))
+    """Every name that starts a compression recipe."""
+    return tuple(sorted(_CONFIG_TYPES))
 
 
 def describe_methods() -> str:
@@ -72,41 +89,11 @@ def describe_methods() -> str:
 
 
 def config_type_for(name: str) -> type:
-    """The config class for a recipe name; an unknown or not-yet-written method is a LoyaltyError."""
+    """The config class for a recipe name; an unknown method is a LoyaltyError with a suggestion."""
     if name in _CONFIG_TYPES:
         return _CONFIG_TYPES[name]
-    if name in PLANNED_METHODS:
-        raise LoyaltyError(
-            f"compression method {name!r} is not registered yet (planned); "
-            f"registered methods: {describe_methods()}"
-        )
-    raise LoyaltyError(f"unknown compression method {name!r}; registered methods: {describe_methods()}")
-
-
-def make_student(teacher, model, config, data=None, seed: int = 0, *, device: str | None = None):
-    """Wrap a handler's new model as an ``HFClassifier`` that inherits the teacher's settings.
-
-    Its fingerprint is derived from the teacher's fingerprint, the step's recipe, the seed and
-    the training data, so it is known without hashing the new weights (quantized weights have
-    no stable byte form) and equal for equal inputs — every method is deterministic under a seed.
-    """
-    from ..cache import fingerprint
-    from ..models import HFClassifier
-    from .recipes import config_to_recipe
-
-    from .. import __version__
-
-    stamp = None
-    if getattr(teacher, "fingerprint", None) is not None:
-        data_stamp = getattr(data, "fingerprint", None) if data is not None else None
-        # The code and method versions are part of it: predictions and attack results cached for a
-        # student built the old way must not be served for one built the new way.
-        stamp = fingerprint("student", __version__, getattr(type(config), "version", 1), teacher.fingerprint,
-                            config_to_recipe(config), seed, data_stamp)
-    return HFClassifier(
-        model, teacher.tokenizer, teacher.name, batch_size=teacher.batch_size,
-        max_length=teacher.max_length, device=device or teacher.device, fingerprint=stamp,
-    )
+    raise LoyaltyError(f"unknown compression method {name!r}{did_you_mean(name, _CONFIG_TYPES)}; "
+                       f"registered methods: {describe_methods()}")
 
 
 def handler_for(config: object) -> Handler:

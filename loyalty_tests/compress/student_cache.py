@@ -1,7 +1,7 @@
-"""Trained students on disk: built once, keyed by the same fingerprint ``make_student`` gives them
-(teacher, recipe step, seed, training data, code version), written atomically under a lock so
-pytest-xdist workers train nothing twice. The architecture is rebuilt cheaply by the method; only
-the weights are stored (safetensors)."""
+"""Trained students on disk: built once, keyed by the student's fingerprint (``student.py``:
+teacher, recipe step, method version, seed, training data, code version), written atomically
+under a lock so pytest-xdist workers train nothing twice. The architecture is rebuilt cheaply by
+the method; only the weights are stored (safetensors)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import contextvars
 import os
 from pathlib import Path
 
-from .. import __version__
-from ..cache import default_cache_dir, fingerprint, locked
+from ..cache import default_cache_dir, locked
 
 
 # Where trained students live: compress(cache_dir=...) sets it for one call (the plugin passes its
@@ -20,18 +19,6 @@ CACHE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("loyalty
 
 def students_dir() -> Path:
     return Path(CACHE_DIR.get() or default_cache_dir()) / "students"
-
-
-def student_key(teacher, config, data, seed: int) -> str | None:
-    from .recipes import config_to_recipe
-
-    if getattr(teacher, "fingerprint", None) is None:
-        return None
-    # a method's version: a change to what it trains must not load students trained the old way
-    method_version = getattr(type(config), "version", 1)
-    versioned = () if method_version == 1 else (f"method-version-{method_version}",)
-    return fingerprint("trained-student", __version__, *versioned, teacher.fingerprint, config_to_recipe(config),
-                       seed, getattr(data, "fingerprint", None))
 
 
 def load_or_train(model, key: str | None, train) -> None:

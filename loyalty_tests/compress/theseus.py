@@ -22,14 +22,18 @@ from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
 from .distill import kd_loss_fn, kept_layers, keep_layers, progress_reporter, require_data, teacher_log_probabilities
-from .registry import make_student, register
-from .student_cache import load_or_train, student_key
-from .train import TrainConfig, train
+from .registry import MethodConfig, register
+from .student import make_student
+from .student import student_fingerprint
+from .student_cache import load_or_train
+from ..training import TrainConfig, train
 
 
 @dataclass(frozen=True)
-class TheseusConfig:
+class TheseusConfig(MethodConfig):
     method: ClassVar[str] = "theseus"
+    family: ClassVar[str] = "module replacing"
+    trains: ClassVar[bool] = True
     uses_data: ClassVar[bool] = True
     version: ClassVar[int] = 2  # 2: successor fine-tuning phase; cached students of version 1 are not reused
     layers: int = 3
@@ -142,5 +146,5 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
                   progress=progress_reporter(teacher, f"theseus: fine-tuning the {config.layers}-layer successor"),
                   **loss_fn)
 
-    load_or_train(student, student_key(teacher, config, data, seed), run_training)
+    load_or_train(student, student_fingerprint(teacher, config, data, seed), run_training)
     return make_student(teacher, student.eval(), config, data, seed)

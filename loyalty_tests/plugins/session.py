@@ -17,7 +17,7 @@ from ..comparison import Comparison, compare_predictions
 from ..data import load_dataset
 from ..errors import LoyaltyError
 from ..latency import LatencyResult, measure_latency
-from ..models import ModelOptions, load_model
+from ..specs import ModelOptions, load_model
 from ..predictions import predict
 from ..thresholds import resolve
 from .options import cli_thresholds, ini_thresholds

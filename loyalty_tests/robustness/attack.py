@@ -19,7 +19,6 @@ from ..cache import atomic_write_text, fingerprint, locked
 from ..errors import LoyaltyError
 from .engine import AttackedModel, require_text
 from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
-from .words import Words
 
 ENGINE_VERSION = "4"  # bump when a change alters what an attack finds (4: queries counted per example, similarity before queries)
 

@@ -13,11 +13,12 @@ import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .registry import make_student, register
+from .registry import MethodConfig, register
+from .student import make_student
 
 
 @dataclass(frozen=True)
-class Int8Config:
+class Int8Config(MethodConfig):
     """Dynamic int8 on every ``nn.Linear``.
 
     per_channel: one scale per output row of each weight (more faithful, slightly slower)
@@ -25,6 +26,7 @@ class Int8Config:
     """
 
     method: ClassVar[str] = "int8"
+    family: ClassVar[str] = "quantization"
     per_channel: bool = False
 
 
