@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import gates
+from . import gate_checks
 from .robustness import summary as robust
-from .comparison import Comparison, format_examples
+from .loyalty_report import LoyaltyReport, format_examples
 from .latency import LatencyResult, measure_latency
 from .thresholds import THRESHOLD_SPECS, Threshold, resolve
 
@@ -17,7 +17,7 @@ def _thresholds(base: dict | None, overrides: dict) -> dict[str, Threshold]:
     return effective
 
 
-def assert_loyal(report: Comparison, *, min_label_loyalty: float | None = None,
+def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = None,
                  min_probability_loyalty: float | None = None, max_accuracy_drop: float | None = None,
                  max_accuracy_drop_relative: float | None = None, gate_on_lower_bound: bool | None = None,
                  examples: int = 5) -> None:
@@ -35,10 +35,10 @@ def assert_loyal(report: Comparison, *, min_label_loyalty: float | None = None,
     lower = bool(thresholds["gate_on_lower_bound"].value)
     values = report.metrics
     results = [
-        gates.gate_minimum("label_loyalty", values.get("label_loyalty"), thresholds["min_label_loyalty"], lower_bound=lower),
-        gates.gate_minimum("probability_loyalty", values.get("probability_loyalty"),
+        gate_checks.gate_minimum("label_loyalty", values.get("label_loyalty"), thresholds["min_label_loyalty"], lower_bound=lower),
+        gate_checks.gate_minimum("probability_loyalty", values.get("probability_loyalty"),
                            thresholds["min_probability_loyalty"], lower_bound=lower),
-        gates.gate_accuracy_drop(values.get("teacher_accuracy"), values.get("student_accuracy"),
+        gate_checks.gate_accuracy_drop(values.get("teacher_accuracy"), values.get("student_accuracy"),
                                  values.get("accuracy_drop"), thresholds["max_accuracy_drop"],
                                  thresholds["max_accuracy_drop_relative"], lower_bound=lower),
     ]
@@ -62,7 +62,7 @@ def assert_robust(comparison, *, max_robustness_drop: float | None = None, gate_
     limit = THRESHOLD_SPECS["max_robustness_drop"].default if max_robustness_drop is None else max_robustness_drop
     threshold = Threshold("max_robustness_drop", limit, "argument" if max_robustness_drop is not None else "default")
     drop = robust.robustness_drop(comparison, n_resamples=n_resamples, seed=seed)
-    result = gates.gate_robustness_drop(drop, comparison.teacher.accuracy_under_attack,
+    result = gate_checks.gate_robustness_drop(drop, comparison.teacher.accuracy_under_attack,
                                         comparison.student.accuracy_under_attack, comparison.teacher.config.recipe,
                                         threshold, lower_bound=gate_on_lower_bound)
     if not result.passed:
@@ -90,7 +90,7 @@ def assert_faster(teacher_or_result, student=None, texts=None, *, min_speedup: f
             raise TypeError("assert_faster(teacher, student, texts) or assert_faster(latency_result)")
         latency = measure_latency(teacher_or_result, student, texts, rounds=rounds)
     limit = THRESHOLD_SPECS["min_speedup"].default if min_speedup is None else min_speedup
-    result = gates.gate_speedup(latency, Threshold("min_speedup", limit, "argument" if min_speedup is not None else "default"))
+    result = gate_checks.gate_speedup(latency, Threshold("min_speedup", limit, "argument" if min_speedup is not None else "default"))
     if not result.passed:
         raise AssertionError(f"student is not fast enough: {result.message}")
     return latency

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty_tests import gates
+from loyalty_tests import gate_checks
 from loyalty_tests.robustness import summary as robust
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
@@ -54,7 +54,7 @@ def test_mismatched_examples_are_an_error():
 
 @pytest.mark.parametrize("value, limit, passed", [(0.1, 0.1, True), (0.11, 0.1, False), (-0.2, 0.0, True)])
 def test_gate_is_an_inclusive_allowed_drop(value, limit, passed):
-    result = gates.gate_robustness_drop(MetricValue(value, value - 0.05, value + 0.05, n=40), 0.5, 0.5 - value,
+    result = gate_checks.gate_robustness_drop(MetricValue(value, value - 0.05, value + 0.05, n=40), 0.5, 0.5 - value,
                                         "textfooler", Threshold("max_robustness_drop", limit, "default"))
     assert result.passed is passed
     assert ("<=" if passed else ">") in result.message and "textfooler" in result.message
@@ -63,12 +63,12 @@ def test_gate_is_an_inclusive_allowed_drop(value, limit, passed):
 def test_gate_on_lower_bound_uses_the_pessimistic_end():
     drop = MetricValue(0.05, 0.0, 0.15, n=40)
     threshold = Threshold("max_robustness_drop", 0.1, "ini loyalty_max_robustness_drop")
-    assert gates.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold).passed
-    strict = gates.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold, lower_bound=True)
+    assert gate_checks.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold).passed
+    strict = gate_checks.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold, lower_bound=True)
     assert not strict.passed and "CI upper bound" in strict.message
 
 
 def test_nan_drop_fails_closed():
-    result = gates.gate_robustness_drop(MetricValue(math.nan, None, None, n=0), math.nan, math.nan, "charswap",
+    result = gate_checks.gate_robustness_drop(MetricValue(math.nan, None, None, n=0), math.nan, math.nan, "charswap",
                                         Threshold("max_robustness_drop", 0.1, "default"))
     assert not result.passed and "missing" in result.message

@@ -87,10 +87,10 @@ def loyalty_thresholds(request):
 
 @pytest.fixture
 def loyalty_report(request, student, loyalty_student_spec):
-    """The teacher/student ``Comparison`` (metrics with CIs, worst examples) for this test's student."""
+    """The teacher/student ``LoyaltyReport`` (metrics with CIs, worst examples) for this test's student."""
     session = loyalty_session(request.config)
     try:
-        return session.comparison(loyalty_student_spec, marker_thresholds(request.node))
+        return session.loyalty_report(loyalty_student_spec, marker_thresholds(request.node))
     except LoyaltyError as error:  # bad input reads as a failure with its reason, not a traceback
         pytest.fail(str(error), pytrace=False)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ..thresholds import THRESHOLD_SPECS, ini_name
-from . import fixtures, gates
+from . import fixtures, gate_runner
 from .options import add_options
-from .report import ReportCollector
+from .report_writer import ReportCollector
 from .session import LoyaltySession
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
@@ -42,7 +42,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"loyalty: {error}") from error
     config.stash[fixtures.SESSION_KEY] = session
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
-    config.pluginmanager.register(gates, "loyalty-gates")
+    config.pluginmanager.register(gate_runner, "loyalty-gates")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, session.teacher_spec, session.seed), "loyalty-report")
     if session.active and not config.getoption("loyalty_no_suite") and not _suite_collected(config.args):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..cache import default_cache_dir
-from ..comparison import Comparison, compare_predictions
+from ..loyalty_report import LoyaltyReport, compare_predictions
 from ..data import load_dataset
 from ..errors import LoyaltyError
 from ..latency import LatencyResult, measure_latency
@@ -38,7 +38,7 @@ class LoyaltySession:
         self.use_cache = not option("loyalty_no_cache")
         self._models: dict[str, object] = {}
         self._predictions: dict[str, object] = {}
-        self._comparisons: dict[str, Comparison] = {}
+        self._comparisons: dict[str, LoyaltyReport] = {}
         self._latency: dict[str, LatencyResult] = {}
         self._robustness: dict[str, object] = {}
         self._data = None
@@ -125,14 +125,14 @@ class LoyaltySession:
     def student_predictions(self, spec: str):
         return self._predict("student:" + spec, self.student(spec))
 
-    def comparison(self, spec: str, marker_kwargs: dict | None = None) -> Comparison:
+    def loyalty_report(self, spec: str, marker_kwargs: dict | None = None) -> LoyaltyReport:
         if spec not in self._comparisons:
             self._comparisons[spec] = compare_predictions(
                 self.data(), self.teacher_predictions(), self.student_predictions(spec),
                 n_resamples=self.config.getoption("loyalty_bootstrap"), seed=self.seed,
             )
         base = self._comparisons[spec]
-        return Comparison(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
+        return LoyaltyReport(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
                           base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
 
     def latency(self, spec: str, run_round=None) -> LatencyResult:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from loyalty_tests import gates
+from loyalty_tests import gate_checks
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.latency import LatencyResult
 from loyalty_tests.thresholds import Threshold, resolve, warn_only_gates
@@ -43,8 +43,8 @@ def test_bad_thresholds_fail_closed(cli, ini, marker, message):
 
 def test_minimum_gate_is_inclusive_and_names_source():
     threshold = Threshold("min_label_loyalty", 0.97, "ini loyalty_min_label_loyalty")
-    assert gates.gate_minimum("label_loyalty", Value(0.97), threshold).passed
-    failed = gates.gate_minimum("label_loyalty", Value(0.962, 0.956, 0.967, 5000), threshold)
+    assert gate_checks.gate_minimum("label_loyalty", Value(0.97), threshold).passed
+    failed = gate_checks.gate_minimum("label_loyalty", Value(0.962, 0.956, 0.967, 5000), threshold)
     assert not failed.passed
     assert failed.message == ("label_loyalty 0.962 (n=5000, 95% CI 0.956–0.967) < 0.970 "
                               "[ini loyalty_min_label_loyalty]")
@@ -53,18 +53,18 @@ def test_minimum_gate_is_inclusive_and_names_source():
 def test_minimum_gate_on_lower_bound():
     threshold = Threshold("min_label_loyalty", 0.95, "default")
     value = Value(0.96, 0.94, 0.98)
-    assert gates.gate_minimum("label_loyalty", value, threshold).passed
-    assert not gates.gate_minimum("label_loyalty", value, threshold, lower_bound=True).passed
+    assert gate_checks.gate_minimum("label_loyalty", value, threshold).passed
+    assert not gate_checks.gate_minimum("label_loyalty", value, threshold, lower_bound=True).passed
 
 
 @pytest.mark.parametrize("metric", [None, Value(float("nan"))])
 def test_missing_metric_fails(metric):
-    result = gates.gate_minimum("label_loyalty", metric, Threshold("min_label_loyalty", 0.9, "default"))
+    result = gate_checks.gate_minimum("label_loyalty", metric, Threshold("min_label_loyalty", 0.9, "default"))
     assert not result.passed and "missing" in result.message
 
 
 def drop_gate(teacher, student, absolute=0.02, relative=None, **kwargs):
-    return gates.gate_accuracy_drop(Value(teacher), Value(student), Value(teacher - student, *kwargs.pop("ci", (None, None))),
+    return gate_checks.gate_accuracy_drop(Value(teacher), Value(student), Value(teacher - student, *kwargs.pop("ci", (None, None))),
                                     Threshold("max_accuracy_drop", absolute, "default"),
                                     Threshold("max_accuracy_drop_relative", relative, "relative"), **kwargs)
 
@@ -97,22 +97,22 @@ def test_accuracy_drop_on_ci_upper_bound():
 def test_label_distribution_catches_collapse():
     threshold = Threshold("min_label_share_ratio", 0.5, "default")
     teacher = [0, 1, 1, 0, 1, 0, 0, 1]
-    assert gates.gate_label_distribution(teacher, teacher, ("neg", "pos"), threshold).passed
-    collapsed = gates.gate_label_distribution(teacher, [1] * 8, ("neg", "pos"), threshold)
+    assert gate_checks.gate_label_distribution(teacher, teacher, ("neg", "pos"), threshold).passed
+    collapsed = gate_checks.gate_label_distribution(teacher, [1] * 8, ("neg", "pos"), threshold)
     assert not collapsed.passed and "'neg'" in collapsed.message
 
 
 def test_speedup_gate():
     latency = LatencyResult(0.2, 0.1, 64, 5)
     assert latency.speedup == pytest.approx(2.0)
-    assert gates.gate_speedup(latency, Threshold("min_speedup", 1.9, "default")).passed
-    assert not gates.gate_speedup(latency, Threshold("min_speedup", 2.1, "default")).passed
+    assert gate_checks.gate_speedup(latency, Threshold("min_speedup", 1.9, "default")).passed
+    assert not gate_checks.gate_speedup(latency, Threshold("min_speedup", 2.1, "default")).passed
 
 
 def test_baseline_gate_says_how_to_update():
     tolerance = Threshold("baseline_tolerance", 0.01, "default")
-    assert gates.gate_baseline("label_loyalty", 0.95, 0.955, tolerance).passed
-    failed = gates.gate_baseline("label_loyalty", 0.93, 0.955, tolerance)
+    assert gate_checks.gate_baseline("label_loyalty", 0.95, 0.955, tolerance).passed
+    failed = gate_checks.gate_baseline("label_loyalty", 0.93, 0.955, tolerance)
     assert not failed.passed and "--loyalty-update-baseline" in failed.message
 
 

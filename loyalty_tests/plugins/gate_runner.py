@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .. import gates
+from .. import gate_checks
 from ..robustness import summary as robust
-from ..comparison import format_examples
+from ..loyalty_report import format_examples
 from ..errors import LoyaltyError
 from ..thresholds import warn_only_gates
 from .fixtures import loyalty_session, marker_thresholds
@@ -34,40 +34,40 @@ class GateRunner:
         self.spec = spec
         self.session = loyalty_session(request.config)
         try:
-            self.report = self.session.comparison(spec, marker_thresholds(request.node))
+            self.report = self.session.loyalty_report(spec, marker_thresholds(request.node))
         except LoyaltyError as error:
             pytest.fail(str(error), pytrace=False)
         self.thresholds = self.report.thresholds
         self.warn_only = warn_only_gates(self.thresholds)
         self.lower_bound = bool(self.thresholds["gate_on_lower_bound"].value)
 
-    def check(self, gate: str) -> gates.GateResult:
+    def check(self, gate: str) -> gate_checks.GateResult:
         values, t, warn = self.report.metrics, self.thresholds, gate in self.warn_only
         if gate == "accuracy_drop":
-            result = gates.gate_accuracy_drop(values.get("teacher_accuracy"), values.get("student_accuracy"),
+            result = gate_checks.gate_accuracy_drop(values.get("teacher_accuracy"), values.get("student_accuracy"),
                                               values.get("accuracy_drop"), t["max_accuracy_drop"],
                                               t["max_accuracy_drop_relative"], lower_bound=self.lower_bound, warn_only=warn)
         elif gate in ("label_loyalty", "probability_loyalty"):
-            result = gates.gate_minimum(gate, values.get(gate), t["min_" + gate], lower_bound=self.lower_bound, warn_only=warn)
+            result = gate_checks.gate_minimum(gate, values.get(gate), t["min_" + gate], lower_bound=self.lower_bound, warn_only=warn)
         elif gate == "label_distribution":
-            result = gates.gate_label_distribution(
+            result = gate_checks.gate_label_distribution(
                 self.report.teacher_predictions.predicted_labels, self.report.student_predictions.predicted_labels,
                 self.report.data.label_names, t["min_label_share_ratio"], warn_only=warn)
         else:
             raise LoyaltyError(f"unknown gate {gate!r}")
         return self.finish(result, examples=gate != "label_distribution")
 
-    def check_latency(self, benchmark) -> gates.GateResult:
+    def check_latency(self, benchmark) -> gate_checks.GateResult:
         if getattr(benchmark, "disabled", False):
             pytest.skip("latency gate needs pytest-benchmark, which is off here (it turns itself off under "
                         "pytest-xdist -n and with --benchmark-disable); run the latency gate without -n")
         session = self.session
         latency = benchmark.pedantic(session.latency, args=(self.spec,), rounds=1, iterations=1)
         benchmark.extra_info.update(latency.to_row())
-        result = gates.gate_speedup(latency, self.thresholds["min_speedup"], warn_only="latency" in self.warn_only)
+        result = gate_checks.gate_speedup(latency, self.thresholds["min_speedup"], warn_only="latency" in self.warn_only)
         return self.finish(result, examples=False, latency=latency.to_row())
 
-    def check_robustness(self) -> gates.GateResult:
+    def check_robustness(self) -> gate_checks.GateResult:
         session = self.session
         try:
             comparison = session.robustness(self.spec)
@@ -75,7 +75,7 @@ class GateRunner:
                                           seed=session.seed)
         except LoyaltyError as error:
             pytest.fail(str(error), pytrace=False)
-        result = gates.gate_robustness_drop(
+        result = gate_checks.gate_robustness_drop(
             drop, comparison.teacher.accuracy_under_attack, comparison.student.accuracy_under_attack,
             comparison.teacher.config.recipe, self.thresholds["max_robustness_drop"], lower_bound=self.lower_bound,
             warn_only="robustness" in self.warn_only)
@@ -89,7 +89,7 @@ class GateRunner:
             self._raise_or_warn(result.warn_only, message)
         return result
 
-    def check_baseline(self) -> list[gates.GateResult]:
+    def check_baseline(self) -> list[gate_checks.GateResult]:
         path = Path(self.request.config.getoption("loyalty_baseline"))
         update = self.request.config.getoption("loyalty_update_baseline")
         if update:
@@ -103,7 +103,7 @@ class GateRunner:
                         "update it with --loyalty-update-baseline", pytrace=False)
         old = students[self.spec]["metrics"]
         warn = "baseline" in self.warn_only
-        results = [gates.gate_baseline(name, self.report.metrics[name].value,
+        results = [gate_checks.gate_baseline(name, self.report.metrics[name].value,
                                        (old.get(name) or {}).get("value"), self.thresholds["baseline_tolerance"],
                                        warn_only=warn) for name in BASELINE_METRICS]
         failed = [r for r in results if not r.passed]
@@ -113,7 +113,7 @@ class GateRunner:
             self._raise_or_warn(failed[0].warn_only, "\n".join(r.message for r in failed))
         return results
 
-    def finish(self, result: gates.GateResult, *, examples: bool, latency: dict | None = None) -> gates.GateResult:
+    def finish(self, result: gate_checks.GateResult, *, examples: bool, latency: dict | None = None) -> gate_checks.GateResult:
         self._record(result, latency)
         if not result.passed:
             message = result.message
@@ -122,7 +122,7 @@ class GateRunner:
             self._raise_or_warn(result.warn_only, message)
         return result
 
-    def _record(self, result: gates.GateResult, latency: dict | None = None, robustness: dict | None = None) -> None:
+    def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None) -> None:
         row = {"student": self.spec, "gate": result.to_row(), "metrics": self.report.metric_rows(),
                "latency": latency, "robustness": robustness, "data": {"name": self.report.data.name, "n": len(self.report.data),
                                             "fingerprint": self.report.data.fingerprint},

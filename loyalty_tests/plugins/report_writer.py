@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import report as render
 from ..cache import atomic_write_text
-from .gates import ROW_PROPERTY
+from .gate_runner import ROW_PROPERTY
 
 
 class ReportCollector:

@@ -1,6 +1,6 @@
-"""A teacher/student comparison on one dataset: metrics with CIs, and the worst disagreements.
-
-This is what the ``loyalty_report`` fixture returns and what ``assert_loyal`` checks.
+"""``LoyaltyReport``: one teacher/student pair on one dataset — metrics with CIs, the thresholds
+in force, and the worst disagreements. What the ``loyalty_report`` fixture returns and what
+``assert_loyal`` checks. (Called ``Comparison`` before 0.2; that name stays as an alias.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .thresholds import Threshold
 
 
 @dataclass(frozen=True)
-class Comparison:
+class LoyaltyReport:
     teacher_name: str
     student_name: str
     data: object  # TextDataset
@@ -32,15 +32,18 @@ class Comparison:
         return {name: _metric_row(value) for name, value in self.metrics.items()}
 
 
+
+Comparison = LoyaltyReport  # the name before 0.2; users' type hints keep working
+
 def _metric_row(value) -> dict:
     return {"value": value.value, "ci_low": value.ci_low, "ci_high": value.ci_high, "n": value.n}
 
 
 def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
-                        thresholds=None, n_resamples: int = 1000, seed: int = 0) -> Comparison:
+                        thresholds=None, n_resamples: int = 1000, seed: int = 0) -> LoyaltyReport:
     values = metrics.compare(np.asarray(data.labels), teacher_predictions.probabilities,
                              student_predictions.probabilities, n_resamples=n_resamples, seed=seed)
-    return Comparison(teacher_predictions.model_name, student_predictions.model_name, data,
+    return LoyaltyReport(teacher_predictions.model_name, student_predictions.model_name, data,
                       teacher_predictions, student_predictions, values, thresholds or {}, seed)
 
 
