@@ -185,13 +185,11 @@ def _build(base: Path, train_data, test_data, folder: Path, progress: Callable[[
 
 
 def held_out_accuracy(teacher, data) -> float:
-    """Fraction of ``data`` the teacher labels correctly, labels matched by name."""
-    import numpy as np
+    """Fraction of ``data`` the teacher labels correctly (labels matched by name, in ``predict``)."""
+    from .metrics import accuracy
+    from .predictions import predict
 
-    probs = teacher.predict_proba(data.texts, data.text_pairs)
-    predicted = np.asarray(teacher.label_names)[probs.argmax(axis=1)]
-    gold = np.asarray(data.label_names)[data.label_array]
-    return float(np.mean(predicted == gold))
+    return accuracy(data.label_array, predict(teacher, data).predicted_labels)
 
 
 def read_demo_info(folder: Path) -> dict:

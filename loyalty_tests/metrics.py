@@ -131,8 +131,9 @@ def kl_divergence(p_probs, q_probs) -> float:
 
 
 def flips(y_true, teacher_pred, student_pred) -> dict:
-    """Paired outcome counts: ``correct_to_wrong`` (teacher right, student wrong),
-    ``wrong_to_correct`` (teacher wrong, student right), ``both_correct`` and ``both_wrong``.
+    """Paired outcome counts, with ``T_i = (teacher_pred_i == y_i)`` and ``S_i = (student_pred_i == y_i)``:
+    ``correct_to_wrong = sum(T & ~S)`` (teacher right, student wrong), ``wrong_to_correct =
+    sum(~T & S)``, ``both_correct = sum(T & S)`` and ``both_wrong = sum(~T & ~S)``.
 
     >>> flips([0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1])
     {'correct_to_wrong': 1, 'wrong_to_correct': 1, 'both_correct': 1, 'both_wrong': 1}
@@ -245,8 +246,9 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
     """Seeded percentile bootstrap confidence interval.
 
     Each of ``n_resamples`` resamples draws n example indices uniformly with replacement
-    (``numpy.random.default_rng(seed)``); the interval is the ``(1 - confidence)/2`` and
-    ``(1 + confidence)/2`` quantiles of the resampled metric. Two forms, same resamples:
+    (``numpy.random.default_rng(seed)``) and recomputes the metric, θ*_1 … θ*_B; the interval is
+    ``[quantile(θ*, α/2), quantile(θ*, 1 - α/2)]`` with ``α = 1 - confidence``. Two forms, same
+    resamples:
 
     * ``bootstrap_ci(per_example_scores)`` - the metric is the mean of the scores (accuracy,
       loyalty, KL, or a difference such as ``teacher_correct - student_correct`` for the
@@ -290,6 +292,9 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
 
 def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, MetricValue]:
     """Every teacher/student metric with its n and, where it makes sense, a bootstrap 95% CI.
+
+    Each metric with a CI is the mean of a per-example score, ``metric = mean(score_i)`` (e.g.
+    ``accuracy_drop = mean(T_i - S_i)``), so one set of seeded resamples serves them all (paired).
 
     Keys: teacher_accuracy, student_accuracy, accuracy_drop (teacher - student), label_loyalty,
     probability_loyalty, kl_teacher_student (KL(teacher || student)), kl_student_teacher,

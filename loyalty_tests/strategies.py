@@ -148,8 +148,8 @@ def _call(fn, name: str, teacher: np.ndarray, student: np.ndarray) -> float:
 
 def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.0),
                             identity_value: float | None = 1.0, symmetric: bool = True,
-                            permutation_invariant: bool = True, max_examples: int = 60,
-                            tolerance: float = 1e-6) -> None:
+                            permutation_invariant: bool = True, max_examples: int | None = None,
+                            derandomize: bool | None = None, tolerance: float = 1e-6) -> None:
     """Run hypothesis-driven checks of a metric ``fn(teacher_probs, student_probs) -> float``.
 
     Invariants, each skipped when its argument is None/False:
@@ -157,8 +157,9 @@ def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.
     ``symmetric``: ``fn(t, s) == fn(s, t)``; ``permutation_invariant``: relabelling the classes
     the same way in both arrays leaves the value unchanged (checked on pairs whose argmax is
     unique, since argmax ties resolve by class index). Always: fn returns a finite number and
-    does not raise. Comparisons allow ``tolerance``. The search is derandomized (same examples
-    every run) and writes no example database.
+    does not raise. Comparisons allow ``tolerance``. ``max_examples`` and ``derandomize`` default
+    to the active hypothesis profile's (a CI profile can fix the examples, a developer's profile
+    can search at random); no example database is written.
 
     Raises AssertionError naming the broken invariant and the shrunk counterexample.
 
@@ -169,8 +170,11 @@ def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.
     AssertionError: invariant 'bounds' broken: <lambda> returned 2.0 outside [0.0, 1.0]...
     """
     name = getattr(fn, "__name__", repr(fn))
-    run = settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+    profile = settings.default
+    run = settings(max_examples=profile.max_examples if max_examples is None else max_examples, deadline=None,
+                   derandomize=profile.derandomize if derandomize is None else derandomize, database=None,
+                   # a metric under test may be slow on hypothesis's large arrays; that is not a bug
+                   suppress_health_check=[HealthCheck.too_slow], report_multiple_bugs=False,
                    phases=(Phase.explicit, Phase.generate, Phase.shrink))  # no slow "explain" phase
 
     def where(teacher, student) -> str:

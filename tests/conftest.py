@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from tiny import save_tiny_bert, tiny_bert, tiny_tokenizer
 
 pytest_plugins = ["pytester"]
+
+# Property tests: "ci" (the default) checks the same 60 examples every run, so CI is reproducible
+# and fast; HYPOTHESIS_PROFILE=dev searches 1,000 fresh random examples per property, for a
+# developer hunting for counterexamples (it prints the seed of any failure to replay it).
+settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None)
+settings.register_profile("dev", max_examples=1000, derandomize=False, database=None, deadline=None,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSITIVE = ["a good movie", "great film", "very good", "the film is great", "good good good", "a great movie"]
 NEGATIVE = ["a bad movie", "awful film", "very bad", "the film is awful", "bad bad bad", "not good at all"]

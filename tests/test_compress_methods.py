@@ -44,16 +44,21 @@ def test_every_registered_method_has_a_contract_recipe():
 
 
 @pytest.mark.parametrize("method", sorted(RECIPES))
-def test_contract(method, teacher, train_data):
+def test_contract(method, teacher, train_data, tmp_path):
+    if method == "onnx-int8":
+        pytest.importorskip("onnxruntime", reason="onnx-int8 needs the [onnx] extra")
     recipe = RECIPES[method]
     before = {k: v.clone() for k, v in teacher.model.state_dict().items()}
-    first = compress(teacher, recipe, train_data, seed=3)
+    first = compress(teacher, recipe, train_data, seed=3, cache_dir=tmp_path / "first")
     after = teacher.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "the teacher was changed"
     probabilities = first.predict_proba(TEXTS)
     assert probabilities.shape == (len(TEXTS), 2) and first.label_names == teacher.label_names
-    again = compress(teacher, recipe, train_data, seed=3)
+    # built again from scratch (another cache folder, so a trained student is not simply reloaded):
+    # same seed, same student
+    again = compress(teacher, recipe, train_data, seed=3, cache_dir=tmp_path / "again")
     np.testing.assert_allclose(again.predict_proba(TEXTS), probabilities, atol=1e-6)
+    assert again.fingerprint == first.fingerprint
     configs = parse_recipe(recipe)
     assert parse_recipe(config_to_recipe(configs)) == configs
     assert first.name == f"tiny+{config_to_recipe(configs)}"

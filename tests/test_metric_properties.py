@@ -13,7 +13,10 @@ from loyalty_tests import metrics
 from loyalty_tests.strategies import (check_metric_invariants, label_arrays, prediction_pairs, probability_matrices,
                                       probability_vectors)
 
-fast = settings(max_examples=60, deadline=None, database=None, derandomize=True)
+# Example counts and randomness come from the hypothesis profile (tests/conftest.py): derandomized
+# in CI, random with HYPOTHESIS_PROFILE=dev. A few tests scale the profile's count up or down.
+def scaled(factor: float):
+    return settings(max_examples=max(5, int(settings.default.max_examples * factor)))
 
 
 @st.composite
@@ -23,19 +26,17 @@ def labelled_pairs(draw, unique_argmax=False):
     return y_true, teacher, student
 
 
-@fast
 @given(probability_vectors())
 def test_probability_vectors_are_distributions(p):
     assert p.ndim == 1 and (p >= 0).all() and p.sum() == pytest.approx(1.0)
 
 
-@fast
 @given(probability_matrices(unique_argmax=True))
 def test_unique_argmax_has_no_ties(probs):
     assert ((probs == probs.max(axis=1, keepdims=True)).sum(axis=1) == 1).all()
 
 
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@scaled(5)
 @given(prediction_pairs(unique_argmax=True))
 def test_unique_argmax_pairs_have_no_near_ties(pair):
     # Regression: weights that differ in the last bit used to round to a tie once normalised.
@@ -44,7 +45,6 @@ def test_unique_argmax_pairs_have_no_near_ties(pair):
         assert (top_two[:, 1] - top_two[:, 0] > 1e-7 * top_two[:, 1]).all()
 
 
-@fast
 @given(probability_matrices())
 def test_identity_gives_one(probs):
     assert metrics.label_loyalty(probs, probs) == 1.0
@@ -52,7 +52,6 @@ def test_identity_gives_one(probs):
     assert metrics.kl_divergence(probs, probs) == pytest.approx(0.0, abs=1e-12)
 
 
-@fast
 @given(prediction_pairs())
 def test_loyalty_is_symmetric_and_bounded(pair):
     teacher, student = pair
@@ -63,7 +62,6 @@ def test_loyalty_is_symmetric_and_bounded(pair):
     assert metrics.kl_divergence(teacher, student) >= 0.0
 
 
-@fast
 @given(prediction_pairs(unique_argmax=True), st.data())
 def test_shared_class_permutation_changes_nothing(pair, data):
     teacher, student = pair
@@ -72,7 +70,6 @@ def test_shared_class_permutation_changes_nothing(pair, data):
         assert metric(teacher[:, order], student[:, order]) == pytest.approx(metric(teacher, student), abs=1e-9)
 
 
-@fast
 @given(prediction_pairs())
 def test_probability_loyalty_matches_scipy_per_row(pair):
     teacher, student = pair
@@ -82,7 +79,6 @@ def test_probability_loyalty_matches_scipy_per_row(pair):
     np.testing.assert_allclose(metrics.per_example_probability_loyalty(teacher, student), expected, atol=1e-7)
 
 
-@fast
 @given(labelled_pairs())
 def test_label_loyalty_is_bounded_by_the_accuracies(case):
     # Both right on an example => they agree, so agreement >= acc_t + acc_s - 1.
@@ -95,7 +91,6 @@ def test_label_loyalty_is_bounded_by_the_accuracies(case):
     assert loyalty <= 1 - abs(teacher_accuracy - student_accuracy) + 1e-12
 
 
-@fast
 @given(labelled_pairs())
 def test_counts_agree_with_each_other(case):
     y_true, teacher, student = case
@@ -118,7 +113,7 @@ def test_counts_agree_with_each_other(case):
         assert 0.0 <= metrics.expected_calibration_error(y_true, probs) <= 1.0
 
 
-@settings(max_examples=15, deadline=None, database=None, derandomize=True)
+@scaled(0.25)
 @given(labelled_pairs())
 def test_compare_cis_contain_the_estimates(case):
     y_true, teacher, student = case
@@ -132,12 +127,11 @@ def test_compare_cis_contain_the_estimates(case):
 
 @pytest.mark.parametrize("metric", [metrics.label_loyalty, metrics.probability_loyalty])
 def test_checker_passes_the_loyalty_metrics(metric):
-    check_metric_invariants(metric, max_examples=40)
+    check_metric_invariants(metric)
 
 
 def test_checker_passes_kl_with_the_right_invariants():
-    check_metric_invariants(metrics.kl_divergence, bounds=(0.0, 1e3), identity_value=0.0, symmetric=False,
-                            max_examples=30)
+    check_metric_invariants(metrics.kl_divergence, bounds=(0.0, 1e3), identity_value=0.0, symmetric=False)
 
 
 def exp_minus_kl(teacher, student):
@@ -176,5 +170,5 @@ def nan_on_ties(teacher, student):
 ])
 def test_checker_catches_a_broken_metric(metric, invariant):
     with pytest.raises(AssertionError, match=invariant) as failure:
-        check_metric_invariants(metric, max_examples=60)
+        check_metric_invariants(metric)
     assert "teacher_probs=" in str(failure.value) and "student_probs=" in str(failure.value)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from .registry import MethodConfig, register
+from .registry import MethodConfig, progress_reporter, register, require_data
 from .student import make_student
 from .student import student_fingerprint
 from .student_cache import load_or_train
@@ -35,13 +35,6 @@ class DistillConfig(MethodConfig):
     def __post_init__(self):
         if self.layers < 1 or self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0 or self.epochs < 1:
             raise LoyaltyError(f"distill: need layers >= 1, temperature > 0, alpha in [0, 1], epochs >= 1; got {self}")
-
-
-def require_data(data, method: str):
-    if data is None or len(data) == 0:
-        raise LoyaltyError(f"{method} trains the student and needs training data: pass --loyalty-train-data SPEC "
-                           "(or use an embedded --loyalty-data, whose train split is the default)")
-    return data
 
 
 def kept_layers(teacher_layers: int, layers: int) -> list[int]:
@@ -97,19 +90,6 @@ def kd_loss_fn(teacher_logits, temperature: float, alpha: float):
     return loss
 
 
-def progress_reporter(teacher, label: str):
-    """A train-loop callback that reports every tenth of the way to the caller's progress sink."""
-    from .registry import PROGRESS
-
-    sink = PROGRESS.get()
-
-    def report(step: int, total: int, loss: float) -> None:
-        if step % max(1, total // 10) == 0 or step == total:
-            sink(f"{label}: step {step}/{total}, loss {loss:.3f}")
-
-    return report
-
-
 @register(DistillConfig)
 def distill(teacher, config: DistillConfig, data=None, seed: int = 0):
     data = require_data(data, "distill")
@@ -122,7 +102,7 @@ def distill(teacher, config: DistillConfig, data=None, seed: int = 0):
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
               loss_fn=kd_loss_fn(teacher_logits, config.temperature, config.alpha),
-              progress=progress_reporter(teacher, f"distilling {teacher.name} to {config.layers} layers"))
+              progress=progress_reporter(f"distilling {teacher.name} to {config.layers} layers"))
 
     load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)
     return make_student(teacher, model.eval(), config, data, seed)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import PROGRESS, MethodConfig, register
+from .registry import PROGRESS, MethodConfig, register, require_data
 from .student import make_student
 
 
@@ -170,8 +170,6 @@ def prune_heads(teacher, config: HeadsConfig, data=None, seed: int = 0):
     attentions = attention_modules(model)
     use_gradient = config.importance == "gradient" or (config.importance == "auto" and data is not None and len(data) > 0)
     if use_gradient:
-        from .distill import require_data
-
         data = require_data(data, "heads:importance=gradient")
         scores = gradient_importance(model, teacher.tokenizer, data, attentions, examples=config.examples,
                                      seed=seed, max_length=teacher.max_length)

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from .distill import progress_reporter, require_data
 from .dynamic_int8 import Int8Config, quantize_int8
-from .registry import MethodConfig, register
+from .registry import MethodConfig, progress_reporter, register, require_data
 from .student import make_student, student_fingerprint
 from .student_cache import load_or_train
 from ..training import TrainConfig, train
@@ -97,7 +96,7 @@ def qat(teacher, config: QatConfig, data=None, seed: int = 0):
         train(model, teacher.tokenizer, sample,
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
-              progress=progress_reporter(teacher, f"quantization-aware training of {teacher.name}"))
+              progress=progress_reporter(f"quantization-aware training of {teacher.name}"))
         detach_fake_quant(handles)
 
     load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)

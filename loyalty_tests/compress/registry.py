@@ -105,3 +105,22 @@ def handler_for(config: object) -> Handler:
             f"give one of the registered configs or a recipe string: {describe_methods()}"
         )
     return handler
+
+
+def require_data(data, method: str):
+    """The training data a method needs, or a LoyaltyError saying how to give it."""
+    if data is None or len(data) == 0:
+        raise LoyaltyError(f"{method} trains the student and needs training data: pass --loyalty-train-data SPEC "
+                           "(or use an embedded --loyalty-data, whose train split is the default)")
+    return data
+
+
+def progress_reporter(label: str):
+    """A train-loop callback that reports every tenth of the way to the caller's progress sink."""
+    sink = PROGRESS.get()
+
+    def report(step: int, total: int, loss: float) -> None:
+        if step % max(1, total // 10) == 0 or step == total:
+            sink(f"{label}: step {step}/{total}, loss {loss:.3f}")
+
+    return report

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .distill import kd_loss_fn, kept_layers, keep_layers, progress_reporter, require_data, teacher_log_probabilities
-from .registry import MethodConfig, register
+from .distill import kd_loss_fn, kept_layers, keep_layers, teacher_log_probabilities
+from .registry import MethodConfig, progress_reporter, register, require_data
 from .student import make_student
 from .student import student_fingerprint
 from .student_cache import load_or_train
@@ -135,7 +135,7 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
               parameters=successors, before_step=before_step,
-              progress=progress_reporter(teacher, f"theseus {teacher.name} -> {config.layers} layers"), **loss_fn)
+              progress=progress_reporter(f"theseus {teacher.name} -> {config.layers} layers"), **loss_fn)
         with torch.no_grad():
             for target, block in zip(student.base_model.encoder.layer, blocks):
                 target.load_state_dict(block.successor.state_dict())
@@ -143,7 +143,7 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
             train(student, teacher.tokenizer, data,
                   TrainConfig(epochs=config.finetune_epochs, learning_rate=config.learning_rate, seed=seed + 1,
                               max_length=teacher.max_length),
-                  progress=progress_reporter(teacher, f"theseus: fine-tuning the {config.layers}-layer successor"),
+                  progress=progress_reporter(f"theseus: fine-tuning the {config.layers}-layer successor"),
                   **loss_fn)
 
     load_or_train(student, student_fingerprint(teacher, config, data, seed), run_training)

@@ -135,7 +135,7 @@ class LoyaltySession:
         return LoyaltyReport(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
                           base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
 
-    def latency(self, spec: str, run_round=None) -> LatencyResult:
+    def latency(self, spec: str) -> LatencyResult:
         """Time teacher and student side by side on a seeded batch of the data."""
         if spec not in self._latency:
             data = self.data()
