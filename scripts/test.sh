@@ -3,6 +3,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh || exit 1
+# WordNet (for the pwws attack recipe's tests) comes from Debian packages. Install it where we can
+# (CI runs as root with apt-get); elsewhere its two tests skip and say which packages to install.
+if [ ! -e /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing Debian's WordNet (wordnet-base wordnet-sense-index) for the pwws tests"
+  { apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1; }; } \
+    || echo "test.sh: could not install WordNet; the pwws tests will be skipped" >&2
+fi
 .venv/bin/pytest "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
