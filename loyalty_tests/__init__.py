@@ -12,10 +12,20 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # assertion helpers for users' own tests
     "assert_loyal": "assertions", "assert_faster": "assertions", "assert_robust": "assertions",
-    "compare_robustness": "robustness", "run_attack": "robustness",
-    "load_model": "specs", "load_dataset": "data", "predict": "predictions",
-    "compress": "compress", "LoyaltyError": "errors",
+    # data -> models -> predictions -> the teacher/student report
+    "load_dataset": "data", "TextDataset": "data",
+    "load_model": "specs", "ModelOptions": "specs",
+    "predict": "predictions", "Predictions": "predictions",
+    "compare_predictions": "loyalty_report", "LoyaltyReport": "loyalty_report", "Comparison": "loyalty_report",
+    # robustness and latency
+    "run_attack": "robustness", "compare_robustness": "robustness", "AttackConfig": "robustness",
+    "RobustnessComparison": "robustness",
+    "measure_latency": "latency", "LatencyResult": "latency",
+    # making students
+    "compress": "compress",
+    "LoyaltyError": "errors",
 }
 __all__ = sorted(_EXPORTS)
 
