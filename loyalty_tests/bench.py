@@ -32,7 +32,7 @@ from .errors import LoyaltyError
 from .latency import measure_latency
 from .specs import ModelOptions, load_model
 from .predictions import predict
-from .report import library_versions
+from .environment import environment
 
 PAPER_RECIPES = ("int8", "prune:0.3", "heads:0.3", "distill:layers=3", "theseus:layers=3",
                  "theseus:layers=3,kd=true", "distill:layers=3+int8")
@@ -140,7 +140,7 @@ def run(args, log=print) -> list[dict]:
                    "student_ms": latency.student_seconds * 1e3, "parameters": count_parameters(student),
                    "teacher_parameters": teacher_parameters, "size_bytes": size_on_disk(student),
                    "teacher_size_bytes": teacher_size, "build_seconds": build_seconds,
-                   **_robustness(teacher, student, data, args, cache_dir), "versions": library_versions()}
+                   **_robustness(teacher, student, data, args, cache_dir), "versions": environment()}
             log(f"bench: {recipe} seed {seed}: accuracy {row['accuracy']:.3f}, label loyalty "
                 f"{row['label_loyalty']:.3f}, probability loyalty {row['probability_loyalty']:.3f}, "
                 f"speedup {row['speedup']:.2f}x")

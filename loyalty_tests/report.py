@@ -1,50 +1,80 @@
-"""Gate rows -> one report dict -> JSON, Markdown and terminal lines. Rendering only.
+"""Gate rows and item outcomes -> one report dict -> JSON, Markdown and terminal lines.
 
-Fractions are stored; percentages appear only when rendering.
+The verdict is derived from every gate item's outcome, not from the rows alone: a gate that
+errored (a crash, bad input), failed, or never reported (an interrupted run) makes the verdict
+FAILED; so does a run in which no gate was checked at all. Fractions are stored; percentages
+appear only when rendering.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import platform
 from datetime import datetime, timezone
 
 from . import __version__
+from .environment import environment
+
+# outcome of a gate item -> does it let the verdict pass, and its mark in the terminal
+OUTCOMES = {"passed": (True, "PASS"), "warned": (True, "WARN"), "skipped": (True, "SKIP"),
+            "failed": (False, "FAIL"), "error": (False, "ERROR"), "missing": (False, "MISSING")}
 
 
-def library_versions() -> dict:
-    versions = {"loyalty_tests": __version__, "python": platform.python_version()}
-    for name in ("numpy", "torch", "transformers"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            pass
-    return versions
+def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], *, seed: int,
+                 device: str = "cpu") -> dict:
+    """Merge gate rows and item outcomes into one report: per student, metrics and gates.
 
-
-def build_report(teacher: str, rows: list[dict], outcomes: dict[str, str], *, seed: int) -> dict:
-    """Merge gate rows (one per gate item) into one report: per student, metrics and gates.
-
-    ``outcomes`` maps "student::gate" to the pytest outcome ("passed", "failed", "skipped", "warned").
+    ``items`` maps a gate item's node id to ``{"student", "gate", "outcome", "reason"}``; rows
+    (one per checked gate) carry the numbers, the data and model fingerprints and thresholds.
     """
     students: dict[str, dict] = {}
     report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "teacher": teacher, "seed": seed, "versions": library_versions(), "data": None, "thresholds": None,
-              "students": []}
+              "teacher": teacher, "teacher_fingerprint": None, "seed": seed, "environment": environment(device),
+              "data": None, "thresholds": None, "phases": [], "students": []}
     for row in rows:
         report["data"] = report["data"] or row["data"]
         report["thresholds"] = report["thresholds"] or row["thresholds"]
-        entry = students.setdefault(row["student"], {"spec": row["student"], "metrics": row["metrics"],
-                                                     "latency": None, "robustness": None, "gates": []})
+        report["teacher_fingerprint"] = report["teacher_fingerprint"] or row.get("teacher_fingerprint")
+        report["teacher"] = report["teacher"] or row.get("teacher_name")
+        entry = _student(students, row["student"])
+        entry["metrics"] = entry["metrics"] or row["metrics"]
+        entry["fingerprint"] = entry["fingerprint"] or row.get("student_fingerprint")
         entry["latency"] = row.get("latency") or entry["latency"]
         entry["robustness"] = row.get("robustness") or entry["robustness"]
-        gate = dict(row["gate"])
-        gate["outcome"] = outcomes.get(f"{row['student']}::{gate['gate']}", "passed" if gate["passed"] else "failed")
-        entry["gates"].append(gate)
+        for phase in row.get("phases") or []:
+            if phase not in report["phases"]:
+                report["phases"].append(phase)
+    for nodeid, item in sorted(items.items()):
+        entry = _student(students, item["student"])
+        reason = f"{item['gate']}: {item.get('reason') or item['outcome']}"
+        gates = item.get("gates") or [{"gate": item["gate"], "passed": False, "value": None, "limit": None,
+                                       "source": "", "warn_only": False, "message": reason}]
+        for gate in gates:
+            entry["gates"].append({**gate, "outcome": _outcome(item["outcome"], gate), "item": nodeid})
     report["students"] = list(students.values())
-    report["passed"] = all(g["passed"] or g["warn_only"] for s in report["students"] for g in s["gates"])
+    outcomes = [gate["outcome"] for student in report["students"] for gate in student["gates"]]
+    checked = [o for o in outcomes if o in ("passed", "warned", "failed")]
+    report["passed"] = bool(checked) and all(OUTCOMES[o][0] for o in outcomes)
+    report["verdict"] = "PASSED" if report["passed"] else "FAILED"
+    if not checked and all(OUTCOMES[o][0] for o in outcomes):
+        report["verdict_reason"] = "no gate was checked"
     return report
+
+
+def _student(students: dict, label: str) -> dict:
+    return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
+                                       "robustness": None, "gates": []})
+
+
+def _outcome(item_outcome: str, gate: dict) -> str:
+    """One item may hold several gate rows (the baseline gate checks three metrics)."""
+    if item_outcome in ("passed", "warned"):
+        if not gate.get("passed", True):
+            return "warned" if gate.get("warn_only") else "failed"
+        return "passed"
+    if item_outcome == "failed" and gate.get("passed"):
+        return "passed"  # a sibling row failed the item
+    return item_outcome
 
 
 def _finite_or_none(value):
@@ -66,8 +96,8 @@ def _pct(value) -> str:
     return "–" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.1%}"
 
 
-def _value(metrics: dict, name: str, ci: bool = False) -> str:
-    metric = metrics.get(name)
+def _value(metrics: dict | None, name: str, ci: bool = False) -> str:
+    metric = (metrics or {}).get(name)
     if not metric or metric.get("value") is None:
         return "–"
     text = f"{metric['value']:.3f}"
@@ -81,16 +111,16 @@ def table_rows(report: dict) -> list[list[str]]:
     header = ["model", "accuracy", "acc. drop", "label loyalty (95% CI)", "prob. loyalty (95% CI)",
               "speedup"] + (["acc. under attack"] if attacked else []) + ["gates"]
     rows = [header]
-    first = report["students"][0]["metrics"] if report["students"] else {}
+    first = next((s["metrics"] for s in report["students"] if s["metrics"]), {})
     teacher_row = [f"teacher {report['teacher']}", _value(first, "teacher_accuracy"), "", "", "", ""]
     if attacked:
         teacher_row.append(f"{attacked[0]['teacher']['accuracy_under_attack']:.3f}")
     rows.append(teacher_row + [""])
     for student in report["students"]:
         metrics, gates = student["metrics"], student["gates"]
-        passed = sum(1 for g in gates if g["passed"])
-        failed = [g["gate"] for g in gates if not g["passed"]]
-        verdict = f"{passed}/{len(gates)} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+        passed = sum(1 for g in gates if g["outcome"] == "passed")
+        bad = [f"{g['gate']} {g['outcome']}" for g in gates if not OUTCOMES[g["outcome"]][0] or g["outcome"] == "warned"]
+        verdict = f"{passed}/{len(gates)} passed" + (f" ({', '.join(bad)})" if bad else "")
         speedup = f"{student['latency']['speedup']:.2f}x" if student.get("latency") else "–"
         row = [student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
                _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True), speedup]
@@ -125,6 +155,41 @@ def robustness_lines(report: dict, examples: int = 2) -> list[str]:
     return lines
 
 
+def phase_line(report: dict) -> str | None:
+    """Where the time went before and during the gates: pytest's own timing hides model work."""
+    phases: dict[str, list[dict]] = {}
+    for entry in report.get("phases") or []:
+        phases.setdefault(entry["phase"], []).append(entry)
+    if not phases:
+        return None
+    parts = []
+    for phase, entries in phases.items():
+        total = sum(entry["seconds"] for entry in entries)
+        cached = [e for e in entries if e.get("cached")]
+        note = ""
+        if cached:
+            measured = ", ".join(f"{e['model']} {e.get('measured_seconds', 0):.1f} s"
+                                 + (f" on {e['measured_at']}" if e.get("measured_at") else "") for e in cached)
+            note = f" ({len(cached)} of {len(entries)} from the cache, measured {measured})"
+        parts.append(f"{phase} {total:.1f} s{note}")
+    return "time: " + "; ".join(parts)
+
+
+def _gate_lines(report: dict) -> list[str]:
+    lines = []
+    for student in report["students"]:
+        for gate in student["gates"]:
+            mark = OUTCOMES[gate["outcome"]][1]
+            message = gate["message"] or f"{gate['gate']}: {gate['outcome']}"
+            lines.append(f"{mark} [{student['spec']}] {message}")
+    return lines
+
+
+def _verdict(report: dict) -> str:
+    reason = f" ({report['verdict_reason']})" if report.get("verdict_reason") else ""
+    return report["verdict"] + reason
+
+
 def render_terminal(report: dict) -> list[str]:
     rows = table_rows(report)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -132,12 +197,12 @@ def render_terminal(report: dict) -> list[str]:
     lines = [f"teacher {report['teacher']} | data {data.get('name')} (n={data.get('n')}) | seed {report['seed']}"]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    for student in report["students"]:
-        for gate in student["gates"]:
-            mark = "PASS" if gate["passed"] else ("WARN" if gate["warn_only"] else "FAIL")
-            lines.append(f"{mark} [{student['spec']}] {gate['message']}")
+    lines += _gate_lines(report)
     lines += robustness_lines(report)
-    lines.append("gate verdict: " + ("PASSED" if report["passed"] else "FAILED"))
+    phases = phase_line(report)
+    if phases:
+        lines.append(phases)
+    lines.append("gate verdict: " + _verdict(report))
     return lines
 
 
@@ -153,12 +218,17 @@ def render_markdown(report: dict) -> str:
         for gate in student["gates"]:
             value = "–" if gate["value"] is None else f"{gate['value']:.3f}"
             limit = "–" if gate["limit"] is None else f"{gate['limit']:.3f}"
-            mark = "pass" if gate["passed"] else ("warn" if gate["warn_only"] else "**fail**")
-            why = gate["message"].replace("|", "\\|")
+            mark = OUTCOMES[gate["outcome"]][1].lower()
+            mark = mark if OUTCOMES[gate["outcome"]][0] else f"**{mark}**"
+            why = (gate["message"] or "").replace("|", "\\|").replace("\n", " ")
             lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {mark} | {why} |")
+    lines += ["", f"Verdict: **{_verdict(report)}**"]
     robustness = robustness_lines(report, examples=3)
     if robustness:
         lines += ["", "<details><summary>Robustness</summary>", "", "```text", *robustness, "```", "", "</details>"]
+    phases = phase_line(report)
+    if phases:
+        lines += ["", phases]
     if report.get("thresholds"):
         lines += ["", "<details><summary>Thresholds</summary>", "", "| threshold | value | source |", "|---|---|---|"]
         lines += [f"| {k} | {v['value']} | {v['source']} |" for k, v in report["thresholds"].items()]

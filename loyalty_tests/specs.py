@@ -192,3 +192,30 @@ def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classi
         f"{name!r} returned {type(obj).__name__}; return a (model, tokenizer) pair, "
         "or an object with predict_proba(texts) and label_names"
     )
+
+
+def check_spec(spec: str, role: str) -> None:
+    """What can be known about a spec without loading anything: a recipe parses, a path exists.
+
+    The plugin calls it when pytest starts, so a typo stops the run before any model work."""
+    spec = str(spec).strip()
+    if not spec:
+        raise LoyaltyError(f"empty {role} spec; give {SPEC_FORMS}")
+    if spec == "demo" or _FACTORY.match(spec):
+        return
+    if _is_recipe(spec) or (":" in spec.split("/")[0] and not Path(spec).expanduser().exists()):
+        from .compress import parse_recipe
+
+        if role == "teacher":
+            raise LoyaltyError(f"teacher spec {spec!r} is a compression recipe; a recipe makes a student from the "
+                               "teacher: pass it as --student and give --teacher a model")
+        parse_recipe(spec)  # an unknown method or key fails here, with a suggestion
+        return
+    path = Path(spec).expanduser()
+    if spec.endswith(".onnx") and not path.is_file():
+        raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
+    if path.exists() or (_HUB_ID.match(spec) and not spec.startswith((".", "/", "~"))
+                         and not Path(spec.split("/")[0]).is_dir()):
+        return
+    raise LoyaltyError(f"{role} model path {spec!r} does not exist; check the path (relative to {Path.cwd()}); "
+                       f"a spec is {SPEC_FORMS}")

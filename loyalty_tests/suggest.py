@@ -23,5 +23,5 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     >>> did_you_mean("zzz", ["prune", "int8"])
     ''
     """
-    matches = close_matches(name, known)
-    return f" (did you mean {' or '.join(matches)}?)" if matches else ""
+    matches = close_matches(name, known, n=1)
+    return f" (did you mean {matches[0]}?)" if matches else ""

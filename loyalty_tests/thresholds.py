@@ -1,15 +1,23 @@
-"""Gate thresholds: their defaults and where each effective value came from.
+"""Gate thresholds and decision settings: their defaults, valid ranges, and where each effective
+value came from.
 
 Precedence: default < ini (``loyalty_*`` in ``[tool.pytest.ini_options]``) < command line
 (``--loyalty-*``) < ``@pytest.mark.loyalty(...)`` on a test. Every value keeps its source so the
-report header and each failure line can say why a threshold is what it is.
+report header and each failure line can say why a threshold is what it is. A value outside its
+range (a loyalty of 1.5, a speedup of 0) is refused with the range: such a gate could never pass,
+or never fail.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import LoyaltyError
+from .suggest import did_you_mean
+
+DECISION_RULES = ("estimate", "confident", "three-way")
+INCONCLUSIVE_POLICIES = ("fail", "warn", "pass")
 
 
 @dataclass(frozen=True)
@@ -18,30 +26,50 @@ class ThresholdSpec:
     default: float | bool | str | None
     kind: type
     help: str
+    low: float | None = None  # inclusive range for numbers
+    high: float | None = None
+    choices: tuple[str, ...] = ()  # for words
+
+
+def _fraction(key, default, help_text):
+    return ThresholdSpec(key, default, float, help_text, 0.0, 1.0)
 
 
 THRESHOLD_SPECS = {
     spec.key: spec
     for spec in (
-        ThresholdSpec("max_accuracy_drop", 0.02, float,
-                      "largest allowed accuracy drop, teacher minus student, absolute (0.02 = 2 points)"),
-        ThresholdSpec("max_accuracy_drop_relative", None, float,
-                      "largest allowed accuracy drop relative to the teacher's accuracy (0.03 = 3%); unset: not gated"),
-        ThresholdSpec("min_label_loyalty", 0.90, float,
-                      "smallest allowed label loyalty: share of examples where student and teacher predict the same label"),
-        ThresholdSpec("min_probability_loyalty", 0.85, float,
-                      "smallest allowed probability loyalty: mean of 1 - sqrt(JSD base 2) between their probabilities"),
-        ThresholdSpec("min_label_share_ratio", 0.5, float,
-                      "collapse gate: for every label, student's share of predictions >= this times the teacher's"),
-        ThresholdSpec("min_speedup", 1.0, float,
-                      "smallest allowed latency ratio teacher/student, timed side by side in this run"),
-        ThresholdSpec("max_robustness_drop", 0.10, float,
-                      "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
-                      "on the same attacked examples"),
+        _fraction("max_accuracy_drop", 0.02,
+                  "largest allowed accuracy drop, teacher minus student, absolute (0.02 = 2 points)"),
+        _fraction("max_accuracy_drop_relative", None,
+                  "largest allowed accuracy drop relative to the teacher's accuracy (0.03 = 3 percent); "
+                  "unset: not gated"),
+        _fraction("min_label_loyalty", 0.90,
+                  "smallest allowed label loyalty: share of examples where student and teacher predict the same label"),
+        _fraction("min_probability_loyalty", 0.85,
+                  "smallest allowed probability loyalty: mean of 1 - sqrt(JSD base 2) between their probabilities"),
+        _fraction("max_negative_flip_rate", 0.05,
+                  "largest allowed negative flip rate: share of all examples the teacher gets right and the "
+                  "student gets wrong (Yan et al. 2021)"),
+        _fraction("min_label_share_ratio", 0.5,
+                  "collapse gate: for every label, student's share of predictions >= this times the teacher's"),
+        ThresholdSpec("min_speedup", 0.95, float,
+                      "smallest allowed latency ratio teacher/student, timed side by side in this run (0.95: an "
+                      "identical student passes despite timing noise; raise it to demand a faster student)",
+                      low=1e-6, high=1e6),
+        _fraction("max_robustness_drop", 0.10,
+                  "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
+                  "on the same attacked examples"),
+        ThresholdSpec("decision", "estimate", str,
+                      "how a gate decides from its 95% CI: estimate (the point estimate), confident (the "
+                      "pessimistic end of the CI) or three-way (PASS, FAIL, or INCONCLUSIVE, see inconclusive)",
+                      choices=DECISION_RULES),
+        ThresholdSpec("inconclusive", "fail", str,
+                      "with decision = three-way: what an INCONCLUSIVE gate does (fail, warn or pass)",
+                      choices=INCONCLUSIVE_POLICIES),
         ThresholdSpec("gate_on_lower_bound", False, bool,
-                      "gate on the pessimistic end of the bootstrap 95% CI instead of the point estimate"),
-        ThresholdSpec("baseline_tolerance", 0.01, float,
-                      "largest allowed fall of a metric below the baseline report (--loyalty-baseline)"),
+                      "alias kept from 0.1: true means decision = confident"),
+        _fraction("baseline_tolerance", 0.01,
+                  "largest allowed fall of a metric below the baseline report (--loyalty-baseline)"),
         ThresholdSpec("warn_only", "", str,
                       "comma-separated gate names that warn instead of failing (e.g. 'latency,label_distribution')"),
     )
@@ -67,15 +95,14 @@ def ini_name(key: str) -> str:
 
 
 def coerce(key: str, raw, source: str):
-    """Parse a raw threshold value (ini strings, CLI strings, marker values) into its kind."""
+    """Parse a raw threshold value (ini strings, CLI strings, marker values) into its kind and range."""
     if key not in THRESHOLD_SPECS:
-        raise LoyaltyError(
-            f"unknown loyalty threshold {key!r} ({source}); known: {', '.join(sorted(THRESHOLD_SPECS))}"
-        )
-    kind = THRESHOLD_SPECS[key].kind
-    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none") and kind is not str):
+        raise LoyaltyError(f"unknown loyalty threshold {key!r} ({source}){did_you_mean(key, THRESHOLD_SPECS)}; "
+                           f"known: {', '.join(sorted(THRESHOLD_SPECS))}")
+    spec = THRESHOLD_SPECS[key]
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none") and spec.kind is not str):
         return None
-    if kind is bool:
+    if spec.kind is bool:
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()
@@ -84,15 +111,22 @@ def coerce(key: str, raw, source: str):
         if text in ("0", "false", "no", "off"):
             return False
         raise LoyaltyError(f"threshold {key} ({source}) must be true or false, got {raw!r}")
-    if kind is float:
+    if spec.kind is float:
+        if isinstance(raw, bool):
+            raise LoyaltyError(f"threshold {key} ({source}) must be a number, got {raw!r}")
         try:
             value = float(raw)
         except (TypeError, ValueError):
             raise LoyaltyError(f"threshold {key} ({source}) must be a number, got {raw!r}") from None
-        if value != value or value < 0:
-            raise LoyaltyError(f"threshold {key} ({source}) must be a number >= 0, got {raw!r}")
+        if not math.isfinite(value) or not spec.low <= value <= spec.high:
+            raise LoyaltyError(f"threshold {key} ({source}) must lie in [{spec.low:g}, {spec.high:g}], got {raw!r}; "
+                               "a limit outside that range makes a gate that can never pass or never fail")
         return value
-    return str(raw)
+    text = str(raw).strip()
+    if spec.choices and text not in spec.choices:
+        raise LoyaltyError(f"threshold {key} ({source}) must be one of {', '.join(spec.choices)}, got {raw!r}"
+                           f"{did_you_mean(text, spec.choices)}")
+    return text
 
 
 def resolve(cli: dict, ini: dict, marker: dict | None = None) -> dict[str, Threshold]:
@@ -109,6 +143,15 @@ def resolve(cli: dict, ini: dict, marker: dict | None = None) -> dict[str, Thres
         if marker and key in marker:
             threshold = Threshold(key, coerce(key, marker[key], "@pytest.mark.loyalty"), "@pytest.mark.loyalty")
         effective[key] = threshold
+    return _apply_alias(effective)
+
+
+def _apply_alias(effective: dict[str, Threshold]) -> dict[str, Threshold]:
+    """``gate_on_lower_bound = true`` (0.1's setting) means ``decision = confident`` unless a
+    decision was set explicitly where it takes precedence."""
+    alias, decision = effective["gate_on_lower_bound"], effective["decision"]
+    if alias.value and decision.source == "default":
+        effective["decision"] = Threshold("decision", "confident", alias.source)
     return effective
 
 

@@ -34,7 +34,9 @@ def test_precedence_default_ini_cli_marker():
     ({}, {}, {"min_label_loyality": 0.9}, "unknown loyalty threshold 'min_label_loyality'"),
     ({"min_label_loyalty": "high"}, {}, None, "must be a number"),
     ({}, {"gate_on_lower_bound": "perhaps"}, None, "true or false"),
-    ({"max_accuracy_drop": "-0.1"}, {}, None, ">= 0"),
+    ({"max_accuracy_drop": "-0.1"}, {}, None, r"must lie in \[0, 1\]"),
+    ({"min_label_loyalty": "1.5"}, {}, None, r"must lie in \[0, 1\], got .1\.5."),
+    ({}, {"decision": "sometimes"}, None, "must be one of estimate, confident, three-way"),
 ])
 def test_bad_thresholds_fail_closed(cli, ini, marker, message):
     with pytest.raises(LoyaltyError, match=message):

@@ -30,9 +30,10 @@ def project(pytester, monkeypatch):
 
 
 def gate_args(pytester, *students, extra=()):
-    args = ["--teacher", "./teacher", "--loyalty-data", "dev.csv", "--loyalty-min-speedup", "0",
+    """The latency gate is deselected here: tiny models' timings are noise; it has tests of its own."""
+    args = ["--teacher", "./teacher", "--loyalty-data", "dev.csv",
             "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "200",
-            "--loyalty-latency-rounds", "1", "-p", "no:cacheprovider"]
+            "-p", "no:cacheprovider", "-k", "not latency"]
     for student in students:
         args += ["--student", student]
     return [*args, *extra]
@@ -41,7 +42,7 @@ def gate_args(pytester, *students, extra=()):
 def test_passing_gate_writes_reports(project):
     result = project.runpytest(*gate_args(project, "./twin", extra=[
         "--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"]))
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=4, deselected=3)  # latency here; baseline and robustness are off
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*test_label_loyalty[[]./twin[]] PASSED*",
@@ -55,7 +56,11 @@ def test_passing_gate_writes_reports(project):
     assert student["spec"] == "./twin"
     assert student["metrics"]["label_loyalty"]["value"] == 1.0
     assert {g["gate"] for g in student["gates"]} == {
-        "accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution", "latency"}
+        "accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"}
+    assert {g["outcome"] for g in student["gates"]} == {"passed"}
+    assert report["verdict"] == "PASSED"
+    assert report["data"]["fingerprint"] and report["teacher_fingerprint"] and student["fingerprint"]
+    assert {"torch", "transformers", "cpu_capability", "device"} <= set(report["environment"])
     assert "✅ passed" in (project.path / "report.md").read_text()
 
 
@@ -71,12 +76,17 @@ def test_failing_gate_exits_1_with_numbers_and_examples(project):
 
 
 def test_every_gate_runs_once_per_student(project):
-    result = project.runpytest(*gate_args(project, "./twin", "./contrarian", extra=["-v"]))
-    for student in ("./twin", "./contrarian"):
-        for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution", "latency"):
-            result.stdout.fnmatch_lines([f"*test_{gate}[[]{student}[]]*"])
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 10
+    result = project.runpytest(*gate_args(project, "./twin", "./contrarian", extra=["-v", "--loyalty-json", "r.json"]))
+    for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"):
+        result.stdout.fnmatch_lines([f"*test_{gate}[[]./twin[]] PASSED*"])
+    # the contrarian predicts the other label for every example: label loyalty 0 (its probabilities
+    # are the teacher's mirrored, near 0.5 for a random tiny BERT, so probability loyalty may pass)
+    result.stdout.fnmatch_lines(["*test_label_loyalty[[]./contrarian[]] FAILED*"])
+    report = json.loads((project.path / "r.json").read_text())
+    outcomes = {s["spec"]: {g["gate"]: g["outcome"] for g in s["gates"]} for s in report["students"]}
+    assert set(outcomes["./twin"].values()) == {"passed"} and len(outcomes["./twin"]) == 4
+    assert outcomes["./contrarian"]["label_loyalty"] == "failed"
+    assert report["verdict"] == "FAILED" and result.ret == 1
 
 
 def test_permuted_student_is_fully_loyal(project):
@@ -95,7 +105,7 @@ def test_permuted_student_is_fully_loyal(project):
         if source.exists():
             (project.path / "permuted" / name).write_text(source.read_text())
     result = project.runpytest(*gate_args(project, "./permuted", extra=["--loyalty-json", "r.json"]))
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=4, deselected=3)
     report = json.loads((project.path / "r.json").read_text())
     assert report["students"][0]["metrics"]["label_loyalty"]["value"] == 1.0
 
@@ -142,6 +152,7 @@ def test_warn_only_gate_passes_with_a_warning(project):
     # --loyalty-baseline and --attack).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
     result.assert_outcomes(passed=1, deselected=6)
+    result.stdout.fnmatch_lines(["gate verdict: PASSED"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     result.stdout.fnmatch_lines(["*LoyaltyGateWarning*", "WARN [[]./contrarian[]] label_loyalty*"])
 
@@ -150,26 +161,32 @@ def test_baseline_missing_then_written_then_compared(project):
     baseline = str(project.path / "baseline.json")
     missing = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline, "-k", "baseline"]))
     assert missing.ret == 1
-    missing.stdout.fnmatch_lines(["*no baseline report at*--loyalty-update-baseline*"])
+    missing.stdout.fnmatch_lines(["*baseline */baseline.json: no baseline report there; write a new baseline with --loyalty-baseline*--loyalty-update-baseline*"])
     written = project.runpytest(*gate_args(project, "./twin", extra=[
         "--loyalty-baseline", baseline, "--loyalty-update-baseline"]))
     assert written.ret == 0
     assert json.loads(open(baseline).read())["students"][0]["spec"] == "./twin"
     again = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline]))
-    again.assert_outcomes(passed=6)
+    again.assert_outcomes(passed=5, deselected=2)
 
 
 def test_student_without_teacher_is_a_usage_error(pytester):
     result = pytester.runpytest("--student", "int8")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--student needs --teacher*"])
+    result.stderr.fnmatch_lines(["*students need a teacher*--teacher SPEC*"])
+
+
+def test_teacher_without_student_is_a_usage_error(pytester):
+    result = pytester.runpytest("--teacher", "demo")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*teacher demo needs at least one student: pass --student SPEC*"])
 
 
 def test_unknown_ini_key_is_an_error(pytester):
     pytester.makeini("[pytest]\nloyalty_min_label_loyality = 0.9\n")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown ini key(s) loyalty_min_label_loyality*"])
+    result.stderr.fnmatch_lines(["*unknown ini key(s) loyalty_min_label_loyality (did you mean loyalty_min_label_loyalty?)*"])
 
 
 def test_unknown_spec_is_a_clear_error(project):
@@ -180,6 +197,7 @@ def test_unknown_spec_is_a_clear_error(project):
 
 def test_under_xdist_latency_skips_with_reason(project):
     pytest.importorskip("xdist")
-    result = project.runpytest_subprocess(*gate_args(project, "./twin", extra=["-n", "2", "-rs"]))
+    args = [a for a in gate_args(project, "./twin", extra=["-n", "2", "-rs"]) if a not in ("-k", "not latency")]
+    result = project.runpytest_subprocess(*args)
     result.assert_outcomes(passed=4, skipped=1)
     result.stdout.fnmatch_lines(["*loyalty gate report*", "gate verdict: PASSED", "*latency gate needs pytest-benchmark*-n*"])

@@ -1,7 +1,15 @@
-"""Fixtures for users' own tests, and the per-student parametrization.
+"""Fixtures: the two the plugin looks for, and the ones users' own tests use.
 
-Every test that uses ``student`` (or a fixture built on it) runs once per ``--student``, with the
-student spec as its id: ``test_label_loyalty[int8]``.
+``loyalty_teacher`` and ``loyalty_student`` are where the models come from. By default they load
+``--teacher SPEC`` and each ``--student SPEC`` (tests run once per student, the spec as their id:
+``test_label_loyalty[int8]``). A team whose models load their own way declares them instead, in
+its ``conftest.py`` under those same names: a parametrized ``loyalty_student`` gives one gate
+run per param. The ``loyalty_`` prefix keeps an unrelated fixture called ``teacher`` from
+replacing the models the gates use.
+
+For users' tests: ``teacher``, ``student`` (the two above, as classifiers), ``loyalty_data``,
+``teacher_predictions``, ``student_predictions``, ``loyalty_report``, ``loyalty_thresholds``,
+``attack_results``.
 """
 
 from __future__ import annotations
@@ -18,13 +26,6 @@ def loyalty_session(config) -> LoyaltySession:
     return config.stash[SESSION_KEY]
 
 
-def _require(session: LoyaltySession, what: str) -> None:
-    if not session.teacher_spec:
-        pytest.skip(f"fixture {what!r} needs --teacher SPEC (and --student SPEC)")
-    if what != "teacher" and not session.student_specs:
-        pytest.skip(f"fixture {what!r} needs --student SPEC")
-
-
 def marker_thresholds(node) -> dict:
     """Keyword arguments of every ``@pytest.mark.loyalty(...)`` on the test, the closest winning."""
     merged = {}
@@ -33,6 +34,24 @@ def marker_thresholds(node) -> dict:
             raise pytest.UsageError(f"@pytest.mark.loyalty takes keyword thresholds only, got {mark.args!r} on {node.nodeid}")
         merged.update(mark.kwargs)
     return merged
+
+
+def student_label(item) -> str:
+    """How reports name this item's student: its --student spec, or the declared fixture's param id."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return "student"
+    if "loyalty_student_spec" in callspec.params:
+        return callspec.params["loyalty_student_spec"]
+    return callspec.id
+
+
+def failing(work):
+    """Run ``work()``; bad input (a LoyaltyError) fails the test with its message, not a traceback."""
+    try:
+        return work()
+    except LoyaltyError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 def pytest_generate_tests(metafunc):
@@ -47,56 +66,68 @@ def loyalty_student_spec(request):
 
 
 @pytest.fixture(scope="session")
+def loyalty_teacher(request):
+    """The teacher: ``--teacher SPEC``, unless a conftest declares this fixture itself."""
+    session = loyalty_session(request.config)
+    if not session.teacher_spec:
+        pytest.skip("no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py")
+    return failing(session.teacher_from_spec)
+
+
+@pytest.fixture(scope="session")
+def loyalty_student(request, loyalty_student_spec, loyalty_teacher):
+    """A student: each ``--student SPEC`` in turn, unless a conftest declares this fixture itself."""
+    session = loyalty_session(request.config)
+    if loyalty_student_spec is None:
+        pytest.skip("no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
+    teacher = session.classifier(loyalty_teacher, "teacher")
+    return failing(lambda: session.student_from_spec(loyalty_student_spec, teacher))
+
+
+@pytest.fixture(scope="session")
 def loyalty_data(request):
     """The evaluation data (``--loyalty-data``, default the embedded rotten_tomatoes test split)."""
-    return loyalty_session(request.config).data()
+    return failing(loyalty_session(request.config).data)
 
 
 @pytest.fixture(scope="session")
-def teacher(request):
-    """The teacher classifier (``--teacher``)."""
-    session = loyalty_session(request.config)
-    _require(session, "teacher")
-    return session.teacher()
+def teacher(request, loyalty_teacher):
+    """The teacher as a classifier (``predict_proba``, ``label_names``, ``name``)."""
+    return failing(lambda: loyalty_session(request.config).classifier(loyalty_teacher, "teacher"))
 
 
 @pytest.fixture(scope="session")
-def student(request, loyalty_student_spec):
-    """The student classifier: one per ``--student``, tests parametrized by its spec."""
-    session = loyalty_session(request.config)
-    _require(session, "student")
-    return session.student(loyalty_student_spec)
+def student(request, loyalty_student):
+    """This test's student as a classifier: one per ``--student`` or per declared param."""
+    return failing(lambda: loyalty_session(request.config).classifier(loyalty_student, "student"))
 
 
 @pytest.fixture(scope="session")
 def teacher_predictions(request, teacher):
     """The teacher's ``Predictions`` on ``loyalty_data`` (cached on disk by fingerprint)."""
-    return loyalty_session(request.config).teacher_predictions()
+    return failing(lambda: loyalty_session(request.config).predictions(teacher))
 
 
 @pytest.fixture(scope="session")
-def student_predictions(request, student, loyalty_student_spec):
-    return loyalty_session(request.config).student_predictions(loyalty_student_spec)
+def student_predictions(request, student):
+    return failing(lambda: loyalty_session(request.config).predictions(student))
 
 
 @pytest.fixture
 def loyalty_thresholds(request):
     """Effective thresholds for this test: default < ini < command line < @pytest.mark.loyalty."""
-    return loyalty_session(request.config).thresholds(marker_thresholds(request.node))
+    return failing(lambda: loyalty_session(request.config).thresholds(marker_thresholds(request.node)))
 
 
 @pytest.fixture
-def loyalty_report(request, student, loyalty_student_spec):
+def loyalty_report(request, teacher, student):
     """The teacher/student ``LoyaltyReport`` (metrics with CIs, worst examples) for this test's student."""
     session = loyalty_session(request.config)
-    try:
-        return session.loyalty_report(loyalty_student_spec, marker_thresholds(request.node))
-    except LoyaltyError as error:  # bad input reads as a failure with its reason, not a traceback
-        pytest.fail(str(error), pytrace=False)
+    return failing(lambda: session.loyalty_report(teacher, student, marker_thresholds(request.node)))
 
 
-@pytest.fixture(scope="session")
-def attack_results(request, student, loyalty_student_spec):
+@pytest.fixture
+def attack_results(request, teacher, student):
     """Teacher and this student attacked on the same seeded examples (``--attack RECIPE``): a
     ``RobustnessComparison`` with both ``AttackResult``s, transfer rate and adversarial loyalty."""
     session = loyalty_session(request.config)
@@ -104,7 +135,4 @@ def attack_results(request, student, loyalty_student_spec):
         # Fail closed: a test that asks for attack results must not pass without an attack.
         pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
                     "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
-    try:
-        return session.robustness(loyalty_student_spec)
-    except LoyaltyError as error:
-        pytest.fail(str(error), pytrace=False)
+    return failing(lambda: session.robustness(teacher, student))

@@ -1,65 +1,120 @@
-"""The ``loyalty`` option group and ``loyalty_*`` ini keys."""
+"""The ``loyalty`` option group and ``loyalty_*`` ini keys, each checked when pytest parses them.
+
+Numbers are parsed by small argparse types, so ``--loyalty-batch-size -1`` stops pytest at once
+with a usage error naming the option and the valid range, before any model is loaded; a bad
+value never reaches the code that would score garbage with it.
+"""
 
 from __future__ import annotations
+
+import argparse
+import re
 
 from ..thresholds import THRESHOLD_SPECS, cli_flag, ini_name
 
 
+def whole_number(minimum: int, maximum: int | None = None):
+    """An argparse type: an int in [minimum, maximum], else a message naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            upper = f" and <= {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}{upper}, got {text!r}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def device(text: str) -> str:
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
 def add_options(parser) -> None:
     group = parser.getgroup("loyalty", "loyalty: gate a compressed student against its teacher")
-    group.addoption("--teacher", "--loyalty-teacher", dest="loyalty_teacher", default=None, metavar="SPEC",
-                    help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME")
-    group.addoption("--student", "--loyalty-student", dest="loyalty_students", action="append", default=[],
-                    metavar="SPEC", help="student model (repeatable): any teacher spec or a compression recipe "
-                                         "of the teacher, e.g. int8; every gate runs once per student")
-    group.addoption("--loyalty-data", default=None, metavar="SPEC",
-                    help="evaluation data: file.csv/.tsv/.jsonl, rotten_tomatoes (default), imdb, bbc_news "
-                         "(add :train/:validation/:test), or a hub dataset name/config:split")
-    group.addoption("--loyalty-train-data", default=None, metavar="SPEC",
-                    help="training data for recipes that train (default: the train split of an embedded --loyalty-data)")
-    group.addoption("--text-column", "--loyalty-text-column", dest="loyalty_text_column", default="text")
-    group.addoption("--text-pair-column", "--loyalty-text-pair-column", dest="loyalty_text_pair_column", default=None,
-                    help="second text column for NLI-style pairs")
-    group.addoption("--label-column", "--loyalty-label-column", dest="loyalty_label_column", default="label")
-    group.addoption("--loyalty-limit", type=int, default=None, metavar="N",
-                    help="evaluate on a seeded sample of N examples")
-    group.addoption("--loyalty-seed", type=int, default=0, help="seed for sampling, bootstrap and compression")
-    group.addoption("--loyalty-batch-size", type=int, default=32)
-    group.addoption("--loyalty-max-length", type=int, default=128, help="tokens per text (truncation)")
-    group.addoption("--loyalty-device", default="cpu")
-    group.addoption("--tokenizer", "--loyalty-tokenizer", dest="loyalty_tokenizer", default=None, metavar="DIR",
-                    help="tokenizer folder for .onnx specs (default: the .onnx file's folder)")
-    group.addoption("--loyalty-trust-remote-code", action="store_true", default=False,
-                    help="allow hub models to run their own code (off by default)")
-    group.addoption("--loyalty-allow-pickle", action="store_true", default=False,
-                    help="allow .bin (pickle) weights; by default only safetensors weights load")
-    group.addoption("--loyalty-cache-dir", default=None, metavar="DIR",
-                    help="cache for the demo teacher and predictions (default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)")
-    group.addoption("--loyalty-no-cache", action="store_true", default=False, help="do not read or write cached predictions")
-    group.addoption("--loyalty-bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs")
-    group.addoption("--loyalty-latency-rounds", type=int, default=5, help="interleaved timing rounds per model")
-    group.addoption("--loyalty-latency-examples", type=int, default=64, help="texts per timed batch")
-    group.addoption("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
-    group.addoption("--loyalty-markdown", default=None, metavar="PATH",
-                    help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
-    group.addoption("--loyalty-baseline", default=None, metavar="PATH",
-                    help="previous release's JSON report; fail when a metric fell by more than the tolerance")
-    group.addoption("--loyalty-update-baseline", action="store_true", default=False,
-                    help="write this run's report to --loyalty-baseline instead of failing on a missing one")
-    group.addoption("--loyalty-no-suite", action="store_true", default=False,
-                    help="do not add the built-in gate tests (fixtures stay available)")
-    group.addoption("--attack", "--loyalty-attack", dest="loyalty_attack", default=None, metavar="RECIPE",
-                    help="add the robustness gate: attack teacher and each student with RECIPE (charswap, "
-                         "textfooler, pwws or textattack:NAME) on the same seeded examples")
-    group.addoption("--attack-examples", "--loyalty-attack-examples", dest="loyalty_attack_examples", type=int,
-                    default=50, metavar="N", help="how many examples to attack (seeded sample of the data)")
-    group.addoption("--attack-budget", "--loyalty-attack-budget", dest="loyalty_attack_budget", type=int,
-                    default=500, metavar="Q", help="model queries allowed per attacked example")
+    add = group.addoption
+    add("--teacher", "--loyalty-teacher", dest="loyalty_teacher", default=None, metavar="SPEC",
+        help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME")
+    add("--student", "--loyalty-student", dest="loyalty_students", action="append", default=[], metavar="SPEC",
+        help="student model (repeatable): any teacher spec or a compression recipe of the teacher, e.g. int8; "
+             "every gate runs once per student")
+    add("--loyalty-data", default=None, metavar="SPEC",
+        help="evaluation data: file.csv/.tsv/.jsonl, rotten_tomatoes (default), imdb, bbc_news "
+             "(add :train/:validation/:test), or a hub dataset name/config:split")
+    add("--loyalty-train-data", default=None, metavar="SPEC",
+        help="training data for recipes that train (default: the train split of an embedded --loyalty-data)")
+    add("--text-column", "--loyalty-text-column", dest="loyalty_text_column", default="text", metavar="NAME",
+        help="column holding the text (default: text)")
+    add("--text-pair-column", "--loyalty-text-pair-column", dest="loyalty_text_pair_column", default=None,
+        metavar="NAME", help="column holding the second text of NLI-style pairs (default: none)")
+    add("--label-column", "--loyalty-label-column", dest="loyalty_label_column", default="label", metavar="NAME",
+        help="column holding the gold label (default: label)")
+    add("--loyalty-limit", type=whole_number(1), default=None, metavar="N",
+        help="evaluate on a seeded sample of N examples (default: all)")
+    add("--loyalty-seed", type=whole_number(0), default=0, metavar="N",
+        help="seed for sampling, bootstrap, attacks and compression (default: 0)")
+    add("--loyalty-batch-size", type=whole_number(1), default=32, metavar="N",
+        help="texts per forward pass (default: 32)")
+    add("--loyalty-max-length", type=whole_number(2), default=128, metavar="TOKENS",
+        help="tokens per text after truncation (default: 128)")
+    add("--loyalty-device", type=device, default="cpu", metavar="DEVICE",
+        help="where models run: cpu (default), cuda, cuda:N or mps")
+    add("--tokenizer", "--loyalty-tokenizer", dest="loyalty_tokenizer", default=None, metavar="DIR",
+        help="tokenizer folder for .onnx specs (default: the .onnx file's folder)")
+    add("--loyalty-trust-remote-code", action="store_true", default=False,
+        help="allow hub models to run their own code (off by default)")
+    add("--loyalty-allow-pickle", action="store_true", default=False,
+        help="allow .bin (pickle) weights; by default only safetensors weights load")
+    add("--loyalty-cache-dir", default=None, metavar="DIR",
+        help="cache for the demo teacher, trained students, predictions and attacks "
+             "(default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)")
+    add("--loyalty-no-cache", action="store_true", default=False,
+        help="neither read nor write cached predictions, attacks or trained students (the demo teacher is "
+             "still built once into the cache folder)")
+    add("--loyalty-bootstrap", type=whole_number(100), default=1000, metavar="N",
+        help="bootstrap resamples for the CIs of KL and calibration (default: 1000)")
+    add("--loyalty-latency-rounds", type=whole_number(1), default=5, metavar="N",
+        help="interleaved timing rounds per model (default: 5)")
+    add("--loyalty-latency-examples", type=whole_number(1), default=64, metavar="N",
+        help="texts per timed batch (default: 64)")
+    add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
+    add("--loyalty-markdown", default=None, metavar="PATH",
+        help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    add("--loyalty-baseline", default=None, metavar="PATH",
+        help="previous release's JSON report; fail when a metric fell by more than the tolerance")
+    add("--loyalty-update-baseline", action="store_true", default=False,
+        help="write this run's report to --loyalty-baseline instead of comparing with it")
+    add("--loyalty-no-suite", action="store_true", default=False,
+        help="do not add the built-in gate tests (the fixtures stay available to your own tests)")
+    add("--loyalty-gates", action="store_true", default=False,
+        help="add the built-in gate tests even though test paths were given (with teacher and students "
+             "declared as fixtures, plain `pytest` adds them by itself)")
+    add("--attack", "--loyalty-attack", dest="loyalty_attack", default=None, metavar="RECIPE",
+        help="add the robustness gate: attack teacher and each student with RECIPE (charswap, textfooler, "
+             "pwws or textattack:NAME) on the same seeded examples")
+    add("--attack-examples", "--loyalty-attack-examples", dest="loyalty_attack_examples", type=whole_number(1),
+        default=50, metavar="N", help="how many examples to attack (seeded sample of the data; default: 50)")
+    add("--attack-budget", "--loyalty-attack-budget", dest="loyalty_attack_budget", type=whole_number(1),
+        default=500, metavar="Q", help="model queries allowed per attacked example (default: 500)")
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()
-        group.addoption(cli_flag(key), *short, dest="loyalty_threshold_" + key, default=None, help=spec.help)
-        parser.addini(ini_name(key), help=spec.help, default=None)
+        metavar = "|".join(spec.choices) if spec.choices else ("BOOL" if spec.kind is bool else
+                                                                 "NAMES" if spec.kind is str else "X")
+        # argparse formats help with %-interpolation: a bare % (as in "3%") would crash `pytest --help`
+        add(cli_flag(key), *short, dest="loyalty_threshold_" + key, default=None, metavar=metavar,
+            help=spec.help.replace("%", "%%") + _default_text(spec))
+        parser.addini(ini_name(key), help=spec.help + _default_text(spec), default=None)
+
+
+def _default_text(spec) -> str:
+    return f" (default: {spec.default})" if spec.default not in (None, "") else ""
 
 
 def cli_thresholds(config) -> dict:

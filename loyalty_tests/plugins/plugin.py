@@ -1,7 +1,11 @@
 """pytest entry point (``pytest11``): options, fixtures, the built-in gate suite and reports.
 
-The gate suite (``loyalty_tests/suite``) is added to the collected paths whenever both
-``--teacher`` and ``--student`` are given.
+Teacher and students come from the command line (``--teacher``/``--student``) or from fixtures a
+conftest declares (``loyalty_teacher``/``loyalty_student``); never both for the same role. The
+gate suite (``loyalty_tests/suite``) is collected when there is a teacher and a student: with
+command-line specs and no test paths, it is all that runs (``pytest --teacher demo --student int8``
+in a project with its own tests gates the models and nothing else); with declared fixtures,
+plain ``pytest`` runs it beside the project's tests.
 """
 
 from __future__ import annotations
@@ -12,17 +16,28 @@ from pathlib import Path
 
 import pytest
 
-from ..thresholds import THRESHOLD_SPECS, ini_name
+from ..errors import LoyaltyError
+from ..suggest import did_you_mean
+from ..thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
 from . import fixtures, gate_runner
+from .configfile import realign
 from .options import add_options
 from .report_writer import ReportCollector
 from .session import LoyaltySession
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
+GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution", "latency",
+         "robustness", "baseline")
+DECLARED = ("loyalty_teacher", "loyalty_student")
 
 
 def pytest_addoption(parser):
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, args, parser):
+    realign(early_config, args)  # `--teacher /abs/path` must read the same ini file as `--teacher=/abs/path`
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -31,22 +46,79 @@ def pytest_configure(config):
                                        "e.g. @pytest.mark.loyalty(min_label_loyalty=0.95)")
     _check_ini_keys(config)
     session = LoyaltySession(config)
-    if session.student_specs and not session.teacher_spec:
-        raise pytest.UsageError("--student needs --teacher: give the model the student is compared against, "
-                                "e.g. --teacher demo --student int8")
+    declared = declared_fixtures(config)
+    session.declared_teacher, session.declared_students = declared.get("loyalty_teacher"), declared.get("loyalty_student")
+    _check_sources(session)
     try:
-        session.thresholds()  # a bad threshold value fails here, before any model loads
-        if session.attacking:
-            session.attack_config()  # and so does an unknown attack recipe or a budget <= 0
-    except ValueError as error:
+        session.check()  # thresholds, their ranges and the attack recipe fail here, before any model loads
+        _check_warn_only(session)
+    except LoyaltyError as error:
         raise pytest.UsageError(f"loyalty: {error}") from error
     config.stash[fixtures.SESSION_KEY] = session
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ReportCollector(config, session.teacher_spec, session.seed), "loyalty-report")
-    if session.active and not config.getoption("loyalty_no_suite") and not _suite_collected(config.args):
-        config.args.append(str(SUITE.parent))  # the folder, so node ids read test_loyalty_gates.py::test_…
+        config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
+    if session.active and not config.getoption("loyalty_no_suite"):
+        _add_suite(config, session)
+
+
+def _add_suite(config, session) -> None:
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    if session.declared:
+        if (not explicit or config.getoption("loyalty_gates")) and not _suite_collected(config.args):
+            config.args.append(str(SUITE.parent))
+    elif not explicit:
+        config.args[:] = [str(SUITE.parent)]  # the folder, so node ids read test_loyalty_gates.py::test_…
+    elif not _suite_collected(config.args):
+        config.args.append(str(SUITE.parent))
+
+
+def declared_fixtures(config) -> dict[str, str]:
+    """Which of ``loyalty_teacher``/``loyalty_student`` a loaded conftest or plugin defines, and where.
+
+    Conftests at the root and in ``testpaths`` are loaded before this runs; declare the fixtures
+    there (a conftest deeper down is only read during collection)."""
+    from _pytest.fixtures import getfixturemarker
+
+    found = {}
+    for plugin in config.pluginmanager.get_plugins():
+        if plugin is fixtures or not hasattr(plugin, "__dict__"):
+            continue
+        for attribute, obj in list(vars(plugin).items()):
+            try:
+                marker = getfixturemarker(obj)
+            except Exception:  # an attribute that cannot be inspected is no fixture of ours
+                continue
+            name = (marker.name or attribute) if marker is not None else None
+            if name in DECLARED:
+                found.setdefault(name, getattr(plugin, "__file__", None) or repr(plugin))
+    return found
+
+
+def _check_sources(session) -> None:
+    """Each role has one source, and a teacher needs a student (and the other way round)."""
+    if session.teacher_spec and session.declared_teacher:
+        raise pytest.UsageError(f"loyalty: --teacher {session.teacher_spec} and a loyalty_teacher fixture "
+                                f"({session.declared_teacher}) both give the teacher; use one of them")
+    if session.student_specs and session.declared_students:
+        raise pytest.UsageError(f"loyalty: --student {' --student '.join(session.student_specs)} and a "
+                                f"loyalty_student fixture ({session.declared_students}) both give the students; "
+                                "use one of them")
+    if session.has_students and not session.has_teacher:
+        raise pytest.UsageError("loyalty: students need a teacher to be compared against: pass --teacher SPEC "
+                                "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture")
+    if session.has_teacher and not session.has_students:
+        raise pytest.UsageError(f"loyalty: teacher {session.teacher_spec or 'fixture'} needs at least one student: "
+                                "pass --student SPEC (a model or a recipe, e.g. --student int8) or declare a "
+                                "loyalty_student fixture")
+
+
+def _check_warn_only(session) -> None:
+    for name in warn_only_gates(session.thresholds()):
+        if name not in GATES:
+            raise LoyaltyError(f"warn_only names an unknown gate {name!r}{did_you_mean(name, GATES)}; "
+                               f"gates: {', '.join(GATES)}")
 
 
 def _suite_collected(args) -> bool:
@@ -63,7 +135,8 @@ def _check_ini_keys(config) -> None:
     known = {ini_name(key) for key in THRESHOLD_SPECS}
     unknown = sorted(key for key in _ini_keys(config.inipath) if key.startswith("loyalty_") and key not in known)
     if unknown:
-        raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)} in {config.inipath}; "
+        hints = "".join(did_you_mean(key, known) for key in unknown)
+        raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)}{hints} in {config.inipath}; "
                                 f"known loyalty keys: {', '.join(sorted(known))}")
 
 
@@ -85,8 +158,10 @@ def pytest_report_header(config):
     session = config.stash.get(fixtures.SESSION_KEY, None)
     if session is None or not session.active:
         return None
-    lines = [f"loyalty: teacher {session.teacher_spec}; students {', '.join(session.student_specs)}; "
-             f"data {session.data_spec}; cache {session.cache_dir}"]
+    teacher = session.teacher_spec or f"loyalty_teacher fixture ({session.declared_teacher})"
+    students = ", ".join(session.student_specs) or f"loyalty_student fixture ({session.declared_students})"
+    lines = [f"loyalty: teacher {teacher}; students {students}; data {session.data_spec}; "
+             f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}"]
     if session.attacking:
         attack = session.attack_config()
         lines.append(f"loyalty attack: {attack.recipe} on {attack.examples} seeded examples, "
@@ -98,18 +173,7 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     """The baseline gate exists only with a baseline, the robustness gate only with an attack."""
     optional = {"test_baseline": config.getoption("loyalty_baseline"), "test_robustness": config.getoption("loyalty_attack")}
-    dropped = [item for item in items if item.path == SUITE and not optional.get(item.originalname, True)]
+    dropped = [item for item in items if gate_runner.is_gate_item(item) and not optional.get(item.originalname, True)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
-
-
-def pytest_sessionstart(session):
-    """Do the model work up front on the controller, where its progress is visible."""
-    config = session.config
-    loyalty = config.stash.get(fixtures.SESSION_KEY, None)
-    if loyalty is None or not loyalty.active or config.getoption("collectonly") or hasattr(config, "workerinput"):
-        return
-    if config.getoption("loyalty_no_suite"):
-        return  # users' own tests load what they use, lazily
-    loyalty.prepare()

@@ -1,47 +1,111 @@
-"""Collects gate rows from every test report and writes the reports (xdist controller only)."""
+"""Collects every gate item's rows and outcome, then writes the reports (xdist controller only).
+
+Which gate items to expect comes from collection (or, under pytest-xdist, from the workers'
+collection); each item's outcome from its setup, call and teardown reports. An item that errored
+or never reported counts against the verdict just as a failed one does.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from .. import report as render
 from ..cache import atomic_write_text
-from .gate_runner import ROW_PROPERTY
+from .gate_runner import ITEM_PROPERTY, ROW_PROPERTY, SUITE_MODULE, is_gate_item
+
+
+def _is_gate_nodeid(nodeid: str) -> bool:
+    """Node ids are relative to where pytest collected the suite from, so only its file name is sure."""
+    return f"{SUITE_MODULE}::" in nodeid
+
+
+def _reason(report) -> str:
+    """The first line a user needs from a failed or skipped report."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    text = str(getattr(report, "longreprtext", "") or report.longrepr or "").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else lines[-1] if lines else report.outcome)[:500]
 
 
 class ReportCollector:
-    def __init__(self, config, teacher_spec: str | None, seed: int):
+    def __init__(self, config, session):
         self.config = config
-        self.teacher_spec = teacher_spec
-        self.seed = seed
+        self.session = session
+        self.expected: set[str] = set()
+        self.items: dict[str, dict] = {}
         self.rows: list[dict] = []
-        self.outcomes: dict[str, str] = {}
         self.report: dict | None = None
+        self.baseline_refused = False  # a FAILED run is not written as the next baseline
 
-    @property
-    def is_worker(self) -> bool:
-        return hasattr(self.config, "workerinput")
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session):
+        self.expected |= {item.nodeid for item in session.items if is_gate_item(item)}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.expected |= {nodeid for nodeid in ids if _is_gate_nodeid(nodeid)}
 
     def pytest_runtest_logreport(self, report):
+        labelled = any(name == ITEM_PROPERTY for name, _ in report.user_properties)
+        if not (labelled or report.nodeid in self.expected):
+            return
+        item = self.items.setdefault(report.nodeid, {"student": None, "gate": None, "outcome": None,
+                                                     "reason": None, "gates": []})
         for name, value in report.user_properties:
-            if name == ROW_PROPERTY and report.when == "call":
+            if name == ITEM_PROPERTY:
+                item.update({key: value for key, value in json.loads(value).items() if item.get(key) is None})
+            elif name == ROW_PROPERTY and report.when == "call":
                 row = json.loads(value)
                 self.rows.append(row)
-                outcome = "warned" if report.passed and not row["gate"]["passed"] else report.outcome
-                self.outcomes[f"{row['student']}::{row['gate']['gate']}"] = outcome
+                item["gates"].append(row["gate"])
+        outcome = self._outcome(report, item)
+        if outcome is not None and item["outcome"] not in ("error", "failed"):
+            item["outcome"] = outcome
+            if outcome != "passed":
+                item["reason"] = _reason(report)
 
+    @staticmethod
+    def _outcome(report, item) -> str | None:
+        if report.failed:
+            return "failed" if report.when == "call" else "error"
+        if report.skipped:
+            return "skipped"
+        if report.when == "call":
+            return "warned" if any(not g["passed"] and g["warn_only"] for g in item["gates"]) else "passed"
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session):
-        if self.is_worker or not self.rows:
+        if hasattr(self.config, "workerinput") or not (self.items or self.expected):
             return
-        self.report = render.build_report(self.teacher_spec, self.rows, self.outcomes, seed=self.seed)
+        items = dict(self.items)
+        for nodeid in self.expected - set(items):
+            name = nodeid.rsplit("::", 1)[-1]
+            gate, _, student = name.partition("[")
+            items[nodeid] = {"student": student.rstrip("]") or "student", "gate": gate.removeprefix("test_"),
+                             "outcome": "missing", "reason": "this gate never reported (the run stopped before it)",
+                             "gates": []}
+        for item in items.values():
+            item["outcome"] = item["outcome"] or "missing"
         option = self.config.getoption
+        self.report = render.build_report(self.session.teacher_spec, self.rows, items, seed=self.session.seed,
+                                          device=option("loyalty_device"))
+        if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
         if option("loyalty_json"):
             atomic_write_text(Path(option("loyalty_json")), render.to_json(self.report))
         if option("loyalty_markdown"):
             atomic_write_text(Path(option("loyalty_markdown")), render.render_markdown(self.report))
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
-            atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
+            if self.report["passed"]:
+                atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
+            else:
+                self.baseline_refused = True
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.report is None:
@@ -54,4 +118,8 @@ class ReportCollector:
             if option(flag):
                 terminalreporter.write_line(f"wrote {option(flag)}")
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
-            terminalreporter.write_line(f"wrote baseline {option('loyalty_baseline')}")
+            if self.baseline_refused:
+                terminalreporter.write_line(f"did not write baseline {option('loyalty_baseline')}: the verdict is "
+                                            "FAILED, and a failed run must not become the next release's reference")
+            else:
+                terminalreporter.write_line(f"wrote baseline {option('loyalty_baseline')}")

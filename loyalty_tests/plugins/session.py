@@ -1,24 +1,25 @@
-"""Session-wide work: data, teacher, students, predictions and comparisons, each done once.
+"""Session-wide work: data, models, predictions, reports, latency and attacks, each done once.
 
-Within a process the results are held in memory; across pytest-xdist workers they are shared
-through the on-disk prediction cache (fingerprinted, under a file lock), so the controller's
-first pass does the work and the workers read it.
+Nothing runs until a test asks for it (through a fixture), so ``--collect-only`` and deselected
+gates cost no model work, and ``-k label_loyalty`` attacks nothing. Within a process results
+are held in memory, keyed by the model objects; across pytest-xdist workers they are shared
+through the on-disk caches (fingerprinted, under file locks). Every phase's wall time is kept
+for the report, marked when it came from a cache.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
-import pytest
-
 from ..cache import default_cache_dir
-from ..loyalty_report import LoyaltyReport, compare_predictions
-from ..data import load_dataset
+from ..data import EMBEDDED_DATASETS, load_dataset
 from ..errors import LoyaltyError
 from ..latency import LatencyResult, measure_latency
-from ..specs import ModelOptions, load_model
+from ..loyalty_report import LoyaltyReport, compare_predictions
 from ..predictions import predict
+from ..specs import ModelOptions, as_classifier, check_spec, load_model
 from ..thresholds import resolve
 from .options import cli_thresholds, ini_thresholds
 
@@ -36,22 +37,33 @@ class LoyaltySession:
         cache = option("loyalty_cache_dir")
         self.cache_dir = Path(cache).expanduser() if cache else default_cache_dir()
         self.use_cache = not option("loyalty_no_cache")
-        self._models: dict[str, object] = {}
-        self._predictions: dict[str, object] = {}
-        self._comparisons: dict[str, LoyaltyReport] = {}
-        self._latency: dict[str, LatencyResult] = {}
-        self._robustness: dict[str, object] = {}
+        self.declared_teacher: str | None = None  # where a loyalty_teacher fixture is declared, if one is
+        self.declared_students: str | None = None
+        self.phases: list[dict] = []
+        self._memo: dict[tuple, object] = {}
         self._data = None
         self._train_data = None
 
     @property
+    def has_teacher(self) -> bool:
+        return bool(self.teacher_spec or self.declared_teacher)
+
+    @property
+    def has_students(self) -> bool:
+        return bool(self.student_specs or self.declared_students)
+
+    @property
     def active(self) -> bool:
-        return bool(self.teacher_spec and self.student_specs)
+        return self.has_teacher and self.has_students
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.declared_teacher or self.declared_students)
 
     # -- progress, visible even while pytest captures output --------------------------------
     def progress(self, message: str) -> None:
         if hasattr(self.config, "workerinput"):
-            return  # xdist workers' output is not shown; the controller reported this work already
+            return  # xdist workers' output is not shown; the report's phase timings tell what happened
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         if reporter is None:
@@ -62,11 +74,22 @@ class LoyaltySession:
         else:
             reporter.write_line(f"loyalty: {message}")
 
+    def _timed(self, key: tuple, phase: str, model_name: str, work, cached=lambda result: False):
+        """``work()`` once per key; its wall time recorded as a phase of the report."""
+        if key not in self._memo:
+            start = time.perf_counter()
+            result = work()
+            entry = {"phase": phase, "model": model_name, "seconds": round(time.perf_counter() - start, 3)}
+            entry.update(cached(result) or {})
+            self.phases.append(entry)
+            self._memo[key] = result
+        return self._memo[key]
+
     # -- thresholds ----------------------------------------------------------------------------
     def thresholds(self, marker_kwargs: dict | None = None):
         return resolve(cli_thresholds(self.config), ini_thresholds(self.config), marker_kwargs)
 
-    # -- data -> models -> predictions -> comparisons ------------------------------------------
+    # -- data ----------------------------------------------------------------------------------
     def data(self):
         if self._data is None:
             option = self.config.getoption
@@ -81,7 +104,7 @@ class LoyaltySession:
         """Training data for recipes that train; None when there is none (int8 needs none)."""
         if self._train_data is None:
             spec = self.config.getoption("loyalty_train_data")
-            if spec is None and self.data_spec.split(":")[0] in _embedded_names():
+            if spec is None and self.data_spec.split(":")[0] in EMBEDDED_DATASETS:
                 spec = self.data_spec.split(":")[0] + ":train"
             if spec is not None:
                 option = self.config.getoption
@@ -91,62 +114,75 @@ class LoyaltySession:
                 )
         return self._train_data
 
+    # -- models --------------------------------------------------------------------------------
     def model_options(self) -> ModelOptions:
         option = self.config.getoption
         return ModelOptions(
             batch_size=option("loyalty_batch_size"), max_length=option("loyalty_max_length"),
             device=option("loyalty_device"), tokenizer=option("loyalty_tokenizer"), cache_dir=self.cache_dir,
-            trust_remote_code=option("loyalty_trust_remote_code"), allow_pickle=option("loyalty_allow_pickle"), seed=self.seed, progress=self.progress,
+            trust_remote_code=option("loyalty_trust_remote_code"), allow_pickle=option("loyalty_allow_pickle"),
+            seed=self.seed, progress=self.progress,
             train_data=self.train_data,  # called only by recipes that train
         )
 
-    def teacher(self):
-        if "teacher" not in self._models:
+    def teacher_from_spec(self):
+        def load():
             self.progress(f"loading teacher {self.teacher_spec}")
-            self._models["teacher"] = load_model(self.teacher_spec, options=self.model_options())
-        return self._models["teacher"]
+            return load_model(self.teacher_spec, options=self.model_options())
 
-    def student(self, spec: str):
-        key = "student:" + spec
-        if key not in self._models:
+        return self._timed(("spec", "teacher"), "load", f"teacher {self.teacher_spec}", load)
+
+    def student_from_spec(self, spec: str, teacher):
+        def load():
             self.progress(f"loading student {spec}")
-            self._models[key] = load_model(spec, teacher=self.teacher(), options=self.model_options())
-        return self._models[key]
+            return load_model(spec, teacher=teacher, options=self.model_options())
 
-    def _predict(self, key: str, model):
-        if key not in self._predictions:
-            cache_dir = self.cache_dir if self.use_cache else None
-            self._predictions[key] = predict(model, self.data(), cache_dir=cache_dir, progress=self.progress)
-        return self._predictions[key]
+        return self._timed(("spec", "student", spec, id(teacher)), "load", spec, load)
 
-    def teacher_predictions(self):
-        return self._predict("teacher", self.teacher())
+    def classifier(self, obj, name: str):
+        """A declared fixture's value as a classifier (a loaded HF model and tokenizer pair, an
+        object with ``predict_proba`` and ``label_names``, or a classifier already)."""
+        key = ("classifier", id(obj))
+        if key not in self._memo:
+            self._memo[key] = as_classifier(obj, name, self.model_options())
+            self._memo[("keep", id(obj))] = obj  # keep obj alive, so its id is not reused
+        return self._memo[key]
 
-    def student_predictions(self, spec: str):
-        return self._predict("student:" + spec, self.student(spec))
+    # -- predictions -> the teacher/student report ----------------------------------------------
+    def predictions(self, model):
+        def run():
+            return predict(model, self.data(), cache_dir=self.cache_dir if self.use_cache else None,
+                           progress=self.progress)
 
-    def loyalty_report(self, spec: str, marker_kwargs: dict | None = None) -> LoyaltyReport:
-        if spec not in self._comparisons:
-            self._comparisons[spec] = compare_predictions(
-                self.data(), self.teacher_predictions(), self.student_predictions(spec),
-                n_resamples=self.config.getoption("loyalty_bootstrap"), seed=self.seed,
-            )
-        base = self._comparisons[spec]
+        def cached(result):
+            return {"cached": result.from_cache, "measured_seconds": round(result.seconds, 3)}
+
+        return self._timed(("predictions", id(model)), "predict", model.name, run, cached)
+
+    def loyalty_report(self, teacher, student, marker_kwargs: dict | None = None) -> LoyaltyReport:
+        key = ("report", id(teacher), id(student))
+        if key not in self._memo:
+            self._memo[key] = compare_predictions(
+                self.data(), self.predictions(teacher), self.predictions(student),
+                n_resamples=self.config.getoption("loyalty_bootstrap"), seed=self.seed)
+        base = self._memo[key]
         return LoyaltyReport(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
-                          base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
+                             base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
 
-    def latency(self, spec: str) -> LatencyResult:
+    # -- latency ---------------------------------------------------------------------------------
+    def latency(self, teacher, student) -> LatencyResult:
         """Time teacher and student side by side on a seeded batch of the data."""
-        if spec not in self._latency:
+        def measure():
             data = self.data()
             count = min(self.config.getoption("loyalty_latency_examples"), len(data))
             indices = sorted(random.Random(self.seed).sample(range(len(data)), count))
             texts = [data.texts[i] for i in indices]
             pairs = [data.text_pairs[i] for i in indices] if data.text_pairs else None
-            self.progress(f"timing teacher and student {spec} side by side on {count} texts")
-            self._latency[spec] = measure_latency(self.teacher(), self.student(spec), texts, pairs,
-                                                  rounds=self.config.getoption("loyalty_latency_rounds"))
-        return self._latency[spec]
+            self.progress(f"timing teacher and student {student.name} side by side on {count} texts")
+            return measure_latency(teacher, student, texts, pairs,
+                                   rounds=self.config.getoption("loyalty_latency_rounds"))
+
+        return self._timed(("latency", id(teacher), id(student)), "latency", student.name, measure)
 
     # -- robustness (with --attack) -----------------------------------------------------------
     @property
@@ -161,42 +197,38 @@ class LoyaltySession:
         return AttackConfig(recipe=option("loyalty_attack"), examples=option("loyalty_attack_examples"),
                             budget=option("loyalty_attack_budget"), seed=self.seed)
 
-    def robustness(self, spec: str):
+    def robustness(self, teacher, student):
         """Teacher and student attacked on the same examples (results cached on disk by fingerprint)."""
-        if spec not in self._robustness:
-            from ..robustness import compare_robustness
+        from ..robustness import compare_robustness
 
-            config = self.attack_config()
+        config = self.attack_config()
 
-            def progress(role: str, done: int, total: int, succeeded: int) -> None:
-                # A line every tenth of the way keeps long attacks visible without flooding the log.
-                if done == total or done % max(1, total // 10) == 0:
-                    name = self.teacher_spec if role == "teacher" else spec
-                    self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples, {succeeded} successful")
+        def progress(role: str, done: int, total: int, succeeded: int) -> None:
+            # A line every tenth of the way keeps long attacks visible without flooding the log.
+            if done == total or done % max(1, total // 10) == 0:
+                name = teacher.name if role == "teacher" else student.name
+                self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples, {succeeded} successful")
 
-            self.progress(f"attacking teacher and student {spec} with {config.recipe} "
+        def attack():
+            self.progress(f"attacking teacher and student {student.name} with {config.recipe} "
                           f"({config.examples} examples, budget {config.budget} queries each)")
-            self._robustness[spec] = compare_robustness(
-                self.teacher(), self.student(spec), self.data(), config, progress=progress,
-                cache_dir=self.cache_dir if self.use_cache else None)
-        return self._robustness[spec]
+            return compare_robustness(teacher, student, self.data(), config, progress=progress,
+                                      cache_dir=self.cache_dir if self.use_cache else None)
 
-    def prepare(self) -> None:
-        """Do the session-wide work up front, with progress shown (controller / single process)."""
-        try:
-            self.data()
-            self.teacher_predictions()
-            for spec in self.student_specs:
-                self.student_predictions(spec)
-            if self.attacking:
-                for spec in self.student_specs:
-                    self.robustness(spec)
-        except LoyaltyError as error:
-            raise pytest.UsageError(f"loyalty: {error}") from error
+        return self._timed(("robustness", id(teacher), id(student)), "attack", student.name, attack)
+
+    def check(self) -> None:
+        """Everything that can be checked without loading a model, so a bad option stops pytest
+        before any work: thresholds and their ranges, the attack recipe, the data spec's form."""
+        self.thresholds()
+        if self.attacking:
+            self.attack_config()
+        if self.teacher_spec:
+            check_spec(self.teacher_spec, "teacher")
+        for spec in self.student_specs:
+            check_spec(spec, "student")
 
 
-def _embedded_names() -> tuple[str, ...]:
-    from ..data import EMBEDDED_DATASETS
-
-    return tuple(EMBEDDED_DATASETS)
-
+def fail_reason(error: Exception) -> str:
+    """A LoyaltyError is bad input and says so itself; anything else is named by its type."""
+    return str(error) if isinstance(error, LoyaltyError) else f"{type(error).__name__}: {error}"
