@@ -201,3 +201,12 @@ def test_under_xdist_latency_skips_with_reason(project):
     result = project.runpytest_subprocess(*args)
     result.assert_outcomes(passed=4, skipped=1)
     result.stdout.fnmatch_lines(["*loyalty gate report*", "gate verdict: PASSED", "*latency gate needs pytest-benchmark*-n*"])
+
+
+def test_command_line_specs_gate_only_the_models_not_the_projects_own_tests(project):
+    project.makepyfile(test_project_unit="def test_unrelated():\n    pass\n")
+    only_gates = project.runpytest(*gate_args(project, "./twin"), "--collect-only", "-q")
+    assert "test_unrelated" not in only_gates.stdout.str()
+    only_gates.stdout.fnmatch_lines(["*test_label_loyalty[[]./twin[]]*"])
+    both = project.runpytest("test_project_unit.py", *gate_args(project, "./twin"), "--collect-only", "-q")
+    both.stdout.fnmatch_lines(["*test_unrelated*", "*test_label_loyalty[[]./twin[]]*"])

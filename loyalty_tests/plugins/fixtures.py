@@ -9,7 +9,9 @@ replacing the models the gates use.
 
 For users' tests: ``teacher``, ``student`` (the two above, as classifiers), ``loyalty_data``,
 ``teacher_predictions``, ``student_predictions``, ``loyalty_report``, ``loyalty_thresholds``,
-``attack_results``.
+``attack_results``. The plugin's own fixtures and gates use only ``loyalty_``-prefixed names
+(``loyalty_teacher_model``/``loyalty_student_model`` are the wrapped classifiers), so a team's
+``teacher`` or ``student`` fixture, which pytest lets override the plugin's, reaches no gate.
 """
 
 from __future__ import annotations
@@ -91,26 +93,39 @@ def loyalty_data(request):
 
 
 @pytest.fixture(scope="session")
-def teacher(request, loyalty_teacher):
-    """The teacher as a classifier (``predict_proba``, ``label_names``, ``name``)."""
+def loyalty_teacher_model(request, loyalty_teacher):
+    """The teacher as a classifier (``predict_proba``, ``label_names``, ``name``, ``fingerprint``)."""
     return failing(lambda: loyalty_session(request.config).classifier(loyalty_teacher, "teacher"))
 
 
 @pytest.fixture(scope="session")
-def student(request, loyalty_student):
+def loyalty_student_model(request, loyalty_student):
     """This test's student as a classifier: one per ``--student`` or per declared param."""
     return failing(lambda: loyalty_session(request.config).classifier(loyalty_student, "student"))
 
 
 @pytest.fixture(scope="session")
-def teacher_predictions(request, teacher):
-    """The teacher's ``Predictions`` on ``loyalty_data`` (cached on disk by fingerprint)."""
-    return failing(lambda: loyalty_session(request.config).predictions(teacher))
+def teacher(loyalty_teacher_model):
+    """The teacher as a classifier (``predict_proba``, ``label_names``, ``name``)."""
+    return loyalty_teacher_model
 
 
 @pytest.fixture(scope="session")
-def student_predictions(request, student):
-    return failing(lambda: loyalty_session(request.config).predictions(student))
+def student(loyalty_student_model):
+    """This test's student as a classifier: one per ``--student`` or per declared param."""
+    return loyalty_student_model
+
+
+@pytest.fixture(scope="session")
+def teacher_predictions(request, loyalty_teacher_model):
+    """The teacher's ``Predictions`` on ``loyalty_data`` (cached on disk by fingerprint)."""
+    return failing(lambda: loyalty_session(request.config).predictions(loyalty_teacher_model))
+
+
+@pytest.fixture(scope="session")
+def student_predictions(request, loyalty_student_model):
+    """This test's student's ``Predictions`` on ``loyalty_data``."""
+    return failing(lambda: loyalty_session(request.config).predictions(loyalty_student_model))
 
 
 @pytest.fixture
@@ -120,14 +135,15 @@ def loyalty_thresholds(request):
 
 
 @pytest.fixture
-def loyalty_report(request, teacher, student):
+def loyalty_report(request, loyalty_teacher_model, loyalty_student_model):
     """The teacher/student ``LoyaltyReport`` (metrics with CIs, worst examples) for this test's student."""
     session = loyalty_session(request.config)
-    return failing(lambda: session.loyalty_report(teacher, student, marker_thresholds(request.node)))
+    return failing(lambda: session.loyalty_report(loyalty_teacher_model, loyalty_student_model,
+                                                  marker_thresholds(request.node)))
 
 
 @pytest.fixture
-def attack_results(request, teacher, student):
+def attack_results(request, loyalty_teacher_model, loyalty_student_model):
     """Teacher and this student attacked on the same seeded examples (``--attack RECIPE``): a
     ``RobustnessComparison`` with both ``AttackResult``s, transfer rate and adversarial loyalty."""
     session = loyalty_session(request.config)
@@ -135,4 +151,4 @@ def attack_results(request, teacher, student):
         # Fail closed: a test that asks for attack results must not pass without an attack.
         pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
                     "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
-    return failing(lambda: session.robustness(teacher, student))
+    return failing(lambda: session.robustness(loyalty_teacher_model, loyalty_student_model))

@@ -137,6 +137,6 @@ class GateRunner:
 
 
 @pytest.fixture
-def loyalty_gate(request, teacher, student) -> GateRunner:
+def loyalty_gate(request, loyalty_teacher_model, loyalty_student_model) -> GateRunner:
     """Runs the built-in gates for this test's student (used by ``loyalty_tests/suite``)."""
-    return GateRunner(request, teacher, student)
+    return GateRunner(request, loyalty_teacher_model, loyalty_student_model)

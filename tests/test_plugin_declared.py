@@ -1,0 +1,203 @@
+"""Teams declare their teacher and students as fixtures (issue 9): plain `pytest` then runs every
+built-in gate on them; a clash with a command-line spec is an error; and only the selected gates'
+work is done (none at all under --collect-only)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import NEGATIVE, POSITIVE, write_csv
+from tiny import save_tiny_bert
+
+TOY = '''
+import numpy as np
+
+CALLS = []
+
+
+class Keyword:
+    """Any object with predict_proba and label_names; its fingerprint lets its outputs be cached."""
+
+    label_names = ("negative", "positive")
+
+    def __init__(self, name, word="good"):
+        self.name, self.word, self.fingerprint = name, word, f"keyword-{name}"
+
+    def predict_proba(self, texts, text_pairs=None):
+        CALLS.append((self.name, len(texts)))
+        hit = np.array([self.word in t for t in texts], dtype=float)
+        return np.stack([0.9 - 0.8 * hit, 0.1 + 0.8 * hit], axis=1)
+'''
+
+
+@pytest.fixture
+def team(pytester, monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(toy_models=TOY)
+    pytester.syspathinsert()
+    rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
+    write_csv(pytester.path / "dev.csv", rows * 2)
+    pytester.makeini("[pytest]\naddopts = --loyalty-data dev.csv -p no:cacheprovider -k 'not latency'\n"
+                     f"    --loyalty-cache-dir {pytester.path / 'cache'}\n")
+    return pytester
+
+
+def test_declared_callable_models_are_gated_per_param(team):
+    team.makeconftest("""
+        import pytest
+        from toy_models import Keyword
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return Keyword("teacher")
+
+        @pytest.fixture(scope="session", params=["good", "bad"], ids=["loyal", "contrary"])
+        def loyalty_student(request):
+            return Keyword(f"student-{request.param}", request.param)
+    """)
+    result = team.runpytest("-v", "--loyalty-json", "r.json")
+    result.stdout.fnmatch_lines(["*loyalty: teacher loyalty_teacher fixture (*conftest.py); students loyalty_student fixture*"])
+    for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"):
+        result.stdout.fnmatch_lines([f"*test_{gate}[[]loyal[]] PASSED*"])
+    result.stdout.fnmatch_lines(["*test_label_loyalty[[]contrary[]] FAILED*"])
+    report = json.loads((team.path / "r.json").read_text())
+    assert [s["spec"] for s in report["students"]] == ["loyal", "contrary"]
+    assert report["students"][0]["fingerprint"] == "keyword-student-good"
+    assert report["verdict"] == "FAILED" and result.ret == 1
+
+
+def test_declared_hugging_face_pair_and_a_compressed_student(team, tmp_path):
+    save_tiny_bert(tmp_path / "teacher")
+    team.makeconftest(f"""
+        import pytest
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from loyalty_tests import load_model
+        from loyalty_tests.compress import compress
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return load_model({str(tmp_path / 'teacher')!r})
+
+        @pytest.fixture(scope="session", params=["int8"])
+        def loyalty_student(request, loyalty_teacher):
+            return compress(loyalty_teacher, request.param, progress=lambda message: None)
+    """)
+    result = team.runpytest("--loyalty-json", "r.json", "-k", "label_loyalty or probability_loyalty")
+    result.assert_outcomes(passed=2, deselected=5)
+    report = json.loads((team.path / "r.json").read_text())
+    assert report["students"][0]["spec"] == "int8" and report["students"][0]["fingerprint"]
+    # the second run reads both models' predictions from the cache (declared models are fingerprinted)
+    again = team.runpytest("--loyalty-json", "r2.json", "-k", "label_loyalty")
+    phases = json.loads((team.path / "r2.json").read_text())["phases"]
+    assert [p["cached"] for p in phases if p["phase"] == "predict"] == [True, True]
+
+
+def test_declared_onnx_student(team, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from loyalty_tests import load_model
+    from loyalty_tests.compress import compress
+
+    teacher_dir = save_tiny_bert(tmp_path / "teacher")
+    onnx = compress(load_model(str(teacher_dir)), "onnx-int8", cache_dir=tmp_path / "export", progress=lambda m: None)
+    team.makeconftest(f"""
+        import pytest
+        from loyalty_tests import load_model
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return load_model({str(teacher_dir)!r})
+
+        @pytest.fixture(scope="session")
+        def loyalty_student():
+            return load_model({onnx.path!r}, options=__import__("loyalty_tests").ModelOptions(tokenizer={str(teacher_dir)!r}))
+    """)
+    result = team.runpytest("-k", "probability_loyalty", "-v")
+    result.stdout.fnmatch_lines(["*test_probability_loyalty PASSED*"])
+
+
+def test_a_declared_fixture_and_a_command_line_spec_clash(team):
+    team.makeconftest("""
+        import pytest
+        from toy_models import Keyword
+
+        @pytest.fixture(scope="session", params=["good"])
+        def loyalty_student(request):
+            return Keyword("s")
+    """)
+    result = team.runpytest("--teacher", "toy_models:Keyword", "--student", "int8")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--student int8 and a loyalty_student fixture (*conftest.py) both give the "
+                                 "students; use one of them*"])
+
+
+def test_a_declared_student_without_a_teacher_is_an_error(team):
+    team.makeconftest("""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def loyalty_student():
+            return None
+    """)
+    result = team.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*students need a teacher*declare a loyalty_teacher fixture*"])
+
+
+def test_an_unrelated_fixture_named_teacher_does_not_reach_the_gates(team):
+    team.makeconftest("""
+        import pytest
+        from toy_models import Keyword
+
+        @pytest.fixture(scope="session")
+        def teacher():
+            return "the school's physics teacher"  # an unrelated fixture of the team's
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return Keyword("teacher")
+
+        @pytest.fixture(scope="session")
+        def loyalty_student():
+            return Keyword("student")
+    """)
+    result = team.runpytest("-k", "label_loyalty")
+    result.assert_outcomes(passed=1, deselected=6)
+
+
+COUNTING = """
+    import pytest
+    import toy_models
+    from toy_models import Keyword
+
+    @pytest.fixture(scope="session")
+    def loyalty_teacher():
+        return Keyword("teacher")
+
+    @pytest.fixture(scope="session")
+    def loyalty_student():
+        return Keyword("student")
+
+    def pytest_sessionfinish(session):
+        print(f"MODEL CALLS {len(toy_models.CALLS)}")
+"""
+
+
+def test_collect_only_does_no_model_work(team):
+    team.makeconftest(COUNTING)
+    result = team.runpytest("--collect-only", "--attack", "charswap", "-s")
+    result.stdout.fnmatch_lines(["*test_robustness*", "*MODEL CALLS 0"])
+
+
+def test_a_deselected_attack_costs_nothing(team):
+    team.makeconftest(COUNTING)
+    selected = team.runpytest("--attack", "charswap", "--attack-examples", "6", "-k", "label_loyalty", "-s")
+    selected.assert_outcomes(passed=1, deselected=6)
+    # two prediction calls (teacher and student on the data), no attack queries
+    selected.stdout.fnmatch_lines(["*MODEL CALLS 2"])
+    attacked = team.runpytest("--attack", "charswap", "--attack-examples", "6", "--loyalty-no-cache", "-k",
+                              "robustness", "-s")
+    attacked.assert_outcomes(passed=1, deselected=6)
+    calls = int(attacked.stdout.str().split("MODEL CALLS ")[1].split()[0])
+    assert calls > 2  # the attack queried both models
