@@ -5,8 +5,14 @@ Both questions use the gate's own interval (``stats``), so the answer is the n a
 interval, computed from counts scaled to n while the observed rates stay as they are, no longer
 straddles the limit: for paired outcomes the rates b/n and c/n (so the disagreement rate
 (b + c)/n and the drop (b - c)/n), for proportions successes/n, for bounded means their mean with
-the Bernoulli variance bound of ``bounded_mean_interval``. Fractional counts are fine for the
-score intervals, so no rounding games: the search is over whole n only.
+the Bernoulli variance bound of ``bounded_mean_interval``.
+
+Both intervals are score intervals: the set of values v whose test statistic
+``sqrt(n) (estimate - v) / sqrt(V(v))`` lies within +-z, with V(v) the per-example variance
+*under v* (Wilson: v (1 - v); Tango: 2 q(v) + v (1 - v)). The interval clears the limit L exactly
+when the test of L rejects, so the n needed is ``n* = z^2 V(L) / (estimate - L)^2``: the smallest
+whole n >= n* for a PASS (inclusive), > n* for a FAIL. The result is then checked against the
+interval itself at n and n - 1, so it agrees with ``three_way_outcome`` to the last bit.
 """
 
 from __future__ import annotations
@@ -14,37 +20,33 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .errors import LoyaltyError
 from .stats import (AT_LEAST, AT_MOST, INCONCLUSIVE, PASS, _bounded_values, _check_direction, _counts, _finite,
-                    _tango_upper, _wilson, normal_quantile, on_good_side, three_way_outcome)
+                    _tango_null_variance, _tango_upper, _wilson, normal_quantile, on_good_side, three_way_outcome)
 
-# Beyond this many examples we stop searching and say "no practical n" (None).
-MAX_EXAMPLES = 10**9
 KINDS = ("paired_difference", "proportion", "bounded_mean")
 
 
-def _smallest_n(interval_at, estimate: float, limit: float, direction: str) -> int | None:
+def _examples_needed(interval_at, estimate: float, limit: float, variance_at_limit: float, z: float,
+                     direction: str) -> int | None:
     """Smallest whole n >= 1 whose interval (rates held fixed) is PASS or FAIL; None when the
-    estimate equals the limit (no n separates them) or beyond MAX_EXAMPLES."""
-    if abs(estimate - limit) <= 1e-12:
+    estimate equals the limit (no n separates them)."""
+    gap = estimate - limit
+    if abs(gap) <= 1e-12:
         return None
 
     def decided(n: int) -> bool:
         low, high = interval_at(n)
         return three_way_outcome(float(low), float(high), limit, direction) != INCONCLUSIVE
 
-    high = 1
-    while not decided(high):  # widths shrink as n grows with the rates fixed, so double then bisect
-        high *= 2
-        if high > MAX_EXAMPLES:
-            return None
-    low = high // 2  # undecided (or 0)
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if decided(middle) else (middle, high)
-    return high
+    boundary = z * z * max(float(variance_at_limit), 0.0) / (gap * gap)
+    n = max(1, math.ceil(boundary) if on_good_side(estimate, limit, direction) else math.floor(boundary) + 1)
+    # n* can land a rounding error from a whole number; let the interval itself settle it.
+    while n > 1 and decided(n - 1):
+        n -= 1
+    while not decided(n):
+        n += 1
+    return n
 
 
 def paired_examples_to_decide(b, c, n, limit: float, direction: str = AT_MOST, confidence: float = 0.95) -> int | None:
@@ -67,8 +69,8 @@ def paired_examples_to_decide(b, c, n, limit: float, direction: str = AT_MOST, c
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
     rate_b, rate_c = float(b / n), float(c / n)
-    return _smallest_n(lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z), _tango_upper(m * rate_b, m * rate_c, m, z)),
-                       rate_b - rate_c, limit, direction)
+    return _examples_needed(lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z), _tango_upper(m * rate_b, m * rate_c, m, z)),
+                            rate_b - rate_c, limit, float(_tango_null_variance(rate_b, rate_c, 1.0, limit)), z, direction)
 
 
 def proportion_examples_to_decide(successes, n, limit: float, direction: str = AT_LEAST,
@@ -90,7 +92,7 @@ def proportion_examples_to_decide(successes, n, limit: float, direction: str = A
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
     rate = float(successes / n)
-    return _smallest_n(lambda m: _wilson(m * rate, m, z), rate, limit, direction)
+    return _examples_needed(lambda m: _wilson(m * rate, m, z), rate, limit, limit * (1.0 - limit), z, direction)
 
 
 def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LEAST, confidence: float = 0.95) -> int | None:
@@ -101,6 +103,8 @@ def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LE
     22
     """
     array = _bounded_values("values", values)
+    if array.ndim != 1:
+        raise LoyaltyError(f"values must be 1-D (one per example), got shape {array.shape}")
     return proportion_examples_to_decide(float(array.sum()), array.size, limit, direction, confidence)
 
 
@@ -135,15 +139,17 @@ class Feasibility:
     n_needed: int | None
 
 
-def _identical_student(kind: str, direction: str, z: float):
-    """Interval at m examples for an identical student, and its estimate."""
+def _identical_student(kind: str, direction: str, limit: float, z: float):
+    """For a student identical to its teacher: its interval at m examples, its estimate, and the
+    per-example variance under the limit (for ``_examples_needed``)."""
     if kind == "paired_difference":
-        return (lambda m: (-_tango_upper(0.0, 0.0, m, z), _tango_upper(0.0, 0.0, m, z))), 0.0
+        interval_at = lambda m: (-_tango_upper(0.0, 0.0, m, z), _tango_upper(0.0, 0.0, m, z))  # noqa: E731
+        return interval_at, 0.0, float(_tango_null_variance(0.0, 0.0, 1.0, limit))
     if kind not in KINDS:
         raise LoyaltyError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     # The identical student's proportion: agreement 1 for loyalty ("at_least"), 0 flips for a rate ("at_most").
     rate = 1.0 if direction == AT_LEAST else 0.0
-    return (lambda m: _wilson(m * rate, m, z)), rate
+    return (lambda m: _wilson(m * rate, m, z)), rate, limit * (1.0 - limit)
 
 
 def identical_student_feasibility(kind: str, n: int, limit: float, direction: str,
@@ -163,13 +169,13 @@ def identical_student_feasibility(kind: str, n: int, limit: float, direction: st
         raise LoyaltyError(f"n must be a whole number >= 1, got {n!r}")
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
-    interval_at, estimate = _identical_student(kind, direction, z)
+    interval_at, estimate, variance = _identical_student(kind, direction, limit, z)
     low, high = (float(v) for v in interval_at(int(n)))
     can_pass = three_way_outcome(low, high, limit, direction) == PASS
     if not on_good_side(estimate, limit, direction) or estimate == limit:
         needed = None  # the identical student's own value misses (or sits on) the limit
     else:
-        needed = _smallest_n(interval_at, estimate, limit, direction)
+        needed = _examples_needed(interval_at, estimate, limit, variance, z, direction)
     return Feasibility(kind, int(n), limit, direction, low, high, can_pass, needed)
 
 

@@ -113,6 +113,17 @@ def wilson_interval(successes, n, confidence: float = 0.95):
     return _result(*_wilson(successes, n, normal_quantile(confidence)))
 
 
+def _tango_null_variance(b, c, n, delta):
+    """Per-pair variance of a paired difference under the null difference ``delta``:
+    ``2 q + delta (1 - delta)``, q the restricted MLE of P(c-type pair), the positive root of
+    ``2n q^2 + (-b - c + (2n - b + c) delta) q - c delta (1 - delta) = 0`` (Tango 1998). The
+    equation is homogeneous in (b, c, n), so rates b/n, c/n with n = 1 give the same q."""
+    quad_b = -b - c + (2.0 * n - b + c) * delta
+    quad_c = -c * delta * (1.0 - delta)
+    q = (np.sqrt(np.maximum(quad_b * quad_b - 8.0 * n * quad_c, 0.0)) - quad_b) / (4.0 * n)
+    return np.maximum(2.0 * q + delta * (1.0 - delta), 0.0)
+
+
 def _tango_upper(b, c, n, z: float) -> np.ndarray:
     """Upper end of Tango's score interval, by bisection on [estimate, 1] (see the public function)."""
     b, c, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (b, c, n)))
@@ -120,12 +131,7 @@ def _tango_upper(b, c, n, z: float) -> np.ndarray:
     inside, outside = estimate.copy(), np.ones_like(estimate)
     for _ in range(_BISECTION_STEPS):
         delta = (inside + outside) / 2.0
-        # Restricted MLE of q = P(teacher wrong, student right) under the null difference delta: the
-        # positive root of 2n q^2 + B q + C = 0 (Tango 1998, eq. 5).
-        quad_b = -b - c + (2.0 * n - b + c) * delta
-        quad_c = -c * delta * (1.0 - delta)
-        q = (np.sqrt(np.maximum(quad_b * quad_b - 8.0 * n * quad_c, 0.0)) - quad_b) / (4.0 * n)
-        variance = np.maximum(2.0 * q + delta * (1.0 - delta), 0.0)
+        variance = _tango_null_variance(b, c, n, delta)
         # Score statistic (b - c - n delta) / sqrt(n variance) >= -z, multiplied out (no 0/0).
         accepted = n * delta - (b - c) <= z * np.sqrt(n * variance)
         inside = np.where(accepted, delta, inside)
@@ -168,8 +174,9 @@ def _bounded_values(name: str, values) -> np.ndarray:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise LoyaltyError(f"{name} must be numbers in [0, 1], one per example: {error}") from None
-    if array.ndim != 1 or array.size == 0:
-        raise LoyaltyError(f"{name} must be a non-empty 1-D array (one value per example), got shape {array.shape}")
+    if array.ndim not in (1, 2) or array.size == 0:
+        raise LoyaltyError(f"{name} must be a non-empty 1-D array (one value per example; 2-D: one row per "
+                           f"simulated run), got shape {array.shape}")
     if not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
         raise LoyaltyError(f"{name} must lie in [0, 1] (e.g. per-example probability loyalty); "
                            f"got values from {np.nanmin(array)!r} to {np.nanmax(array)!r} or NaN")
@@ -188,6 +195,7 @@ def bounded_mean_interval(values, confidence: float = 0.95):
     the values vary little around a mean far from 0 and 1: then it is wider than a t-interval.
     benchmarks/bench_coverage.py compares it with the t-interval and with the betting interval
     of Waudby-Smith & Ramdas (2024) (``sequential.betting_interval``) on coverage and width.
+    2-D ``values`` (one row per simulated run) give one interval per row.
 
     >>> [round(bound, 4) for bound in bounded_mean_interval([1.0] * 10)]
     [0.7225, 1.0]
@@ -196,7 +204,7 @@ def bounded_mean_interval(values, confidence: float = 0.95):
     """
     _check_confidence(confidence)
     array = _bounded_values("values", values)
-    return _result(*_wilson(array.sum(), array.size, normal_quantile(confidence)))
+    return _result(*_wilson(array.sum(axis=-1), array.shape[-1], normal_quantile(confidence)))
 
 
 def _check_direction(direction: str) -> None:
