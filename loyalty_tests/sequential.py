@@ -181,7 +181,7 @@ def planned_looks(block_size: int, max_n: int) -> list[int]:
 
 
 def sequential_decision(values, limit: float, direction: str, *, block_size: int, max_n: int,
-                        confidence: float = 0.95, rule: str = "three-way", inconclusive: str = "fail",
+                        confidence: float = 0.95, rule: str = "estimate", inconclusive: str = "fail",
                         lower: float = -1.0, upper: float = 1.0) -> SequentialDecision:
     """Sequential gate over values arriving in blocks (e.g. per-example robustness differences
     teacher_correct - student_correct, in [-1, 1]): look after every ``block_size`` values and

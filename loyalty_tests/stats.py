@@ -214,9 +214,11 @@ def _check_direction(direction: str) -> None:
 
 
 def _finite(name: str, value) -> float:
-    if value is None or not isinstance(value, (int, float, np.floating, np.integer)) or math.isnan(value):
+    """A real number (Python or numpy scalar, or a 0-d array), not NaN; inf is allowed (an unbounded CI end)."""
+    array = np.asarray(value) if value is not None and not isinstance(value, (str, bytes)) else None
+    if array is None or array.ndim != 0 or array.dtype.kind not in "biuf" or math.isnan(float(array)):
         raise LoyaltyError(f"{name} must be a number, got {value!r}: a gate cannot decide without it")
-    return float(value)
+    return float(array)
 
 
 def on_good_side(value: float, limit: float, direction: str) -> bool:

@@ -118,7 +118,7 @@ def test_confidence_sequence_never_widens_and_nests(values, first, second):
     assert np.all(low_wide <= low_narrow + 1e-9) and np.all(high_narrow <= high_wide + 1e-9)
 
 
-@fast
+@settings(max_examples=40, deadline=None, database=None, derandomize=True)
 @given(st.integers(10, 400), st.data(), st.floats(0.01, 0.3), directions)
 def test_examples_needed_fall_as_the_drop_moves_away_from_the_limit(n, data, limit, direction):
     # Hold the disagreements b + c fixed and move the drop (b - c)/n away from the limit, on
