@@ -76,7 +76,8 @@ def section_paired(rng, simulations):
         coverages = []
         for p_b in (0.005, 0.02, 0.05, 0.1, 0.2, 0.35):
             for p_c in (0.005, 0.02, 0.05, 0.1, 0.2, 0.35):
-                probability = np.exp(log_coefficient + b * np.log(p_b) + c * np.log(p_c) + (n - b - c) * np.log1p(-p_b - p_c))
+                log_p = log_coefficient + b * np.log(p_b) + c * np.log(p_c) + (n - b - c) * np.log1p(-p_b - p_c)
+                probability = np.exp(log_p)
                 coverages.append(probability[(low <= p_b - p_c) & (p_b - p_c <= high)].sum())
         rows.append([n, float(np.mean(coverages)), float(np.min(coverages))])
     table("Paired difference: Tango's exact coverage over P(b), P(c) in {0.005 .. 0.35}^2 (36 points)",
@@ -99,7 +100,8 @@ def section_proportion(rng, simulations):
             row += [float(coverage.mean()), float(coverage.min()), float(coverage[89])]
         rows.append(row)
     table("Proportion: exact coverage over p = 0.01 .. 0.99 (mean, min, at p = 0.90)",
-          ["n", "Wilson mean", "min", "p=.9", "Clopper-Pearson mean", "min", "p=.9", "bootstrap mean", "min", "p=.9"], rows)
+          ["n", "Wilson mean", "min", "p=.9", "Clopper-Pearson mean", "min", "p=.9", "bootstrap mean", "min", "p=.9"],
+          rows)
 
 
 def bounded_draws(rng, kind, size, n):
@@ -135,7 +137,8 @@ def section_bounded(rng, simulations):
                 row += [covered(low, high, mean), float(np.mean(high - low))]
             rows.append(row)
     table("Bounded mean (probability loyalty): simulated coverage and mean width (betting and bootstrap: 400 runs)",
-          ["n", "values", "Wilson-bound cov", "width", "betting cov", "width", "t cov", "width", "bootstrap cov", "width"],
+          ["n", "values", "Wilson-bound cov", "width", "betting cov", "width", "t cov", "width", "bootstrap cov",
+           "width"],
           rows)
 
 
@@ -161,8 +164,9 @@ def section_sequential(rng, simulations):
                 peek_wrong |= still_open & ((t_low > limit) if drop <= limit + 1e-12 else (t_high <= limit))
                 still_open &= ~((t_high <= limit) | (t_low > limit))
             used = np.asarray(looks)[stop]
-            rows.append([n, block, f"{p_b:.2f} / {p_c:.2f} ({drop:+.2f})", float(inside.all(axis=1).mean()), float(inside[at_stop].mean()),
-                         float(decided.any(axis=1).mean()), float(used.mean()), float(wrong.mean()), float(peek_wrong.mean())])
+            rows.append([n, block, f"{p_b:.2f} / {p_c:.2f} ({drop:+.2f})", float(inside.all(axis=1).mean()),
+                         float(inside[at_stop].mean()), float(decided.any(axis=1).mean()), float(used.mean()),
+                         float(wrong.mean()), float(peek_wrong.mean())])
     table("Sequential robustness (limit 0.10): betting CS at every look / at the stop, share decided, "
           "mean examples used, wrong-side verdicts; and peeking at Tango's fixed-n CI",
           ["n", "block", "P(b) / P(c) (true drop)", "CS cov all looks", "CS cov at stop", "decided", "mean n used",
@@ -220,9 +224,11 @@ def section_latency(rng, simulations):
 def section_demo(rng, simulations):
     n, rows = 854, []
     scenarios = [
-        ("accuracy_drop, identical student (b = c = 0)", lambda: paired_difference_interval(0, 0, n) + (0.0,), 0.02, "at_most"),
+        ("accuracy_drop, identical student (b = c = 0)", lambda: paired_difference_interval(0, 0, n) + (0.0,), 0.02,
+         "at_most"),
         ("label_loyalty, identical student (all agree)", lambda: wilson_interval(n, n) + (1.0,), 0.90, "at_least"),
-        ("probability_loyalty, identical student (all 1.0)", lambda: bounded_mean_interval(np.ones(n)) + (1.0,), 0.85, "at_least"),
+        ("probability_loyalty, identical student (all 1.0)", lambda: bounded_mean_interval(np.ones(n)) + (1.0,), 0.85,
+         "at_least"),
     ]
     for name, interval, limit, direction in scenarios:
         low, high, estimate = interval()

@@ -69,8 +69,11 @@ def paired_examples_to_decide(b, c, n, limit: float, direction: str = AT_MOST, c
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
     rate_b, rate_c = float(b / n), float(c / n)
-    return _examples_needed(lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z), _tango_upper(m * rate_b, m * rate_c, m, z)),
-                            rate_b - rate_c, limit, float(_tango_null_variance(rate_b, rate_c, 1.0, limit)), z, direction)
+    def interval_at(m):
+        return -_tango_upper(m * rate_c, m * rate_b, m, z), _tango_upper(m * rate_b, m * rate_c, m, z)
+
+    variance = float(_tango_null_variance(rate_b, rate_c, 1.0, limit))
+    return _examples_needed(interval_at, rate_b - rate_c, limit, variance, z, direction)
 
 
 def proportion_examples_to_decide(successes, n, limit: float, direction: str = AT_LEAST,
@@ -95,7 +98,8 @@ def proportion_examples_to_decide(successes, n, limit: float, direction: str = A
     return _examples_needed(lambda m: _wilson(m * rate, m, z), rate, limit, limit * (1.0 - limit), z, direction)
 
 
-def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LEAST, confidence: float = 0.95) -> int | None:
+def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LEAST,
+                                    confidence: float = 0.95) -> int | None:
     """Examples needed for the bounded-mean gate (``bounded_mean_interval``) to decide if the
     mean held; its variance term is the bound mean (1 - mean), as in that interval.
 
@@ -179,17 +183,24 @@ def identical_student_feasibility(kind: str, n: int, limit: float, direction: st
     return Feasibility(kind, int(n), limit, direction, low, high, can_pass, needed)
 
 
-def feasibility_text(gate: str, feasibility: Feasibility, unit: str = "examples", confidence: float = 0.95) -> str | None:
-    """A warning line when even an identical student cannot PASS; None when it can.
+def feasibility_text(gate: str, feasibility: Feasibility, unit: str = "examples",
+                     confidence: float = 0.95) -> str | None:
+    r"""A warning line when even an identical student cannot PASS; None when it can.
 
-    >>> print(feasibility_text("robustness_drop", identical_student_feasibility("paired_difference", 10, 0.10, "at_most"),
-    ...                        unit="attacked examples"))
-    with 10 attacked examples the robustness_drop gate cannot PASS under the confident or three-way rule: even a student identical to its teacher gives a 95% CI up to 0.278 > 0.100; use at least 35 attacked examples
+    >>> feasibility = identical_student_feasibility("paired_difference", 10, 0.10, "at_most")
+    >>> text = feasibility_text("robustness_drop", feasibility, unit="attacked examples")
+    >>> print(text.replace(": ", ":\n").replace("; ", ";\n"))
+    with 10 attacked examples the robustness_drop gate cannot PASS under the confident or three-way rule:
+    even a student identical to its teacher gives a 95% CI up to 0.278 > 0.100;
+    use at least 35 attacked examples
     """
     f = feasibility
     if f.can_pass:
         return None
-    end, sign, side = (f"down to {f.best_low:.3f}", "<", "") if f.direction == AT_LEAST else (f"up to {f.best_high:.3f}", ">", "")
+    if f.direction == AT_LEAST:
+        end, sign = f"down to {f.best_low:.3f}", "<"
+    else:
+        end, sign = f"up to {f.best_high:.3f}", ">"
     head = (f"with {f.n} {unit} the {gate} gate cannot PASS under the confident or three-way rule: even a student "
             f"identical to its teacher gives a {confidence:.0%} CI {end} {sign} {f.limit:.3f}")
     if f.n_needed is None:

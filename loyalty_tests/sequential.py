@@ -154,10 +154,10 @@ def sequential_interval(values, confidence: float = 0.95, *, looks=None, lower: 
 
 @dataclass(frozen=True)
 class SequentialDecision:
-    """Where the sequential gate stands: ``stopped`` (decided, or the cap reached) or not yet
-    (attack another block), after ``n_used`` examples; the ``decision`` at that point (rule
-    applied to the running mean and the confidence sequence), a ``reason`` line, and the running
-    CI at every look."""
+    """Where a sequential gate stands: ``stopped`` (decided, or the cap ``max_n`` reached) or not
+    yet (attack / time another block), after ``n_used`` values (examples, or latency rounds); the
+    ``decision`` at that point (the rule applied to the estimate and the running CI), a
+    ``reason`` line, and the running CI at every look taken."""
     decision: Decision
     stopped: bool
     n_used: int
@@ -182,12 +182,13 @@ def planned_looks(block_size: int, max_n: int) -> list[int]:
 
 def sequential_decision(values, limit: float, direction: str, *, block_size: int, max_n: int,
                         confidence: float = 0.95, rule: str = "estimate", inconclusive: str = "fail",
-                        lower: float = -1.0, upper: float = 1.0) -> SequentialDecision:
+                        lower: float = -1.0, upper: float = 1.0, cap_name: str | None = None) -> SequentialDecision:
     """Sequential gate over values arriving in blocks (e.g. per-example robustness differences
     teacher_correct - student_correct, in [-1, 1]): look after every ``block_size`` values and
     at ``max_n``; stop at the first look whose confidence-sequence outcome is PASS or FAIL, or at
     ``max_n``. ``values`` holds everything observed so far (a prefix is fine: then ``stopped``
     says whether to attack another block). The error rates hold under this optional stopping.
+    ``cap_name`` (e.g. "--attack-examples") names the cap in the reason line.
 
     >>> rng = np.random.default_rng(0)
     >>> drops = rng.choice([-1.0, 0.0, 1.0], p=[0.05, 0.9, 0.05], size=500)
@@ -196,6 +197,9 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
     ('decided PASS after 150 of 500 examples', True)
     >>> sequential_decision(drops[:50], 0.10, "at_most", block_size=50, max_n=500).reason
     'INCONCLUSIVE after 50 of 500 examples: attack another block'
+    >>> sequential_decision(np.zeros(10), 0.10, "at_most", block_size=10, max_n=10,
+    ...                     cap_name="--attack-examples").reason
+    'reached --attack-examples 10, INCONCLUSIVE'
     """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -217,7 +221,8 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
     if outcome != INCONCLUSIVE:
         reason = f"decided {outcome} after {look} of {max_n} examples"
     elif look == max_n:
-        reason = f"reached the cap of {max_n} examples, {INCONCLUSIVE}"
+        cap = f"the cap of {max_n} examples" if cap_name is None else f"{cap_name} {max_n}"
+        reason = f"reached {cap}, {INCONCLUSIVE}"
     else:
         reason = f"{INCONCLUSIVE} after {look} of {max_n} examples: attack another block"
     return SequentialDecision(decision, stopped, look, int(max_n), reason, tuple(looks[:index + 1]),

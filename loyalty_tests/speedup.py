@@ -25,7 +25,8 @@ import numpy as np
 
 from .errors import LoyaltyError
 from .sequential import SequentialDecision, planned_looks
-from .stats import INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile, three_way_outcome
+from .stats import (INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile,
+                    three_way_outcome)
 
 # Normal-theory efficiency of the median: its standard error is about 1.2533 sigma / sqrt(n).
 _MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2.0)
@@ -105,12 +106,12 @@ def rounds_to_decide(teacher_seconds, student_seconds, limit: float, confidence:
 
 def latency_decision(teacher_seconds, student_seconds, limit: float, *, block_size: int, max_rounds: int,
                      confidence: float = 0.95, rule: str = "estimate", inconclusive: str = "fail",
-                     direction: str = "at_least") -> SequentialDecision:
+                     direction: str = "at_least", cap_name: str | None = None) -> SequentialDecision:
     """Sequential latency gate: rounds arrive in blocks of ``block_size`` up to ``max_rounds``;
     look after each block (and at the cap) with the speedup CI at the Bonferroni level
     ``1 - (1 - confidence)/K`` for K planned looks; stop at the first look whose outcome is PASS
     or FAIL, or at the cap. Pass every round timed so far (a whole number of blocks, or the cap);
-    ``stopped`` False means: time another block.
+    ``stopped`` False means: time another block. ``cap_name`` names the cap in the reason line.
 
     >>> rng = np.random.default_rng(0)
     >>> teacher = rng.lognormal(0.0, 0.05, 40)
@@ -141,7 +142,8 @@ def latency_decision(teacher_seconds, student_seconds, limit: float, *, block_si
     if outcome != INCONCLUSIVE:
         reason = f"decided {outcome} after {look} of {max_rounds} rounds"
     elif look == max_rounds:
-        reason = f"reached the cap of {max_rounds} rounds, {INCONCLUSIVE}"
+        cap = f"the cap of {max_rounds} rounds" if cap_name is None else f"{cap_name} {max_rounds}"
+        reason = f"reached {cap}, {INCONCLUSIVE}"
     else:
         reason = f"{INCONCLUSIVE} after {look} of {max_rounds} rounds: time another block"
     return SequentialDecision(decision, stopped, look, int(max_rounds), reason, tuple(looks), tuple(lows), tuple(highs))

@@ -18,6 +18,9 @@ probability_loyalty    mean of per-example values in        ``bounded_mean_inter
                                                             variance bound mu(1 - mu)
 =====================  ==================================  ==========================================
 
+``sequential.py`` adds the anytime-valid interval for gates that stop early, ``speedup.py``
+the latency interval, ``sample_size.py`` the n a verdict needs, ``flips.py`` flip accounting.
+
 The outcome of a gate (``three_way_outcome``) is PASS when its whole CI is on the good side of the
 limit, FAIL when the whole CI is on the bad side, INCONCLUSIVE otherwise; gates are inclusive (a
 value equal to the limit is on the good side). ``decide`` applies the user's rule.
@@ -161,7 +164,8 @@ def paired_difference_interval(b, c, n, confidence: float = 0.95):
     [0.0081, 0.0892]
     """
     _check_confidence(confidence)
-    b, c, n = _counts("b (teacher right, student wrong)", b), _counts("c (teacher wrong, student right)", c), _counts("n", n)
+    b, c = _counts("b (teacher right, student wrong)", b), _counts("c (teacher wrong, student right)", c)
+    n = _counts("n", n)
     if (n < 1).any() or (b + c > n).any():
         raise LoyaltyError(f"need n >= 1 and b + c <= n (b, c count examples among the n), got b={b}, c={c}, n={n}")
     z = normal_quantile(confidence)
@@ -192,9 +196,14 @@ def bounded_mean_interval(values, confidence: float = 0.95):
     2000), reached by the Bernoulli, so this is the score interval with the largest variance the
     data could have. It stays honest where the sample variance is 0: ten values of 1.0 give
     [0.72, 1], not [1, 1] (ten values cannot rule out a rare low value). The price is width when
-    the values vary little around a mean far from 0 and 1: then it is wider than a t-interval.
-    benchmarks/bench_coverage.py compares it with the t-interval and with the betting interval
-    of Waudby-Smith & Ramdas (2024) (``sequential.betting_interval``) on coverage and width.
+    the values vary little around a mean far from 0 and 1. Measured (benchmarks/bench_coverage.py,
+    4000 seeded runs): coverage 0.93 for Bernoulli(0.9) values at n = 10 (Wilson's own dip) and
+    0.96-1.00 in every other case tried (Bernoulli at n = 50, 500; Beta and "90% exactly 1.0"
+    values at n = 10, 50, 500), where the t-interval and the bootstrap fall to 0.59-0.64 at
+    n = 10 on the Bernoulli and "mostly 1.0" values. The betting interval of Waudby-Smith & Ramdas
+    (2024), ``sequential.betting_interval``, never went below 0.99 and is narrower at n = 500 for
+    low-variance values (0.020 vs 0.038 wide on Beta(20, 1)) but wider at n <= 50 (0.50 vs 0.34
+    at n = 10); this one was chosen for its closed form and its narrower small-n intervals.
     2-D ``values`` (one row per simulated run) give one interval per row.
 
     >>> [round(bound, 4) for bound in bounded_mean_interval([1.0] * 10)]
@@ -306,7 +315,10 @@ def decide(estimate: float, low: float, high: float, limit: float, direction: st
     if inconclusive not in INCONCLUSIVE_POLICIES:
         raise LoyaltyError(f"inconclusive must be one of {', '.join(INCONCLUSIVE_POLICIES)}, got {inconclusive!r}")
     # The pessimistic end must clear the limit for a PASS; the optimistic end must miss it for a FAIL.
-    pessimistic_name, pessimistic, optimistic = ("ci_low", low, high) if direction == AT_LEAST else ("ci_high", high, low)
+    if direction == AT_LEAST:
+        pessimistic_name, pessimistic, optimistic = "ci_low", low, high
+    else:
+        pessimistic_name, pessimistic, optimistic = "ci_high", high, low
     warned = False
     if rule == "estimate":
         decided_by, checked, passed = "estimate", estimate, on_good_side(estimate, limit, direction)

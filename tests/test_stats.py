@@ -26,7 +26,8 @@ MODULES = [stats, sample_size, sequential, speedup, flips]
 def test_docstring_examples(module):
     results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert results.attempted > 0, f"{module.__name__} has no docstring examples"
-    assert results.failed == 0, f"{results.failed} of {results.attempted} docstring examples failed in {module.__name__}"
+    assert results.failed == 0, (f"{results.failed} of {results.attempted} docstring examples failed "
+                                 f"in {module.__name__}")
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
@@ -204,7 +205,8 @@ def test_confident_rule_uses_the_upper_end_for_a_maximum():
     assert not failed.passed and failed.decided_by == "ci_high" and failed.checked_value == 0.12
 
 
-@pytest.mark.parametrize("policy, passed, warned", [("fail", False, False), ("warn", True, True), ("pass", True, False)])
+@pytest.mark.parametrize("policy, passed, warned", [("fail", False, False), ("warn", True, True),
+                                                    ("pass", True, False)])
 def test_three_way_rule_inconclusive_policies(policy, passed, warned):
     for case in ("straddle_above", "straddle_below"):
         decision = decide(*CASES[case], 0.90, "at_least", rule="three-way", inconclusive=policy)

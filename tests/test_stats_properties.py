@@ -5,7 +5,7 @@ the examples needed to decide fall as the effect moves away from the limit."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty_tests.sample_size import paired_examples_to_decide, proportion_examples_to_decide

@@ -101,7 +101,8 @@ def test_sequential_gate_fails_early_when_the_student_breaks():
 
 def test_sequential_gate_on_the_limit_runs_to_the_cap_and_applies_the_rule():
     values = _drops(2, 0.15, 0.05)
-    for rule, policy, passed in (("three-way", "fail", False), ("three-way", "pass", True), ("confident", "fail", False)):
+    rules = (("three-way", "fail", False), ("three-way", "pass", True), ("confident", "fail", False))
+    for rule, policy, passed in rules:
         result = sequential_decision(values, 0.10, "at_most", block_size=50, max_n=500, rule=rule, inconclusive=policy)
         assert result.n_used == 500 and result.stopped
         assert result.reason == "reached the cap of 500 examples, INCONCLUSIVE"

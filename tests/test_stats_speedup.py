@@ -82,6 +82,8 @@ def test_latency_looks_use_the_bonferroni_level():
     _, low, high = speedup_interval(teacher, student, 1 - 0.05 / 5)
     assert (result.decision.low, result.decision.high) == (low, high)
     assert result.looks == (10, 20, 30, 40, 50)
+    named = latency_decision(teacher, student, 1.0, block_size=10, max_rounds=50, cap_name="--loyalty-latency-rounds")
+    assert named.reason == "reached --loyalty-latency-rounds 50, INCONCLUSIVE"
     unfinished = latency_decision(teacher[:20], student[:20], 1.0, block_size=10, max_rounds=50)
     assert not unfinished.stopped and unfinished.reason == "INCONCLUSIVE after 20 of 50 rounds: time another block"
 
