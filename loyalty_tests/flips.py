@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LoyaltyError
-from .metrics import _labels, _same_length
+from .validation import class_indices, same_length
 
 FLIP_KINDS = ("negative", "positive")
 
@@ -64,9 +64,9 @@ class FlipCounts:
 def _checked(y_true, teacher_pred, student_pred, n_classes: int | None = None):
     if n_classes is not None and (int(n_classes) != n_classes or n_classes < 1):
         raise LoyaltyError(f"n_classes must be a whole number >= 1, got {n_classes!r}")
-    arrays = [_labels(name, array, n_classes=None if n_classes is None else int(n_classes))
+    arrays = [class_indices(name, array, n_classes=None if n_classes is None else int(n_classes))
               for name, array in (("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))]
-    _same_length(*zip(("y_true", "teacher_pred", "student_pred"), arrays))
+    same_length(*zip(("y_true", "teacher_pred", "student_pred"), arrays))
     return arrays
 
 
