@@ -1,11 +1,15 @@
-"""Assertion helpers for users' own tests; failures show numbers, thresholds and examples."""
+"""Assertion helpers for users' own tests; failures show numbers, CIs, thresholds and examples.
+
+They decide exactly as the built-in gates do (``gate_checks``): same intervals, same three-way
+outcome, same rule (``decision`` and ``inconclusive`` from the report's thresholds unless given).
+"""
 
 from __future__ import annotations
 
-from . import gate_checks
-from .robustness import summary as robust
-from .loyalty_report import LoyaltyReport, format_examples
+from . import gate_checks, stats
 from .latency import LatencyResult, measure_latency
+from .loyalty_report import LoyaltyReport, format_examples
+from .robustness import summary as robust
 from .thresholds import THRESHOLD_SPECS, Threshold, resolve
 
 
@@ -17,31 +21,35 @@ def _thresholds(base: dict | None, overrides: dict) -> dict[str, Threshold]:
     return effective
 
 
+def _rule(thresholds: dict[str, Threshold], decision: str | None, inconclusive: str | None) -> gate_checks.Rule:
+    rule = gate_checks.Rule.from_thresholds(thresholds)
+    return gate_checks.Rule(decision or rule.name, inconclusive or rule.inconclusive)
+
+
 def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = None,
                  min_probability_loyalty: float | None = None, max_accuracy_drop: float | None = None,
-                 max_accuracy_drop_relative: float | None = None, gate_on_lower_bound: bool | None = None,
-                 examples: int = 5) -> None:
+                 max_accuracy_drop_relative: float | None = None, max_negative_flip_rate: float | None = None,
+                 decision: str | None = None, inconclusive: str | None = None, examples: int = 5) -> None:
     """Assert the student in ``report`` (the ``loyalty_report`` fixture) is loyal to its teacher.
 
     Thresholds not given here come from ``report.thresholds`` (marker > command line > ini >
-    default). On failure the message lists every failing gate and the ``examples`` worst
-    disagreements with both models' probabilities.
+    default). On failure the message lists every failing gate with its CI and outcome, and the
+    ``examples`` worst disagreements with both models' probabilities.
     """
     thresholds = _thresholds(report.thresholds, {
         "min_label_loyalty": min_label_loyalty, "min_probability_loyalty": min_probability_loyalty,
         "max_accuracy_drop": max_accuracy_drop, "max_accuracy_drop_relative": max_accuracy_drop_relative,
-        "gate_on_lower_bound": gate_on_lower_bound,
+        "max_negative_flip_rate": max_negative_flip_rate,
     })
-    lower = bool(thresholds["gate_on_lower_bound"].value)
-    values = report.metrics
-    results = [
-        gate_checks.gate_minimum("label_loyalty", values.get("label_loyalty"), thresholds["min_label_loyalty"], lower_bound=lower),
-        gate_checks.gate_minimum("probability_loyalty", values.get("probability_loyalty"),
-                           thresholds["min_probability_loyalty"], lower_bound=lower),
-        gate_checks.gate_accuracy_drop(values.get("teacher_accuracy"), values.get("student_accuracy"),
-                                 values.get("accuracy_drop"), thresholds["max_accuracy_drop"],
-                                 thresholds["max_accuracy_drop_relative"], lower_bound=lower),
-    ]
+    rule, m = _rule(thresholds, decision, inconclusive), report.metrics
+    limit, source = gate_checks.accuracy_drop_limit(m["teacher_accuracy"].value, thresholds["max_accuracy_drop"],
+                                                    thresholds["max_accuracy_drop_relative"])
+    results = [gate_checks.gate_metric("accuracy_drop", m.get("accuracy_drop"), limit, source, stats.AT_MOST, rule)]
+    for gate, key, direction in (("label_loyalty", "min_label_loyalty", stats.AT_LEAST),
+                                 ("probability_loyalty", "min_probability_loyalty", stats.AT_LEAST),
+                                 ("negative_flip_rate", "max_negative_flip_rate", stats.AT_MOST)):
+        threshold = thresholds[key]
+        results.append(gate_checks.gate_metric(gate, m.get(gate), threshold.value, threshold.source, direction, rule))
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"student {report.student_name!r} is not loyal to teacher {report.teacher_name!r} "
@@ -51,20 +59,21 @@ def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = Non
         raise AssertionError("\n".join(lines))
 
 
-def assert_robust(comparison, *, max_robustness_drop: float | None = None, gate_on_lower_bound: bool = False,
-                  examples: int = 5, n_resamples: int = 1000, seed: int = 0) -> None:
+def assert_robust(comparison, *, max_robustness_drop: float | None = None, decision: str = "estimate",
+                  inconclusive: str = "fail", examples: int = 5) -> None:
     """Assert the student's accuracy under attack is at most ``max_robustness_drop`` below the
     teacher's on the same attacked examples (``comparison``: the ``attack_results`` fixture or
     ``loyalty_tests.robustness.compare_robustness``). The failure message shows the drop with its
-    paired bootstrap CI, both accuracies under attack and adversarial examples that fool the
+    paired CI and outcome, both accuracies under attack and adversarial examples that fool the
     student but not the teacher.
     """
     limit = THRESHOLD_SPECS["max_robustness_drop"].default if max_robustness_drop is None else max_robustness_drop
-    threshold = Threshold("max_robustness_drop", limit, "argument" if max_robustness_drop is not None else "default")
-    drop = robust.robustness_drop(comparison, n_resamples=n_resamples, seed=seed)
-    result = gate_checks.gate_robustness_drop(drop, comparison.teacher.accuracy_under_attack,
-                                        comparison.student.accuracy_under_attack, comparison.teacher.config.recipe,
-                                        threshold, lower_bound=gate_on_lower_bound)
+    source = "argument" if max_robustness_drop is not None else "default"
+    drop = robust.robustness_drop(comparison)
+    detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
+              f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f})")
+    result = gate_checks.gate_metric("robustness", drop, limit, source, stats.AT_MOST,
+                                     gate_checks.Rule(decision, inconclusive), detail=detail, name="robustness_drop")
     if not result.passed:
         lines = [f"student {comparison.student.model_name!r} is less robust than teacher "
                  f"{comparison.teacher.model_name!r}: {result.message}"]
@@ -77,20 +86,28 @@ def assert_robust(comparison, *, max_robustness_drop: float | None = None, gate_
 
 
 def assert_faster(teacher_or_result, student=None, texts=None, *, min_speedup: float | None = None,
-                  rounds: int = 5) -> LatencyResult:
+                  rounds: int = 10, max_rounds: int = 50, decision: str = "estimate") -> LatencyResult:
     """Assert the student is at least ``min_speedup`` times faster than the teacher.
 
-    Pass a ``LatencyResult``, or a teacher, a student and the texts to time them on (timed
-    side by side, rounds interleaved). Returns the measurement.
+    Pass a ``LatencyResult``, or a teacher, a student and the texts to time them on (timed side by
+    side in interleaved rounds, in blocks of ``rounds`` until the CI clears the limit or
+    ``max_rounds``). Returns the measurement.
     """
+    limit = THRESHOLD_SPECS["min_speedup"].default if min_speedup is None else min_speedup
     if isinstance(teacher_or_result, LatencyResult):
         latency = teacher_or_result
     else:
         if student is None or texts is None:
             raise TypeError("assert_faster(teacher, student, texts) or assert_faster(latency_result)")
-        latency = measure_latency(teacher_or_result, student, texts, rounds=rounds)
-    limit = THRESHOLD_SPECS["min_speedup"].default if min_speedup is None else min_speedup
-    result = gate_checks.gate_speedup(latency, Threshold("min_speedup", limit, "argument" if min_speedup is not None else "default"))
+        latency = measure_latency(teacher_or_result, student, texts, rounds=rounds, max_rounds=max_rounds,
+                                  limit=limit, rule=decision)
+    from .metrics import MetricValue
+
+    metric = MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
+    result = gate_checks.gate_metric("latency", metric, limit, "argument" if min_speedup is not None else "default",
+                                     stats.AT_LEAST, gate_checks.Rule(decision), name="speedup",
+                                     detail=f" (teacher {latency.teacher_seconds * 1e3:.1f} ms, student "
+                                            f"{latency.student_seconds * 1e3:.1f} ms per batch)")
     if not result.passed:
         raise AssertionError(f"student is not fast enough: {result.message}")
     return latency

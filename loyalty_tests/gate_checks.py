@@ -1,8 +1,12 @@
-"""Gate checks: a metric, a threshold with its source, pass or fail, and a line that says why.
+"""Gate checks: a metric with its 95% CI, a limit with its source, and a verdict that says why.
 
-Pure functions over metric values; the pytest plugin turns each into its own test item. Every
-gate is inclusive (a value equal to its threshold passes) and fails closed: a missing metric or
-a NaN value is a failure with a reason, never a pass.
+Every gate is one of two shapes, "at least" (loyalty, speedup) or "at most" (a drop, a flip
+rate), both inclusive (a value equal to its limit passes). Each gets a three-way outcome from its
+CI against its limit (``stats.three_way_outcome``: PASS, FAIL or INCONCLUSIVE) whatever the rule,
+and the user's rule decides (``stats.decide``: ``estimate``, ``confident`` or ``three-way`` with
+a policy for inconclusive). An inconclusive gate says how many examples would decide it. Pure
+functions; the pytest plugin turns each into its own test item. A missing or NaN metric is a
+failure with a reason, never a pass.
 """
 
 from __future__ import annotations
@@ -10,77 +14,114 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from . import stats
 from .thresholds import Threshold
+
+SIGNS = {(stats.AT_LEAST, True): ">=", (stats.AT_LEAST, False): "<", (stats.AT_MOST, True): "<=",
+         (stats.AT_MOST, False): ">"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How gates decide: the rule and, for ``three-way``, what an INCONCLUSIVE gate does."""
+
+    name: str = "estimate"
+    inconclusive: str = "fail"
+
+    @classmethod
+    def from_thresholds(cls, thresholds: dict[str, Threshold]) -> "Rule":
+        return cls(str(thresholds["decision"].value), str(thresholds["inconclusive"].value))
 
 
 @dataclass(frozen=True)
 class GateResult:
     gate: str  # "accuracy_drop", "label_loyalty", ...
-    passed: bool
+    passed: bool  # the rule's verdict; a warn-only gate that did not pass still lets its test pass
     value: float | None
     limit: float | None
     source: str
     message: str
     warn_only: bool = False
+    three_way: str | None = None  # the CI against the limit: PASS, FAIL or INCONCLUSIVE; None without an estimate
+    rule: str | None = None
+    warned: bool = False  # passed, but only because inconclusive = warn
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    direction: str | None = None
+    needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
 
     def to_row(self) -> dict:
         return asdict(self)
 
 
+def _missing(gate: str, what: str, threshold: Threshold, warn_only: bool) -> GateResult:
+    return GateResult(gate, False, None, None, threshold.source,
+                      f"{what} is missing or NaN: the gate cannot pass without it", warn_only)
+
+
+def _is_number(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def gate_metric(gate: str, metric, limit: float | None, source: str, direction: str, rule: Rule = Rule(), *,
+                warn_only: bool = False, needed: int | None = None, unit: str = "examples", detail: str = "",
+                name: str | None = None) -> GateResult:
+    """The one gate: ``metric`` (value, ci_low, ci_high, n) against ``limit`` in ``direction``.
+
+    ``needed``: examples that would decide it (shown when the outcome is INCONCLUSIVE);
+    ``detail``: what else the failure line should say, e.g. both accuracies.
+
+    >>> from loyalty_tests.metrics import MetricValue
+    >>> r = gate_metric("label_loyalty", MetricValue(0.962, 0.956, 0.967, 5000), 0.97, "default", "at_least")
+    >>> r.passed, r.three_way, r.message
+    (False, 'FAIL', 'label_loyalty 0.962 (n=5000, 95% CI 0.956–0.967) < 0.970 [default]; outcome FAIL')
+    """
+    name = name or gate
+    if metric is None or not _is_number(metric.value):
+        return _missing(gate, name, Threshold(gate, limit, source), warn_only)
+    if limit is None:
+        return GateResult(gate, True, metric.value, None, source, f"{name} {metric.value:.3f} (not gated)", warn_only,
+                          n=metric.n, ci_low=metric.ci_low, ci_high=metric.ci_high, direction=direction)
+    low = metric.ci_low if _is_number(metric.ci_low) else metric.value
+    high = metric.ci_high if _is_number(metric.ci_high) else metric.value
+    decision = stats.decide(metric.value, low, high, limit, direction, rule.name, rule.inconclusive)
+    which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
+    shown = decision.checked_value if which else metric.value
+    good = stats.on_good_side(shown, limit, direction)
+    message = (f"{name} {metric.value:.3f} ({_ci_text(metric)}) {which}{SIGNS[direction, good]} {limit:.3f} [{source}]"
+               f"{detail}; outcome {decision.outcome}")
+    if rule.name != "estimate":
+        message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
+    if decision.outcome == stats.INCONCLUSIVE and metric.n:
+        from .sample_size import undecided_text
+
+        message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit)
+    return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
+                      decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
+                      needed if decision.outcome == stats.INCONCLUSIVE else None)
+
+
 def _ci_text(metric) -> str:
-    if metric.ci_low is None or metric.ci_high is None:
+    if not _is_number(metric.ci_low) or not _is_number(metric.ci_high):
         return f"n={metric.n}"
     return f"n={metric.n}, 95% CI {metric.ci_low:.3f}–{metric.ci_high:.3f}"
 
 
-def _missing(gate: str, name: str, threshold: Threshold, warn_only: bool) -> GateResult:
-    return GateResult(gate, False, None, None, threshold.source,
-                      f"{name} is missing or NaN: the gate cannot pass without it", warn_only)
+def accuracy_drop_limit(teacher_accuracy: float, absolute: Threshold, relative: Threshold):
+    """The tighter of the absolute and the relative limit (both must hold when both are set); the
+    relative one is ``relative × teacher accuracy``, so a teacher accuracy of 0 allows no drop.
+    ``(None, "default")`` when neither is set.
 
-
-def gate_minimum(gate: str, metric, threshold: Threshold, *, lower_bound: bool = False,
-                 warn_only: bool = False) -> GateResult:
-    """Pass when the metric (or its CI lower bound) is >= the threshold."""
-    if metric is None or metric.value is None or math.isnan(metric.value):
-        return _missing(gate, gate, threshold, warn_only)
-    if threshold.value is None:
-        return GateResult(gate, True, metric.value, None, threshold.source, f"{gate} {metric.value:.3f} (not gated)", warn_only)
-    checked = metric.ci_low if lower_bound and metric.ci_low is not None else metric.value
-    passed = checked >= threshold.value
-    which = "CI lower bound " if checked is not metric.value else ""
-    sign = ">=" if passed else "<"
-    message = (f"{gate} {metric.value:.3f} ({_ci_text(metric)}) {which}{sign} {threshold.value:.3f} "
-               f"[{threshold.source}]")
-    return GateResult(gate, passed, metric.value, float(threshold.value), threshold.source, message, warn_only)
-
-
-def gate_accuracy_drop(teacher_accuracy, student_accuracy, drop, absolute: Threshold, relative: Threshold,
-                       *, lower_bound: bool = False, warn_only: bool = False) -> GateResult:
-    """Allowed drop, direction teacher − student (positive = the student is worse), inclusive.
-
-    Absolute and relative limits must both hold when both are set; the relative one is
-    ``relative × teacher accuracy``, so a teacher accuracy of 0 allows no drop at all.
+    >>> accuracy_drop_limit(0.9, Threshold("a", 0.02, "default"), Threshold("r", 0.01, "ini"))
+    (0.009000000000000001, 'ini')
     """
-    gate = "accuracy_drop"
-    values = (teacher_accuracy, student_accuracy, drop)
-    if any(v is None or v.value is None or math.isnan(v.value) for v in values):
-        return _missing(gate, "accuracy of teacher or student", absolute, warn_only)
-    # The pessimistic end of the drop's CI is its upper bound.
-    checked = drop.ci_high if lower_bound and drop.ci_high is not None else drop.value
     limits = []
     if absolute.value is not None:
         limits.append((float(absolute.value), absolute.source))
     if relative.value is not None:
-        limits.append((float(relative.value) * teacher_accuracy.value, relative.source))
-    if not limits:
-        return GateResult(gate, True, drop.value, None, "default", f"accuracy drop {drop.value:.3f} (not gated)", warn_only)
-    limit, source = min(limits)
-    passed = checked <= limit + 1e-12  # inclusive; tolerate float noise in a difference of means
-    which = "CI upper bound " if checked is not drop.value else ""
-    sign = "<=" if passed else ">"
-    message = (f"accuracy_drop {drop.value:.3f} ({_ci_text(drop)}) {which}{sign} {limit:.3f} [{source}] "
-               f"(teacher {teacher_accuracy.value:.3f}, student {student_accuracy.value:.3f})")
-    return GateResult(gate, passed, drop.value, limit, source, message, warn_only)
+        limits.append((float(relative.value) * teacher_accuracy, relative.source))
+    return min(limits) if limits else (None, "default")
 
 
 def label_shares(predicted_labels, n_labels: int) -> list[float]:
@@ -91,72 +132,40 @@ def label_shares(predicted_labels, n_labels: int) -> list[float]:
     return [count / total for count in counts]
 
 
-def gate_label_distribution(teacher_labels, student_labels, label_names, threshold: Threshold,
-                            *, warn_only: bool = False) -> GateResult:
-    """No collapse: every label's share among the student's predictions is at least
-    ``ratio × its share among the teacher's``. The value is the smallest such share ratio."""
-    gate = "label_distribution"
-    teacher_shares = label_shares(teacher_labels, len(label_names))
-    student_shares = label_shares(student_labels, len(label_names))
-    ratios = {name: s / t for name, t, s in zip(label_names, teacher_shares, student_shares) if t > 0}
-    worst_label = min(ratios, key=ratios.get)
-    worst = ratios[worst_label]
-    limit = float(threshold.value) if threshold.value is not None else 0.0
-    passed = worst >= limit
-    shares = ", ".join(f"{n}: teacher {t:.1%} student {s:.1%}"
-                       for n, t, s in zip(label_names, teacher_shares, student_shares))
-    sign = ">=" if passed else "<"
-    message = (f"label_distribution: smallest student/teacher share ratio {worst:.3f} (label {worst_label!r}) "
-               f"{sign} {limit:.3f} [{threshold.source}]; shares {shares}")
-    return GateResult(gate, passed, worst, limit, threshold.source, message, warn_only)
+def smallest_share_ratio(teacher_labels, student_labels, n_labels: int) -> float:
+    """min over labels the teacher predicts of (student's share / teacher's share).
+
+    >>> smallest_share_ratio([0, 1, 1, 0], [0, 1, 1, 1], 2)
+    0.5
+    """
+    teacher, student = label_shares(teacher_labels, n_labels), label_shares(student_labels, n_labels)
+    return min(s / t for t, s in zip(teacher, student) if t > 0)
 
 
-def gate_speedup(latency, threshold: Threshold, *, warn_only: bool = False) -> GateResult:
-    gate = "latency"
-    limit = float(threshold.value) if threshold.value is not None else 0.0
-    passed = latency.speedup >= limit
-    sign = ">=" if passed else "<"
-    message = (f"latency speedup {latency.speedup:.2f}x (teacher {latency.teacher_seconds * 1e3:.1f} ms, "
-               f"student {latency.student_seconds * 1e3:.1f} ms per batch of {latency.batch_size}, "
-               f"median of {latency.rounds} interleaved rounds) {sign} {limit:.2f}x [{threshold.source}]")
-    return GateResult(gate, passed, latency.speedup, limit, threshold.source, message, warn_only)
+def label_distribution_message(teacher_labels, student_labels, label_names) -> str:
+    """The shares behind the collapse gate, and the label that shrank most."""
+    teacher = label_shares(teacher_labels, len(label_names))
+    student = label_shares(student_labels, len(label_names))
+    ratios = {name: s / t for name, t, s in zip(label_names, teacher, student) if t > 0}
+    worst = min(ratios, key=ratios.get)
+    shares = ", ".join(f"{n}: teacher {t:.1%} student {s:.1%}" for n, t, s in zip(label_names, teacher, student))
+    shrank = f"label {worst!r} shrank most; " if ratios[worst] < 1 else ""
+    return f" ({shrank}shares {shares})"
 
 
-def gate_baseline(metric_name: str, current: float, baseline: float | None, tolerance: Threshold,
-                  *, warn_only: bool = False) -> GateResult:
+def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: Threshold, rule: Rule = Rule(), *,
+                  warn_only: bool = False) -> GateResult:
+    """This run's metric (with its CI) at least the baseline's value minus the tolerance."""
     gate = f"baseline:{metric_name}"
-    if baseline is None or current is None or math.isnan(current):
-        return GateResult(gate, False, current, None, tolerance.source,
+    if not _is_number(baseline) or metric is None or not _is_number(metric.value):
+        return GateResult(gate, False, getattr(metric, "value", None), None, tolerance.source,
                           f"{metric_name} missing in the current run or the baseline; "
                           "update the baseline with --loyalty-update-baseline", warn_only)
     limit = baseline - float(tolerance.value or 0.0)
-    passed = current >= limit - 1e-12
-    sign = ">=" if passed else "<"
-    message = (f"{metric_name} {current:.3f} {sign} baseline {baseline:.3f} - tolerance "
-               f"{float(tolerance.value or 0):.3f} [{tolerance.source}]")
-    if not passed:
-        message += "; if this change is intended, write a new baseline with --loyalty-update-baseline"
-    return GateResult(gate, passed, current, limit, tolerance.source, message, warn_only)
-
-
-def gate_robustness_drop(drop, teacher_under_attack: float, student_under_attack: float, recipe: str,
-                         threshold: Threshold, *, lower_bound: bool = False, warn_only: bool = False) -> GateResult:
-    """Allowed fall of accuracy under attack, teacher − student, on the same attacked examples.
-
-    ``drop`` is a MetricValue (paired bootstrap CI over the examples); with ``lower_bound`` the
-    pessimistic end of its CI, the upper bound, is gated, as for the accuracy drop.
-    """
-    gate = "robustness"
-    if drop is None or drop.value is None or math.isnan(drop.value):
-        return _missing(gate, "accuracy under attack of teacher or student", threshold, warn_only)
-    if threshold.value is None:
-        return GateResult(gate, True, drop.value, None, threshold.source,
-                          f"robustness drop {drop.value:.3f} (not gated)", warn_only)
-    checked = drop.ci_high if lower_bound and drop.ci_high is not None else drop.value
-    limit = float(threshold.value)
-    passed = checked <= limit + 1e-12
-    which = "CI upper bound " if checked is not drop.value else ""
-    sign = "<=" if passed else ">"
-    message = (f"robustness_drop {drop.value:.3f} ({_ci_text(drop)}) {which}{sign} {limit:.3f} [{threshold.source}] "
-               f"(accuracy under {recipe} attack: teacher {teacher_under_attack:.3f}, student {student_under_attack:.3f})")
-    return GateResult(gate, passed, drop.value, limit, threshold.source, message, warn_only)
+    detail = f" (baseline {baseline:.3f} - tolerance {float(tolerance.value or 0):.3f})"
+    result = gate_metric(gate, metric, limit, tolerance.source, stats.AT_LEAST, rule, warn_only=warn_only,
+                         detail=detail, name=metric_name)
+    if not result.passed:
+        result = GateResult(**{**result.to_row(), "message": result.message + "; if this change is intended, "
+                               "write a new baseline with --loyalty-update-baseline"})
+    return result

@@ -1,8 +1,12 @@
-"""Latency of teacher and student, timed side by side in the same run.
+"""Latency of teacher and student, timed side by side in the same run, until the verdict is clear.
 
-Rounds alternate teacher and student on the same batch (the order flips every round), so drift
-in machine load hits both; the gate uses the ratio of medians, never a stored timing from
-another machine.
+Rounds alternate teacher and student on the same batch (the order flips every round), so drift in
+machine load hits both; the speedup is the median of the per-round ratios with a
+distribution-free CI (``speedup.speedup_interval``), never a stored timing from another machine.
+Rounds come in blocks: after each block the CI is compared with the limit at a level that stays
+valid however many blocks it takes (``speedup.latency_decision``), and timing stops as soon as the
+verdict is decided or ``max_rounds`` is reached. A clearly faster student is decided after one
+block; a student as fast as its teacher takes more rounds to tell from a limit just below it.
 """
 
 from __future__ import annotations
@@ -13,24 +17,35 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from .errors import LoyaltyError
+from .speedup import latency_decision, speedup_interval
 
 
 @dataclass(frozen=True)
 class LatencyResult:
-    teacher_seconds: float  # median seconds per batch
-    student_seconds: float
+    teacher_rounds: tuple[float, ...]  # seconds per batch, round by round
+    student_rounds: tuple[float, ...]
     batch_size: int
-    rounds: int
-    teacher_rounds: tuple[float, ...] = ()
-    student_rounds: tuple[float, ...] = ()
+    speedup: float  # median of teacher/student per-round ratios
+    ci_low: float
+    ci_high: float
+    stop_reason: str = ""  # why timing stopped, e.g. "decided PASS after 10 of 50 rounds"
 
     @property
-    def speedup(self) -> float:
-        """Teacher time over student time: above 1 means the student is faster."""
-        return self.teacher_seconds / self.student_seconds if self.student_seconds > 0 else float("inf")
+    def rounds(self) -> int:
+        return len(self.teacher_rounds)
+
+    @property
+    def teacher_seconds(self) -> float:
+        """Median seconds per batch."""
+        return statistics.median(self.teacher_rounds)
+
+    @property
+    def student_seconds(self) -> float:
+        return statistics.median(self.student_rounds)
 
     def to_row(self) -> dict:
-        return {**asdict(self), "speedup": self.speedup}
+        return {**asdict(self), "rounds": self.rounds, "teacher_seconds": self.teacher_seconds,
+                "student_seconds": self.student_seconds}
 
 
 def _time_once(model, texts, text_pairs) -> float:
@@ -39,11 +54,15 @@ def _time_once(model, texts, text_pairs) -> float:
     return time.perf_counter() - start
 
 
-def measure_latency(teacher, student, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
-                    *, rounds: int = 5, warmup: int = 1) -> LatencyResult:
-    """Median seconds per batch of ``texts`` for each model, rounds interleaved."""
-    if rounds < 1:
-        raise LoyaltyError(f"latency rounds must be >= 1, got {rounds}")
+def measure_latency(teacher, student, texts: Sequence[str], text_pairs: Sequence[str] | None = None, *,
+                    rounds: int = 10, max_rounds: int | None = None, limit: float | None = None,
+                    rule: str = "estimate", inconclusive: str = "fail", warmup: int = 1) -> LatencyResult:
+    """Time both models on ``texts`` in interleaved rounds: one block of ``rounds``, then (with a
+    ``limit`` and a ``max_rounds`` above ``rounds``) more blocks until the speedup's CI clears the
+    limit or ``max_rounds`` is reached."""
+    max_rounds = rounds if max_rounds is None else max_rounds
+    if rounds < 1 or max_rounds < rounds:
+        raise LoyaltyError(f"latency rounds must be >= 1 and max rounds >= rounds, got {rounds} and {max_rounds}")
     if not texts:
         raise LoyaltyError("latency needs at least one text; the data is empty")
     texts = list(texts)
@@ -51,10 +70,23 @@ def measure_latency(teacher, student, texts: Sequence[str], text_pairs: Sequence
     for _ in range(warmup):  # first calls pay for lazy initialisation and allocator growth
         _time_once(teacher, texts, text_pairs)
         _time_once(student, texts, text_pairs)
-    teacher_times, student_times = [], []
-    for round_index in range(rounds):
-        pair = [(teacher, teacher_times), (student, student_times)]
-        for model, times in (pair if round_index % 2 == 0 else reversed(pair)):
-            times.append(_time_once(model, texts, text_pairs))
-    return LatencyResult(statistics.median(teacher_times), statistics.median(student_times), len(texts),
-                         rounds, tuple(teacher_times), tuple(student_times))
+    teacher_times: list[float] = []
+    student_times: list[float] = []
+    reason = ""
+    while len(teacher_times) < max_rounds:
+        for _ in range(min(rounds, max_rounds - len(teacher_times))):
+            pair = [(teacher, teacher_times), (student, student_times)]
+            for model, times in (pair if len(teacher_times) % 2 == 0 else reversed(pair)):
+                times.append(_time_once(model, texts, text_pairs))
+        if limit is None:
+            break  # nothing to decide: one block
+        sequential = latency_decision(teacher_times, student_times, limit, block_size=rounds, max_rounds=max_rounds,
+                                      rule=rule, inconclusive=inconclusive, cap_name="--loyalty-latency-max-rounds")
+        reason = sequential.reason
+        if sequential.stopped:
+            break
+    if limit is not None:
+        estimate, low, high = sequential.decision.estimate, sequential.decision.low, sequential.decision.high
+    else:
+        estimate, low, high = speedup_interval(teacher_times, student_times)
+    return LatencyResult(tuple(teacher_times), tuple(student_times), len(texts), estimate, low, high, reason)

@@ -28,12 +28,34 @@ class LoyaltyReport:
     def worst_examples(self, k: int = 5) -> list[dict]:
         return worst_examples(self.data, self.teacher_predictions, self.student_predictions, k)
 
+    def worst_negative_flips(self, k: int = 5) -> list[dict]:
+        """Examples the teacher gets right and the student wrong, the student's most confident
+        mistakes first (lowest probability of the gold label)."""
+        teacher, student = self.teacher_predictions.probabilities, self.student_predictions.probabilities
+        gold = self.data.label_array
+        flipped = np.flatnonzero((teacher.argmax(axis=1) == gold) & (student.argmax(axis=1) != gold))
+        order = flipped[np.argsort(student[flipped, gold[flipped]], kind="stable")][:k]
+        return _example_rows(self.data, teacher, student, order)
+
+    def flip_summary(self, k: int = 3) -> dict:
+        """Flip accounting (Yan et al. 2021): counts and rates over all examples, negative flips as a
+        share of the student's errors, and the teacher -> student negative-flip matrix with its
+        largest cells."""
+        from . import flips
+
+        gold = self.data.label_array
+        teacher_pred, student_pred = self.teacher_predictions.predicted_labels, self.student_predictions.predicted_labels
+        names = list(self.data.label_names)
+        matrix = flips.flip_matrix(gold, teacher_pred, student_pred, len(names))
+        return {**flips.flip_counts(gold, teacher_pred, student_pred).to_row(), "label_names": names,
+                "negative_flip_matrix": matrix.tolist(), "top_negative_flips": flips.top_flips(matrix, names, k)}
+
     def metric_rows(self) -> dict:
         return {name: _metric_row(value) for name, value in self.metrics.items()}
 
 
-
 Comparison = LoyaltyReport  # the name before 0.2; users' type hints keep working
+
 
 def _metric_row(value) -> dict:
     return {"value": value.value, "ci_low": value.ci_low, "ci_high": value.ci_high, "n": value.n}
@@ -56,19 +78,17 @@ def worst_examples(data, teacher_predictions: Predictions, student_predictions: 
     loyalty = metrics.per_example_probability_loyalty(teacher, student)
     disagree = teacher.argmax(axis=1) != student.argmax(axis=1)
     order = np.lexsort((loyalty, ~disagree))[:k]
+    return _example_rows(data, teacher, student, order)
+
+
+def _example_rows(data, teacher, student, indices) -> list[dict]:
+    loyalty = metrics.per_example_probability_loyalty(teacher, student)
     names = data.label_names
-    rows = []
-    for i in order:
-        rows.append({
-            "index": int(i),
-            "text": data.texts[i],
-            "text_pair": data.text_pairs[i] if data.text_pairs else None,
-            "label": names[data.labels[i]],
-            "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},
-            "student": {n: round(float(p), 4) for n, p in zip(names, student[i])},
-            "probability_loyalty": round(float(loyalty[i]), 4),
-        })
-    return rows
+    return [{"index": int(i), "text": data.texts[i], "text_pair": data.text_pairs[i] if data.text_pairs else None,
+             "label": names[data.labels[i]],
+             "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},
+             "student": {n: round(float(p), 4) for n, p in zip(names, student[i])},
+             "probability_loyalty": round(float(loyalty[i]), 4)} for i in indices]
 
 
 def format_examples(rows: list[dict], width: int = 90) -> str:

@@ -291,46 +291,63 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
 
 
 def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, MetricValue]:
-    """Every teacher/student metric with its n and, where it makes sense, a bootstrap 95% CI.
+    """Every teacher/student metric with its n and, where it makes sense, a 95% CI chosen to stay
+    honest at small n (``loyalty_tests.stats``; a percentile bootstrap says "0.000–0.000" for ten
+    examples that happen to agree):
 
-    Each metric with a CI is the mean of a per-example score, ``metric = mean(score_i)`` (e.g.
-    ``accuracy_drop = mean(T_i - S_i)``), so one set of seeded resamples serves them all (paired).
-
-    Keys: teacher_accuracy, student_accuracy, accuracy_drop (teacher - student), label_loyalty,
-    probability_loyalty, kl_teacher_student (KL(teacher || student)), kl_student_teacher,
-    teacher_ece, student_ece (15 bins) - all with CIs from the same seeded resamples - and the
-    counts correct_to_wrong, wrong_to_correct, both_correct, both_wrong and mcnemar_p_value
-    (no CI: counts and a test statistic are not estimates of a population mean).
+    * ``teacher_accuracy``, ``student_accuracy``, ``label_loyalty`` (share of ``argmax`` agreement),
+      ``negative_flip_rate`` = ``b / n`` and ``positive_flip_rate`` = ``c / n``: Wilson intervals;
+    * ``accuracy_drop = mean(T_i - S_i) = (b - c) / n``: Tango's paired score interval, with
+      ``b`` = correct_to_wrong (negative flips) and ``c`` = wrong_to_correct (positive flips);
+    * ``probability_loyalty``: the bounded-mean score interval (values in [0, 1]);
+    * ``negative_flip_share_of_errors`` = ``b / (student errors)``: Wilson over the student's errors;
+    * ``kl_teacher_student`` (KL(teacher || student)), ``kl_student_teacher``, ``teacher_ece``,
+      ``student_ece`` (15 bins): seeded percentile bootstrap (``n_resamples``, ``seed``);
+    * the counts correct_to_wrong, wrong_to_correct, both_correct, both_wrong and
+      ``mcnemar_p_value``, without a CI (counts and a test statistic are not estimates of a mean).
 
     >>> values = compare([0, 1, 1, 0], [[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]],
     ...                  [[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.6, 0.4]], n_resamples=100)
     >>> values["accuracy_drop"].value, values["label_loyalty"].value, values["correct_to_wrong"].value
     (0.25, 0.75, 1.0)
+    >>> round(values["label_loyalty"].ci_low, 3)  # 3 of 4 agree: Wilson's interval, not a bootstrap's
+    0.301
     """
+    from . import stats
+
     teacher, student = probability_pair(teacher_probs, student_probs)
     n, n_classes = teacher.shape
     y_true = class_indices("y_true", y_true, n, n_classes)
     teacher_pred, student_pred = teacher.argmax(axis=1), student.argmax(axis=1)
-    teacher_correct = (teacher_pred == y_true).astype(np.float64)
-    student_correct = (student_pred == y_true).astype(np.float64)
-    per_example = {  # every one of these metrics is the mean of a per-example score
-        "teacher_accuracy": teacher_correct,
-        "student_accuracy": student_correct,
-        "accuracy_drop": teacher_correct - student_correct,
-        "label_loyalty": (teacher_pred == student_pred).astype(np.float64),
-        "probability_loyalty": _probability_loyalty_rows(teacher, student),
-        "kl_teacher_student": _kl_rows(teacher, student),
-        "kl_student_teacher": _kl_rows(student, teacher),
+    counts = flips(y_true, teacher_pred, student_pred)
+    b, c = counts["correct_to_wrong"], counts["wrong_to_correct"]
+    student_errors = b + counts["both_wrong"]
+
+    def proportion(successes: int, total: int) -> MetricValue:
+        low, high = stats.wilson_interval(successes, total)
+        return MetricValue(successes / total if total else float("nan"), float(low), float(high), total)
+
+    loyalty = _probability_loyalty_rows(teacher, student)
+    values = {
+        "teacher_accuracy": proportion(int((teacher_pred == y_true).sum()), n),
+        "student_accuracy": proportion(int((student_pred == y_true).sum()), n),
+        "accuracy_drop": MetricValue((b - c) / n, *map(float, stats.paired_difference_interval(b, c, n)), n),
+        "label_loyalty": proportion(int((teacher_pred == student_pred).sum()), n),
+        "probability_loyalty": MetricValue(float(loyalty.mean()), *map(float, stats.bounded_mean_interval(loyalty)), n),
+        "negative_flip_rate": proportion(b, n),
+        "positive_flip_rate": proportion(c, n),
     }
-    columns = np.column_stack(list(per_example.values()))
-    lows, highs = bootstrap_ci(columns, n_resamples=n_resamples, seed=seed)
-    values = {name: MetricValue(float(column.mean()), float(low), float(high), n)
-              for (name, column), low, high in zip(per_example.items(), lows, highs)}
+    if student_errors:
+        values["negative_flip_share_of_errors"] = proportion(b, student_errors)
+    divergences = np.column_stack([_kl_rows(teacher, student), _kl_rows(student, teacher)])
+    lows, highs = bootstrap_ci(divergences, n_resamples=n_resamples, seed=seed)
+    for column, name in enumerate(("kl_teacher_student", "kl_student_teacher")):
+        values[name] = MetricValue(float(divergences[:, column].mean()), float(lows[column]), float(highs[column]), n)
     for name, probs in (("teacher_ece", teacher), ("student_ece", student)):
         parts = _calibration_parts(y_true, probs, ECE_BINS)
         low, high = bootstrap_ci(lambda *p: _ece_from_parts(*p, ECE_BINS), *parts, n_resamples=n_resamples, seed=seed)
         values[name] = MetricValue(_ece_from_parts(*parts, ECE_BINS), low, high, n)
-    for name, count in flips(y_true, teacher_pred, student_pred).items():
+    for name, count in counts.items():
         values[name] = MetricValue(float(count), None, None, n)
     values["mcnemar_p_value"] = MetricValue(mcnemar_p_value(y_true, teacher_pred, student_pred), None, None, n)
     return values

@@ -39,6 +39,7 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
         entry = _student(students, row["student"])
         entry["metrics"] = entry["metrics"] or row["metrics"]
         entry["fingerprint"] = entry["fingerprint"] or row.get("student_fingerprint")
+        entry["flips"] = row.get("flips") or entry.get("flips")
         entry["latency"] = row.get("latency") or entry["latency"]
         entry["robustness"] = row.get("robustness") or entry["robustness"]
         for phase in row.get("phases") or []:
@@ -185,6 +186,22 @@ def _gate_lines(report: dict) -> list[str]:
     return lines
 
 
+def flip_lines(report: dict) -> list[str]:
+    """Per student: negative and positive flips (Yan et al. 2021), and which labels the student broke."""
+    lines = []
+    for student in report["students"]:
+        f = student.get("flips")
+        if not f:
+            continue
+        share = f.get("negative_flip_share_of_errors")
+        share_text = "" if share is None or share != share else f"; {_pct(share)} of the student's errors are new"
+        top = ", ".join(f"{t} -> {s} ({count})" for t, s, count in f.get("top_negative_flips") or [])
+        lines.append(f"flips [{student['spec']}] negative {f['negative_flips']} ({_pct(f['negative_flip_rate'])} of "
+                     f"{f['n']}), positive {f['positive_flips']} ({_pct(f['positive_flip_rate'])}){share_text}"
+                     + (f"; most broken: {top}" if top else ""))
+    return lines
+
+
 def _verdict(report: dict) -> str:
     reason = f" ({report['verdict_reason']})" if report.get("verdict_reason") else ""
     return report["verdict"] + reason
@@ -198,6 +215,7 @@ def render_terminal(report: dict) -> list[str]:
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     lines += _gate_lines(report)
+    lines += flip_lines(report)
     lines += robustness_lines(report)
     phases = phase_line(report)
     if phases:
@@ -213,15 +231,20 @@ def render_markdown(report: dict) -> str:
              f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.", "",
              "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
-    lines += ["", "| student | gate | value | limit | result | why |", "|---|---|---|---|---|---|"]
+    lines += ["", "| student | gate | value (95% CI) | limit | outcome | result | why |",
+              "|---|---|---|---|---|---|---|"]
     for student in report["students"]:
         for gate in student["gates"]:
             value = "–" if gate["value"] is None else f"{gate['value']:.3f}"
+            if gate.get("ci_low") is not None and gate.get("ci_high") is not None:
+                value += f" [{gate['ci_low']:.3f}–{gate['ci_high']:.3f}]"
             limit = "–" if gate["limit"] is None else f"{gate['limit']:.3f}"
             mark = OUTCOMES[gate["outcome"]][1].lower()
             mark = mark if OUTCOMES[gate["outcome"]][0] else f"**{mark}**"
             why = (gate["message"] or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {mark} | {why} |")
+            lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {gate.get('three_way') or '–'} "
+                         f"| {mark} | {why} |")
+    lines += flip_lines(report) and ["", *flip_lines(report)]
     lines += ["", f"Verdict: **{_verdict(report)}**"]
     robustness = robustness_lines(report, examples=3)
     if robustness:

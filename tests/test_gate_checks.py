@@ -8,7 +8,6 @@ import pytest
 
 from loyalty_tests import gate_checks
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.latency import LatencyResult
 from loyalty_tests.thresholds import Threshold, resolve, warn_only_gates
 
 
@@ -43,32 +42,66 @@ def test_bad_thresholds_fail_closed(cli, ini, marker, message):
         resolve(cli, ini, marker)
 
 
+def at_least(value, low, high, limit, rule=gate_checks.Rule(), n=100):
+    return gate_checks.gate_metric("label_loyalty", Value(value, low, high, n), limit, "default", "at_least", rule)
+
+
 def test_minimum_gate_is_inclusive_and_names_source():
-    threshold = Threshold("min_label_loyalty", 0.97, "ini loyalty_min_label_loyalty")
-    assert gate_checks.gate_minimum("label_loyalty", Value(0.97), threshold).passed
-    failed = gate_checks.gate_minimum("label_loyalty", Value(0.962, 0.956, 0.967, 5000), threshold)
-    assert not failed.passed
+    assert gate_checks.gate_metric("label_loyalty", Value(0.97, 0.96, 0.98), 0.97, "ini", "at_least").passed
+    failed = gate_checks.gate_metric("label_loyalty", Value(0.962, 0.956, 0.967, 5000), 0.97,
+                                     "ini loyalty_min_label_loyalty", "at_least")
+    assert not failed.passed and failed.three_way == "FAIL"
     assert failed.message == ("label_loyalty 0.962 (n=5000, 95% CI 0.956–0.967) < 0.970 "
-                              "[ini loyalty_min_label_loyalty]")
+                              "[ini loyalty_min_label_loyalty]; outcome FAIL")
 
 
-def test_minimum_gate_on_lower_bound():
-    threshold = Threshold("min_label_loyalty", 0.95, "default")
-    value = Value(0.96, 0.94, 0.98)
-    assert gate_checks.gate_minimum("label_loyalty", value, threshold).passed
-    assert not gate_checks.gate_minimum("label_loyalty", value, threshold, lower_bound=True).passed
+@pytest.mark.parametrize("low, high, outcome", [(0.91, 0.95, "PASS"), (0.85, 0.89, "FAIL"), (0.88, 0.95, "INCONCLUSIVE"),
+                                                (0.90, 0.95, "PASS"), (0.85, 0.90, "INCONCLUSIVE")])
+def test_every_gate_gets_a_three_way_outcome_from_its_ci(low, high, outcome):
+    assert at_least((low + high) / 2, low, high, 0.90).three_way == outcome
+
+
+@pytest.mark.parametrize("rule, passes_inconclusive, warned", [
+    (gate_checks.Rule("estimate"), True, False),  # the point estimate 0.93 >= 0.90 decides
+    (gate_checks.Rule("confident"), False, False),  # the CI's low end 0.88 < 0.90
+    (gate_checks.Rule("three-way", "fail"), False, False),
+    (gate_checks.Rule("three-way", "warn"), True, True),
+    (gate_checks.Rule("three-way", "pass"), True, False),
+])
+def test_each_rule_on_an_inconclusive_gate(rule, passes_inconclusive, warned):
+    result = at_least(0.93, 0.88, 0.97, 0.90, rule)
+    assert result.three_way == "INCONCLUSIVE"
+    assert (result.passed, result.warned) == (passes_inconclusive, warned)
+    assert "examples would" not in result.message or result.needed is None  # needed comes from the caller
+
+
+@pytest.mark.parametrize("rule", [gate_checks.Rule("estimate"), gate_checks.Rule("confident"),
+                                  gate_checks.Rule("three-way", "pass")])
+def test_every_rule_passes_a_clear_pass_and_fails_a_clear_fail(rule):
+    assert at_least(0.95, 0.93, 0.97, 0.90, rule).passed
+    assert not at_least(0.80, 0.77, 0.83, 0.90, rule).passed
+
+
+def test_an_inconclusive_gate_says_how_many_examples_would_decide():
+    result = gate_checks.gate_metric("label_loyalty", Value(0.93, 0.88, 0.97, 50), 0.90, "default", "at_least",
+                                     needed=410)
+    assert "n=50 cannot tell label_loyalty 0.930 (95% CI 0.880–0.970) from its limit 0.900; about 410 examples would" \
+        in result.message
+    assert result.needed == 410
 
 
 @pytest.mark.parametrize("metric", [None, Value(float("nan"))])
 def test_missing_metric_fails(metric):
-    result = gate_checks.gate_minimum("label_loyalty", metric, Threshold("min_label_loyalty", 0.9, "default"))
+    result = gate_checks.gate_metric("label_loyalty", metric, 0.9, "default", "at_least")
     assert not result.passed and "missing" in result.message
 
 
-def drop_gate(teacher, student, absolute=0.02, relative=None, **kwargs):
-    return gate_checks.gate_accuracy_drop(Value(teacher), Value(student), Value(teacher - student, *kwargs.pop("ci", (None, None))),
-                                    Threshold("max_accuracy_drop", absolute, "default"),
-                                    Threshold("max_accuracy_drop_relative", relative, "relative"), **kwargs)
+def drop_gate(teacher, student, absolute=0.02, relative=None, ci=None, rule=gate_checks.Rule()):
+    limit, source = gate_checks.accuracy_drop_limit(teacher, Threshold("max_accuracy_drop", absolute, "default"),
+                                                    Threshold("max_accuracy_drop_relative", relative, "relative"))
+    drop = teacher - student
+    low, high = ci or (drop, drop)
+    return gate_checks.gate_metric("accuracy_drop", Value(drop, low, high), limit, source, "at_most", rule)
 
 
 def test_accuracy_drop_direction_and_inclusive_limit():
@@ -91,31 +124,27 @@ def test_accuracy_drop_with_teacher_at_zero():
     assert drop_gate(0.0, 0.3, absolute=None, relative=0.1).passed
 
 
-def test_accuracy_drop_on_ci_upper_bound():
-    assert drop_gate(0.9, 0.89).passed
-    assert not drop_gate(0.9, 0.89, ci=(0.0, 0.03), lower_bound=True).passed
+def test_accuracy_drop_under_the_confident_rule_checks_the_upper_end():
+    assert drop_gate(0.9, 0.89, ci=(0.0, 0.03)).passed
+    strict = drop_gate(0.9, 0.89, ci=(0.0, 0.03), rule=gate_checks.Rule("confident"))
+    assert not strict.passed and "CI upper bound" in strict.message
 
 
 def test_label_distribution_catches_collapse():
-    threshold = Threshold("min_label_share_ratio", 0.5, "default")
     teacher = [0, 1, 1, 0, 1, 0, 0, 1]
-    assert gate_checks.gate_label_distribution(teacher, teacher, ("neg", "pos"), threshold).passed
-    collapsed = gate_checks.gate_label_distribution(teacher, [1] * 8, ("neg", "pos"), threshold)
-    assert not collapsed.passed and "'neg'" in collapsed.message
-
-
-def test_speedup_gate():
-    latency = LatencyResult(0.2, 0.1, 64, 5)
-    assert latency.speedup == pytest.approx(2.0)
-    assert gate_checks.gate_speedup(latency, Threshold("min_speedup", 1.9, "default")).passed
-    assert not gate_checks.gate_speedup(latency, Threshold("min_speedup", 2.1, "default")).passed
+    assert gate_checks.smallest_share_ratio(teacher, teacher, 2) == 1.0
+    assert gate_checks.smallest_share_ratio(teacher, [1] * 8, 2) == 0.0
+    assert "label 'neg' shrank most" in gate_checks.label_distribution_message(teacher, [1] * 8, ("neg", "pos"))
+    assert "shrank" not in gate_checks.label_distribution_message(teacher, teacher, ("neg", "pos"))
 
 
 def test_baseline_gate_says_how_to_update():
     tolerance = Threshold("baseline_tolerance", 0.01, "default")
-    assert gate_checks.gate_baseline("label_loyalty", 0.95, 0.955, tolerance).passed
-    failed = gate_checks.gate_baseline("label_loyalty", 0.93, 0.955, tolerance)
+    assert gate_checks.gate_baseline("label_loyalty", Value(0.95, 0.94, 0.96), 0.955, tolerance).passed
+    failed = gate_checks.gate_baseline("label_loyalty", Value(0.93, 0.92, 0.94), 0.955, tolerance)
     assert not failed.passed and "--loyalty-update-baseline" in failed.message
+    missing = gate_checks.gate_baseline("label_loyalty", Value(0.93), None, tolerance)
+    assert not missing.passed and "missing" in missing.message
 
 
 def test_warn_only_parsing():

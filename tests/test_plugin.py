@@ -42,7 +42,7 @@ def gate_args(pytester, *students, extra=()):
 def test_passing_gate_writes_reports(project):
     result = project.runpytest(*gate_args(project, "./twin", extra=[
         "--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"]))
-    result.assert_outcomes(passed=4, deselected=3)  # latency here; baseline and robustness are off
+    result.assert_outcomes(passed=5, deselected=3)  # latency here; baseline and robustness are off
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*test_label_loyalty[[]./twin[]] PASSED*",
@@ -56,7 +56,8 @@ def test_passing_gate_writes_reports(project):
     assert student["spec"] == "./twin"
     assert student["metrics"]["label_loyalty"]["value"] == 1.0
     assert {g["gate"] for g in student["gates"]} == {
-        "accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"}
+        "accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution"}
+    assert {g["three_way"] for g in student["gates"]} <= {"PASS", "INCONCLUSIVE"}
     assert {g["outcome"] for g in student["gates"]} == {"passed"}
     assert report["verdict"] == "PASSED"
     assert report["data"]["fingerprint"] and report["teacher_fingerprint"] and student["fingerprint"]
@@ -77,14 +78,14 @@ def test_failing_gate_exits_1_with_numbers_and_examples(project):
 
 def test_every_gate_runs_once_per_student(project):
     result = project.runpytest(*gate_args(project, "./twin", "./contrarian", extra=["-v", "--loyalty-json", "r.json"]))
-    for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"):
+    for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution"):
         result.stdout.fnmatch_lines([f"*test_{gate}[[]./twin[]] PASSED*"])
     # the contrarian predicts the other label for every example: label loyalty 0 (its probabilities
     # are the teacher's mirrored, near 0.5 for a random tiny BERT, so probability loyalty may pass)
     result.stdout.fnmatch_lines(["*test_label_loyalty[[]./contrarian[]] FAILED*"])
     report = json.loads((project.path / "r.json").read_text())
     outcomes = {s["spec"]: {g["gate"]: g["outcome"] for g in s["gates"]} for s in report["students"]}
-    assert set(outcomes["./twin"].values()) == {"passed"} and len(outcomes["./twin"]) == 4
+    assert set(outcomes["./twin"].values()) == {"passed"} and len(outcomes["./twin"]) == 5
     assert outcomes["./contrarian"]["label_loyalty"] == "failed"
     assert report["verdict"] == "FAILED" and result.ret == 1
 
@@ -105,7 +106,7 @@ def test_permuted_student_is_fully_loyal(project):
         if source.exists():
             (project.path / "permuted" / name).write_text(source.read_text())
     result = project.runpytest(*gate_args(project, "./permuted", extra=["--loyalty-json", "r.json"]))
-    result.assert_outcomes(passed=4, deselected=3)
+    result.assert_outcomes(passed=5, deselected=3)
     report = json.loads((project.path / "r.json").read_text())
     assert report["students"][0]["metrics"]["label_loyalty"]["value"] == 1.0
 
@@ -151,7 +152,7 @@ def test_warn_only_gate_passes_with_a_warning(project):
     # deselected: the four other gates, and the baseline and robustness gates (which exist only with
     # --loyalty-baseline and --attack).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
-    result.assert_outcomes(passed=1, deselected=6)
+    result.assert_outcomes(passed=1, deselected=7)
     result.stdout.fnmatch_lines(["gate verdict: PASSED"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     result.stdout.fnmatch_lines(["*LoyaltyGateWarning*", "WARN [[]./contrarian[]] label_loyalty*"])
@@ -167,7 +168,7 @@ def test_baseline_missing_then_written_then_compared(project):
     assert written.ret == 0
     assert json.loads(open(baseline).read())["students"][0]["spec"] == "./twin"
     again = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline]))
-    again.assert_outcomes(passed=5, deselected=2)
+    again.assert_outcomes(passed=6, deselected=2)
 
 
 def test_student_without_teacher_is_a_usage_error(pytester):
@@ -199,7 +200,7 @@ def test_under_xdist_latency_skips_with_reason(project):
     pytest.importorskip("xdist")
     args = [a for a in gate_args(project, "./twin", extra=["-n", "2", "-rs"]) if a not in ("-k", "not latency")]
     result = project.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=4, skipped=1)
+    result.assert_outcomes(passed=5, skipped=1)
     result.stdout.fnmatch_lines(["*loyalty gate report*", "gate verdict: PASSED", "*latency gate needs pytest-benchmark*-n*"])
 
 

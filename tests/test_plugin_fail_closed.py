@@ -66,7 +66,8 @@ def toy_args(pytester, student="toy_models:twin", *extra):
     ("--loyalty-batch-size", "-1", "must be a whole number >= 1, got '-1'"),
     ("--loyalty-batch-size", "0", "must be a whole number >= 1"),
     ("--loyalty-max-length", "1", "must be a whole number >= 2"),
-    ("--loyalty-latency-rounds", "0", "must be a whole number >= 1"),
+    ("--loyalty-latency-rounds", "0", "must be a whole number >= 2"),
+    ("--loyalty-latency-max-rounds", "1", "must be a whole number >= 2"),
     ("--loyalty-latency-examples", "0", "must be a whole number >= 1"),
     ("--loyalty-bootstrap", "5", "must be a whole number >= 100"),
     ("--loyalty-limit", "0", "must be a whole number >= 1"),
@@ -145,7 +146,7 @@ def test_a_gate_that_crashes_mid_check_fails_the_verdict(toy):
 
         @pytest.fixture(autouse=True)
         def break_a_gate(monkeypatch):  # undone after each test: pytester runs in this process
-            monkeypatch.setattr("loyalty_tests.gate_checks.gate_label_distribution", broken)
+            monkeypatch.setattr("loyalty_tests.gate_checks.smallest_share_ratio", broken)
     """)
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-json", "r.json"))
     report = json.loads((toy.path / "r.json").read_text())
@@ -164,18 +165,18 @@ def test_gates_that_never_ran_are_missing_not_passed(toy):
 
         @pytest.fixture(autouse=True)
         def break_a_gate(monkeypatch):
-            monkeypatch.setattr("loyalty_tests.gate_checks.gate_accuracy_drop", broken)
+            monkeypatch.setattr("loyalty_tests.gate_checks.accuracy_drop_limit", broken)
     """)
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "-x", "--loyalty-json", "r.json"))
     report = json.loads((toy.path / "r.json").read_text())
     outcomes = sorted(g["outcome"] for g in report["students"][0]["gates"])
-    assert outcomes == ["failed", "missing", "missing", "missing"]
+    assert outcomes == ["failed", "missing", "missing", "missing", "missing"]
     assert report["verdict"] == "FAILED" and result.ret == 1
 
 
 def test_no_gate_checked_is_not_a_pass(toy):
     result = toy.runpytest(*toy_args(toy)[:-2], "-k", "latency", "--benchmark-disable", "--loyalty-json", "r.json")
-    result.assert_outcomes(skipped=1, deselected=6)
+    result.assert_outcomes(skipped=1, deselected=7)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["gate verdict: FAILED (no gate was checked)"])
 
@@ -221,10 +222,11 @@ def test_a_corrupt_baseline_is_a_clear_failure(toy, content, message):
 def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     write_baseline(toy)
     again = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
-    again.assert_outcomes(passed=1, deselected=6)
+    again.assert_outcomes(passed=1, deselected=7)
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1
-    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 < baseline 1.000 - tolerance 0.010*--loyalty-update-baseline*"])
+    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=24, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
+                                "0.010); outcome FAIL*--loyalty-update-baseline*"])
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
     other.stdout.fnmatch_lines(["*has no student 'toy_models:teacher' (it has [[]'toy_models:twin'[]])*"])

@@ -11,7 +11,7 @@ from loyalty_tests import gate_checks
 from loyalty_tests.robustness import summary as robust
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
-from loyalty_tests.thresholds import Threshold
+from loyalty_tests.stats import paired_difference_interval
 
 
 def example(index, status, original="a good film", perturbed=None):
@@ -33,10 +33,18 @@ def comparison(teacher_statuses, student_statuses):
 def test_drop_counts_skipped_as_wrong_and_failed_attacks_as_right():
     # teacher right under attack on 0, 1, 2; student only on 0 (1 succeeded, 2 skipped, 3 both wrong)
     pair = comparison(["failed", "failed", "failed", "skipped"], ["failed", "succeeded", "skipped", "skipped"])
-    drop = robust.robustness_drop(pair, n_resamples=200, seed=0)
+    drop = robust.robustness_drop(pair)
     assert drop.value == pytest.approx(0.75 - 0.25)
     assert drop.n == 4 and drop.ci_low <= drop.value <= drop.ci_high
-    assert robust.robustness_drop(pair, n_resamples=200, seed=0) == drop  # seeded
+    assert robust.discordant_counts(pair) == (2, 0)
+    low, high = paired_difference_interval(2, 0, 4)
+    assert (drop.ci_low, drop.ci_high) == pytest.approx((low, high))
+
+
+def test_ten_agreeing_examples_cannot_exclude_a_large_drop():
+    # the old percentile bootstrap said 0.000–0.000 here, a "confident PASS" ten examples cannot back
+    drop = robust.robustness_drop(comparison(["failed"] * 10, ["failed"] * 10))
+    assert drop.value == 0.0 and drop.ci_high > 0.2 and drop.ci_low < -0.2
 
 
 def test_student_only_fooled_lists_what_the_teacher_withstood():
@@ -52,23 +60,25 @@ def test_mismatched_examples_are_an_error():
         robust.robustness_drop(pair)
 
 
+def robustness_gate(drop, limit, rule=gate_checks.Rule()):
+    return gate_checks.gate_metric("robustness", drop, limit, "default", "at_most", rule, name="robustness_drop",
+                                   detail=" (accuracy under textfooler attack: teacher 0.500, student 0.400)")
+
+
 @pytest.mark.parametrize("value, limit, passed", [(0.1, 0.1, True), (0.11, 0.1, False), (-0.2, 0.0, True)])
 def test_gate_is_an_inclusive_allowed_drop(value, limit, passed):
-    result = gate_checks.gate_robustness_drop(MetricValue(value, value - 0.05, value + 0.05, n=40), 0.5, 0.5 - value,
-                                        "textfooler", Threshold("max_robustness_drop", limit, "default"))
+    result = robustness_gate(MetricValue(value, value - 0.05, value + 0.05, n=40), limit)
     assert result.passed is passed
     assert ("<=" if passed else ">") in result.message and "textfooler" in result.message
 
 
-def test_gate_on_lower_bound_uses_the_pessimistic_end():
+def test_the_confident_rule_uses_the_pessimistic_end():
     drop = MetricValue(0.05, 0.0, 0.15, n=40)
-    threshold = Threshold("max_robustness_drop", 0.1, "ini loyalty_max_robustness_drop")
-    assert gate_checks.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold).passed
-    strict = gate_checks.gate_robustness_drop(drop, 0.5, 0.45, "charswap", threshold, lower_bound=True)
-    assert not strict.passed and "CI upper bound" in strict.message
+    assert robustness_gate(drop, 0.1).passed
+    strict = robustness_gate(drop, 0.1, gate_checks.Rule("confident"))
+    assert not strict.passed and "CI upper bound" in strict.message and strict.three_way == "INCONCLUSIVE"
 
 
 def test_nan_drop_fails_closed():
-    result = gate_checks.gate_robustness_drop(MetricValue(math.nan, None, None, n=0), math.nan, math.nan, "charswap",
-                                        Threshold("max_robustness_drop", 0.1, "default"))
+    result = robustness_gate(MetricValue(math.nan, None, None, n=0), 0.1)
     assert not result.passed and "missing" in result.message

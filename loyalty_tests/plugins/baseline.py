@@ -43,7 +43,7 @@ def load_baseline(path: Path) -> dict | str:
     return report
 
 
-def check_baseline(config, label: str, report, teacher, thresholds, *, warn: bool) -> list[gate_checks.GateResult]:
+def check_baseline(config, label: str, report, teacher, thresholds, rule, *, warn: bool) -> list[gate_checks.GateResult]:
     path = Path(config.getoption("loyalty_baseline"))
     tolerance = thresholds["baseline_tolerance"]
     if config.getoption("loyalty_update_baseline"):
@@ -70,8 +70,8 @@ def check_baseline(config, label: str, report, teacher, thresholds, *, warn: boo
         return _failure(f"has no student {label!r} (it has {sorted(map(str, students))})", tolerance, path)
     _warn_on_environment(baseline.get("environment") or {}, path)
     old = students[label].get("metrics") or {}
-    return [gate_checks.gate_baseline(name, report.metrics[name].value, (old.get(name) or {}).get("value"),
-                                      tolerance, warn_only=warn) for name in BASELINE_METRICS]
+    return [gate_checks.gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance,
+                                      rule, warn_only=warn) for name in BASELINE_METRICS]
 
 
 def _warn_on_environment(old: dict, path: Path) -> None:

@@ -79,8 +79,11 @@ def add_options(parser) -> None:
              "still built once into the cache folder)")
     add("--loyalty-bootstrap", type=whole_number(100), default=1000, metavar="N",
         help="bootstrap resamples for the CIs of KL and calibration (default: 1000)")
-    add("--loyalty-latency-rounds", type=whole_number(1), default=5, metavar="N",
-        help="interleaved timing rounds per model (default: 5)")
+    add("--loyalty-latency-rounds", type=whole_number(2), default=10, metavar="N",
+        help="interleaved timing rounds per block; blocks are added until the speedup's CI clears its limit "
+             "(default: 10)")
+    add("--loyalty-latency-max-rounds", type=whole_number(2), default=50, metavar="N",
+        help="at most this many rounds per model before the latency gate decides (default: 50)")
     add("--loyalty-latency-examples", type=whole_number(1), default=64, metavar="N",
         help="texts per timed batch (default: 64)")
     add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")

@@ -26,8 +26,8 @@ from .report_writer import ReportCollector
 from .session import LoyaltySession
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
-GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution", "latency",
-         "robustness", "baseline")
+GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution",
+         "latency", "robustness", "baseline")
 DECLARED = ("loyalty_teacher", "loyalty_student")
 
 

@@ -170,19 +170,24 @@ class LoyaltySession:
                              base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
 
     # -- latency ---------------------------------------------------------------------------------
-    def latency(self, teacher, student) -> LatencyResult:
-        """Time teacher and student side by side on a seeded batch of the data."""
+    def latency(self, teacher, student, limit: float | None, rule) -> LatencyResult:
+        """Time teacher and student side by side on a seeded batch of the data, in blocks of rounds
+        until the speedup's CI clears ``limit`` or the cap is reached."""
         def measure():
             data = self.data()
-            count = min(self.config.getoption("loyalty_latency_examples"), len(data))
+            option = self.config.getoption
+            count = min(option("loyalty_latency_examples"), len(data))
             indices = sorted(random.Random(self.seed).sample(range(len(data)), count))
             texts = [data.texts[i] for i in indices]
             pairs = [data.text_pairs[i] for i in indices] if data.text_pairs else None
-            self.progress(f"timing teacher and student {student.name} side by side on {count} texts")
-            return measure_latency(teacher, student, texts, pairs,
-                                   rounds=self.config.getoption("loyalty_latency_rounds"))
+            self.progress(f"timing teacher and student {student.name} side by side on {count} texts "
+                          f"(blocks of {option('loyalty_latency_rounds')} rounds, at most "
+                          f"{option('loyalty_latency_max_rounds')})")
+            return measure_latency(teacher, student, texts, pairs, rounds=option("loyalty_latency_rounds"),
+                                   max_rounds=option("loyalty_latency_max_rounds"), limit=limit, rule=rule.name,
+                                   inconclusive=rule.inconclusive)
 
-        return self._timed(("latency", id(teacher), id(student)), "latency", student.name, measure)
+        return self._timed(("latency", id(teacher), id(student), limit, rule), "latency", student.name, measure)
 
     # -- robustness (with --attack) -----------------------------------------------------------
     @property
@@ -221,6 +226,7 @@ class LoyaltySession:
         """Everything that can be checked without loading a model, so a bad option stops pytest
         before any work: thresholds and their ranges, the attack recipe, the data spec's form."""
         self.thresholds()
+        self._check_latency_rounds()
         if self.attacking:
             self.attack_config()
         if self.teacher_spec:
@@ -229,6 +235,17 @@ class LoyaltySession:
             check_spec(spec, "student")
 
 
-def fail_reason(error: Exception) -> str:
-    """A LoyaltyError is bad input and says so itself; anything else is named by its type."""
-    return str(error) if isinstance(error, LoyaltyError) else f"{type(error).__name__}: {error}"
+    def _check_latency_rounds(self) -> None:
+        """Enough rounds that the speedup's CI can be finite at the cap (order statistics at the
+        per-look confidence), and a cap no smaller than a block."""
+        from ..sequential import planned_looks
+        from ..speedup import order_statistic_rank
+
+        block, cap = self.config.getoption("loyalty_latency_rounds"), self.config.getoption("loyalty_latency_max_rounds")
+        if cap < block:
+            raise LoyaltyError(f"--loyalty-latency-max-rounds ({cap}) must be at least --loyalty-latency-rounds ({block})")
+        per_look = 1.0 - 0.05 / len(planned_looks(block, cap))
+        if order_statistic_rank(cap, per_look) == 0:
+            fewest = next(n for n in range(cap, 10_000) if order_statistic_rank(n, 1.0 - 0.05 / len(planned_looks(block, n))))
+            raise LoyaltyError(f"--loyalty-latency-max-rounds {cap} is too few for the latency gate ever to decide "
+                               f"(its CI would stay unbounded); use at least {fewest}")

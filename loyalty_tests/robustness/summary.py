@@ -22,15 +22,9 @@ def correct_under_attack(result) -> dict[int, float]:
     return {example.index: float(example.status == "failed") for example in result.examples}
 
 
-def robustness_drop(comparison, *, n_resamples: int = 1000, seed: int = 0) -> metrics.MetricValue:
-    """Teacher − student accuracy under attack with a paired bootstrap CI over the examples.
-
-    >>> from types import SimpleNamespace as NS
-    >>> teacher = NS(examples=[NS(index=0, status="failed"), NS(index=1, status="failed")])
-    >>> student = NS(examples=[NS(index=0, status="failed"), NS(index=1, status="succeeded")])
-    >>> robustness_drop(NS(teacher=teacher, student=student), n_resamples=50).value
-    0.5
-    """
+def paired_outcomes(comparison) -> tuple[list[int], np.ndarray]:
+    """The attacked indices in order and, per index, teacher_correct - student_correct under attack
+    (-1, 0 or 1): the per-example values the drop is the mean of."""
     teacher, student = correct_under_attack(comparison.teacher), correct_under_attack(comparison.student)
     if set(teacher) != set(student):
         raise LoyaltyError("teacher and student were attacked on different examples; attack both with "
@@ -38,8 +32,31 @@ def robustness_drop(comparison, *, n_resamples: int = 1000, seed: int = 0) -> me
     if not teacher:
         raise LoyaltyError("no examples were attacked; give --attack-examples N with N >= 1 and non-empty data")
     order = sorted(teacher)
-    differences = np.array([teacher[i] - student[i] for i in order])
-    low, high = metrics.bootstrap_ci(differences, n_resamples=n_resamples, seed=seed)
+    return order, np.array([teacher[i] - student[i] for i in order])
+
+
+def discordant_counts(comparison) -> tuple[int, int]:
+    """(b, c): examples only the student was fooled on, and only the teacher."""
+    _, differences = paired_outcomes(comparison)
+    return int((differences > 0).sum()), int((differences < 0).sum())
+
+
+def robustness_drop(comparison) -> metrics.MetricValue:
+    """Teacher − student accuracy under attack on the same examples, ``(b - c) / n``, with Tango's
+    paired score interval (``stats.paired_difference_interval``), which stays honest at the small
+    n attacks have: ten examples whose outcomes agree give about ±0.28, not 0.000–0.000.
+
+    >>> from types import SimpleNamespace as NS
+    >>> teacher = NS(examples=[NS(index=0, status="failed"), NS(index=1, status="failed")])
+    >>> student = NS(examples=[NS(index=0, status="failed"), NS(index=1, status="succeeded")])
+    >>> robustness_drop(NS(teacher=teacher, student=student)).value
+    0.5
+    """
+    from ..stats import paired_difference_interval
+
+    order, differences = paired_outcomes(comparison)
+    b, c = int((differences > 0).sum()), int((differences < 0).sum())
+    low, high = paired_difference_interval(b, c, len(order))
     return metrics.MetricValue(float(differences.mean()), float(low), float(high), n=len(order))
 
 

@@ -20,13 +20,19 @@ def test_probability_loyalty(loyalty_gate):
     loyalty_gate.check("probability_loyalty")
 
 
+def test_negative_flip_rate(loyalty_gate):
+    """At most max_negative_flip_rate of all examples go from right (teacher) to wrong (student)."""
+    loyalty_gate.check("negative_flip_rate")
+
+
 def test_label_distribution(loyalty_gate):
     """The student has not collapsed onto a few labels the teacher spreads its predictions over."""
     loyalty_gate.check("label_distribution")
 
 
 def test_latency(loyalty_gate, benchmark):
-    """The student is at least min_speedup times faster, timed side by side with the teacher."""
+    """The student is at least min_speedup times as fast, timed side by side with the teacher in
+    rounds until the speedup's CI clears the limit."""
     loyalty_gate.check_latency(benchmark)
 
 

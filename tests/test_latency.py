@@ -1,0 +1,64 @@
+"""The latency measurement: interleaved rounds, blocks until the CI clears the limit, and the gate
+both ways on models whose speed is set by a sleep (timing noise is real, so the margins are wide)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from loyalty_tests.assertions import assert_faster
+from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.latency import measure_latency
+
+
+class Sleeper:
+    label_names = ("negative", "positive")
+
+    def __init__(self, name, seconds, log=None):
+        self.name, self.seconds, self.log, self.fingerprint = name, seconds, log, None
+
+    def predict_proba(self, texts, text_pairs=None):
+        if self.log is not None:
+            self.log.append(self.name)
+        time.sleep(self.seconds)
+        return np.full((len(texts), 2), 0.5)
+
+
+TEXTS = ["a text"] * 4
+
+
+def test_rounds_interleave_and_the_order_flips_every_round():
+    log = []
+    result = measure_latency(Sleeper("t", 0.001, log), Sleeper("s", 0.001, log), TEXTS, rounds=4, warmup=0)
+    assert log == ["t", "s", "s", "t", "t", "s", "s", "t"]
+    assert result.rounds == 4 and len(result.student_rounds) == 4
+
+
+def test_a_clearly_faster_student_is_decided_after_one_block():
+    result = measure_latency(Sleeper("t", 0.012), Sleeper("s", 0.004), TEXTS, rounds=10, max_rounds=50, limit=0.9)
+    assert result.rounds == 10 and result.stop_reason == "decided PASS after 10 of 50 rounds"
+    assert result.ci_low > 2.0 and result.speedup == pytest.approx(3.0, rel=0.3)
+
+
+def test_a_clearly_slower_student_fails():
+    with pytest.raises(AssertionError, match=r"speedup 0\.[3-6]\d\d .*< 0\.900.*outcome FAIL"):
+        assert_faster(Sleeper("t", 0.004), Sleeper("s", 0.009), TEXTS, rounds=10, max_rounds=30)
+
+
+def test_a_student_as_fast_as_its_teacher_passes_the_default_limit():
+    # the default 0.90 leaves room for timing noise: an identical student must not fail by chance
+    latency = assert_faster(Sleeper("t", 0.005), Sleeper("s", 0.005), TEXTS, rounds=10, max_rounds=50)
+    assert 0.9 <= latency.speedup <= 1.1
+
+
+def test_without_a_limit_one_block_is_timed():
+    result = measure_latency(Sleeper("t", 0.001), Sleeper("s", 0.001), TEXTS, rounds=6, max_rounds=30, warmup=0)
+    assert result.rounds == 6 and result.stop_reason == ""
+
+
+@pytest.mark.parametrize("rounds, max_rounds", [(0, 10), (10, 5)])
+def test_bad_round_counts_are_refused(rounds, max_rounds):
+    with pytest.raises(LoyaltyError, match="rounds"):
+        measure_latency(Sleeper("t", 0), Sleeper("s", 0), TEXTS, rounds=rounds, max_rounds=max_rounds)
