@@ -25,7 +25,7 @@ _EXPORTS = {
     "measure_latency": "latency", "LatencyResult": "latency",
     # making students
     "compress": "compress",
-    "LoyaltyError": "errors",
+    "LoyaltyError": "errors", "LoyaltyCacheWarning": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

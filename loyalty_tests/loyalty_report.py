@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .predictions import Predictions
+from .predictions import Predictions, check_same_labels
 from .thresholds import Threshold
 
 
@@ -28,6 +28,11 @@ class LoyaltyReport:
     def worst_examples(self, k: int = 5) -> list[dict]:
         return worst_examples(self.data, self.teacher_predictions, self.student_predictions, k)
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The probability columns' labels: the data's, then any the models have beyond them."""
+        return self.teacher_predictions.label_names
+
     def metric_rows(self) -> dict:
         return {name: _metric_row(value) for name, value in self.metrics.items()}
 
@@ -41,6 +46,7 @@ def _metric_row(value) -> dict:
 
 def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
                         thresholds=None, n_resamples: int = 1000, seed: int = 0) -> LoyaltyReport:
+    check_same_labels(teacher_predictions, student_predictions)
     values = metrics.compare(np.asarray(data.labels), teacher_predictions.probabilities,
                              student_predictions.probabilities, n_resamples=n_resamples, seed=seed)
     return LoyaltyReport(teacher_predictions.model_name, student_predictions.model_name, data,
@@ -56,7 +62,7 @@ def worst_examples(data, teacher_predictions: Predictions, student_predictions: 
     loyalty = metrics.per_example_probability_loyalty(teacher, student)
     disagree = teacher.argmax(axis=1) != student.argmax(axis=1)
     order = np.lexsort((loyalty, ~disagree))[:k]
-    names = data.label_names
+    names = teacher_predictions.label_names  # the data's labels first, so data.labels index it
     rows = []
     for i in order:
         rows.append({
