@@ -73,7 +73,7 @@ def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOp
     if path.exists():
         raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory) or an .onnx file")
     if _is_path(spec):
-        raise LoyaltyError(f"model folder {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
+        raise LoyaltyError(f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
                            f"to the current folder {Path.cwd()}); check the path")
     if _HUB_ID.match(spec):
         return _load_hub(spec, path, options)

@@ -182,7 +182,7 @@ def test_a_missing_folder_under_an_existing_one_is_a_path_not_a_hub_id(tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "models").mkdir()
     hub_forbidden(monkeypatch)
-    with pytest.raises(LoyaltyError, match=r"model folder 'models/my-student' does not exist.*relative to"):
+    with pytest.raises(LoyaltyError, match=r"model path 'models/my-student' does not exist.*relative to"):
         load_model("models/my-student")
 
 
