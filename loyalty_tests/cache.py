@@ -169,7 +169,7 @@ def _read(path: Path, key: str, read_key: Callable[[Path], object], load: Callab
         return None, ""
     except KeyMismatch as error:
         return None, f"cache file {path} belongs to another entry ({error})"
-    except Exception as error:  # noqa: BLE001 - whatever cannot be read is recomputed, never served
+    except Exception as error:  # whatever cannot be read is recomputed, never served
         return None, f"cache file {path} is unreadable ({type(error).__name__}: {error})"
 
 
@@ -192,7 +192,7 @@ def write_verified(path: Path, key: str, data: bytes, *, read_key: Callable[[Pat
         if load is not None:
             try:
                 load(temporary)
-            except Exception as error:  # noqa: BLE001 - a file we could not read back is not published
+            except Exception as error:  # a file we could not read back is not published
                 raise BadEntry(f"the file written does not read back: {type(error).__name__}: {error}") from error
 
     try:

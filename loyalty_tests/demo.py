@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -129,8 +130,8 @@ def build_demo_teacher(cache_dir: Path, progress: Callable[[str], None] = print)
 
 
 def _built(cache_dir: Path, progress: Callable[[str], None]):
-    """(folder, model, tokenizer, stamp) of the demo teacher: loaded from the cache, or trained and
-    saved; ``folder`` is a temporary one when the cache cannot be written, ``stamp`` the fingerprint."""
+    """(folder, model, tokenizer, key) of the demo teacher: loaded from the cache, or trained and
+    saved; ``folder`` is a temporary one when the cache cannot be written, ``key`` the fingerprint."""
     base, train_data, test_data, key, target = _locate(cache_dir)
 
     def read_key(folder: Path):
@@ -142,7 +143,7 @@ def _built(cache_dir: Path, progress: Callable[[str], None]):
     (model, tokenizer), from_cache, folder = cached_folder(
         target, key, prepare=lambda: _train(base, train_data, test_data, progress), save=save,
         read_key=read_key, load=_load_saved)
-    if not from_cache:
+    if not from_cache and folder == target:
         progress(f"demo teacher saved to {folder}")
     return folder, model, tokenizer, key
 
@@ -220,7 +221,9 @@ def load_demo_teacher(cache_dir: Path, *, batch_size: int = 32, max_length: int 
     """``--teacher demo``: build on first use (progress through ``progress``), then load it."""
     from .models import HFClassifier
 
-    _, model, tokenizer, key = _built(cache_dir, progress)
+    folder, model, tokenizer, key = _built(cache_dir, progress)
+    if folder.name != f"demo-teacher-{key[:16]}":  # built outside a cache that cannot be written
+        shutil.rmtree(folder, ignore_errors=True)  # its weights are in memory now
     # the cache folder's name, as before: it fingerprints everything that made these weights
     stamp = fingerprint("demo-teacher", f"demo-teacher-{key[:16]}", max_length)
     return HFClassifier(model, tokenizer, "demo", batch_size, max_length, device, stamp)

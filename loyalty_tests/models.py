@@ -2,9 +2,9 @@
 
 Every model is a ``Classifier``: it names its labels and maps texts (and optional text pairs,
 for NLI-style tasks) to a probability matrix whose columns follow its own ``label_names``.
-``predictions.predict`` (the one place a model meets data) reorders those columns to the
-dataset's label order **by name**. Turning a ``--teacher``/``--student`` spec into one of these
-is ``specs.load_model``'s job.
+``predictions.predict`` (the one place a model meets data) reorders those columns **by name**:
+the dataset's labels first, then any the model has beyond them. Turning a
+``--teacher``/``--student`` spec into one of these is ``specs.load_model``'s job.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def check_batching(name: str, batch_size, max_length) -> None:
+def check_batching(owner: str, batch_size, max_length) -> None:
     """A batch size below 1 would leave rows unscored (``range(0, n, -1)`` is empty) and a
-    max_length below 2 has no room for a text between [CLS] and [SEP]."""
+    max_length below 2 has no room for a text between [CLS] and [SEP]. ``owner`` names whose."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise LoyaltyError(f"model {name!r}: batch_size must be a whole number >= 1, got {batch_size!r}; "
+        raise LoyaltyError(f"{owner}: batch_size must be a whole number >= 1, got {batch_size!r}; "
                            "pass --loyalty-batch-size 32 (or another positive number)")
     if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 2:
-        raise LoyaltyError(f"model {name!r}: max_length must be a whole number >= 2 (room for [CLS] and [SEP]), "
+        raise LoyaltyError(f"{owner}: max_length must be a whole number >= 2 (room for [CLS] and [SEP]), "
                            f"got {max_length!r}; pass --loyalty-max-length 128 (or another number >= 2)")
 
 
@@ -114,7 +114,7 @@ class HFClassifier:
     info: dict = field(default_factory=dict)  # what made it, e.g. {"sparsity": 0.3} for a pruned student
 
     def __post_init__(self):
-        check_batching(self.name, self.batch_size, self.max_length)
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
         check_position_limit(self.name, self.max_length, position_limit(self.model.config, self.tokenizer))
         self.model.eval()
         if not _is_quantized(self.model):  # dynamic int8 kernels exist on the CPU only
@@ -130,7 +130,7 @@ class HFClassifier:
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
         import torch
 
-        check_batching(self.name, self.batch_size, self.max_length)  # the fields may have been changed since
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)  # fields can change after init
 
         def forward(batch):
             inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
@@ -193,10 +193,10 @@ class OnnxClassifier:
     path: str | None = None  # the .onnx file, for its size on disk
 
     def __post_init__(self):
-        check_batching(self.name, self.batch_size, self.max_length)
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
 
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
-        check_batching(self.name, self.batch_size, self.max_length)
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
         wanted = {inp.name for inp in self.session.get_inputs()}
 
         def forward(batch):

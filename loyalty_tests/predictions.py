@@ -113,9 +113,9 @@ def predict(
         return _run(model, dataset, columns, names, progress)
     shape = (len(dataset), len(names))
 
-    def read_key(path: Path) -> str:
+    def read_key(path: Path) -> str | None:
         with np.load(path) as stored:
-            return str(stored["key"])
+            return str(stored["key"]) if "key" in stored.files else None  # None: an entry from before keys
 
     def load(path: Path) -> Predictions:
         with np.load(path) as stored:

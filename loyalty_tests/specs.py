@@ -17,7 +17,8 @@ from typing import Callable
 
 from .cache import default_cache_dir, fingerprint, hash_files
 from .errors import LoyaltyError
-from .models import CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_position_limit, position_limit
+from .models import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
+                     check_position_limit, position_limit)
 
 SPEC_FORMS = (
     "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
@@ -48,6 +49,9 @@ class ModelOptions:
     # a callable lets the plugin skip loading training data for recipes that never train.
     train_data: object | None = None
 
+    def __post_init__(self):
+        # checked here too, before any model work: a bad batch size must not wait for a demo build
+        check_batching("model options", self.batch_size, self.max_length)
 
 
 def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOptions | None = None) -> Classifier:
