@@ -156,9 +156,11 @@ class KeyMismatch(BadEntry):
 
 
 def _read(path: Path, key: str, read_key: Callable[[Path], object], load: Callable[[Path], T]) -> tuple[T | None, str]:
-    """(value, "") for a good entry, (None, "") for a missing one, (None, why) for a bad one."""
+    """(value, "") for a good entry, (None, "") for a missing one, (None, why) for a bad one.
+    ``load`` never returns None for a good entry."""
     if not path.exists():
         return None, ""
+    kind = "cache folder" if path.is_dir() else "cache file"
     try:
         stored = read_key(path)
         if stored != key:
@@ -168,9 +170,9 @@ def _read(path: Path, key: str, read_key: Callable[[Path], object], load: Callab
     except FileNotFoundError:  # removed since exists(): a plain miss
         return None, ""
     except KeyMismatch as error:
-        return None, f"cache file {path} belongs to another entry ({error})"
+        return None, f"{kind} {path} belongs to another entry ({error})"
     except Exception as error:  # whatever cannot be read is recomputed, never served
-        return None, f"cache file {path} is unreadable ({type(error).__name__}: {error})"
+        return None, f"{kind} {path} is unreadable ({type(error).__name__}: {error})"
 
 
 def read_verified(path: Path, key: str, *, read_key: Callable[[Path], object], load: Callable[[Path], T]) -> T | None:
@@ -243,8 +245,12 @@ def cached_folder(folder: Path, key: str, *, save: Callable[[Path, S], None], re
         read_verified(folder, key, read_key=read_key, load=load)
         cache_warning(f"cache folder {folder.parent} cannot be written; running without the cache")
         staging = Path(tempfile.mkdtemp(prefix=f"loyalty-{folder.name}-"))
-        save(staging, prepare())
-        return load(staging), False, staging
+        try:
+            save(staging, prepare())
+            return load(staging), False, staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     with locked(folder):
         value = read_verified(folder, key, read_key=read_key, load=load)
         if value is not None:

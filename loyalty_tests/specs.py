@@ -40,7 +40,9 @@ class ModelOptions:
     device: str = "cpu"
     tokenizer: str | None = None  # tokenizer folder for .onnx specs
     cache_dir: Path = field(default_factory=default_cache_dir)
-    use_cache: bool = True  # False: trained students are trained afresh and nothing is written to cache_dir
+    # False (--loyalty-no-cache): students are trained afresh and not written to cache_dir; the demo
+    # teacher is still built once and cached there (it is the reference, not a result)
+    use_cache: bool = True
     trust_remote_code: bool = False
     allow_pickle: bool = False  # .bin (pickle) weights load only when asked; safetensors otherwise
     seed: int = 0

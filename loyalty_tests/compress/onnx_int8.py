@@ -69,7 +69,7 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
         (folder / KEY_FILE).write_text(json.dumps({"key": key, "recipe": "onnx-int8"}) + "\n")  # last: a finished folder
 
     def read_key(folder: Path):
-        return json.loads((folder / KEY_FILE).read_text())["key"]
+        return json.loads((folder / KEY_FILE).read_text()).get("key")
 
     def load(folder: Path):
         return onnxruntime.InferenceSession(str(folder / MODEL_FILE), providers=["CPUExecutionProvider"])
