@@ -31,7 +31,7 @@ from .data import load_dataset
 from .errors import LoyaltyError
 from .latency import measure_latency
 from .specs import ModelOptions, load_model
-from .predictions import predict
+from .predictions import check_same_labels, predict
 from .environment import environment
 
 PAPER_RECIPES = ("int8", "prune:0.3", "heads:0.3", "distill:layers=3", "theseus:layers=3",
@@ -111,6 +111,8 @@ def run(args, log=print) -> list[dict]:
     for recipe in args.recipes:
         parse_recipe(recipe)  # a typo fails now, not after an hour of training the recipes before it
     cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    use_cache = not args.no_cache
+    results_cache = cache_dir if use_cache else None  # predictions and attacks
     data = load_dataset(args.data, limit=args.limit, seed=0)
     train_spec = args.train_data
     if train_spec is None and args.data.split(":")[0] in EMBEDDED_DATASETS:
@@ -119,8 +121,8 @@ def run(args, log=print) -> list[dict]:
     def train_data():  # None: a method that trains then names --train-data in its error
         return load_dataset(train_spec, limit=args.train_limit, seed=0) if train_spec else None
 
-    teacher = load_model(args.teacher, options=ModelOptions(cache_dir=cache_dir, progress=log))
-    teacher_predictions = predict(teacher, data, cache_dir=cache_dir)
+    teacher = load_model(args.teacher, options=ModelOptions(cache_dir=cache_dir, use_cache=use_cache, progress=log))
+    teacher_predictions = predict(teacher, data, cache_dir=results_cache)
     rng = random.Random(0)
     timing_texts = [data.texts[i] for i in sorted(rng.sample(range(len(data)), min(64, len(data))))]
     teacher_parameters, teacher_size = count_parameters(teacher), size_on_disk(teacher)
@@ -128,11 +130,13 @@ def run(args, log=print) -> list[dict]:
     for recipe in args.recipes:
         for seed in args.seeds:
             log(f"bench: {recipe} (seed {seed})")
-            options = ModelOptions(cache_dir=cache_dir, seed=seed, progress=log, train_data=train_data)
+            options = ModelOptions(cache_dir=cache_dir, use_cache=use_cache, seed=seed, progress=log,
+                                   train_data=train_data)
             start = time.perf_counter()
             student = load_model(recipe, teacher=teacher, options=options)
             build_seconds = time.perf_counter() - start
-            student_predictions = predict(student, data, cache_dir=cache_dir)
+            student_predictions = predict(student, data, cache_dir=results_cache)
+            check_same_labels(teacher_predictions, student_predictions)
             latency = measure_latency(teacher, student, timing_texts, rounds=args.latency_rounds)
             row = {"recipe": recipe, "family": method_family(recipe), "seed": seed, "teacher": args.teacher,
                    "data": data.name, "n": len(data), **_row_metrics(data, teacher_predictions, student_predictions),
@@ -140,7 +144,7 @@ def run(args, log=print) -> list[dict]:
                    "student_ms": latency.student_seconds * 1e3, "parameters": count_parameters(student),
                    "teacher_parameters": teacher_parameters, "size_bytes": size_on_disk(student),
                    "teacher_size_bytes": teacher_size, "build_seconds": build_seconds,
-                   **_robustness(teacher, student, data, args, cache_dir), "versions": environment()}
+                   **_robustness(teacher, student, data, args, results_cache), "environment": environment()}
             log(f"bench: {recipe} seed {seed}: accuracy {row['accuracy']:.3f}, label loyalty "
                 f"{row['label_loyalty']:.3f}, probability loyalty {row['probability_loyalty']:.3f}, "
                 f"speedup {row['speedup']:.2f}x")
@@ -173,7 +177,10 @@ def parse_args(argv=None):
     parser.add_argument("--attack-budget", type=int, default=500)
     parser.add_argument("--seed-attack", type=int, default=0, help="seed of the attacked sample and the attack")
     parser.add_argument("--latency-rounds", type=int, default=5)
-    parser.add_argument("--cache-dir", default=None, help="default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests")
+    parser.add_argument("--cache-dir", default=None, help="cache for the demo teacher, trained students, predictions "
+                        "and attacks (default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)")
+    parser.add_argument("--no-cache", action="store_true", help="train students afresh and neither read nor write "
+                        "cached students, predictions or attacks (the demo teacher is still cached)")
     parser.add_argument("--out", default="bench-results", help="folder for rows.jsonl, table.md and the plot")
     return parser.parse_args(argv)
 

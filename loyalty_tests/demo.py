@@ -8,7 +8,9 @@ The fingerprint covers the base model's files, the training config, the training
 package version, so changing any of them builds a new teacher instead of reusing a stale one.
 Two pytest-xdist workers that both need it build it once: the build holds a file lock, writes
 into a temporary folder and renames it into place, so nobody ever reads a half-written teacher.
-Its held-out accuracy on ``rotten_tomatoes:test`` is stored in ``demo.json`` next to the weights.
+Its held-out accuracy on ``rotten_tomatoes:test`` is stored in ``demo.json`` next to the weights,
+with the full fingerprint: a folder whose ``demo.json`` holds another key, or whose files cannot
+be loaded, is rebuilt with a warning (``cache.cached_folder``), never trusted.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .cache import atomic_write_text, fingerprint, hash_files, locked
+from .cache import cached_folder, fingerprint, hash_files
 from .training import TrainConfig, train
 from .errors import LoyaltyError
 
@@ -119,32 +120,36 @@ def demo_teacher_dir(cache_dir: Path) -> Path:
 def _locate(cache_dir: Path):
     base = base_model_path()
     train_data, test_data = load_demo_data()
-    target = Path(cache_dir) / f"demo-teacher-{demo_fingerprint(base, train_data, test_data)[:16]}"
-    return base, train_data, test_data, target
+    key = demo_fingerprint(base, train_data, test_data)
+    return base, train_data, test_data, key, Path(cache_dir) / f"demo-teacher-{key[:16]}"
 
 
 def build_demo_teacher(cache_dir: Path, progress: Callable[[str], None] = print) -> Path:
     """The demo teacher's saved Hugging Face folder, built on first use (see the module docstring)."""
-    base, train_data, test_data, target = _locate(cache_dir)
-    if (target / INFO_FILE).is_file():
-        return target
-    with locked(target):
-        if (target / INFO_FILE).is_file():  # another worker built it while we waited for the lock
-            return target
-        if target.exists():  # a folder without demo.json was not made by us: do not trust it
-            shutil.rmtree(target)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            _build(base, train_data, test_data, staging, progress)
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    progress(f"demo teacher saved to {target}")
-    return target
+    return _built(cache_dir, progress)[0]
 
 
-def _build(base: Path, train_data, test_data, folder: Path, progress: Callable[[str], None]) -> None:
+def _built(cache_dir: Path, progress: Callable[[str], None]):
+    """(folder, model, tokenizer, key) of the demo teacher: loaded from the cache, or trained and
+    saved; ``folder`` is a temporary one when the cache cannot be written, ``key`` the fingerprint."""
+    base, train_data, test_data, key, target = _locate(cache_dir)
+
+    def read_key(folder: Path):
+        return json.loads((Path(folder) / INFO_FILE).read_text()).get("key")
+
+    def save(folder: Path, trained) -> None:
+        _save(*trained, folder, key)
+
+    (model, tokenizer), from_cache, folder = cached_folder(
+        target, key, prepare=lambda: _train(base, train_data, test_data, progress), save=save,
+        read_key=read_key, load=_load_saved)
+    if not from_cache and folder == target:
+        progress(f"demo teacher saved to {folder}")
+    return folder, model, tokenizer, key
+
+
+def _train(base: Path, train_data, test_data, progress: Callable[[str], None]):
+    """(model, tokenizer, info): the fine-tuned teacher and its build record, in memory."""
     import torch
     import transformers
 
@@ -163,10 +168,6 @@ def _build(base: Path, train_data, test_data, folder: Path, progress: Callable[[
     accuracy = held_out_accuracy(teacher, test_data)
     seconds = time.perf_counter() - started
     progress(f"demo teacher: held-out accuracy {accuracy:.3f} on {test_data.name} (n={len(test_data)}), built in {seconds:.0f} s")
-
-    with quiet_transformers():
-        model.save_pretrained(folder)  # safetensors (the only format transformers 5 writes)
-        tokenizer.save_pretrained(folder)
     info = {
         "held_out_accuracy": accuracy, "test_data": test_data.name, "n_test": len(test_data),
         "train_data": train_data.name, "n_train": len(train_data), "training": asdict(DEMO_TRAINING),
@@ -175,13 +176,28 @@ def _build(base: Path, train_data, test_data, folder: Path, progress: Callable[[
         "versions": {"loyalty_tests": __version__, "torch": torch.__version__,
                      "transformers": transformers.__version__, "python": platform.python_version()},
     }
-    # written last: a folder with demo.json is a finished teacher
-    atomic_write_text(folder / INFO_FILE, json.dumps(info, indent=2, sort_keys=True) + "\n")
-    # mkdtemp/mkstemp (and safetensors) create owner-only entries; a shared cache must be
-    # readable by every user and CI job that runs the tests
-    os.chmod(folder, 0o755)
+    return model, tokenizer, info
+
+
+def _save(model, tokenizer, info: dict, folder: Path, key: str) -> None:
+    with quiet_transformers():
+        model.save_pretrained(folder)  # safetensors (the only format transformers 5 writes)
+        tokenizer.save_pretrained(folder)
+    # written last, with the key: a folder whose demo.json holds the key is a finished teacher
+    (folder / INFO_FILE).write_text(json.dumps({**info, "key": key}, indent=2, sort_keys=True) + "\n")
+    # safetensors and mkdtemp create owner-only entries; a shared cache must be readable by every
+    # user and CI job that runs the tests
     for path in folder.iterdir():
         os.chmod(path, 0o644)
+
+
+def _load_saved(folder: Path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(folder), use_safetensors=True, trust_remote_code=False)
+    return model, AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
 
 
 def held_out_accuracy(teacher, data) -> float:
@@ -203,15 +219,11 @@ def read_demo_info(folder: Path) -> dict:
 def load_demo_teacher(cache_dir: Path, *, batch_size: int = 32, max_length: int = 128, device: str = "cpu",
                       progress: Callable[[str], None] = print):
     """``--teacher demo``: build on first use (progress through ``progress``), then load it."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from .models import HFClassifier
 
-    folder = build_demo_teacher(cache_dir, progress=progress)
-    with quiet_transformers():
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(folder), use_safetensors=True, trust_remote_code=False)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
-    # the folder name already fingerprints everything that made these weights
-    stamp = fingerprint("demo-teacher", folder.name, max_length)
+    folder, model, tokenizer, key = _built(cache_dir, progress)
+    if folder.name != f"demo-teacher-{key[:16]}":  # built outside a cache that cannot be written
+        shutil.rmtree(folder, ignore_errors=True)  # its weights are in memory now
+    # the cache folder's name, as before: it fingerprints everything that made these weights
+    stamp = fingerprint("demo-teacher", f"demo-teacher-{key[:16]}", max_length)
     return HFClassifier(model, tokenizer, "demo", batch_size, max_length, device, stamp)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .predictions import Predictions
+from .predictions import Predictions, check_same_labels
 from .thresholds import Threshold
 
 
@@ -28,6 +28,11 @@ class LoyaltyReport:
     def worst_examples(self, k: int = 5) -> list[dict]:
         return worst_examples(self.data, self.teacher_predictions, self.student_predictions, k)
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The probability columns' labels: the data's, then any the models have beyond them."""
+        return self.teacher_predictions.label_names
+
     def worst_negative_flips(self, k: int = 5) -> list[dict]:
         """Examples the teacher gets right and the student wrong, the student's most confident
         mistakes first (lowest probability of the gold label)."""
@@ -35,7 +40,7 @@ class LoyaltyReport:
         gold = self.data.label_array
         flipped = np.flatnonzero((teacher.argmax(axis=1) == gold) & (student.argmax(axis=1) != gold))
         order = flipped[np.argsort(student[flipped, gold[flipped]], kind="stable")][:k]
-        return _example_rows(self.data, teacher, student, order)
+        return _example_rows(self.data, teacher, student, order, self.label_names)
 
     def flip_summary(self, k: int = 3) -> dict:
         """Flip accounting (Yan et al. 2021): counts and rates over all examples, negative flips as a
@@ -45,7 +50,7 @@ class LoyaltyReport:
 
         gold = self.data.label_array
         teacher_pred, student_pred = self.teacher_predictions.predicted_labels, self.student_predictions.predicted_labels
-        names = list(self.data.label_names)
+        names = list(self.label_names)
         matrix = flips.flip_matrix(gold, teacher_pred, student_pred, len(names))
         return {**flips.flip_counts(gold, teacher_pred, student_pred).to_row(), "label_names": names,
                 "negative_flip_matrix": matrix.tolist(), "top_negative_flips": flips.top_flips(matrix, names, k)}
@@ -63,6 +68,7 @@ def _metric_row(value) -> dict:
 
 def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
                         thresholds=None, n_resamples: int = 1000, seed: int = 0) -> LoyaltyReport:
+    check_same_labels(teacher_predictions, student_predictions)
     values = metrics.compare(np.asarray(data.labels), teacher_predictions.probabilities,
                              student_predictions.probabilities, n_resamples=n_resamples, seed=seed)
     return LoyaltyReport(teacher_predictions.model_name, student_predictions.model_name, data,
@@ -78,12 +84,12 @@ def worst_examples(data, teacher_predictions: Predictions, student_predictions: 
     loyalty = metrics.per_example_probability_loyalty(teacher, student)
     disagree = teacher.argmax(axis=1) != student.argmax(axis=1)
     order = np.lexsort((loyalty, ~disagree))[:k]
-    return _example_rows(data, teacher, student, order)
+    return _example_rows(data, teacher, student, order, teacher_predictions.label_names)
 
 
-def _example_rows(data, teacher, student, indices) -> list[dict]:
+def _example_rows(data, teacher, student, indices, names) -> list[dict]:
+    """``names``: the probability columns' labels (the data's first, so data.labels index them)."""
     loyalty = metrics.per_example_probability_loyalty(teacher, student)
-    names = data.label_names
     return [{"index": int(i), "text": data.texts[i], "text_pair": data.text_pairs[i] if data.text_pairs else None,
              "label": names[data.labels[i]],
              "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},

@@ -2,9 +2,9 @@
 
 Every model is a ``Classifier``: it names its labels and maps texts (and optional text pairs,
 for NLI-style tasks) to a probability matrix whose columns follow its own ``label_names``.
-``predictions.predict`` (the one place a model meets data) reorders those columns to the
-dataset's label order **by name**. Turning a ``--teacher``/``--student`` spec into one of these
-is ``specs.load_model``'s job.
+``predictions.predict`` (the one place a model meets data) reorders those columns **by name**:
+the dataset's labels first, then any the model has beyond them. Turning a
+``--teacher``/``--student`` spec into one of these is ``specs.load_model``'s job.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .cache import fingerprint
+from .errors import LoyaltyError
+from .validation import rows_text
 
 
 class Classifier(Protocol):
@@ -31,6 +33,52 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def check_batching(owner: str, batch_size, max_length) -> None:
+    """A batch size below 1 would leave rows unscored (``range(0, n, -1)`` is empty) and a
+    max_length below 2 has no room for a text between [CLS] and [SEP]. ``owner`` names whose."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise LoyaltyError(f"{owner}: batch_size must be a whole number >= 1, got {batch_size!r}; "
+                           "pass --loyalty-batch-size 32 (or another positive number)")
+    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 2:
+        raise LoyaltyError(f"{owner}: max_length must be a whole number >= 2 (room for [CLS] and [SEP]), "
+                           f"got {max_length!r}; pass --loyalty-max-length 128 (or another number >= 2)")
+
+
+def check_position_limit(name: str, max_length: int, limit: int | None) -> None:
+    """Refuse a max_length above the model's position limit, rather than clamp it: the same
+    --loyalty-max-length applies to teacher and student, and clamping one of them would gate
+    models that read differently truncated inputs, their disagreements then blamed on
+    compression. A refusal that names the limit costs one rerun; a quietly changed input does not
+    show at all. (Without the check, a long text indexes past the position embeddings and crashes.)"""
+    if limit is not None and max_length > limit:
+        raise LoyaltyError(f"max_length {max_length} is above model {name!r}'s limit of {limit} tokens "
+                           f"(its position embeddings); pass --loyalty-max-length {limit} or less")
+
+
+def position_limit(config, tokenizer=None) -> int | None:
+    """The longest input a model can read: its ``max_position_embeddings``, or its tokenizer's
+    ``model_max_length`` when that is smaller (RoBERTa's 514 positions hold 512 tokens)."""
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < 1_000_000]  # 1e30: unset
+    return min(limits) if limits else None
+
+
+def _scored(name: str, n_rows: int, n_labels: int, batches, forward) -> np.ndarray:
+    """Probabilities from ``forward(batch)`` logits, every row accounted for.
+
+    The buffer starts as NaN, not ``np.empty``: a row no batch filled can never pass as a
+    probability, and one missing is named here rather than scored as leftover memory."""
+    logits = np.full((n_rows, n_labels), np.nan, dtype=np.float64)
+    computed = np.zeros(n_rows, dtype=bool)
+    for indices, batch in batches:
+        logits[indices] = forward(batch)
+        computed[indices] = True
+    if not computed.all():
+        raise LoyaltyError(f"model {name!r} left {rows_text(~computed)} of {n_rows} unscored; "
+                           "this is a bug in its batching: report it with the batch size and max_length")
+    return _softmax(logits)
 
 
 def _tokenized_batches(tokenizer, texts, text_pairs, batch_size: int, max_length: int):
@@ -66,6 +114,8 @@ class HFClassifier:
     info: dict = field(default_factory=dict)  # what made it, e.g. {"sparsity": 0.3} for a pruned student
 
     def __post_init__(self):
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
+        check_position_limit(self.name, self.max_length, position_limit(self.model.config, self.tokenizer))
         self.model.eval()
         if not _is_quantized(self.model):  # dynamic int8 kernels exist on the CPU only
             self.model.to(self.device)
@@ -80,14 +130,15 @@ class HFClassifier:
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
         import torch
 
-        logits = np.empty((len(texts), len(self.label_names)), dtype=np.float64)
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)  # fields can change after init
+
+        def forward(batch):
+            inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+            return self.model(**inputs).logits.float().cpu().numpy()
+
+        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length)
         with torch.inference_mode():
-            for indices, batch in _tokenized_batches(
-                self.tokenizer, texts, text_pairs, self.batch_size, self.max_length
-            ):
-                inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-                logits[indices] = self.model(**inputs).logits.float().cpu().numpy()
-        return _softmax(logits)
+            return _scored(self.name, len(texts), len(self.label_names), batches, forward)
 
 
 def _is_quantized(model) -> bool:
@@ -141,15 +192,18 @@ class OnnxClassifier:
     fingerprint: str | None = None
     path: str | None = None  # the .onnx file, for its size on disk
 
+    def __post_init__(self):
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
+
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+        check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
         wanted = {inp.name for inp in self.session.get_inputs()}
-        logits = np.empty((len(texts), len(self.label_names)), dtype=np.float64)
-        for indices, batch in _tokenized_batches(
-            self.tokenizer, texts, text_pairs, self.batch_size, self.max_length
-        ):
-            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in wanted}
-            logits[indices] = self.session.run(None, feed)[0]
-        return _softmax(logits)
+
+        def forward(batch):
+            return self.session.run(None, {k: v.astype(np.int64) for k, v in batch.items() if k in wanted})[0]
+
+        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length)
+        return _scored(self.name, len(texts), len(self.label_names), batches, forward)
 
 
 @dataclass

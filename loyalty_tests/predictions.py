@@ -1,9 +1,12 @@
 """``predict``: the one place a model meets data.
 
-The model's probability columns are reordered to the dataset's label order **by name**, its
-outputs are checked (shape, NaN, rows that are not probabilities), and the result is cached on
-disk under a fingerprint of the model, the data and the code version, so a second gate run and
-every pytest-xdist worker reuse it.
+The model's probability columns are put in a fixed order **by name** — the dataset's labels
+first, in the dataset's order (so its label indices index the columns), then any labels the
+model has beyond the data's, sorted by name — its outputs are checked (shape, NaN, rows that are
+not probabilities), and the result is cached on disk under a fingerprint of the model, the data
+and the code version, so a second gate run and every pytest-xdist worker reuse it. The model's
+full label set stays: JSD and argmax are over every class the model has, not only those the data
+happens to contain (data with only positive reviews, a three-class model).
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from typing import Callable
 
 import numpy as np
 
-from .cache import atomic_write_bytes, fingerprint, locked
 from . import validation
+from .cache import cached_file, fingerprint
 from .errors import LoyaltyError
 
 
 @dataclass(frozen=True)
 class Predictions:
-    """One model's probabilities on one dataset, columns in the dataset's label order."""
+    """One model's probabilities on one dataset; columns follow ``label_names``: the dataset's
+    labels first (in its order), then the model's other labels, sorted by name."""
 
     model_name: str
     probabilities: np.ndarray  # (n_examples, n_labels)
@@ -36,22 +40,44 @@ class Predictions:
         return self.probabilities.argmax(axis=1)
 
 
+def aligned_label_names(model_labels, data_labels) -> tuple[str, ...]:
+    """The column order of every ``Predictions``: the data's labels, then the model's others by name.
+
+    >>> aligned_label_names(("positive", "neutral", "negative"), ("positive",))
+    ('positive', 'negative', 'neutral')
+    """
+    data_labels = tuple(data_labels)
+    return data_labels + tuple(sorted(set(model_labels) - set(data_labels)))
+
+
 def label_permutation(model_labels, data_labels, model_name: str, data_name: str) -> np.ndarray:
-    """Column indices that put the model's outputs in the data's label order, matched by name."""
+    """Column indices that put the model's outputs in ``aligned_label_names`` order, matched by
+    name. The data may hold a subset of the model's labels; a label the model lacks is an error."""
     model_labels, data_labels = tuple(model_labels), tuple(data_labels)
     if len(set(model_labels)) != len(model_labels):
         raise LoyaltyError(f"model {model_name!r} names a label twice: {list(model_labels)}; fix its id2label")
-    if set(model_labels) != set(data_labels):
+    unknown = sorted(set(data_labels) - set(model_labels))
+    if unknown:
         hint = ""
         if all(str(name).startswith("LABEL_") for name in model_labels):
             hint = (" The model uses Hugging Face's default names LABEL_0, LABEL_1, ...: set id2label in its "
                     "config.json to the data's label names.")
         raise LoyaltyError(
-            f"label sets differ: model {model_name!r} has {sorted(model_labels)}, data {data_name!r} has "
-            f"{sorted(data_labels)}. Labels are matched by name, never by position; make the model's "
-            f"id2label names and the data's label column use the same names.{hint}"
+            f"data {data_name!r} has labels that model {model_name!r} does not know: {unknown} (model has "
+            f"{sorted(model_labels)}, data has {sorted(data_labels)}). Labels are matched by name, never by "
+            f"position; make the model's id2label names and the data's label column use the same names.{hint}"
         )
-    return np.array([model_labels.index(name) for name in data_labels])
+    return np.array([model_labels.index(name) for name in aligned_label_names(model_labels, data_labels)])
+
+
+def check_same_labels(teacher: Predictions, student: Predictions) -> None:
+    """Teacher and student must output the same labels (by name) to be compared."""
+    if set(teacher.label_names) != set(student.label_names):
+        raise LoyaltyError(
+            f"teacher {teacher.model_name!r} has labels {sorted(teacher.label_names)} but student "
+            f"{student.model_name!r} has {sorted(student.label_names)}; a student must output the teacher's "
+            "labels (by name) to be compared with it"
+        )
 
 
 def check_probabilities(probabilities, n_examples: int, n_labels: int, model_name: str) -> np.ndarray:
@@ -73,36 +99,62 @@ def predict(
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Predictions:
-    """Run ``model`` on ``dataset`` (cached when both ``cache_dir`` and the model fingerprint exist)."""
+    """Run ``model`` on ``dataset`` (cached when both ``cache_dir`` and the model fingerprint exist).
+
+    A cache entry stores its key and is verified on read (``cache.cached_file``); a prediction
+    is written only after every row was checked to be a probability vector.
+    """
     if len(dataset) == 0:
         raise LoyaltyError(f"data {dataset.name!r} has no examples; give a dataset with at least one row")
     columns = label_permutation(model.label_names, dataset.label_names, model.name, dataset.name)
+    names = aligned_label_names(model.label_names, dataset.label_names)
     key = model.fingerprint and cache_dir and fingerprint("predictions", model.fingerprint, dataset.fingerprint)
-    path = Path(cache_dir) / "predictions" / f"{key}.npz" if key else None
-    if path is not None and path.exists():
-        return _load(path, model.name, dataset.label_names)
-    if path is None:
-        return _run(model, dataset, columns, progress)
-    with locked(path):  # the first xdist worker predicts, the others wait and read its file
-        if path.exists():
-            return _load(path, model.name, dataset.label_names)
-        predictions = _run(model, dataset, columns, progress)
+    if not key:
+        return _run(model, dataset, columns, names, progress)
+    shape = (len(dataset), len(names))
+
+    def read_key(path: Path) -> str | None:
+        with np.load(path) as stored:
+            return str(stored["key"]) if "key" in stored.files else None  # None: an entry from before keys
+
+    def load(path: Path) -> Predictions:
+        with np.load(path) as stored:
+            probabilities = _verified(stored["probabilities"], shape, path)
+            return Predictions(model.name, probabilities, names, float(stored["seconds"]), True)
+
+    def dump(predictions: Predictions) -> bytes:
+        # verified again right before writing: a row that was never computed is never cached
+        probabilities = _verified(predictions.probabilities, shape, "predictions to cache")
         buffer = io.BytesIO()
-        np.savez(buffer, probabilities=predictions.probabilities, seconds=predictions.seconds)
-        atomic_write_bytes(path, buffer.getvalue())
-        return predictions
+        np.savez(buffer, key=np.array(key), probabilities=probabilities, seconds=predictions.seconds)
+        return buffer.getvalue()
+
+    path = Path(cache_dir) / "predictions" / f"{key}.npz"
+    predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress),
+                                 dump=dump, read_key=read_key, load=load)
+    return predictions
 
 
-def _run(model, dataset, columns, progress) -> Predictions:
+def _verified(probabilities, shape: tuple[int, int], source) -> np.ndarray:
+    array = np.asarray(probabilities)
+    if array.shape != shape:
+        raise LoyaltyError(f"{source} holds probabilities of shape {array.shape}, expected {shape}")
+    return validation.probabilities(str(source), array)
+
+
+def _run(model, dataset, columns, names, progress) -> Predictions:
     if progress:
         progress(f"predicting {len(dataset)} examples of {dataset.name} with {model.name}")
     start = time.perf_counter()
-    raw = model.predict_proba(list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None)
+    try:
+        raw = model.predict_proba(list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None)
+    except LoyaltyError:
+        raise
+    except Exception as error:  # a user's model failing is bad input, not an internal error of the plugin
+        raise LoyaltyError(
+            f"model {model.name!r} raised {type(error).__name__} while predicting {len(dataset)} examples of "
+            f"{dataset.name!r}: {error} (the original traceback is chained above); fix the model or its spec"
+        ) from error
     seconds = time.perf_counter() - start
     raw = check_probabilities(raw, len(dataset), len(model.label_names), model.name)
-    return Predictions(model.name, raw[:, columns], tuple(dataset.label_names), seconds)
-
-
-def _load(path: Path, model_name: str, label_names) -> Predictions:
-    with np.load(path) as stored:
-        return Predictions(model_name, stored["probabilities"], tuple(label_names), float(stored["seconds"]), True)
+    return Predictions(model.name, raw[:, columns], names, seconds)

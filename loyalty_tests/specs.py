@@ -17,7 +17,8 @@ from typing import Callable
 
 from .cache import default_cache_dir, fingerprint, hash_files
 from .errors import LoyaltyError
-from .models import CallableClassifier, Classifier, HFClassifier, OnnxClassifier
+from .models import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
+                     check_position_limit, position_limit)
 
 SPEC_FORMS = (
     "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
@@ -39,6 +40,9 @@ class ModelOptions:
     device: str = "cpu"
     tokenizer: str | None = None  # tokenizer folder for .onnx specs
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # False (--loyalty-no-cache): students are trained afresh and not written to cache_dir; the demo
+    # teacher is still built once and cached there (it is the reference, not a result)
+    use_cache: bool = True
     trust_remote_code: bool = False
     allow_pickle: bool = False  # .bin (pickle) weights load only when asked; safetensors otherwise
     seed: int = 0
@@ -47,6 +51,9 @@ class ModelOptions:
     # a callable lets the plugin skip loading training data for recipes that never train.
     train_data: object | None = None
 
+    def __post_init__(self):
+        # checked here too, before any model work: a bad batch size must not wait for a demo build
+        check_batching("model options", self.batch_size, self.max_length)
 
 
 def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOptions | None = None) -> Classifier:
@@ -71,11 +78,21 @@ def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOp
         return _load_factory(spec, options)
     if path.exists():
         raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory) or an .onnx file")
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
-        raise LoyaltyError(f"model path {spec!r} does not exist; check the path (relative to {Path.cwd()})")
+    if _is_path(spec):
+        raise LoyaltyError(f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
+                           f"to the current folder {Path.cwd()}); check the path")
     if _HUB_ID.match(spec):
-        return _load_hf(spec, spec, options, local=False)
+        return _load_hub(spec, path, options)
     raise LoyaltyError(f"unknown model spec {spec!r}; give {SPEC_FORMS}")
+
+
+def _is_path(spec: str) -> bool:
+    """A spec that can only mean a local path: it starts with ., / or ~, has a backslash or more
+    than one slash, or its first part is an existing folder (``models/my-student`` when ./models
+    exists). Such a spec never goes to the hub, so a typo cannot download someone else's model."""
+    if spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1:
+        return True
+    return "/" in spec and Path(spec.split("/", 1)[0]).expanduser().is_dir()
 
 
 def _is_recipe(spec: str) -> bool:
@@ -103,13 +120,35 @@ def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) ->
     data = None
     if any(type(config).uses_data for config in configs):
         data = options.train_data() if callable(options.train_data) else options.train_data
-    return compress(teacher, configs, data, seed=options.seed, progress=options.progress)
+    return compress(teacher, configs, data, seed=options.seed, progress=options.progress,
+                    cache_dir=options.cache_dir, use_cache=options.use_cache)
 
 
-def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool) -> HFClassifier:
+def _load_hub(spec: str, path: Path, options: ModelOptions) -> HFClassifier:
+    """A hub id, after a quick check that the hub can be reached; offline, only the local Hugging
+    Face cache is tried, and a miss names both readings of the spec within seconds."""
+    from .network import hub_endpoint, hub_unreachable_reason
+
+    reason = hub_unreachable_reason()
+    if reason is None:
+        return _load_hf(spec, spec, options, local=False)
+    try:
+        return _load_hf(spec, spec, options, local=False, local_files_only=True)
+    except LoyaltyError as error:
+        raise LoyaltyError(
+            f"model spec {spec!r}: not a local folder: {path.absolute()} does not exist; as a hub model id it "
+            f"needs network, and {hub_endpoint()} cannot be reached ({reason}) nor is the model in the local "
+            "Hugging Face cache. Check the path, or run where the hub can be reached"
+        ) from error
+
+
+def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
+             local_files_only: bool = False) -> HFClassifier:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     kwargs = dict(trust_remote_code=options.trust_remote_code)
+    if local_files_only:
+        kwargs["local_files_only"] = True
     if local and not options.allow_pickle and not list(Path(source).glob("*.safetensors")):
         found = sorted(p.name for p in Path(source).iterdir())
         raise LoyaltyError(
@@ -148,11 +187,13 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
         ) from error
     config_dir = path.parent if (path.parent / "config.json").exists() else tokenizer_dir
     try:
-        id2label = AutoConfig.from_pretrained(str(config_dir)).id2label
+        config = AutoConfig.from_pretrained(str(config_dir))
     except (OSError, ValueError) as error:
         raise LoyaltyError(
             f"no config.json with id2label for ONNX model {spec!r}; put the model's config.json next to the .onnx file"
         ) from error
+    id2label = config.id2label
+    check_position_limit(spec, options.max_length, position_limit(config, tokenizer))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
     stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
@@ -169,7 +210,14 @@ def _load_factory(spec: str, options: ModelOptions) -> Classifier:
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise LoyaltyError(f"{spec!r}: module {module_name!r} has no callable {attribute!r}")
-    return as_classifier(factory(), spec, options)
+    try:
+        made = factory()
+    except LoyaltyError:
+        raise
+    except Exception as error:  # the user's code failing is bad input, not an internal error of the plugin
+        raise LoyaltyError(f"model factory {spec!r} raised {type(error).__name__}: {error} "
+                           "(the original traceback is chained above); fix the factory") from error
+    return as_classifier(made, spec, options)
 
 
 def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classifier:
@@ -214,8 +262,7 @@ def check_spec(spec: str, role: str) -> None:
     path = Path(spec).expanduser()
     if spec.endswith(".onnx") and not path.is_file():
         raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
-    if path.exists() or (_HUB_ID.match(spec) and not spec.startswith((".", "/", "~"))
-                         and not Path(spec.split("/")[0]).is_dir()):
-        return
-    raise LoyaltyError(f"{role} model path {spec!r} does not exist; check the path (relative to {Path.cwd()}); "
+    if path.exists() or (_HUB_ID.match(spec) and not _is_path(spec)):
+        return  # a hub id is checked when it loads: that needs the network
+    raise LoyaltyError(f"{role} model path {spec!r} does not exist (looked for {path.absolute()}); check the path; "
                        f"a spec is {SPEC_FORMS}")

@@ -35,7 +35,7 @@ def test_bench_writes_rows_table_and_plot(tiny_project, capsys):
         # int8 keeps the parameter count but stores Linear weights in a quarter of the bytes
         assert row["parameters"] == row["teacher_parameters"]
         assert row["size_bytes"] < row["teacher_size_bytes"]
-        assert row["speedup"] > 0 and row["versions"]["loyalty_tests"]
+        assert row["speedup"] > 0 and row["environment"]["versions"]["loyalty_tests"]
     table = (out / "table.md").read_text()
     assert "| `int8` | quantization | 2 |" in table and "| teacher |" in table
     assert (out / "loyalty_vs_speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -56,7 +56,7 @@ def test_builds_once_saves_safetensors_and_records_held_out_accuracy(tiny_demo, 
     assert any(f"held-out accuracy {info['held_out_accuracy']:.3f} on tiny:test (n=6)" in m for m in messages)
     assert [p.name for p in tiny_demo.iterdir() if p.name.endswith(".tmp")] == []  # staging renamed away
 
-    monkeypatch.setattr(demo, "_build", lambda *args: pytest.fail("rebuilt a cached demo teacher"))
+    monkeypatch.setattr(demo, "_train", lambda *args: pytest.fail("rebuilt a cached demo teacher"))
     again = []
     assert demo.build_demo_teacher(tiny_demo, progress=again.append) == folder
     assert again == []
@@ -80,14 +80,14 @@ def test_a_failed_build_leaves_nothing_behind(tiny_demo, monkeypatch):
 
 def test_two_builders_at_once_build_once(tiny_demo, monkeypatch):
     builds = []
-    real_build = demo._build
+    real_train = demo._train
 
     def counted(*args):
         builds.append(threading.current_thread().name)
         time.sleep(0.2)  # hold the lock long enough for the other builder to wait on it
-        real_build(*args)
+        return real_train(*args)
 
-    monkeypatch.setattr(demo, "_build", counted)
+    monkeypatch.setattr(demo, "_train", counted)
     folders = []
     workers = [threading.Thread(target=lambda: folders.append(demo.build_demo_teacher(tiny_demo, lambda m: None)))
                for _ in range(2)]

@@ -61,7 +61,8 @@ def test_passing_gate_writes_reports(project):
     assert {g["outcome"] for g in student["gates"]} == {"passed"}
     assert report["verdict"] == "PASSED"
     assert report["data"]["fingerprint"] and report["teacher_fingerprint"] and student["fingerprint"]
-    assert {"torch", "transformers", "cpu_capability", "device"} <= set(report["environment"])
+    assert {"versions", "torch_cpu_capability", "device"} <= set(report["environment"])
+    assert {"torch", "transformers", "loyalty_tests"} <= set(report["environment"]["versions"])
     assert "✅ passed" in (project.path / "report.md").read_text()
 
 

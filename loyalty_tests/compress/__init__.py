@@ -34,23 +34,25 @@ __all__ = [
 ]
 
 
-def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None):
+def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None, use_cache: bool = True):
     """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
 
     teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
     (ignored by int8); seed: passed to every method, so the same call gives the same student.
     The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``. progress(message)
     receives training progress (default: print). cache_dir: where trained students are stored
-    (default: ``$LOYALTY_CACHE_DIR`` or the user cache folder).
+    (default: ``$LOYALTY_CACHE_DIR`` or the user cache folder); use_cache=False trains afresh and
+    writes nothing there.
     """
     from .registry import PROGRESS
-    from .student_cache import CACHE_DIR
+    from .student_cache import CACHE_DIR, USE_CACHE
 
     token = PROGRESS.set(progress or print)
-    cache_token = CACHE_DIR.set(cache_dir)
+    cache_token, use_token = CACHE_DIR.set(cache_dir), USE_CACHE.set(bool(use_cache))
     try:
         return _compress(teacher, config, data, seed)
     finally:
+        USE_CACHE.reset(use_token)
         CACHE_DIR.reset(cache_token)
         PROGRESS.reset(token)
 

@@ -3,25 +3,28 @@
 The teacher is exported to ONNX (TorchScript exporter, dynamic batch and sequence axes), then
 onnxruntime's dynamic quantization stores every MatMul weight as int8. The student runs in
 onnxruntime with the teacher's tokenizer and label names. Files live in the cache under the
-student's fingerprint, so a second run reuses them.
+student's fingerprint, in a folder whose ``student.json`` (written last) holds the key, so a second
+run reuses them and a folder from another key, or one that onnxruntime cannot load, is rebuilt.
 """
 
 from __future__ import annotations
 
 import copy
-import os
+import json
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..cache import locked
+from ..cache import cached_folder
 from ..errors import LoyaltyError
 from .registry import MethodConfig, register
 from .student import student_fingerprint
 from .student_cache import students_dir
 
+MODEL_FILE = "model-int8.onnx"
+KEY_FILE = "student.json"
 # forward()'s positional order; the tokenizer's key order differs, and a positional export must follow forward
 INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -55,20 +58,28 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
     from ..models import OnnxClassifier
 
     key = student_fingerprint(teacher, config, None, 0)
-    # a teacher without a fingerprint cannot be cached: export into a fresh folder every time
-    folder = students_dir() / f"onnx-{key[:32]}" if key else Path(tempfile.mkdtemp(prefix="loyalty-onnx-int8-"))
-    quantized = folder / "model-int8.onnx"
-    with locked(folder):
-        if not quantized.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            model = copy.deepcopy(teacher.model).cpu().eval()
-            float_path = folder / "model-fp32.onnx"
-            _export(model, teacher.tokenizer, float_path)
-            temporary = folder / f".model-int8.{os.getpid()}.onnx"
-            quantize_dynamic(str(float_path), str(temporary), weight_type=QuantType.QInt8,
-                             per_channel=config.per_channel)
-            temporary.replace(quantized)
-            float_path.unlink()
-    session = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+
+    def save(folder: Path, _prepared=None) -> None:
+        model = copy.deepcopy(teacher.model).cpu().eval()
+        float_path = folder / "model-fp32.onnx"
+        _export(model, teacher.tokenizer, float_path)
+        quantize_dynamic(str(float_path), str(folder / MODEL_FILE), weight_type=QuantType.QInt8,
+                         per_channel=config.per_channel)
+        float_path.unlink()
+        (folder / KEY_FILE).write_text(json.dumps({"key": key, "recipe": "onnx-int8"}) + "\n")  # last: a finished folder
+
+    def read_key(folder: Path):
+        return json.loads((folder / KEY_FILE).read_text()).get("key")
+
+    def load(folder: Path):
+        return onnxruntime.InferenceSession(str(folder / MODEL_FILE), providers=["CPUExecutionProvider"])
+
+    students = students_dir()
+    if key is None or students is None:  # not cacheable, or no cache wanted: a fresh folder, outside the cache
+        folder = Path(tempfile.mkdtemp(prefix="loyalty-onnx-int8-"))
+        save(folder)
+        session = load(folder)
+    else:
+        session, _, folder = cached_folder(students / f"onnx-{key[:32]}", key, save=save, read_key=read_key, load=load)
     return OnnxClassifier(session, teacher.tokenizer, teacher.name, teacher.label_names, teacher.batch_size,
-                          teacher.max_length, key, str(quantized))
+                          teacher.max_length, key, str(folder / MODEL_FILE))

@@ -1,44 +1,62 @@
 """Trained students on disk: built once, keyed by the student's fingerprint (``student.py``:
 teacher, recipe step, method version, seed, training data, code version), written atomically
 under a lock so pytest-xdist workers train nothing twice. The architecture is rebuilt cheaply by
-the method; only the weights are stored (safetensors)."""
+the method; only the weights are stored (safetensors), with the key in the file's metadata, and a
+file is used only when its key and its tensors' names, shapes and dtypes match (``cache.py``)."""
 
 from __future__ import annotations
 
 import contextvars
-import os
 from pathlib import Path
 
-from ..cache import default_cache_dir, locked
-
+from ..cache import cached_file, default_cache_dir
 
 # Where trained students live: compress(cache_dir=...) sets it for one call (the plugin passes its
 # --loyalty-cache-dir); unset, $LOYALTY_CACHE_DIR or the user cache folder (``default_cache_dir``).
 CACHE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("loyalty_compress_cache_dir", default=None)
+# compress(use_cache=False) sets it (the plugin's --loyalty-no-cache): train afresh, write nothing.
+USE_CACHE: contextvars.ContextVar[bool] = contextvars.ContextVar("loyalty_compress_use_cache", default=True)
 
 
-def students_dir() -> Path:
+def students_dir() -> Path | None:
+    """The trained-student folder, or None when this compress() call must not use the cache."""
+    if not USE_CACHE.get():
+        return None
     return Path(CACHE_DIR.get() or default_cache_dir()) / "students"
 
 
 def load_or_train(model, key: str | None, train) -> None:
     """Fill ``model`` with cached weights for ``key``, or run ``train()`` and cache the result."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save
+
     from .registry import PROGRESS
 
-    progress = PROGRESS.get()
-    if key is None:
+    folder = students_dir()
+    if key is None or folder is None:
         train()
         return
-    from safetensors.torch import load_file, save_file
+    path = folder / f"{key[:32]}.safetensors"
+    expected = {name: (tuple(tensor.shape), tensor.dtype) for name, tensor in model.state_dict().items()}
 
-    path = students_dir() / f"{key[:32]}.safetensors"
-    with locked(path):
-        if path.exists():
-            progress(f"loading trained student from {path}")
-            model.load_state_dict(load_file(str(path)))
-            return
+    def read_key(file: Path):
+        with safe_open(str(file), framework="pt") as handle:
+            return (handle.metadata() or {}).get("key")
+
+    def load(file: Path) -> dict:
+        tensors = load_file(str(file))
+        found = {name: (tuple(tensor.shape), tensor.dtype) for name, tensor in tensors.items()}
+        if found != expected:
+            differ = sorted(map(str, set(found.items()) ^ set(expected.items())))[:3]
+            raise ValueError(f"its tensors do not fit the student's architecture (first differences: {differ})")
+        return tensors
+
+    def compute() -> dict:
         train()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(temporary))
-        temporary.replace(path)
+        return {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+
+    tensors, from_cache = cached_file(path, key, compute=compute, read_key=read_key, load=load,
+                                      dump=lambda tensors: save(tensors, metadata={"key": key}))
+    if from_cache:
+        PROGRESS.get()(f"loading trained student from {path}")
+        model.load_state_dict(tensors)

@@ -18,7 +18,7 @@ from ..thresholds import Threshold
 BASELINE_METRICS = ("student_accuracy", "label_loyalty", "probability_loyalty")
 UPDATE = "write a new baseline with --loyalty-baseline {path} --loyalty-update-baseline"
 # environment entries whose change can move the numbers (int8 kernels differ with the CPU's capability)
-COMPARED_ENVIRONMENT = ("loyalty_tests", "torch", "transformers", "onnxruntime", "cpu_capability", "device")
+COMPARED_ENVIRONMENT = ("loyalty_tests", "torch", "transformers", "onnxruntime", "torch_cpu_capability", "device")
 
 
 class LoyaltyBaselineWarning(UserWarning):
@@ -77,7 +77,10 @@ def check_baseline(config, label: str, report, teacher, thresholds, rule, *, war
 def _warn_on_environment(old: dict, path: Path) -> None:
     from ..environment import environment
 
-    new = environment()
+    def flat(env: dict) -> dict:
+        return {**(env.get("versions") or {}), **{k: v for k, v in env.items() if k != "versions"}}
+
+    old, new = flat(old), flat(environment())
     changed = [f"{key} {old.get(key)} -> {new.get(key)}" for key in COMPARED_ENVIRONMENT
                if old.get(key) != new.get(key)]
     if changed:

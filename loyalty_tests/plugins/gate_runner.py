@@ -98,7 +98,7 @@ class GateRunner:
         """Collapse: the smallest student/teacher share ratio over labels, with a bootstrap CI."""
         teacher = self.report.teacher_predictions.predicted_labels
         student = self.report.student_predictions.predicted_labels
-        names = self.report.data.label_names
+        names = self.report.label_names  # the data's labels and any extra the models have
         ratio = gate_checks.smallest_share_ratio(teacher, student, len(names))
 
         def statistic(t, s):  # a resample where the teacher predicts one label only still has a ratio
@@ -146,7 +146,7 @@ class GateRunner:
             message = result.message
             if fooled:
                 message += ("\nadversarial examples that fool the student but not the teacher:\n"
-                            + robust.format_adversarial(fooled, self.report.data.label_names))
+                            + robust.format_adversarial(fooled, self.report.label_names))
             self._raise_or_warn(result, message)
         return result
 

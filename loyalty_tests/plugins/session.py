@@ -120,6 +120,7 @@ class LoyaltySession:
         return ModelOptions(
             batch_size=option("loyalty_batch_size"), max_length=option("loyalty_max_length"),
             device=option("loyalty_device"), tokenizer=option("loyalty_tokenizer"), cache_dir=self.cache_dir,
+            use_cache=self.use_cache,
             trust_remote_code=option("loyalty_trust_remote_code"), allow_pickle=option("loyalty_allow_pickle"),
             seed=self.seed, progress=self.progress,
             train_data=self.train_data,  # called only by recipes that train
