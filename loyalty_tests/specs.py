@@ -17,6 +17,7 @@ from typing import Callable
 
 from .cache import default_cache_dir, fingerprint, hash_files
 from .errors import LoyaltyError
+from .quiet import no_progress_bars
 from .models import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
                      check_position_limit, position_limit)
 
@@ -156,13 +157,19 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
             "save_pretrained(..., safe_serialization=True), or pass --loyalty-allow-pickle to load .bin "
             "(pickle) weights you trust"
         )
+    where = f"folder {source!r}" if local else f"hub model {source!r} (needs network)"
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, use_safetensors=None if options.allow_pickle else True, **kwargs)
+        with no_progress_bars():
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                source, use_safetensors=None if options.allow_pickle else True, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as error:
-        where = f"folder {source!r}" if local else f"hub model {source!r} (needs network)"
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
+    missing = sorted(loading.get("missing_keys") or [])
+    if missing:  # transformers would only warn, and fill them with random numbers: gating a random head
+        raise LoyaltyError(f"{where} lacks trained weights for {len(missing)} tensor(s) ({', '.join(missing[:4])}"
+                           f"{', ...' if len(missing) > 4 else ''}), which transformers would initialise at random; "
+                           "save the fine-tuned sequence classifier itself (model.save_pretrained), not its base model")
     files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
     stamp = fingerprint("hf-dir", hash_files(files), options.max_length) if files else None
     return HFClassifier(model, tokenizer, name, options.batch_size, options.max_length, options.device, stamp)

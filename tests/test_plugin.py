@@ -50,6 +50,7 @@ def test_passing_gate_writes_reports(project):
         "*label_loyalty 1.000*>= 0.900 [[]default[]]*",
         "gate verdict: PASSED",
     ])
+    assert "Loading weights" not in result.stdout.str() + result.stderr.str()  # no transformers bars
     report = json.loads((project.path / "report.json").read_text())
     assert report["passed"] is True
     (student,) = report["students"]

@@ -126,3 +126,20 @@ def test_pickle_weights_need_the_flag(tmp_path):
     with pytest.raises(LoyaltyError, match="--loyalty-allow-pickle"):
         load_model(str(folder))
     assert load_model(str(folder), options=ModelOptions(allow_pickle=True)).label_names == ("negative", "positive")
+
+
+def test_a_folder_without_a_trained_head_is_refused_not_gated_at_random(tmp_path):
+    from tiny import tiny_bert, tiny_tokenizer
+
+    folder = tmp_path / "base-only"
+    tiny_bert().bert.save_pretrained(folder)  # the encoder alone: no classifier weights
+    tiny_tokenizer(folder)
+    (folder / "config.json").write_text((folder / "config.json").read_text().replace('"BertModel"', '"BertForSequenceClassification"'))
+    with pytest.raises(LoyaltyError, match=r"lacks trained weights for .*classifier.*initialise at random"):
+        load_model(str(folder))
+
+
+def test_loading_prints_no_progress_bars(tiny_dir, capfd):
+    load_model(str(tiny_dir))
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out

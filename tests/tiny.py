@@ -57,8 +57,11 @@ def tiny_bert(
 
 def save_tiny_bert(folder: Path, label_names=("negative", "positive"), *, seed: int = 0) -> Path:
     """A tiny BERT saved as a local Hugging Face directory (safetensors + tokenizer)."""
+    from loyalty_tests.quiet import no_progress_bars
+
     folder = Path(folder)
     tokenizer = tiny_tokenizer(folder)
-    tiny_bert(label_names, seed=seed).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    with no_progress_bars():  # "Writing model shards" bars would clutter every test's output
+        tiny_bert(label_names, seed=seed).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     return folder
