@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import gate_checks, stats
 from .latency import LatencyResult, measure_latency
 from .loyalty_report import LoyaltyReport, format_examples
+from .prediction_gates import prediction_gate
 from .robustness import summary as robust
 from .thresholds import THRESHOLD_SPECS, Threshold, resolve
 
@@ -41,15 +42,11 @@ def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = Non
         "max_accuracy_drop": max_accuracy_drop, "max_accuracy_drop_relative": max_accuracy_drop_relative,
         "max_negative_flip_rate": max_negative_flip_rate,
     })
-    rule, m = _rule(thresholds, decision, inconclusive), report.metrics
-    limit, source = gate_checks.accuracy_drop_limit(m["teacher_accuracy"].value, thresholds["max_accuracy_drop"],
-                                                    thresholds["max_accuracy_drop_relative"])
-    results = [gate_checks.gate_metric("accuracy_drop", m.get("accuracy_drop"), limit, source, stats.AT_MOST, rule)]
-    for gate, key, direction in (("label_loyalty", "min_label_loyalty", stats.AT_LEAST),
-                                 ("probability_loyalty", "min_probability_loyalty", stats.AT_LEAST),
-                                 ("negative_flip_rate", "max_negative_flip_rate", stats.AT_MOST)):
-        threshold = thresholds[key]
-        results.append(gate_checks.gate_metric(gate, m.get(gate), threshold.value, threshold.source, direction, rule))
+    rule = _rule(thresholds, decision, inconclusive)
+    thresholds["decision"] = Threshold("decision", rule.name, "argument")
+    thresholds["inconclusive"] = Threshold("inconclusive", rule.inconclusive, "argument")
+    results = [prediction_gate(gate, report, thresholds)
+               for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate")]
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"student {report.student_name!r} is not loyal to teacher {report.teacher_name!r} "

@@ -15,7 +15,6 @@ be loaded, is rebuilt with a warning (``cache.cached_folder``), never trusted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform

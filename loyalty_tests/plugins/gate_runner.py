@@ -15,6 +15,7 @@ import warnings
 import pytest
 
 from .. import gate_checks, metrics, sample_size, speedup, stats
+from ..prediction_gates import failure_examples, prediction_gate
 from ..loyalty_report import format_examples
 from ..robustness import summary as robust
 from ..thresholds import warn_only_gates
@@ -54,63 +55,9 @@ class GateRunner:
 
     def check(self, gate: str) -> gate_checks.GateResult:
         """The gates computed from the two models' predictions on the data."""
-        m, t, report = self.report.metrics, self.thresholds, self.report
-        common = dict(rule=self.rule, warn_only=gate in self.warn_only)
-        b, c = int(m["correct_to_wrong"].value), int(m["wrong_to_correct"].value)
-        n = len(report.data)
-        examples = report.worst_examples
-        if gate == "accuracy_drop":
-            teacher_accuracy, student_accuracy = m["teacher_accuracy"].value, m["student_accuracy"].value
-            limit, source = gate_checks.accuracy_drop_limit(teacher_accuracy, t["max_accuracy_drop"],
-                                                            t["max_accuracy_drop_relative"])
-            needed = sample_size.paired_examples_to_decide(b, c, n, limit) if limit is not None else None
-            result = gate_checks.gate_metric(gate, m["accuracy_drop"], limit, source, stats.AT_MOST, needed=needed,
-                                             detail=f" (teacher {teacher_accuracy:.3f}, student {student_accuracy:.3f})",
-                                             **common)
-        elif gate == "label_loyalty":
-            limit = t["min_label_loyalty"]
-            agree = round(m["label_loyalty"].value * n)
-            needed = sample_size.proportion_examples_to_decide(agree, n, limit.value) if limit.value is not None else None
-            result = gate_checks.gate_metric(gate, m[gate], limit.value, limit.source, stats.AT_LEAST, needed=needed,
-                                             **common)
-        elif gate == "probability_loyalty":
-            limit = t["min_probability_loyalty"]
-            values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities,
-                                                             report.student_predictions.probabilities)
-            needed = sample_size.bounded_mean_examples_to_decide(values, limit.value) if limit.value is not None else None
-            result = gate_checks.gate_metric(gate, m[gate], limit.value, limit.source, stats.AT_LEAST, needed=needed,
-                                             **common)
-        elif gate == "negative_flip_rate":
-            limit = t["max_negative_flip_rate"]
-            needed = (sample_size.proportion_examples_to_decide(b, n, limit.value, stats.AT_MOST)
-                      if limit.value is not None else None)
-            result = gate_checks.gate_metric(gate, m[gate], limit.value, limit.source, stats.AT_MOST, needed=needed,
-                                             detail=f" ({b} negative, {c} positive flips)", **common)
-            examples = report.worst_negative_flips
-        elif gate == "label_distribution":
-            result = self._label_distribution(common)
-            examples = None
-        else:
-            raise ValueError(f"unknown gate {gate!r}")
-        return self.finish(result, examples=examples)
-
-    def _label_distribution(self, common) -> gate_checks.GateResult:
-        """Collapse: the smallest student/teacher share ratio over labels, with a bootstrap CI."""
-        teacher = self.report.teacher_predictions.predicted_labels
-        student = self.report.student_predictions.predicted_labels
-        names = self.report.label_names  # the data's labels and any extra the models have
-        ratio = gate_checks.smallest_share_ratio(teacher, student, len(names))
-
-        def statistic(t, s):  # a resample where the teacher predicts one label only still has a ratio
-            return gate_checks.smallest_share_ratio(t, s, len(names))
-
-        low, high = metrics.bootstrap_ci(statistic, teacher, student,
-                                         n_resamples=self.request.config.getoption("loyalty_bootstrap"),
-                                         seed=self.session.seed)
-        limit = self.thresholds["min_label_share_ratio"]
-        return gate_checks.gate_metric("label_distribution", metrics.MetricValue(ratio, low, high, len(teacher)),
-                                       limit.value, limit.source, stats.AT_LEAST, name="smallest share ratio",
-                                       detail=gate_checks.label_distribution_message(teacher, student, names), **common)
+        result = prediction_gate(gate, self.report, self.thresholds, warn_only=gate in self.warn_only,
+                                 n_resamples=self.request.config.getoption("loyalty_bootstrap"), seed=self.session.seed)
+        return self.finish(result, examples=failure_examples(gate, self.report))
 
     def check_latency(self, benchmark) -> gate_checks.GateResult:
         if getattr(benchmark, "disabled", False):
@@ -160,14 +107,12 @@ class GateRunner:
             self._raise_or_warn(bad[0], "\n".join(r.message for r in bad))
         return results
 
-    def finish(self, result: gate_checks.GateResult, *, examples=None, latency: dict | None = None):
+    def finish(self, result: gate_checks.GateResult, *, examples=("", []), latency: dict | None = None):
+        """Record the outcome; a failed (or warned) gate shows its line and ``examples``."""
         self._record(result, latency)
         if not result.passed or result.warned:
-            message = result.message
-            rows = examples(5) if examples is not None else []
-            if rows:
-                title = "negative flips" if examples == self.report.worst_negative_flips else "disagreements"
-                message += f"\nworst {title}:\n" + format_examples(rows)
+            title, rows = examples
+            message = result.message + (f"\nworst {title}:\n" + format_examples(rows) if rows else "")
             self._raise_or_warn(result, message)
         return result
 
