@@ -1,0 +1,120 @@
+"""report.py: the verdict comes from every gate item's outcome; JSON, Markdown and terminal show it.
+
+And loyalty_report.py: worst examples, negative flips and flip accounting on hand-made predictions.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from loyalty_tests import report as render
+from loyalty_tests.data import TextDataset
+from loyalty_tests.loyalty_report import compare_predictions
+from loyalty_tests.predictions import Predictions
+
+
+def gate(name, passed=True, warn_only=False, message=None, three_way="PASS"):
+    return {"gate": name, "passed": passed, "value": 0.95, "limit": 0.9, "source": "default", "warn_only": warn_only,
+            "message": message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}", "three_way": three_way,
+            "ci_low": 0.93, "ci_high": 0.97}
+
+
+def row(student, g):
+    return {"student": student, "gate": g, "metrics": {"label_loyalty": {"value": 0.95, "ci_low": 0.93,
+                                                                          "ci_high": 0.97, "n": 100}},
+            "data": {"name": "dev.csv", "n": 100, "fingerprint": "abc"}, "thresholds": {},
+            "teacher_fingerprint": "t", "student_fingerprint": "s", "phases": [
+                {"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2}],
+            "flips": {"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
+                      "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
+                      "top_negative_flips": [["positive", "negative", 3]]}}
+
+
+def item(student, name, outcome, gates=(), reason=None):
+    return {"student": student, "gate": name, "outcome": outcome, "reason": reason, "gates": list(gates)}
+
+
+def build(items, rows=()):
+    return render.build_report("demo", list(rows), items, seed=0)
+
+
+def test_all_passed_is_passed():
+    g = gate("label_loyalty")
+    report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
+    assert report["passed"] and report["verdict"] == "PASSED"
+    assert report["students"][0]["gates"][0]["outcome"] == "passed"
+
+
+@pytest.mark.parametrize("outcome", ["failed", "error", "missing"])
+def test_one_bad_item_fails_the_verdict(outcome):
+    g = gate("label_loyalty")
+    items = {"a": item("int8", "label_loyalty", "passed", [g]),
+             "b": item("int8", "accuracy_drop", outcome, reason="RuntimeError: boom")}
+    report = build(items, [row("int8", g)])
+    assert not report["passed"] and report["verdict"] == "FAILED"
+    lines = render.render_terminal(report)
+    mark = {"failed": "FAIL", "error": "ERROR", "missing": "MISSING"}[outcome]
+    assert f"{mark} [int8] accuracy_drop: RuntimeError: boom" in lines
+    assert lines[-1] == "gate verdict: FAILED"
+
+
+def test_a_warned_gate_passes_and_says_so():
+    g = gate("latency", passed=False, warn_only=True, three_way="FAIL")
+    report = build({"a": item("int8", "latency", "warned", [g])}, [row("int8", g)])
+    assert report["passed"]
+    assert any(line.startswith("WARN [int8] latency") for line in render.render_terminal(report))
+
+
+def test_nothing_checked_is_not_a_pass():
+    report = build({"a": item("int8", "latency", "skipped", reason="latency gate needs pytest-benchmark")})
+    assert not report["passed"] and report["verdict_reason"] == "no gate was checked"
+    assert "gate verdict: FAILED (no gate was checked)" in render.render_terminal(report)
+
+
+def test_json_has_no_nan_and_markdown_shows_outcomes_and_flips():
+    g = gate("label_loyalty", three_way="INCONCLUSIVE")
+    report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
+    report["students"][0]["metrics"]["label_loyalty"]["ci_low"] = float("nan")
+    parsed = json.loads(render.to_json(report))
+    assert parsed["students"][0]["metrics"]["label_loyalty"]["ci_low"] is None
+    markdown = render.render_markdown(report)
+    assert "| `int8` | label_loyalty | 0.950 [0.930–0.970] | 0.900 | INCONCLUSIVE | pass |" in markdown
+    assert "flips [int8] negative 3 (3.0% of 100), positive 1 (1.0%)" in markdown
+    assert "Verdict: **PASSED**" in markdown
+
+
+def test_phases_say_what_came_from_the_cache():
+    g = gate("label_loyalty")
+    report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
+    assert render.phase_line(report) == "time: predict 0.0 s (1 of 1 from the cache, measured int8 4.2 s)"
+
+
+# -- loyalty_report ------------------------------------------------------------------------------
+
+@pytest.fixture
+def pair():
+    data = TextDataset("hand", [f"t{i}" for i in range(5)], [0, 1, 1, 0, 1], ("neg", "pos"))
+    teacher = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.4, 0.6]])
+    student = np.array([[0.9, 0.1], [0.55, 0.45], [0.9, 0.1], [0.6, 0.4], [0.45, 0.55]])
+    names = ("neg", "pos")
+    return compare_predictions(data, Predictions("t", teacher, names, 0.0), Predictions("s", student, names, 0.0),
+                               n_resamples=50)
+
+
+def test_worst_examples_put_disagreements_first(pair):
+    assert [row["index"] for row in pair.worst_examples(3)] == [2, 1, 4]
+
+
+def test_worst_negative_flips_are_the_students_most_confident_mistakes(pair):
+    assert [row["index"] for row in pair.worst_negative_flips()] == [2, 1]  # p(gold) 0.1, then 0.45
+
+
+def test_flip_summary(pair):
+    summary = pair.flip_summary()
+    assert (summary["negative_flips"], summary["positive_flips"], summary["n"]) == (2, 0, 5)
+    assert summary["negative_flip_matrix"] == [[0, 0], [2, 0]]
+    assert summary["top_negative_flips"] == [("pos", "neg", 2)]
+    assert summary["negative_flip_rate"] == pytest.approx(0.4)
