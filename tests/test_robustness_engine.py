@@ -145,7 +145,8 @@ def test_compare_robustness_transfer_and_adversarial_loyalty():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(recipe="deepfool"), "unknown attack recipe 'deepfool'; known recipes: charswap, pwws, textfooler"),
+    (dict(recipe="deepfool"), r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\); "
+                              r"pwws \(keys: none\); textattack \(keys: name\); textfooler \(keys: candidates_per_word"),
     (dict(budget=0), "budget must be a whole number of queries >= 1"),
     (dict(examples=0), "examples must be a whole number >= 1"),
 ])

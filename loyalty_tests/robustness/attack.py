@@ -18,7 +18,8 @@ from .. import __version__
 from ..cache import atomic_write_text, fingerprint, locked
 from ..errors import LoyaltyError
 from .engine import AttackedModel, require_text
-from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
+from .attack_registry import build_attack_recipe
+from .results import AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
 from .words import Words
 
 ENGINE_VERSION = "4"  # bump when a change alters what an attack finds (4: queries counted per example, similarity before queries)
@@ -32,24 +33,13 @@ def sample_indices(dataset, config: AttackConfig) -> list[int]:
     return sorted(random.Random(config.seed).sample(range(len(dataset)), count))
 
 
-def build_recipe(config: AttackConfig, cache_dir=None):
-    from . import attack_recipes as recipes
-
-    if config.recipe == "charswap":
-        return recipes.charswap()
-    if config.recipe == "textfooler":
-        return recipes.textfooler(cache_dir)
-    if config.recipe == "pwws":
-        return recipes.pwws(cache_dir=cache_dir)
-    raise LoyaltyError(f"no built-in recipe {config.recipe!r}")
-
-
 def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=None, cache_dir=None,
                recipe=None) -> AttackResult:
     """Attack ``model`` on ``indices`` (default: the config's seeded sample) of ``dataset``.
 
     progress(done, total, succeeded) is called after each example. ``recipe`` overrides the
-    config's built-in recipe (tests pass one with a hand-made synonym table).
+    recipe the config names (tests pass one with a hand-made synonym table); the recipe is
+    built through the registry (``attack_registry``) otherwise, and closed when the run ends.
     """
     indices = sample_indices(dataset, config) if indices is None else [int(i) for i in indices]
     for index in indices:
@@ -74,11 +64,13 @@ def _cache_path(model, dataset, config, indices, cache_dir) -> Path | None:
 
 
 def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> AttackResult:
-    if config.recipe.startswith(TEXTATTACK_PREFIX) and recipe is None:
-        from .textattack_backend import run_textattack
+    with recipe or build_attack_recipe(config.recipe_config, cache_dir=cache_dir) as built:
+        if hasattr(built, "run"):  # a recipe with its own attack loop (the TextAttack backend)
+            return built.run(model, dataset, config, indices, progress)
+        return _attack_with(built, model, dataset, config, indices, progress)
 
-        return run_textattack(model, dataset, config, indices, progress)
-    recipe = recipe or build_recipe(config, cache_dir)
+
+def _attack_with(recipe, model, dataset, config, indices, progress) -> AttackResult:
     attacked = AttackedModel(model, dataset.label_names, dataset.name)
     start, examples, succeeded = time.perf_counter(), [], 0
     for done, index in enumerate(indices, 1):
@@ -100,8 +92,6 @@ def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> Att
             perturbed_probs=perturbed_probs))
         if progress is not None:
             progress(done, len(indices), succeeded)
-    if hasattr(recipe, "finish"):
-        recipe.finish()
     return AttackResult(attacked.name, config, tuple(examples), time.perf_counter() - start,
                         tuple(dataset.label_names), attacked.forward_seconds)
 

@@ -27,15 +27,21 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import constraints, resources, search, transformations
+from .attack_registry import register_attack_recipe
 from .words import Words
 
 
 @dataclass
 class Recipe:
+    """A transformation (``candidates``), the constraints folded into it and ``attackable``, and a
+    search. ``on_close``: end-of-run work (e.g. saving new GloVe neighbours to disk), run by
+    ``close()``; the engine uses a recipe as a context manager, so it runs once per attack run."""
+
     name: str
     attackable: Callable[[Words], list[int]]
     candidates: Callable[[Words, int, Words, random.Random], list[Words]]  # (original, index, current, rng)
     search: Callable = search.greedy_by_deletion  # a recipe's own options bound with functools.partial
+    on_close: tuple[Callable[[], None], ...] = ()
 
     def attack(self, model, text: str, label: int, pair, rng: random.Random):
         words = Words.split(text)
@@ -45,6 +51,48 @@ class Recipe:
             return self.candidates(words, index, current, rng)
 
         return words, self.search(model, words, label, pair, candidates, indices)
+
+    def close(self) -> None:
+        for finish in self.on_close:
+            finish()
+
+    def __enter__(self) -> "Recipe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- configs: one frozen dataclass per recipe; ``recipe`` is its name in recipe strings ------------
+
+@dataclass(frozen=True)
+class CharSwapConfig:
+    recipe = "charswap"
+    max_edit_distance: int = 30  # total Levenshtein distance to the original text (TextAttack's DeepWordBug)
+
+    def __post_init__(self):
+        if self.max_edit_distance < 1:
+            raise ValueError(f"max_edit_distance must be >= 1, got {self.max_edit_distance}")
+
+
+@dataclass(frozen=True)
+class TextFoolerConfig:
+    recipe = "textfooler"
+    candidates_per_word: int = 50
+    min_cosine: float = 0.5
+    similarity_threshold: float = 0.840845057
+    window_size: int = 15
+
+    def __post_init__(self):
+        if self.candidates_per_word < 1 or self.window_size < 1:
+            raise ValueError("candidates_per_word and window_size must be >= 1")
+        if not -1.0 <= self.min_cosine <= 1.0 or not 0.0 <= self.similarity_threshold <= 1.0:
+            raise ValueError("min_cosine must lie in [-1, 1] and similarity_threshold in [0, 1]")
+
+
+@dataclass(frozen=True)
+class PwwsConfig:
+    recipe = "pwws"
 
 
 def _content_words(words: Words) -> list[int]:
@@ -68,6 +116,11 @@ def charswap(max_edit_distance: int = 30) -> Recipe:
     return Recipe("charswap", _content_words, candidates)
 
 
+@register_attack_recipe(CharSwapConfig)
+def _build_charswap(config: CharSwapConfig, *, cache_dir=None) -> Recipe:
+    return charswap(config.max_edit_distance)
+
+
 def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: float = 0.5,
                similarity_threshold: float = 0.840845057, window_size: int = 15) -> Recipe:
     neighbours = resources.glove_neighbours(str(cache_dir) if cache_dir else None, candidates_per_word, min_cosine)
@@ -84,9 +137,14 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
         return [current.replace(index, word) for word, _ in swaps]
 
     greedy = functools.partial(search.greedy_by_deletion, similarity=similarity)
-    recipe = Recipe("textfooler", attackable, candidates, greedy)
-    recipe.finish = neighbours.save  # new neighbour rows go to the disk table once per run
-    return recipe
+    # new neighbour rows go to the disk table once per run
+    return Recipe("textfooler", attackable, candidates, greedy, on_close=(neighbours.save,))
+
+
+@register_attack_recipe(TextFoolerConfig)
+def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
+    return textfooler(cache_dir, candidates_per_word=config.candidates_per_word, min_cosine=config.min_cosine,
+                      similarity_threshold=config.similarity_threshold, window_size=config.window_size)
 
 
 def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:
@@ -105,3 +163,8 @@ def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> 
         return [current.replace(index, word) for word in swaps]
 
     return Recipe("pwws", attackable, candidates, search.pwws)
+
+
+@register_attack_recipe(PwwsConfig)
+def _build_pwws(config: PwwsConfig, *, cache_dir=None) -> Recipe:
+    return pwws(cache_dir=cache_dir)

@@ -14,31 +14,35 @@ import numpy as np
 
 from ..errors import LoyaltyError
 
-BUILT_IN_RECIPES = ("charswap", "pwws", "textfooler")
-TEXTATTACK_PREFIX = "textattack:"
-
 
 def known_recipes() -> tuple[str, ...]:
-    return (*BUILT_IN_RECIPES, TEXTATTACK_PREFIX + "<recipe>")
+    """The registered recipe names (``textattack`` is written ``textattack:<name>``)."""
+    from .attack_registry import registered_recipes
+
+    return tuple(f"{name}:<name>" if name == "textattack" else name for name in registered_recipes())
 
 
 @dataclass(frozen=True)
 class AttackConfig:
-    recipe: str = "textfooler"  # "charswap" | "textfooler" | "pwws" | "textattack:<name>"
+    recipe: str = "textfooler"  # a recipe string as the user typed it: "textfooler:min_cosine=0.6", "textattack:<name>"
     examples: int = 50  # seeded sample of the data (all of it when the data is smaller)
     budget: int = 500  # model queries allowed per attacked example
     seed: int = 0
 
     def __post_init__(self):
-        recipe = str(self.recipe or "").strip()
-        is_textattack = recipe.startswith(TEXTATTACK_PREFIX) and len(recipe) > len(TEXTATTACK_PREFIX)
-        if recipe not in BUILT_IN_RECIPES and not is_textattack:
-            raise LoyaltyError(f"unknown attack recipe {self.recipe!r}; known recipes: {', '.join(known_recipes())}")
         if not isinstance(self.examples, int) or self.examples <= 0:
             raise LoyaltyError(f"attack examples must be a whole number >= 1, got {self.examples!r} (--attack-examples N)")
         if not isinstance(self.budget, int) or self.budget <= 0:
             raise LoyaltyError(f"attack budget must be a whole number of queries >= 1, got {self.budget!r} "
                                "(--attack-budget Q)")
+        self.recipe_config  # parsed now: a bad recipe string fails before any model work
+
+    @property
+    def recipe_config(self) -> object:
+        """The frozen recipe config ``recipe`` stands for (``TextFoolerConfig(...)``)."""
+        from .attack_registry import parse_attack_recipe
+
+        return parse_attack_recipe(self.recipe)
 
 
 @dataclass(frozen=True)

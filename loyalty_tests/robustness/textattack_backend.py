@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 
 from ..errors import LoyaltyError
+from .attack_registry import register_attack_recipe
 from .engine import AttackedModel
-from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackResult
+from .results import AdversarialExample, AttackResult
 
 MISSING = ("the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "
            "(TextAttack 0.3.11 needs transformers>=4.45,<4.58, so use a separate environment from transformers 5)")
@@ -41,11 +43,44 @@ def _recipe_class(textattack, name: str):
     return recipe_class
 
 
-def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
+@dataclass(frozen=True)
+class TextAttackConfig:
+    """``textattack:<name>``: TextAttack's recipe ``name`` (its command-line name or class name)."""
+
+    recipe = "textattack"
+    name: str
+
+
+class TextAttackRecipe:
+    """Runs TextAttack's own attack loop (TextAttack enforces the budget and draws its own
+    randomness); imported only when run, so naming it needs no TextAttack installed."""
+
+    def __init__(self, config: TextAttackConfig):
+        self.config, self.name = config, f"textattack:{config.name}"
+
+    def run(self, model, dataset, attack_config, indices, progress) -> AttackResult:
+        return run_textattack(model, dataset, attack_config, indices, progress, self.config.name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "TextAttackRecipe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@register_attack_recipe(TextAttackConfig)
+def _build_textattack(config: TextAttackConfig, *, cache_dir=None) -> TextAttackRecipe:
+    return TextAttackRecipe(config)
+
+
+def run_textattack(model, dataset, config, indices, progress, name: str) -> AttackResult:
     textattack, ModelWrapper = _import_textattack()
     if dataset.text_pairs:
         raise LoyaltyError("the TextAttack backend attacks single texts here; use a built-in recipe for text pairs")
-    recipe_class = _recipe_class(textattack, config.recipe[len(TEXTATTACK_PREFIX):])
+    recipe_class = _recipe_class(textattack, name)
     attacked = AttackedModel(model, dataset.label_names, dataset.name)
 
     class Wrapper(ModelWrapper):
