@@ -169,8 +169,9 @@ def test_queries_are_counted_per_example_and_never_exceed_the_budget():
         seen.append((done, total, succeeded))
 
     texts = ["a great good fine movie", "a good film indeed", "a bad movie", "great great great great"]
+    # one example at a time (in_flight=1), so the texts sent between two progress calls are one example's
     result = run_attack(model, data(texts, [1, 1, 1, 1]), AttackConfig("charswap", examples=4, budget=6),
-                        progress=progress)
+                        indices=[0, 1, 2, 3], progress=progress, in_flight=1)
     per_example = np.diff([0] + sizes).tolist()
     assert [e.queries for e in result.examples] == per_example
     assert all(q <= 6 for q in per_example)

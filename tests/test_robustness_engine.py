@@ -13,7 +13,7 @@ from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
 from loyalty_tests.robustness import attack_recipes as recipes, resources, search
 from loyalty_tests.robustness.constraints import levenshtein
-from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted
+from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted, Job, run_lockstep
 from loyalty_tests.robustness.transformations import character_edits
 from loyalty_tests.robustness.words import Words
 
@@ -104,14 +104,47 @@ def test_budget_is_honoured_and_queries_are_counted(budget):
 def test_outputs_are_cached_per_text_across_the_run():
     model = KeywordModel()
     attacked = AttackedModel(model, ("negative", "positive"))
-    attacked.start_example(10)
     attacked.probabilities(["a", "b", "a"])
     attacked.probabilities(["b", "c"])
-    assert model.calls == [["a", "b"], ["c"]] and attacked.queries == 3
-    attacked.start_example(1)
-    with pytest.raises(BudgetExhausted):
-        attacked.probabilities(["d", "e"])
-    assert ("d" in model.calls[-1]) and attacked.queries == 1
+    assert model.calls == [["a", "b"], ["c"]] and len(attacked.cache) == 3
+
+
+def scripted(requests, received):
+    """A search that asks for ``requests`` in turn and records how many rows each got."""
+    def search():
+        try:
+            for texts in requests:
+                rows = yield texts
+                received.append(len(rows))
+        except BudgetExhausted:
+            received.append("exhausted")
+            return "stopped"
+        return "done"
+    return search()
+
+
+def test_the_budget_cuts_a_request_to_a_prefix_then_ends_the_search():
+    model, received = KeywordModel(), []
+    job = Job(key=0, pair=None, search=scripted([["a", "b", "a"], ["b", "c"], ["d", "e", "b"], ["f"]], received),
+              budget=4)
+    run_lockstep(AttackedModel(model, ("negative", "positive")), [job])
+    # a, b (the repeat is free); c (b was asked); d only: the budget allows 4 distinct texts; then
+    # the next request with a new text raises BudgetExhausted in the search
+    assert received == [3, 2, 1, "exhausted"] and job.outcome == "stopped" and job.queries == 4
+    assert model.calls == [["a", "b"], ["c"], ["d"]]
+
+
+def test_lockstep_carries_many_examples_queries_in_one_model_call():
+    model, received = KeywordModel(), [[], [], []]
+    jobs = [Job(key=i, pair=None, search=scripted([[f"x{i}"], [f"y{i}", "shared"]], received[i]), budget=None)
+            for i in range(3)]
+    run_lockstep(AttackedModel(model, ("negative", "positive")), jobs, in_flight=2)
+    # round 1: x0, x1 together; round 2: y0, y1 and "shared" once (x2 waits for a free slot)
+    assert [sorted(call) for call in model.calls] == [["x0", "x1"], ["shared", "y0", "y1"], ["x2"], ["y2"]]
+    assert [job.queries for job in jobs] == [3, 3, 3]  # "shared" counts for every example that asked
+    assert all(job.outcome == "done" for job in jobs) and received == [[1, 2]] * 3
+    with pytest.raises(LoyaltyError, match="in_flight must be a whole number >= 1"):
+        run_lockstep(AttackedModel(model, ("negative", "positive")), [], in_flight=0)
 
 
 def test_results_are_cached_on_disk(tmp_path):

@@ -9,12 +9,25 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     of counter-fitted vectors (so antonyms such as funny→annoying can pass the cosine filter);
     all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular
     similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
-    no part-of-speech check; the window is compared with the original text's (TextFooler compares
-    it with the text as perturbed so far). As in the paper: 50 candidates with cosine ≥ 0.5, stop
-    words never swapped (our own list), greedy search by deletion importance, the most similar
-    label-flipping candidate kept, else the one that lowers the gold probability most. As in
-    TextAttack, a candidate the similarity check rejects is never queried (the paper's code
-    queries every candidate, then masks).
+    no part-of-speech check (it needs a tagger's data, a download); stop words are our own list.
+    As in the paper: 50 candidates with cosine ≥ 0.5, greedy search by deletion importance, the
+    most similar label-flipping candidate kept, else the one that lowers the gold probability most.
+    Where TextAttack 0.3.11's TextFoolerJin2019 + GreedyWordSwapWIR("delete") and ours agree (read
+    from its source): every constraint runs before the model sees a candidate, so a rejected one
+    costs no query; the similarity window is compared with the text as perturbed so far
+    (``compare_against_original=False``), cut from the text's own characters; candidates are tried
+    in alphabetical order of their text (which decides ties and which candidates a budget cut
+    leaves); a swap is kept only if it lowers the gold probability; a request cut short by the
+    budget is still used (a flip in it succeeds) and the search ends after it; the budget counts
+    every text sent to the model, the original and the deletions included.
+    Remaining differences from TextAttack: we rank only words that have a neighbour (TextAttack
+    spends a deletion query on every non-stop word, even one it cannot swap); our word split is a
+    regex over letters, digits and apostrophes (TextAttack also keeps hyphens and underscores
+    inside words); candidate words are alphabetic GloVe words; a text queried twice within one
+    example counts once (TextAttack counts it again, which its greedy search never does in
+    practice); among flips we take the most similar over all flips (TextAttack stops at the first
+    non-flip in score order, which differs only with three or more labels); ties in importance
+    keep word order (TextAttack's sort is not stable).
 pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
     swaps), word saliency by replacing the word with ``[UNK]``.
 """
@@ -40,17 +53,18 @@ class Recipe:
     name: str
     attackable: Callable[[Words], list[int]]
     candidates: Callable[[Words, int, Words, random.Random], list[Words]]  # (original, index, current, rng)
-    search: Callable = search.greedy_by_deletion  # a recipe's own options bound with functools.partial
+    search: Callable = search.greedy_by_deletion  # a generator search; a recipe's options bound with functools.partial
     on_close: tuple[Callable[[], None], ...] = ()
 
-    def attack(self, model, text: str, label: int, pair, rng: random.Random):
+    def start(self, text: str, label: int, rng: random.Random):
+        """The search of one example, as a generator the engine drives (see ``search.py``)."""
         words = Words.split(text)
         indices = self.attackable(words)
 
         def candidates(index: int, current: Words):
             return self.candidates(words, index, current, rng)
 
-        return words, self.search(model, words, label, pair, candidates, indices)
+        return self.search(words, label, candidates, indices)
 
     def close(self) -> None:
         for finish in self.on_close:
@@ -82,6 +96,7 @@ class TextFoolerConfig:
     min_cosine: float = 0.5
     similarity_threshold: float = 0.840845057
     window_size: int = 15
+    compare_against_original: bool = False  # TextFoolerJin2019 compares with the text as perturbed so far
 
     def __post_init__(self):
         if self.candidates_per_word < 1 or self.window_size < 1:
@@ -122,7 +137,8 @@ def _build_charswap(config: CharSwapConfig, *, cache_dir=None) -> Recipe:
 
 
 def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: float = 0.5,
-               similarity_threshold: float = 0.840845057, window_size: int = 15) -> Recipe:
+               similarity_threshold: float = 0.840845057, window_size: int = 15,
+               compare_against_original: bool = False) -> Recipe:
     neighbours = resources.glove_neighbours(str(cache_dir) if cache_dir else None, candidates_per_word, min_cosine)
     similarity = constraints.SentenceSimilarity(resources.sentence_encoder(), threshold=similarity_threshold,
                                                 window_size=window_size)
@@ -136,7 +152,8 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
         swaps = transformations.embedding_swaps(original.words[index], neighbours)
         return [current.replace(index, word) for word, _ in swaps]
 
-    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity)
+    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity,
+                               compare_against_original=compare_against_original)
     # new neighbour rows go to the disk table once per run
     return Recipe("textfooler", attackable, candidates, greedy, on_close=(neighbours.save,))
 
@@ -144,7 +161,8 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
 @register_attack_recipe(TextFoolerConfig)
 def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
     return textfooler(cache_dir, candidates_per_word=config.candidates_per_word, min_cosine=config.min_cosine,
-                      similarity_threshold=config.similarity_threshold, window_size=config.window_size)
+                      similarity_threshold=config.similarity_threshold, window_size=config.window_size,
+                      compare_against_original=config.compare_against_original)
 
 
 def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:

@@ -8,7 +8,7 @@ still correct after the attack / all sampled examples.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -57,6 +57,10 @@ class AdversarialExample:
     perturbed_fraction: float  # words changed / words in the text; 0 unless succeeded
     original_probs: tuple[float, ...]
     perturbed_probs: tuple[float, ...] | None
+    # How the result was got; not part of what was found, so two equal results compare equal:
+    seconds: float = field(default=0.0, compare=False)  # wall seconds its attack took (its share of shared calls)
+    measured_at: str | None = field(default=None, compare=False)  # when it was attacked (UTC, ISO 8601)
+    cached: bool = field(default=False, compare=False)  # read from the attack cache in this run
 
 
 def _mean(values) -> float:
@@ -97,11 +101,22 @@ class AttackResult:
     def mean_queries(self) -> float:
         return _mean(e.queries for e in self.attacked)
 
+    @property
+    def cached_examples(self) -> int:
+        """Examples read from the attack cache rather than attacked in this run."""
+        return sum(e.cached for e in self.examples)
+
+    @property
+    def measured_seconds(self) -> float:
+        """The attack seconds of every example as measured when it was attacked (cached ones too)."""
+        return float(sum(e.seconds for e in self.examples))
+
     def to_row(self) -> dict:
         return {"model": self.model_name, "config": asdict(self.config), "seconds": self.seconds,
                 "forward_seconds": self.forward_seconds, "original_accuracy": self.original_accuracy,
                 "accuracy_under_attack": self.accuracy_under_attack, "attack_success_rate": self.attack_success_rate,
                 "mean_perturbed_fraction": self.mean_perturbed_fraction, "mean_queries": self.mean_queries,
+                "cached_examples": self.cached_examples, "measured_seconds": self.measured_seconds,
                 "label_names": list(self.label_names), "examples": [asdict(e) for e in self.examples]}
 
     @classmethod

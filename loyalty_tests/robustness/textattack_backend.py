@@ -7,13 +7,12 @@ Results come back as our ``AttackResult`` so reports and gates treat them like b
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 
 from ..errors import LoyaltyError
 from .attack_registry import register_attack_recipe
-from .engine import AttackedModel
+from .engine import AttackedModel, example_rng
 from .results import AdversarialExample, AttackResult
 
 MISSING = ("the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "
@@ -95,11 +94,10 @@ def run_textattack(model, dataset, config, indices, progress, name: str) -> Atta
     start, examples, succeeded = time.perf_counter(), [], 0
     for done, index in enumerate(indices, 1):
         text, label = dataset.texts[index], dataset.labels[index]
-        attacked.start_example(None)  # TextAttack enforces the budget itself
-        attack.goal_function.query_budget = config.budget
+        attack.goal_function.query_budget = config.budget  # TextAttack enforces the budget itself
         # TextAttack draws from the global random, numpy and torch generators: seed them per example
-        # so a result does not depend on which examples came before it
-        textattack.shared.utils.set_seed(random.Random(f"{config.seed}:{index}").randrange(2**31))
+        # (keyed by its text, as our engine) so a result does not depend on the examples before it
+        textattack.shared.utils.set_seed(example_rng(config, text, None).randrange(2**31))
         result = attack.attack(text, label)
         status = {"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(
             type(result).__name__, "failed")

@@ -36,6 +36,14 @@ class Words:
         words[index] = word
         return Words(tuple(words), self.gaps)
 
+    def span(self, start: int, end: int) -> str:
+        """The text from word ``start`` to word ``end - 1``, the gaps between them included (as
+        TextAttack's ``text_window_around_index`` cuts it)."""
+        if start >= end:
+            return ""
+        return self.words[start] + "".join(gap + word for gap, word in zip(self.gaps[start + 1:end],
+                                                                             self.words[start + 1:end]))
+
     def delete(self, index: int) -> str:
         """The text without word ``index`` (and one of its neighbouring gaps), for importance scores."""
         words, gaps = list(self.words), list(self.gaps)
