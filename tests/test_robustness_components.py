@@ -214,7 +214,7 @@ def test_attacks_are_cached_only_for_models_with_a_fingerprint(tmp_path):
     model.fingerprint = "keywords-v1"
     run_attack(model, texts, AttackConfig("charswap", examples=1, seed=0), cache_dir=tmp_path)
     run_attack(model, texts, AttackConfig("charswap", examples=1, seed=1), cache_dir=tmp_path)
-    assert len(list((tmp_path / "attacks").glob("*.json"))) == 2  # the seed is part of the key
+    assert len(list((tmp_path / "attacks").rglob("*.json"))) == 2  # the seed is part of the key
 
 
 def test_attacked_model_aligns_labels_by_name():

@@ -7,8 +7,10 @@ deterministic under a seed. Recipes come from a registry (``attack_registry``): 
 TextAttack backend, and any recipe registered with ``@register_attack_recipe``.
 """
 
-from .attack import compare_robustness, run_attack, sample_indices
+from .attack import run_attack, sample_indices, sample_order
+from .attack_cache import AttackCacheWarning
 from .attack_recipes import CharSwapConfig, PwwsConfig, Recipe, TextFoolerConfig
+from .comparison import RobustnessRun, compare_robustness
 from .attack_registry import build_attack_recipe, parse_attack_recipe, register_attack_recipe, registered_recipes
 from .results import AdversarialExample, AttackConfig, AttackResult, RobustnessComparison, known_recipes
 from .textattack_backend import TextAttackConfig
@@ -16,4 +18,4 @@ from .textattack_backend import TextAttackConfig
 __all__ = ["AttackConfig", "AttackResult", "AdversarialExample", "RobustnessComparison", "run_attack",
            "compare_robustness", "known_recipes", "sample_indices", "Recipe", "CharSwapConfig", "TextFoolerConfig",
            "PwwsConfig", "TextAttackConfig", "register_attack_recipe", "parse_attack_recipe", "build_attack_recipe",
-           "registered_recipes"]
+           "registered_recipes", "RobustnessRun", "sample_order", "AttackCacheWarning"]

@@ -31,6 +31,9 @@ import numpy as np
 from ..errors import LoyaltyError
 from ..predictions import check_probabilities, label_permutation
 
+# Bump when a change alters what an attack finds: cached results of another version are never read.
+# 5: TextAttack's candidate order, window vs the current text, budget cut, seed keyed by the text.
+ENGINE_VERSION = "5"
 DEFAULT_IN_FLIGHT = 16  # examples attacked in lockstep: enough texts per call for full batches on CPU
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..errors import LoyaltyError
 from .attack_registry import register_attack_recipe
@@ -98,7 +99,9 @@ def run_textattack(model, dataset, config, indices, progress, name: str) -> Atta
         # TextAttack draws from the global random, numpy and torch generators: seed them per example
         # (keyed by its text, as our engine) so a result does not depend on the examples before it
         textattack.shared.utils.set_seed(example_rng(config, text, None).randrange(2**31))
+        began = time.perf_counter()
         result = attack.attack(text, label)
+        seconds = time.perf_counter() - began
         status = {"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(
             type(result).__name__, "failed")
         perturbed = result.perturbed_result.attacked_text.text if status == "succeeded" else None
@@ -111,7 +114,8 @@ def run_textattack(model, dataset, config, indices, progress, name: str) -> Atta
             index=index, label=label, original_text=text, perturbed_text=perturbed, text_pair=None, status=status,
             queries=int(result.perturbed_result.num_queries), perturbed_fraction=fraction,
             original_probs=tuple(float(p) for p in original),
-            perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None))
+            perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None,
+            seconds=seconds, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
         succeeded += status == "succeeded"
         if progress is not None:
             progress(done, len(indices), succeeded)
