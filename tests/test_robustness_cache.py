@@ -222,3 +222,12 @@ def test_blocks_reuse_the_per_example_cache(counting, tmp_path):
     assert counting == [] and comparable(blocks) == comparable(one_shot)
     run.attack_next(1)
     assert len(counting) == 2  # the seventh example, once per model
+
+
+def test_a_subset_of_the_data_keeps_the_full_orders_examples_in_their_order():
+    # content-keyed: a --loyalty-limit subset's sample is the full order restricted to the subset,
+    # so its first k share with the full run's first k every example the subset holds
+    full = data()
+    order = [TEXTS[i] for i in sample_order(full, 11)]
+    subset = data(TEXTS[::2])
+    assert [TEXTS[::2][i] for i in sample_order(subset, 11)] == [t for t in order if t in TEXTS[::2]]

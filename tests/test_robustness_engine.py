@@ -161,7 +161,8 @@ def test_text_pairs_change_only_the_second_text():
                         recipe=recipes.pwws(synonyms=table))
     for example in result.examples:
         assert example.text_pair == "great premise"
-    assert result.examples[0].perturbed_text == "a dull movie"
+    by_index = {example.index: example for example in result.examples}
+    assert by_index[0].perturbed_text == "a dull movie"
 
 
 def test_compare_robustness_transfer_and_adversarial_loyalty():

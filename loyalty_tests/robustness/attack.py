@@ -7,7 +7,7 @@ rest, so a second run, a smaller or overlapping sample and every pytest-xdist wo
 
 from __future__ import annotations
 
-import random
+import hashlib
 import time
 from datetime import datetime, timezone
 
@@ -20,13 +20,19 @@ from .words import Words
 
 
 def sample_order(dataset, seed: int) -> list[int]:
-    """Every example's position in one seeded order. Any sample, and any block of examples, is a
-    stretch of it: the first k examples are a prefix of the first k + m, so a block extends a sample."""
+    """Every example's position in one seeded order: sorted by sha256(seed, the example's text and
+    pair), position breaking ties. Any sample, and any block, is a stretch of it: the first k
+    examples are a prefix of the first k + m, so a block extends a sample. Keyed by content (as
+    ``data._seeded_order`` is keyed by its keys), the order of a subset of the data (``--loyalty-limit``)
+    is the full order restricted to it, so it shares with a full run's sample every example it can."""
     if len(dataset) == 0:
         raise LoyaltyError(f"dataset {dataset.name!r} is empty; nothing to attack")
-    order = list(range(len(dataset)))
-    random.Random(seed).shuffle(order)
-    return order
+    digests = []
+    for index in range(len(dataset)):
+        text, pair = _example_text(dataset, index)
+        key = text if pair is None else f"{pair}\0{text}"
+        digests.append(hashlib.sha256(f"{seed}\0{key}".encode()).digest())
+    return sorted(range(len(dataset)), key=lambda index: (digests[index], index))
 
 
 def sample_indices(dataset, config: AttackConfig, count: int | None = None) -> list[int]:
