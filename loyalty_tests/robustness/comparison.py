@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import LoyaltyError
 from .attack import run_attack, sample_order
-from .engine import DEFAULT_IN_FLIGHT, AttackedModel
+from .engine import DEFAULT_IN_FLIGHT, AttackedModel, check_in_flight
 from .results import AttackConfig, AttackResult, RobustnessComparison
 
 
@@ -28,6 +28,7 @@ class RobustnessRun:
 
     def __init__(self, teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
                  recipe=None, in_flight: int = DEFAULT_IN_FLIGHT):
+        check_in_flight(in_flight)
         self.teacher, self.student, self.dataset, self.config = teacher, student, dataset, config
         self.order = sample_order(dataset, config.seed)
         self.progress, self.cache_dir, self.recipe, self.in_flight = progress, cache_dir, recipe, in_flight

@@ -131,11 +131,17 @@ class Job:
             return served
 
 
+def check_in_flight(in_flight) -> int:
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+        raise LoyaltyError(f"in_flight must be a whole number >= 1 (examples attacked at once; "
+                           f"--attack-in-flight N), got {in_flight!r}")
+    return in_flight
+
+
 def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = DEFAULT_IN_FLIGHT,
                  on_done: Callable[[Job], None] = lambda job: None) -> None:
     """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round."""
-    if not isinstance(in_flight, int) or in_flight < 1:
-        raise LoyaltyError(f"in_flight must be a whole number >= 1 (examples attacked at once), got {in_flight!r}")
+    check_in_flight(in_flight)
     waiting, active = iter(jobs), []
     while True:
         while len(active) < in_flight:
