@@ -162,7 +162,9 @@ def test_an_example_gets_the_same_result_in_any_sample_and_position():
     texts = ["a great movie", "a good film", "great fun"]
     forward = run_attack(Keywords(), data(texts), config, indices=[0, 1, 2]).examples
     moved = run_attack(Keywords(), data(["filler"] + texts[::-1]), config, indices=[3, 2, 1]).examples
-    strip = lambda e: dataclasses.replace(e, index=0)  # noqa: E731
+    def strip(example):
+        return dataclasses.replace(example, index=0)
+
     assert [strip(e) for e in forward] == [strip(e) for e in moved]
     other_seed = run_attack(Keywords(), data(texts), dataclasses.replace(config, seed=8), indices=[0, 1, 2])
     assert [e.queries for e in other_seed.examples] != [e.queries for e in forward] or \

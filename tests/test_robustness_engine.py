@@ -11,7 +11,7 @@ from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
-from loyalty_tests.robustness import attack_recipes as recipes, resources, search
+from loyalty_tests.robustness import attack_recipes as recipes, resources
 from loyalty_tests.robustness.constraints import levenshtein
 from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted, Job, run_lockstep
 from loyalty_tests.robustness.transformations import character_edits
@@ -111,7 +111,7 @@ def test_outputs_are_cached_per_text_across_the_run():
 
 def scripted(requests, received):
     """A search that asks for ``requests`` in turn and records how many rows each got."""
-    def search():
+    def searching():
         try:
             for texts in requests:
                 rows = yield texts
@@ -120,7 +120,7 @@ def scripted(requests, received):
             received.append("exhausted")
             return "stopped"
         return "done"
-    return search()
+    return searching()
 
 
 def test_the_budget_cuts_a_request_to_a_prefix_then_ends_the_search():

@@ -148,7 +148,7 @@ def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = 
             job = next(waiting, None)
             if job is None:
                 break
-            (active.append if job.step(lambda: next(job.search)) else on_done)(job)
+            (active.append if job.step(lambda job=job: next(job.search)) else on_done)(job)
         if not active:
             return
         served, owners = {}, {}
@@ -170,7 +170,7 @@ def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = 
             texts = job.request[:served[id(job)]]
             rows = (np.stack([model.cache[(job.pair, t)] for t in texts]) if texts
                     else np.zeros((0, len(model.columns))))
-            (still.append if job.step(lambda: job.search.send(rows)) else on_done)(job)
+            (still.append if job.step(lambda job=job, rows=rows: job.search.send(rows)) else on_done)(job)
         active = still
 
 

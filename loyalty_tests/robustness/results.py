@@ -35,7 +35,7 @@ class AttackConfig:
         if not isinstance(self.budget, int) or self.budget <= 0:
             raise LoyaltyError(f"attack budget must be a whole number of queries >= 1, got {self.budget!r} "
                                "(--attack-budget Q)")
-        self.recipe_config  # parsed now: a bad recipe string fails before any model work
+        _ = self.recipe_config  # parsed now: a bad recipe string fails before any model work
 
     @property
     def recipe_config(self) -> object:
