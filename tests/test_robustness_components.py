@@ -226,3 +226,15 @@ def test_attacked_model_aligns_labels_by_name():
 
     straight, flipped = AttackedModel(Keywords(), LABELS), AttackedModel(Reversed(), LABELS)
     assert np.allclose(straight.probabilities(["a great movie"]), flipped.probabilities(["a great movie"]))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a well-made , funny film .", ("a", "well-made", "funny", "film")),
+    ("stevens' vibrant 'creative' instincts", ("stevens", "vibrant", "creative", "instincts")),
+    ("it's [nelson's] x_y _z 8 1/2 café", ("it's", "nelson's", "x_y", "z", "8", "1", "2", "café")),
+    ("ballistic : ecks vs . sever -- done", ("ballistic", "ecks", "vs", "sever", "done")),
+])
+def test_words_are_split_as_textattack_splits_them_and_the_text_round_trips(text, words):
+    # TextAttack's words_from_text: letters/digits with ' - _ * @ inside a word, never at its ends
+    split = Words.split(text)
+    assert split.words == words and split.text() == text

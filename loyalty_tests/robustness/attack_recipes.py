@@ -13,7 +13,7 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     As in the paper: 50 candidates with cosine ≥ 0.5, greedy search by deletion importance, the
     most similar label-flipping candidate kept, else the one that lowers the gold probability most.
     Where TextAttack 0.3.11's TextFoolerJin2019 + GreedyWordSwapWIR("delete") and ours agree (read
-    from its source): every constraint runs before the model sees a candidate, so a rejected one
+    from its source): the same words (``words.py`` splits a text as its words_from_text); every constraint runs before the model sees a candidate, so a rejected one
     costs no query; the similarity window is compared with the text as perturbed so far
     (``compare_against_original=False``), cut from the text's own characters; candidates are tried
     in alphabetical order of their text (which decides ties and which candidates a budget cut
@@ -21,9 +21,8 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     budget is still used (a flip in it succeeds) and the search ends after it; the budget counts
     every text sent to the model, the original and the deletions included.
     Remaining differences from TextAttack: we rank only words that have a neighbour (TextAttack
-    spends a deletion query on every non-stop word, even one it cannot swap); our word split is a
-    regex over letters, digits and apostrophes (TextAttack also keeps hyphens and underscores
-    inside words); candidate words are alphabetic GloVe words; a text queried twice within one
+    spends a deletion query on every non-stop word, even one it cannot swap); candidate words are
+    alphabetic GloVe words (the benchmark gives TextAttack the same); a text queried twice within one
     example counts once (TextAttack counts it again, which its greedy search never does in
     practice); among flips we take the most similar over all flips (TextAttack stops at the first
     non-flip in score order, which differs only with three or more labels); ties in importance

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+# A word starts and ends with a letter or digit and may hold underscores and the marks ' - * @
+# inside ("well-made", "it's"; not the quote in "stevens'"): the words TextAttack's AttackedText
+# sees (its words_from_text), so a word-level attack ranks and swaps the same words in both engines.
+_WORD = re.compile(r"[^\W_](?:[\w'*@-]*[^\W_])?")
 
 
 @dataclass(frozen=True)
