@@ -52,6 +52,10 @@ def test_words_round_trip_and_replace():
     assert words.words == ("It's", "a", "great", "great", "movie") and words.text() == "It's a great, great movie!"
     assert words.replace(2, "dull").text() == "It's a dull, great movie!"
     assert words.delete(0) == "a great, great movie!" and words.delete(4) == "It's a great, great!"
+    # punctuation around a deleted word stays, one space goes; a last word leaves its space (as TextAttack)
+    assert Words.split("like ballistic : ecks vs . sever").delete(2) == "like ballistic : vs . sever"
+    assert Words.split("ecks vs . sever , were").delete(2) == "ecks vs . , were"
+    assert Words.split("good film").delete(1) == "good "
 
 
 def test_character_edits_stay_within_two_edits_and_are_seeded():

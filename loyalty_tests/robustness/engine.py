@@ -33,7 +33,7 @@ from ..predictions import check_probabilities, label_permutation
 
 # Bump when a change alters what an attack finds: cached results of another version are never read.
 # 5: TextAttack's candidate order, window vs the current text, budget cut, seed keyed by the text.
-# 6: words split as TextAttack splits them (hyphens, trailing apostrophes, underscores inside words).
+# 6: words split and deleted (for importance) as TextAttack splits and deletes them.
 ENGINE_VERSION = "6"
 DEFAULT_IN_FLIGHT = 16  # examples attacked in lockstep: enough texts per call for full batches on CPU
 

@@ -48,11 +48,22 @@ class Words:
                                                                              self.words[start + 1:end]))
 
     def delete(self, index: int) -> str:
-        """The text without word ``index`` (and one of its neighbouring gaps), for importance scores."""
-        words, gaps = list(self.words), list(self.gaps)
-        del words[index]
-        # keep the gap before the word unless it is the very first word
-        del gaps[index + 1 if index == 0 else index]
+        """The text without word ``index``, for importance scores, spaced as TextAttack's
+        delete_word_at_index leaves it (the model must score the same text in both engines): the
+        punctuation around the word stays, and unless the word ends the text one space goes, the
+        one after the first word, else the one right before the word.
+
+        >>> Words.split("like ballistic : ecks vs . sever").delete(2)
+        'like ballistic : vs . sever'
+        """
+        left, right = self.gaps[index], self.gaps[index + 1]
+        if right or index < len(self.words) - 1:  # something follows the word
+            if index == 0:
+                right = right[1:] if right.startswith(" ") else right
+            elif left.endswith(" "):
+                left = left[:-1]
+        gaps = [*self.gaps[:index], left + right, *self.gaps[index + 2:]]
+        words = [*self.words[:index], *self.words[index + 1:]]
         return "".join(gap + word for gap, word in zip(gaps, words)) + gaps[-1]
 
 
