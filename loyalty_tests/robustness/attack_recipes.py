@@ -9,12 +9,24 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     of counter-fitted vectors (so antonyms such as funny→annoying can pass the cosine filter);
     all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular
     similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
-    no part-of-speech check; the window is compared with the original text's (TextFooler compares
-    it with the text as perturbed so far). As in the paper: 50 candidates with cosine ≥ 0.5, stop
-    words never swapped (our own list), greedy search by deletion importance, the most similar
-    label-flipping candidate kept, else the one that lowers the gold probability most. As in
-    TextAttack, a candidate the similarity check rejects is never queried (the paper's code
-    queries every candidate, then masks).
+    no part-of-speech check (it needs a tagger's data, a download); stop words are our own list.
+    As in the paper: 50 candidates with cosine ≥ 0.5, greedy search by deletion importance, the
+    most similar label-flipping candidate kept, else the one that lowers the gold probability most.
+    Where TextAttack 0.3.11's TextFoolerJin2019 + GreedyWordSwapWIR("delete") and ours agree (read
+    from its source): the same words (``words.py`` splits a text as its words_from_text); every constraint runs before the model sees a candidate, so a rejected one
+    costs no query; the similarity window is compared with the text as perturbed so far
+    (``compare_against_original=False``), cut from the text's own characters; candidates are tried
+    in alphabetical order of their text (which decides ties and which candidates a budget cut
+    leaves); a swap is kept only if it lowers the gold probability; a request cut short by the
+    budget is still used (a flip in it succeeds) and the search ends after it; the budget counts
+    every text sent to the model, the original and the deletions included.
+    Remaining differences from TextAttack: we rank only words that have a neighbour (TextAttack
+    spends a deletion query on every non-stop word, even one it cannot swap); candidate words are
+    alphabetic GloVe words (the benchmark gives TextAttack the same); a text queried twice within one
+    example counts once (TextAttack counts it again, which its greedy search never does in
+    practice); among flips we take the most similar over all flips (TextAttack stops at the first
+    non-flip in score order, which differs only with three or more labels); ties in importance
+    keep word order (TextAttack's sort is not stable).
 pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
     swaps), word saliency by replacing the word with ``[UNK]``.
 """
@@ -27,24 +39,74 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import constraints, resources, search, transformations
+from .attack_registry import register_attack_recipe
 from .words import Words
 
 
 @dataclass
 class Recipe:
+    """A transformation (``candidates``), the constraints folded into it and ``attackable``, and a
+    search. ``on_close``: end-of-run work (e.g. saving new GloVe neighbours to disk), run by
+    ``close()``; the engine uses a recipe as a context manager, so it runs once per attack run."""
+
     name: str
     attackable: Callable[[Words], list[int]]
     candidates: Callable[[Words, int, Words, random.Random], list[Words]]  # (original, index, current, rng)
-    search: Callable = search.greedy_by_deletion  # a recipe's own options bound with functools.partial
+    search: Callable = search.greedy_by_deletion  # a generator search; a recipe's options bound with functools.partial
+    on_close: tuple[Callable[[], None], ...] = ()
 
-    def attack(self, model, text: str, label: int, pair, rng: random.Random):
+    def start(self, text: str, label: int, rng: random.Random):
+        """The search of one example, as a generator the engine drives (see ``search.py``)."""
         words = Words.split(text)
         indices = self.attackable(words)
 
         def candidates(index: int, current: Words):
             return self.candidates(words, index, current, rng)
 
-        return words, self.search(model, words, label, pair, candidates, indices)
+        return self.search(words, label, candidates, indices)
+
+    def close(self) -> None:
+        for finish in self.on_close:
+            finish()
+
+    def __enter__(self) -> "Recipe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- configs: one frozen dataclass per recipe; ``recipe`` is its name in recipe strings ------------
+
+@dataclass(frozen=True)
+class CharSwapConfig:
+    recipe = "charswap"
+    max_edit_distance: int = 30  # total Levenshtein distance to the original text (TextAttack's DeepWordBug)
+
+    def __post_init__(self):
+        if self.max_edit_distance < 1:
+            raise ValueError(f"max_edit_distance must be >= 1, got {self.max_edit_distance}")
+
+
+@dataclass(frozen=True)
+class TextFoolerConfig:
+    recipe = "textfooler"
+    candidates_per_word: int = 50
+    min_cosine: float = 0.5
+    similarity_threshold: float = 0.840845057
+    window_size: int = 15
+    compare_against_original: bool = False  # TextFoolerJin2019 compares with the text as perturbed so far
+
+    def __post_init__(self):
+        if self.candidates_per_word < 1 or self.window_size < 1:
+            raise ValueError("candidates_per_word and window_size must be >= 1")
+        if not -1.0 <= self.min_cosine <= 1.0 or not 0.0 <= self.similarity_threshold <= 1.0:
+            raise ValueError("min_cosine must lie in [-1, 1] and similarity_threshold in [0, 1]")
+
+
+@dataclass(frozen=True)
+class PwwsConfig:
+    recipe = "pwws"
 
 
 def _content_words(words: Words) -> list[int]:
@@ -68,8 +130,14 @@ def charswap(max_edit_distance: int = 30) -> Recipe:
     return Recipe("charswap", _content_words, candidates)
 
 
+@register_attack_recipe(CharSwapConfig)
+def _build_charswap(config: CharSwapConfig, *, cache_dir=None) -> Recipe:
+    return charswap(config.max_edit_distance)
+
+
 def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: float = 0.5,
-               similarity_threshold: float = 0.840845057, window_size: int = 15) -> Recipe:
+               similarity_threshold: float = 0.840845057, window_size: int = 15,
+               compare_against_original: bool = False) -> Recipe:
     neighbours = resources.glove_neighbours(str(cache_dir) if cache_dir else None, candidates_per_word, min_cosine)
     similarity = constraints.SentenceSimilarity(resources.sentence_encoder(), threshold=similarity_threshold,
                                                 window_size=window_size)
@@ -83,10 +151,17 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
         swaps = transformations.embedding_swaps(original.words[index], neighbours)
         return [current.replace(index, word) for word, _ in swaps]
 
-    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity)
-    recipe = Recipe("textfooler", attackable, candidates, greedy)
-    recipe.finish = neighbours.save  # new neighbour rows go to the disk table once per run
-    return recipe
+    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity,
+                               compare_against_original=compare_against_original)
+    # new neighbour rows go to the disk table once per run
+    return Recipe("textfooler", attackable, candidates, greedy, on_close=(neighbours.save,))
+
+
+@register_attack_recipe(TextFoolerConfig)
+def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
+    return textfooler(cache_dir, candidates_per_word=config.candidates_per_word, min_cosine=config.min_cosine,
+                      similarity_threshold=config.similarity_threshold, window_size=config.window_size,
+                      compare_against_original=config.compare_against_original)
 
 
 def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:
@@ -105,3 +180,8 @@ def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> 
         return [current.replace(index, word) for word in swaps]
 
     return Recipe("pwws", attackable, candidates, search.pwws)
+
+
+@register_attack_recipe(PwwsConfig)
+def _build_pwws(config: PwwsConfig, *, cache_dir=None) -> Recipe:
+    return pwws(cache_dir=cache_dir)

@@ -52,8 +52,10 @@ def window(words, index: int, size: int) -> tuple[int, int]:
 
 
 class SentenceSimilarity:
-    """Angular similarity of the window around the changed word to the same window of the original
-    text; a candidate passes at ``threshold`` or above.
+    """Angular similarity of the window around the changed word to the same window of a reference
+    text (the search says which: the text as perturbed so far, as TextAttack's TextFoolerJin2019,
+    or the original); a candidate passes at ``threshold`` or above. A window is the text's own
+    characters from its first to its last word, punctuation included, as TextAttack cuts it.
 
     Texts shorter than the window are not checked (as TextAttack's TextFooler does).
     """
@@ -61,21 +63,17 @@ class SentenceSimilarity:
     def __init__(self, encoder, *, threshold: float = 0.840845057, window_size: int = 15):
         self.encoder, self.threshold, self.window_size = encoder, threshold, window_size
 
-    def scores(self, original, candidates: list, index: int) -> np.ndarray | None:
+    def scores(self, reference, candidates: list, index: int) -> np.ndarray | None:
         """One similarity per candidate, or None when the text is too short to be checked."""
-        if len(original) < self.window_size:
+        if len(reference) < self.window_size:
             return None
         if not candidates:
             return np.zeros(0)
-        start, end = window(original.words, index, self.window_size)
-
-        def span(words) -> str:
-            return " ".join(words.words[start:end])
-
-        # one call: the original's window is cached by the encoder after its first use
-        encoded = self.encoder.encode([span(original)] + [span(c) for c in candidates])
+        start, end = window(reference.words, index, self.window_size)
+        # one call: the reference's window is cached by the encoder after its first use
+        encoded = self.encoder.encode([reference.span(start, end)] + [c.span(start, end) for c in candidates])
         return angular_similarity(encoded[1:], encoded[:1])
 
-    def keep(self, original, candidates: list, index: int) -> np.ndarray:
-        scores = self.scores(original, candidates, index)
+    def keep(self, reference, candidates: list, index: int) -> np.ndarray:
+        scores = self.scores(reference, candidates, index)
         return np.ones(len(candidates), dtype=bool) if scores is None else scores >= self.threshold

@@ -1,22 +1,41 @@
-"""The model behind the attacks: one batched call per search step, a per-text output cache, a
-query budget, and the goal (untargeted: the predicted label is no longer the gold one).
+"""The model behind the attacks: a per-text output cache, per-example query budgets, the goal
+(untargeted: the predicted label is no longer the gold one), and the lockstep scheduler that
+lets one model call carry the queries of many examples.
 
-Every distinct text a search wants scored goes to ``predict_proba`` in one list, which the model
-batches with dynamic padding itself. Outputs are cached per text for the whole run, so a text is
-never scored twice; but a query is counted per example, as a distinct text this example asked
-for, whether or not another example had it scored already. So an example's queries, its budget
-and hence its result are what they would be if it were attacked alone, in any order or grouping
-(on another worker, in another batch of examples).
+A search is a generator (see ``search.py``): it yields the list of texts it wants scored and
+receives their probabilities. ``run_lockstep`` keeps up to ``in_flight`` examples' searches
+going at once; in every round it admits each example's request under that example's budget,
+gathers the texts no example has had scored yet into ONE ``predict_proba`` call (sorted by
+length, so the model's own batches are of like lengths and padding stays short), and sends each
+search its rows. A query is counted per example, as a distinct text this example asked for,
+whether or not another example had it scored already. So an example's queries, its budget and
+hence its result are what they would be if it were attacked alone, in any order or grouping.
+(Exact for a model whose output for a text does not depend on the batch it is scored in; a
+transformer's outputs can differ in the last float bits with the padding of the batch.)
+
+Budget (as TextAttack counts it: every text sent to the model, the original included): a request
+that would overrun the budget is cut to the texts the budget still allows, in order; the search
+gets the rows of that prefix (it may still succeed with them, as in TextAttack) and the next
+request that needs a new text raises BudgetExhausted inside the search, which ends as failed.
 """
 
 from __future__ import annotations
 
+import random
 import time
+from dataclasses import dataclass, field
+from typing import Callable, Generator, Iterable
 
 import numpy as np
 
 from ..errors import LoyaltyError
 from ..predictions import check_probabilities, label_permutation
+
+# Bump when a change alters what an attack finds: cached results of another version are never read.
+# 5: TextAttack's candidate order, window vs the current text, budget cut, seed keyed by the text.
+# 6: words split and deleted (for importance) as TextAttack splits and deletes them.
+ENGINE_VERSION = "6"
+DEFAULT_IN_FLIGHT = 16  # examples attacked in lockstep: enough texts per call for full batches on CPU
 
 
 class BudgetExhausted(Exception):
@@ -32,44 +51,128 @@ class AttackedModel:
         self.columns = label_permutation(model.label_names, label_names, self.name, data_name)
         self.label_names = tuple(label_names)
         self.cache: dict[tuple[str | None, str], np.ndarray] = {}
-        self.forward_seconds = 0.0
-        self.asked: set[tuple[str | None, str]] = set()  # texts the current example has queried
-        self.budget = None
+        self.forward_seconds = 0.0  # inside predict_proba
+        self.forward_calls = 0
+        self.scored_texts = 0
+
+    def score(self, keys: Iterable[tuple[str | None, str]]) -> float:
+        """Score the (pair, text) keys not cached yet, longest first, one call per kind (single
+        texts, pairs); returns the seconds spent in the model."""
+        missing = sorted({key for key in keys if key not in self.cache},
+                         key=lambda key: (-len(key[1]) - len(key[0] or ""), key[0] or "", key[1]))
+        seconds = 0.0
+        for paired in (False, True):
+            chunk = [key for key in missing if (key[0] is not None) == paired]
+            if not chunk:
+                continue
+            texts = [text for _, text in chunk]
+            start = time.perf_counter()
+            # the attacked text is a pair's second one, as predict_proba(texts, text_pairs) takes it
+            raw = self.model.predict_proba([p for p, _ in chunk], texts) if paired else self.model.predict_proba(texts)
+            seconds += time.perf_counter() - start
+            raw = check_probabilities(raw, len(chunk), len(self.columns), self.name)
+            for key, row in zip(chunk, raw[:, self.columns]):
+                self.cache[key] = row
+            self.forward_calls += 1
+            self.scored_texts += len(chunk)
+        self.forward_seconds += seconds
+        return seconds
+
+    def probabilities(self, texts: list[str], pair: str | None = None) -> np.ndarray:
+        """Probabilities for each text (the second text of a pair when ``pair`` is given); no budget."""
+        self.score([(pair, text) for text in texts])
+        return np.stack([self.cache[(pair, t)] for t in texts]) if texts else np.zeros((0, len(self.columns)))
+
+
+@dataclass
+class Job:
+    """One example's search in the scheduler: its own budget, its own queries."""
+
+    key: object  # the caller's handle (the dataset index)
+    pair: str | None
+    search: Generator  # yields list[str]; receives an array of rows for a prefix of them; returns the outcome
+    budget: int | None
+    asked: set = field(default_factory=set)  # distinct texts this example has queried
+    request: list | None = None
+    outcome: object = None
+    seconds: float = 0.0  # its search steps, plus its share of the model calls it took part in
 
     @property
     def queries(self) -> int:
-        """Queries of the current example: distinct texts it asked for."""
         return len(self.asked)
 
-    def start_example(self, budget: int | None) -> None:
-        self.asked, self.budget = set(), budget
+    def step(self, action: Callable[[], list]) -> bool:
+        """Run the search to its next request; False when it has finished (``outcome`` set)."""
+        start = time.perf_counter()
+        try:
+            self.request = list(action())
+            return True
+        except StopIteration as stop:
+            self.outcome, self.request = stop.value, None
+            return False
+        finally:
+            self.seconds += time.perf_counter() - start
 
-    def probabilities(self, texts: list[str], pair: str | None = None) -> np.ndarray:
-        """Probabilities for each text (the second text of a pair when ``pair`` is given).
+    def admit(self) -> int | None:
+        """How many of the request's texts (a prefix) this example may have scored; texts new to it
+        count against its budget. None when the search ended (BudgetExhausted raised in it)."""
+        while True:
+            new = [t for t in dict.fromkeys(self.request) if t not in self.asked]
+            room = len(new) if self.budget is None else self.budget - len(self.asked)
+            if new and room <= 0:
+                if not self.step(lambda: self.search.throw(BudgetExhausted())):
+                    return None
+                continue
+            self.asked.update(new[:room])
+            served = 0
+            for text in self.request:
+                if text not in self.asked:
+                    break
+                served += 1
+            return served
 
-        Texts new to this example are its queries; when they would overrun the budget, only as
-        many as the budget allows are taken and BudgetExhausted is raised after scoring them.
-        Of the new texts, those no example has had scored yet go to the model in one call.
-        """
-        new = list(dict.fromkeys(t for t in texts if (pair, t) not in self.asked))
-        over_budget = self.budget is not None and self.queries + len(new) > self.budget
-        if over_budget:
-            new = new[: max(0, self.budget - self.queries)]
-        self.asked.update((pair, t) for t in new)
-        missing = [t for t in new if (pair, t) not in self.cache]
-        if missing:
-            start = time.perf_counter()
-            if pair is None:
-                raw = self.model.predict_proba(missing)
-            else:  # the attacked text is the pair's second one, as predict_proba(texts, text_pairs) takes it
-                raw = self.model.predict_proba([pair] * len(missing), missing)
-            self.forward_seconds += time.perf_counter() - start
-            raw = check_probabilities(raw, len(missing), len(self.columns), self.name)
-            for text, row in zip(missing, raw[:, self.columns]):
-                self.cache[(pair, text)] = row
-        if over_budget:
-            raise BudgetExhausted()
-        return np.stack([self.cache[(pair, t)] for t in texts])
+
+def check_in_flight(in_flight) -> int:
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+        raise LoyaltyError(f"in_flight must be a whole number >= 1 (examples attacked at once; "
+                           f"--attack-in-flight N), got {in_flight!r}")
+    return in_flight
+
+
+def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = DEFAULT_IN_FLIGHT,
+                 on_done: Callable[[Job], None] = lambda job: None) -> None:
+    """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round."""
+    check_in_flight(in_flight)
+    waiting, active = iter(jobs), []
+    while True:
+        while len(active) < in_flight:
+            job = next(waiting, None)
+            if job is None:
+                break
+            (active.append if job.step(lambda job=job: next(job.search)) else on_done)(job)
+        if not active:
+            return
+        served, owners = {}, {}
+        for job in active:
+            count = job.admit()
+            if count is not None:
+                served[id(job)] = count
+                for text in job.request[:count]:
+                    if (job.pair, text) not in model.cache:
+                        owners.setdefault((job.pair, text), job)
+        seconds = model.score(owners)
+        for job in owners.values():  # the call's time, shared by the texts each example brought
+            job.seconds += seconds / len(owners)
+        still = []
+        for job in active:
+            if id(job) not in served:
+                on_done(job)
+                continue
+            texts = job.request[:served[id(job)]]
+            rows = (np.stack([model.cache[(job.pair, t)] for t in texts]) if texts
+                    else np.zeros((0, len(model.columns))))
+            (still.append if job.step(lambda job=job, rows=rows: job.search.send(rows)) else on_done)(job)
+        active = still
 
 
 def gold_probability(probabilities: np.ndarray, label: int) -> np.ndarray:
@@ -79,6 +182,14 @@ def gold_probability(probabilities: np.ndarray, label: int) -> np.ndarray:
 def is_success(probabilities: np.ndarray, label: int) -> np.ndarray:
     """Untargeted goal: the argmax is no longer the gold label."""
     return probabilities.argmax(axis=1) != label
+
+
+def example_rng(config, text: str, pair: str | None) -> random.Random:
+    """The example's own random stream. Keyed by what makes the example (its text and pair), not
+    by its position in the data, so an example gets the same result in any sample, block or
+    order (a dataset index would change when the sample does). ``random.Random`` seeds a string
+    through SHA-512, so the stream is the same in every process."""
+    return random.Random(f"{config.seed}\x00{pair or ''}\x00{text}")
 
 
 def require_text(text: str, index: int, data_name: str) -> None:

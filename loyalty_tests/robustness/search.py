@@ -1,10 +1,14 @@
 """Searches: which word to change next and which candidate to keep.
 
+A search is a generator: ``rows = yield texts`` asks for the texts' probabilities and receives
+them, one row per text of a prefix (all of them unless the example's budget ran out; see
+``engine.py``). Written this way, the scheduler can gather the requests of many examples into one
+model call while each search runs exactly as it would alone. A search returns ``(perturbed Words
+or None, status, original probabilities, perturbed probabilities or None)``.
+
 ``greedy_by_deletion`` is TextFooler's and DeepWordBug's order (words ranked by how much deleting
 them lowers the gold label's probability, then the best candidate per word, stopping at the
 first success). ``pwws`` ranks words by softmax(saliency) × the best synonym's effect.
-A search returns ``(perturbed Words or None, status, original probabilities)``; BudgetExhausted
-ends it as failed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import functools
 
 import numpy as np
 
-from .engine import AttackedModel, BudgetExhausted, is_success
+from .engine import BudgetExhausted, is_success
 
 
 def _framed(body):
@@ -21,67 +25,84 @@ def _framed(body):
     change or the budget runs out; ``body`` returns the adversarial Words or None."""
 
     @functools.wraps(body)
-    def search(model: AttackedModel, words, label: int, pair, candidates, attackable, **options) -> tuple:
-        original = model.probabilities([words.text()], pair)[0]
+    def search(words, label: int, candidates, attackable, **options):
+        original = (yield [words.text()])[0]
         if original.argmax() != label:
-            return None, "skipped", original
+            return None, "skipped", original, None
         found = None
         if attackable:
             try:
-                found = body(model, words, label, pair, candidates, attackable, original, **options)
+                found = yield from body(words, label, candidates, attackable, original, **options)
             except BudgetExhausted:
                 found = None
-        return (found, "succeeded", original) if found is not None else (None, "failed", original)
+        if found is None:
+            return None, "failed", original, None
+        perturbed = (yield [found.text()])[0]  # scored already: no query, no budget
+        return found, "succeeded", original, perturbed
 
     return search
 
 
 @_framed
-def greedy_by_deletion(model, words, label, pair, candidates, attackable, original, similarity=None):
+def greedy_by_deletion(words, label, candidates, attackable, original, similarity=None,
+                       compare_against_original: bool = False):
     """``candidates(index, current_words) -> list[Words]`` (transformation and cheap constraints
     applied); ``attackable``: the word indices the constraints let change; ``similarity``: an
-    optional ``constraints.SentenceSimilarity``.
+    optional ``constraints.SentenceSimilarity``, which scores the window around the swapped word
+    against the same window of the text as perturbed so far (TextAttack's TextFoolerJin2019:
+    ``compare_against_original=False``) or of the original text.
 
-    The similarity check runs before the model sees a candidate, so a rejected candidate costs no
-    query (as in TextAttack; measured on the demo teacher, querying first and checking only the
-    candidates that could be kept cost 50% more queries: on long texts most candidates fail).
-    Among label flips the most similar wins (without a check: the lowest gold probability); else
-    the candidate that lowers the gold probability most is kept and the next word is tried.
+    As TextAttack's greedy word-importance search: candidates in alphabetical order of their text;
+    every constraint runs before the model sees a candidate, so a rejected candidate costs no
+    query; among label flips the most similar wins (ties: the lowest gold probability, then the
+    first); else the candidate that lowers the gold probability most is kept, if it lowers it at
+    all, and the next word is tried. A request the budget cuts short is still used: a flip in it
+    succeeds, and the search ends after it.
     """
-    deleted = model.probabilities([words.delete(i) for i in attackable], pair)
+    deleted = yield [words.delete(i) for i in attackable]
+    if len(deleted) < len(attackable):
+        raise BudgetExhausted()  # TextAttack ends the search when ranking spends the budget
     importance = original[label] - deleted[:, label]
     order = [attackable[i] for i in np.argsort(-importance, kind="stable")]
     current, current_gold = words, original[label]
     for index in order:
-        options = candidates(index, current)
-        scores = similarity.scores(words, options, index) if similarity is not None and options else None
-        if scores is None:
-            scores = np.ones(len(options))
-        else:
-            passing = scores >= similarity.threshold
-            options, scores = [o for o, keep in zip(options, passing) if keep], scores[passing]
+        options = {o.text(): o for o in candidates(index, current) if o.words[index] != current.words[index]}
+        options = [options[text] for text in sorted(options)]
+        scores = np.ones(len(options))
+        if similarity is not None and options:
+            checked = similarity.scores(words if compare_against_original else current, options, index)
+            if checked is not None:
+                options = [o for o, keep in zip(options, checked >= similarity.threshold) if keep]
+                scores = checked[checked >= similarity.threshold]
         if not options:
             continue
-        probabilities = model.probabilities([o.text() for o in options], pair)
+        probabilities = yield [o.text() for o in options]
+        cut_short = len(probabilities) < len(options)
+        options, scores = options[:len(probabilities)], scores[:len(probabilities)]
         gold, flipped = probabilities[:, label], is_success(probabilities, label)
         if flipped.any():
-            return options[max((scores[i], -gold[i], i) for i in np.flatnonzero(flipped))[2]]
-        best = int(np.argmin(gold))
-        if gold[best] < current_gold:  # keep a swap only when it moves toward the goal
+            return options[min(np.flatnonzero(flipped), key=lambda i: (-scores[i], gold[i], i))]
+        best = int(np.argmin(gold)) if len(gold) else None
+        if best is not None and gold[best] < current_gold:  # keep a swap only when it moves toward the goal
             current, current_gold = options[best], gold[best]
+        if cut_short:
+            raise BudgetExhausted()
     return None
 
 
 @_framed
-def pwws(model, words, label, pair, candidates, attackable, original, unknown: str = "[UNK]"):
+def pwws(words, label, candidates, attackable, original, unknown: str = "[UNK]"):
     """Probability Weighted Word Saliency: score each word by softmax(saliency) times the largest
     drop in the gold probability its best synonym achieves, then swap in best synonyms in that
     order, keeping each swap, until the label flips. Saliency and every synonym of every word depend
-    only on the original text, so they are scored in one batch."""
+    only on the original text, so they are scored in one request."""
     options = {index: candidates(index, words) for index in attackable}
     texts = [words.replace(i, unknown).text() for i in attackable]
     texts += [option.text() for index in attackable for option in options[index]]
-    gold = model.probabilities(texts, pair)[:, label]
+    scored = yield texts
+    if len(scored) < len(texts):
+        raise BudgetExhausted()  # TextAttack's PWWS cannot rank the words either
+    gold = scored[:, label]
     saliency = original[label] - gold[:len(attackable)]
     weights = np.exp(saliency - saliency.max())
     weights /= weights.sum()
@@ -98,6 +119,6 @@ def pwws(model, words, label, pair, candidates, attackable, original, unknown: s
         if index not in best_swap:
             continue
         current = current.replace(index, best_swap[index])
-        if is_success(model.probabilities([current.text()], pair), label)[0]:
+        if is_success((yield [current.text()]), label)[0]:
             return current
     return None

@@ -7,12 +7,14 @@ Results come back as our ``AttackResult`` so reports and gates treat them like b
 
 from __future__ import annotations
 
-import random
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..errors import LoyaltyError
-from .engine import AttackedModel
-from .results import TEXTATTACK_PREFIX, AdversarialExample, AttackResult
+from .attack_registry import register_attack_recipe
+from .engine import AttackedModel, example_rng
+from .results import AdversarialExample, AttackResult
 
 MISSING = ("the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "
            "(TextAttack 0.3.11 needs transformers>=4.45,<4.58, so use a separate environment from transformers 5)")
@@ -41,11 +43,44 @@ def _recipe_class(textattack, name: str):
     return recipe_class
 
 
-def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
+@dataclass(frozen=True)
+class TextAttackConfig:
+    """``textattack:<name>``: TextAttack's recipe ``name`` (its command-line name or class name)."""
+
+    recipe = "textattack"
+    name: str
+
+
+class TextAttackRecipe:
+    """Runs TextAttack's own attack loop (TextAttack enforces the budget and draws its own
+    randomness); imported only when run, so naming it needs no TextAttack installed."""
+
+    def __init__(self, config: TextAttackConfig):
+        self.config, self.name = config, f"textattack:{config.name}"
+
+    def run(self, model, dataset, attack_config, indices, progress) -> AttackResult:
+        return run_textattack(model, dataset, attack_config, indices, progress, self.config.name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "TextAttackRecipe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@register_attack_recipe(TextAttackConfig)
+def _build_textattack(config: TextAttackConfig, *, cache_dir=None) -> TextAttackRecipe:
+    return TextAttackRecipe(config)
+
+
+def run_textattack(model, dataset, config, indices, progress, name: str) -> AttackResult:
     textattack, ModelWrapper = _import_textattack()
     if dataset.text_pairs:
         raise LoyaltyError("the TextAttack backend attacks single texts here; use a built-in recipe for text pairs")
-    recipe_class = _recipe_class(textattack, config.recipe[len(TEXTATTACK_PREFIX):])
+    recipe_class = _recipe_class(textattack, name)
     attacked = AttackedModel(model, dataset.label_names, dataset.name)
 
     class Wrapper(ModelWrapper):
@@ -60,12 +95,13 @@ def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
     start, examples, succeeded = time.perf_counter(), [], 0
     for done, index in enumerate(indices, 1):
         text, label = dataset.texts[index], dataset.labels[index]
-        attacked.start_example(None)  # TextAttack enforces the budget itself
-        attack.goal_function.query_budget = config.budget
+        attack.goal_function.query_budget = config.budget  # TextAttack enforces the budget itself
         # TextAttack draws from the global random, numpy and torch generators: seed them per example
-        # so a result does not depend on which examples came before it
-        textattack.shared.utils.set_seed(random.Random(f"{config.seed}:{index}").randrange(2**31))
+        # (keyed by its text, as our engine) so a result does not depend on the examples before it
+        textattack.shared.utils.set_seed(example_rng(config, text, None).randrange(2**31))
+        began = time.perf_counter()
         result = attack.attack(text, label)
+        seconds = time.perf_counter() - began
         status = {"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(
             type(result).__name__, "failed")
         perturbed = result.perturbed_result.attacked_text.text if status == "succeeded" else None
@@ -78,7 +114,8 @@ def run_textattack(model, dataset, config, indices, progress) -> AttackResult:
             index=index, label=label, original_text=text, perturbed_text=perturbed, text_pair=None, status=status,
             queries=int(result.perturbed_result.num_queries), perturbed_fraction=fraction,
             original_probs=tuple(float(p) for p in original),
-            perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None))
+            perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None,
+            seconds=seconds, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
         succeeded += status == "succeeded"
         if progress is not None:
             progress(done, len(indices), succeeded)
