@@ -125,3 +125,57 @@ def test_unknown_attack_recipe_is_a_usage_error(toy_project):
                                    "--loyalty-data", "dev.csv", "--attack", "nosuchattack")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*nosuchattack*charswap*"])
+
+
+def sequential_project(toy_project, size: int):
+    """``size`` rows: positives have four words and "good", negatives three words and no "good"."""
+    rows = [(f"w{i} good film indeed", "positive") if i % 2 else (f"w{i} dull film", "negative") for i in range(size)]
+    write_csv(toy_project.path / "big.csv", rows)
+
+
+def sequential_args(toy_project, student, *extra):
+    return ["--teacher", "toy_models:teacher", "--student", student, "--loyalty-data", "big.csv",
+            "--attack", "charswap", "--attack-budget", "200", "--loyalty-cache-dir", str(toy_project.path / "cache"),
+            "-p", "no:cacheprovider", "-k", "robustness", "--loyalty-json", "r.json", *extra]
+
+
+def test_the_sequential_gate_stops_as_soon_as_a_fragile_student_is_decided(toy_project):
+    sequential_project(toy_project, 400)
+    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:fragile", "--attack-examples", "400",
+                                                    "--attack-block", "40"))
+    assert result.ret == 1
+    robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
+    result.stdout.fnmatch_lines(["*robustness_drop 0.* > 0.100*decided FAIL after * of 400 examples*outcome FAIL*"])
+    assert robustness["stop_reason"].startswith("decided FAIL after") and robustness["robustness_drop"]["n"] < 400
+
+
+def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy_project):
+    sequential_project(toy_project, 400)
+    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400",
+                                                    "--attack-block", "50"))
+    result.assert_outcomes(passed=1, deselected=7)
+    robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
+    assert robustness["stop_reason"] == "decided PASS after 100 of 400 examples"
+    assert robustness["robustness_drop"]["n"] == 100
+
+
+def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project):
+    sequential_project(toy_project, 100)
+    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50",
+                                                    "--attack-block", "50"))
+    result.assert_outcomes(passed=1, deselected=7)
+    robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
+    drop = robustness["robustness_drop"]
+    assert robustness["stop_reason"] == "attacked all 50 examples"
+    assert drop["ci_high"] == pytest.approx(1.96 ** 2 / (50 + 1.96 ** 2), abs=2e-3)  # Tango at b = c = 0
+
+
+def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
+    result = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
+                                   "dev.csv", "--attack", "charswap", "--attack-examples", "10", "--collect-only")
+    result.stdout.fnmatch_lines(["*loyalty note: with 10 attacked examples the robustness_drop gate cannot PASS*"
+                                 "use at least 35 attacked examples*"])
+    enough = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
+                                   "dev.csv", "--attack", "charswap", "--attack-examples", "50", "--attack-block", "50",
+                                   "--collect-only")
+    assert "loyalty note" not in enough.stdout.str()

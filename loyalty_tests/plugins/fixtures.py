@@ -151,4 +151,4 @@ def attack_results(request, loyalty_teacher_model, loyalty_student_model):
         # Fail closed: a test that asks for attack results must not pass without an attack.
         pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
                     "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
-    return failing(lambda: session.robustness(loyalty_teacher_model, loyalty_student_model))
+    return failing(lambda: session.robustness(loyalty_teacher_model, loyalty_student_model)[0])

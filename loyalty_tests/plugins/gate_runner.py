@@ -77,17 +77,26 @@ class GateRunner:
         return self.finish(result, latency=latency.to_row())
 
     def check_robustness(self) -> gate_checks.GateResult:
-        comparison = failing(lambda: self.session.robustness(self.teacher, self.student))
-        drop = failing(lambda: robust.robustness_drop(comparison))
         limit = self.thresholds["max_robustness_drop"]
+        comparison, sequence = failing(lambda: self.session.robustness(self.teacher, self.student, limit.value,
+                                                                       self.rule))
+        drop = failing(lambda: robust.robustness_drop(comparison))
+        stop = ""
+        if sequence is not None:  # blocks: the confidence sequence's interval, valid whenever it stopped
+            decision = sequence.decision
+            drop = metrics.MetricValue(drop.value, decision.low, decision.high, drop.n)
+            stop = f"; {sequence.reason}"
         b, c = robust.discordant_counts(comparison)
         needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit.value) if limit.value is not None else None
         detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
-                  f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f})")
+                  f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f}"
+                  f"{stop})")
         result = gate_checks.gate_metric("robustness", drop, limit.value, limit.source, stats.AT_MOST, self.rule,
                                          warn_only="robustness" in self.warn_only, needed=needed,
                                          unit="attacked examples", detail=detail, name="robustness_drop")
-        self._record(result, robustness=robust.robustness_row(comparison, drop))
+        row = robust.robustness_row(comparison, drop)
+        row["stop_reason"] = sequence.reason if sequence is not None else f"attacked all {drop.n} examples"
+        self._record(result, robustness=row)
         if not result.passed or result.warned:
             fooled = robust.student_only_fooled(comparison, 5)
             message = result.message

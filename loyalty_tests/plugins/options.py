@@ -102,9 +102,17 @@ def add_options(parser) -> None:
         help="add the robustness gate: attack teacher and each student with RECIPE (charswap, textfooler, "
              "pwws or textattack:NAME) on the same seeded examples")
     add("--attack-examples", "--loyalty-attack-examples", dest="loyalty_attack_examples", type=whole_number(1),
-        default=50, metavar="N", help="how many examples to attack (seeded sample of the data; default: 50)")
+        default=50, metavar="N", help="at most this many examples to attack (a seeded sample of the data; "
+                                      "default: 50)")
     add("--attack-budget", "--loyalty-attack-budget", dest="loyalty_attack_budget", type=whole_number(1),
         default=500, metavar="Q", help="model queries allowed per attacked example (default: 500)")
+    add("--attack-block", "--loyalty-attack-block", dest="loyalty_attack_block", type=whole_number(1), default=25,
+        metavar="N", help="attack in seeded blocks of N examples and stop once the robustness verdict is decided "
+                          "(a confidence sequence keeps the error rates valid); --attack-examples is the cap "
+                          "(default: 25)")
+    add("--attack-in-flight", "--loyalty-attack-in-flight", dest="loyalty_attack_in_flight", type=whole_number(1),
+        default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
+                                      "many (results are the same as one at a time; default: 16)")
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

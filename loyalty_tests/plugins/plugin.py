@@ -164,8 +164,11 @@ def pytest_report_header(config):
              f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}"]
     if session.attacking:
         attack = session.attack_config()
-        lines.append(f"loyalty attack: {attack.recipe} on {attack.examples} seeded examples, "
-                     f"budget {attack.budget} queries each, seed {attack.seed}")
+        lines.append(f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
+                     f"{config.getoption('loyalty_attack_block')}, budget {attack.budget} queries each, seed {attack.seed}")
+        feasibility = session.robustness_feasibility()
+        if feasibility:
+            lines.append(f"loyalty note: {feasibility}")
     lines += [f"loyalty threshold {t.key} = {t.value} [{t.source}]" for t in session.thresholds().values()]
     return lines
 

@@ -203,25 +203,75 @@ class LoyaltySession:
         return AttackConfig(recipe=option("loyalty_attack"), examples=option("loyalty_attack_examples"),
                             budget=option("loyalty_attack_budget"), seed=self.seed)
 
-    def robustness(self, teacher, student):
-        """Teacher and student attacked on the same examples (results cached on disk by fingerprint)."""
-        from ..robustness import compare_robustness
+    def robustness(self, teacher, student, limit: float | None = None, rule=None):
+        """Teacher and student attacked on the same seeded examples, block by block (``--attack-block``)
+        until the robustness verdict is decided or ``--attack-examples`` are attacked; without a
+        ``limit`` (the ``attack_results`` fixture), all of them. Returns the comparison and the
+        sequential decision (None when one block covers the run)."""
+        from ..robustness import RobustnessRun
 
-        config = self.attack_config()
+        config, option = self.attack_config(), self.config.getoption
 
         def progress(role: str, done: int, total: int, succeeded: int) -> None:
-            # A line every tenth of the way keeps long attacks visible without flooding the log.
+            # A line every tenth of a block keeps long attacks visible without flooding the log.
             if done == total or done % max(1, total // 10) == 0:
                 name = teacher.name if role == "teacher" else student.name
-                self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples, {succeeded} successful")
+                self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples of this block, "
+                              f"{succeeded} successful")
 
         def attack():
-            self.progress(f"attacking teacher and student {student.name} with {config.recipe} "
-                          f"({config.examples} examples, budget {config.budget} queries each)")
-            return compare_robustness(teacher, student, self.data(), config, progress=progress,
-                                      cache_dir=self.cache_dir if self.use_cache else None)
+            data = self.data()
+            cap = min(config.examples, len(data))
+            block = min(option("loyalty_attack_block"), cap)
+            self.progress(f"attacking teacher and student {student.name} with {config.recipe} (blocks of {block} "
+                          f"examples, at most {cap}, budget {config.budget} queries each)")
+            run = RobustnessRun(teacher, student, data, config, progress=progress,
+                                cache_dir=self.cache_dir if self.use_cache else None,
+                                in_flight=option("loyalty_attack_in_flight"))
+            while True:
+                comparison = run.attack_next(min(block, cap - run.attacked))
+                decision = robustness_sequence(comparison, run.order, limit, rule, block, cap)
+                if run.attacked >= cap or (decision is not None and decision.stopped):
+                    return comparison, decision
 
-        return self._timed(("robustness", id(teacher), id(student)), "attack", student.name, attack)
+        def cached(result):
+            comparison = result[0]
+            parts = (comparison.teacher, comparison.student)
+            examples = sum(len(part.examples) for part in parts)
+            stamps = [e.measured_at for part in parts for e in part.examples if e.cached and e.measured_at]
+            return {"cached": examples > 0 and all(e.cached for part in parts for e in part.examples),
+                    "measured_seconds": round(sum(part.measured_seconds for part in parts), 3),
+                    "measured_at": min(stamps)[:10] if stamps else None}
+
+        key = ("robustness", id(teacher), id(student), limit, rule)
+        return self._timed(key, "attack", student.name, attack, cached)
+
+    def robustness_feasibility(self) -> str | None:
+        """Before any attack: can this many attacked examples give the robustness gate a PASS
+        outcome at all? Not if even a student identical to its teacher (no disagreement) keeps a CI
+        above the limit; then say how many examples it takes."""
+        import numpy as np
+
+        from ..sample_size import feasibility_text, identical_student_feasibility
+        from ..sequential import planned_looks, sequential_interval
+
+        limit = self.thresholds()["max_robustness_drop"].value
+        cap, block = self.config.getoption("loyalty_attack_examples"), self.config.getoption("loyalty_attack_block")
+        if limit is None:
+            return None
+        looks = planned_looks(min(block, cap), cap)
+        if len(looks) == 1:
+            return feasibility_text("robustness_drop", identical_student_feasibility("paired_difference", cap, limit,
+                                                                                     "at_most"), "attacked examples")
+        _, highs = sequential_interval(np.zeros(cap), looks=looks)
+        if highs[-1] <= limit:
+            return None
+        enough = next((n for n in range(cap, 20 * cap + 1, max(block, 1))
+                       if sequential_interval(np.zeros(n), looks=planned_looks(min(block, n), n))[1][-1] <= limit), None)
+        more = f"; raise --attack-examples to about {enough}" if enough else ""
+        return (f"with at most {cap} attacked examples in blocks of {block}, the robustness gate cannot reach a PASS "
+                f"outcome: even a student identical to its teacher keeps a confidence-sequence bound of "
+                f"{highs[-1]:.3f} > {limit:.3f}{more} (the estimate rule still decides by the point estimate)")
 
     def check(self) -> None:
         """Everything that can be checked without loading a model, so a bad option stops pytest
@@ -250,3 +300,19 @@ class LoyaltySession:
             fewest = next(n for n in range(cap, 10_000) if order_statistic_rank(n, 1.0 - 0.05 / len(planned_looks(block, n))))
             raise LoyaltyError(f"--loyalty-latency-max-rounds {cap} is too few for the latency gate ever to decide "
                                f"(its CI would stay unbounded); use at least {fewest}")
+
+
+def robustness_sequence(comparison, order, limit, rule, block: int, cap: int):
+    """The sequential robustness decision after the blocks attacked so far (None without a limit,
+    or when a single block covers the run: then the fixed-size interval decides). The per-example
+    drops go in the order they were attacked, as the confidence sequence needs them."""
+    from ..robustness import summary
+    from ..sequential import planned_looks, sequential_decision
+
+    if limit is None or len(planned_looks(block, cap)) == 1:
+        return None
+    indices, differences = summary.paired_outcomes(comparison)
+    position = {index: i for i, index in enumerate(indices)}
+    values = [differences[position[index]] for index in order if index in position]
+    return sequential_decision(values, limit, "at_most", block_size=block, max_n=cap, rule=rule.name,
+                               inconclusive=rule.inconclusive, cap_name="--attack-examples")
