@@ -141,8 +141,9 @@ def robustness_lines(report: dict, examples: int = 2) -> list[str]:
         if not r:
             continue
         t, s = r["teacher"], r["student"]
-        lines.append(f"robustness [{student['spec']}] {r['recipe']}, {r['examples']} examples, seed {r['seed']}, "
-                     f"budget {r['budget']} queries (teacher / student):")
+        stop = f" ({r['stop_reason']})" if r.get("stop_reason") else ""
+        lines.append(f"robustness [{student['spec']}] {r['recipe']}, {r['examples']} examples attacked{stop}, "
+                     f"seed {r['seed']}, budget {r['budget']} queries (teacher / student):")
         lines.append(f"  accuracy {_pct(t['original_accuracy'])} / {_pct(s['original_accuracy'])}; under attack "
                      f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
                      f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}")

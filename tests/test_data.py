@@ -386,3 +386,16 @@ def test_hub_without_datasets_names_the_extra(monkeypatch):
 def test_a_misspelt_embedded_dataset_gets_a_suggestion(spec, suggestion):
     with pytest.raises(LoyaltyError, match=rf"unknown dataset '{spec}' \(did you mean {suggestion}\?\)"):
         load_dataset(spec)
+
+
+def test_a_limited_sample_is_the_start_of_the_attack_order():
+    """--loyalty-limit N draws the examples the attacks would take first from the full data, so a
+    limited run after a full one reuses every attack result it can."""
+    from loyalty_tests.robustness import AttackConfig, sample_indices
+
+    texts = [f"review number {i}" for i in range(200)]
+    full = TextDataset("full", texts, [i % 2 for i in range(200)], ("negative", "positive"))
+    limited = full.sample(60, seed=3)
+    attacked_full = [full.texts[i] for i in sample_indices(full, AttackConfig("charswap", examples=20, seed=3))]
+    attacked_limited = [limited.texts[i] for i in sample_indices(limited, AttackConfig("charswap", examples=20, seed=3))]
+    assert attacked_limited == attacked_full

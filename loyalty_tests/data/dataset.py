@@ -72,12 +72,23 @@ class TextDataset:
     def label_array(self) -> np.ndarray:
         return np.asarray(self.labels, dtype=np.int64)
 
+    def example_keys(self) -> list[str]:
+        """What makes each example, as one string: its text, or its pair's first text, NUL, second."""
+        if self.text_pairs is None:
+            return list(self.texts)
+        return [f"{first}\0{second}" for first, second in zip(self.texts, self.text_pairs)]
+
     def sample(self, n: int, seed: int) -> TextDataset:
         """``n`` examples drawn without replacement under ``seed``, kept in their original order;
-        the whole dataset when ``n >= len(self)``."""
+        the whole dataset when ``n >= len(self)``.
+
+        The draw is keyed by each example's content (``example_keys``), the same order the attacks
+        sample in (``robustness.sample_order``): so a sample's attacked examples are the first ones
+        of the full data's attack order, and ``--loyalty-limit N`` after a full run reuses every
+        attack result it can."""
         if positive_count(n, "sample size") >= len(self):
             return self
-        keep = sorted(seeded_order(map(str, range(len(self))), seed)[:n])
+        keep = sorted(seeded_order(self.example_keys(), seed)[:n])
         return self.subset(keep)
 
     def subset(self, indices: Iterable[int]) -> TextDataset:

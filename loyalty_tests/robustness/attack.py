@@ -7,10 +7,10 @@ rest, so a second run, a smaller or overlapping sample and every pytest-xdist wo
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import datetime, timezone
 
+from ..data.dataset import seeded_order
 from ..errors import LoyaltyError
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
@@ -21,19 +21,14 @@ from .words import Words
 
 
 def sample_order(dataset, seed: int) -> list[int]:
-    """Every example's position in one seeded order: sorted by sha256(seed, the example's text and
-    pair), position breaking ties. Any sample, and any block, is a stretch of it: the first k
-    examples are a prefix of the first k + m, so a block extends a sample. Keyed by content (as
-    ``data._seeded_order`` is keyed by its keys), the order of a subset of the data (``--loyalty-limit``)
-    is the full order restricted to it, so it shares with a full run's sample every example it can."""
+    """Every example's position in one seeded order: sorted by sha256(seed, the example's content)
+    (``TextDataset.example_keys``), position breaking ties. Any sample, and any block, is a stretch
+    of it: the first k examples are a prefix of the first k + m, so a block extends a sample. It is
+    the order ``TextDataset.sample`` draws in, so a ``--loyalty-limit`` sample's attack order is the
+    full data's order restricted to it, and its attacks are a full run's first ones."""
     if len(dataset) == 0:
         raise LoyaltyError(f"dataset {dataset.name!r} is empty; nothing to attack")
-    digests = []
-    for index in range(len(dataset)):
-        text, pair = _example_text(dataset, index)
-        key = text if pair is None else f"{pair}\0{text}"
-        digests.append(hashlib.sha256(f"{seed}\0{key}".encode()).digest())
-    return sorted(range(len(dataset)), key=lambda index: (digests[index], index))
+    return seeded_order(dataset.example_keys(), seed)
 
 
 def sample_indices(dataset, config: AttackConfig, count: int | None = None) -> list[int]:
