@@ -227,3 +227,38 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
         reason = f"{INCONCLUSIVE} after {look} of {max_n} examples: attack another block"
     return SequentialDecision(decision, stopped, look, int(max_n), reason, tuple(looks[:index + 1]),
                               tuple(float(v) for v in lows[:index + 1]), tuple(float(v) for v in highs[:index + 1]))
+
+
+def sequential_examples_to_decide(values, limit: float, direction: str, *, block_size: int,
+                                  confidence: float = 0.95, lower: float = -1.0, upper: float = 1.0,
+                                  largest: int = 20_000) -> int | None:
+    """About how many examples the sequential gate would need if the values seen so far went on
+    as they are (repeated in the order seen): the smallest multiple of ``block_size`` whose
+    confidence sequence, looking after every block, is decided by then; None when the mean sits
+    on the limit or nothing up to ``largest`` decides. The fixed-size formula
+    (``sample_size.paired_examples_to_decide``) would understate it: anytime validity costs width.
+
+    >>> sequential_examples_to_decide([0.0] * 50, 0.10, "at_most", block_size=50)
+    100
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise LoyaltyError(f"values must be a non-empty 1-D array, got shape {array.shape}")
+    if abs(float(array.mean()) - float(limit)) <= 1e-12:
+        return None
+
+    def decided(n: int) -> bool:
+        tiled = np.resize(array, n)
+        looks = planned_looks(block_size, n)
+        low, high = sequential_interval(tiled, confidence, looks=looks, lower=lower, upper=upper)
+        return three_way_outcome(float(low[-1]), float(high[-1]), limit, direction) != INCONCLUSIVE
+
+    low, high = 0, block_size  # not decided at low (or nothing seen), decided at high
+    while not decided(high):
+        if high >= largest:
+            return None
+        low, high = high, min(2 * high, largest // block_size * block_size or block_size)
+    while high - low > block_size:  # bisect over whole blocks
+        middle = (low + high) // 2 // block_size * block_size
+        low, high = (low, middle) if decided(middle) else (middle, high)
+    return high

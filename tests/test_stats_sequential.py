@@ -148,3 +148,24 @@ def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError) as error:
         call()
     assert words in str(error.value)
+
+
+def test_sequential_examples_to_decide_is_the_first_block_that_decides():
+    import numpy as np
+
+    from loyalty_tests.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
+    from loyalty_tests.stats import three_way_outcome
+
+    values = np.array([1.0] * 3 + [-1.0] * 4 + [0.0] * 43)
+    n = sequential_examples_to_decide(values, 0.10, "at_most", block_size=25)
+
+    def outcome(m):
+        low, high = sequential_interval(np.resize(values, m), looks=planned_looks(25, m))
+        return three_way_outcome(float(low[-1]), float(high[-1]), 0.10, "at_most")
+
+    assert n % 25 == 0 and outcome(n) == "PASS" and outcome(n - 25) == "INCONCLUSIVE"
+    # it costs more than the fixed-size answer: anytime validity is paid for in width
+    from loyalty_tests.sample_size import paired_examples_to_decide
+
+    assert n > paired_examples_to_decide(3, 4, 50, 0.10)
+    assert sequential_examples_to_decide([0.1] * 10, 0.10, "at_most", block_size=5) is None  # on the limit

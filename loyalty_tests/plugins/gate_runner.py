@@ -16,6 +16,7 @@ import pytest
 
 from .. import gate_checks, metrics, sample_size, speedup, stats
 from ..prediction_gates import failure_examples, prediction_gate
+from ..sequential import sequential_examples_to_decide
 from ..loyalty_report import format_examples
 from ..robustness import summary as robust
 from ..thresholds import warn_only_gates
@@ -81,13 +82,16 @@ class GateRunner:
         comparison, sequence = failing(lambda: self.session.robustness(self.teacher, self.student, limit.value,
                                                                        self.rule))
         drop = failing(lambda: robust.robustness_drop(comparison))
-        stop = ""
+        stop, needed = "", None
         if sequence is not None:  # blocks: the confidence sequence's interval, valid whenever it stopped
             decision = sequence.decision
             drop = metrics.MetricValue(drop.value, decision.low, decision.high, drop.n)
             stop = f"; {sequence.reason}"
-        b, c = robust.discordant_counts(comparison)
-        needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit.value) if limit.value is not None else None
+            needed = sequential_examples_to_decide(robust.paired_outcomes(comparison)[1], limit.value, stats.AT_MOST,
+                                                   block_size=self.request.config.getoption("loyalty_attack_block"))
+        elif limit.value is not None:
+            b, c = robust.discordant_counts(comparison)
+            needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit.value)
         detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
                   f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f}"
                   f"{stop})")
