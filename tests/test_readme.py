@@ -38,3 +38,25 @@ def test_users_test_example_runs(pytester):
 def test_property_example_runs():
     example = next(block for block in code_blocks("python") if "check_metric_invariants" in block)
     exec(compile(example, str(README), "exec"), {})
+
+
+def test_the_declared_fixtures_example_runs_plain_pytest(pytester, monkeypatch):
+    """The README's conftest.py, as written, with a tiny BERT at ./models/teacher: plain `pytest`
+    runs every gate once per declared student."""
+    from conftest import NEGATIVE, POSITIVE, write_csv
+    from tiny import save_tiny_bert
+
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    save_tiny_bert(pytester.path / "models" / "teacher")
+    write_csv(pytester.path / "dev.csv", [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE])
+    example = next(block for block in code_blocks("python") if "def loyalty_student" in block)
+    pytester.makeconftest(example)
+    pytester.makeini(f"[pytest]\naddopts = --loyalty-data dev.csv --loyalty-cache-dir {pytester.path / 'cache'} "
+                     "-p no:cacheprovider -k 'not latency'\n")
+    result = pytester.runpytest("-v")
+    for student in ("int8", "prune:0.3"):
+        result.stdout.fnmatch_lines([f"*test_label_loyalty[[]{student}[]]*"])
+    # five gates, two students; a tiny random BERT predicts one class, which int8 and 30% pruning keep
+    result.assert_outcomes(passed=10, deselected=6)
+    result.stdout.fnmatch_lines(["*loyalty gate report*", "PASS [[]prune:0.3[]] label_loyalty 1.000*", "gate verdict: PASSED"])
