@@ -123,16 +123,6 @@ def test_head_importance_is_gradient_with_data_and_norm_without(teacher, train_d
         compress(teacher, "heads:0.5,importance=gradient")
 
 
-def test_docstring_examples_of_the_methods():
-    import doctest
-
-    from loyalty_tests.compress import distill, heads, theseus
-
-    for module in (distill, heads, theseus):
-        results = doctest.testmod(module, verbose=False)
-        assert results.attempted > 0 and results.failed == 0, module.__name__
-
-
 def test_theseus_at_rate_one_runs_only_successors(teacher, train_data, monkeypatch):
     layer_class = type(teacher.model.base_model.encoder.layer[0])
     original, calls = layer_class.forward, []

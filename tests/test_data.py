@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from loyalty_tests.data import embedded, files, hub
+from loyalty_tests.data import embedded
 from loyalty_tests.data import EMBEDDED_DATASETS, TextDataset, load_dataset
 from loyalty_tests.errors import LoyaltyError
 
@@ -157,12 +156,6 @@ def test_limit_samples_with_the_seed(tmp_path):
     assert len(limited) == 7 and limited == load_dataset(str(path), limit=7, seed=1)
     assert limited.texts == load_dataset(str(path)).sample(7, seed=1).texts
     assert limited.label_names == ("0", "1")
-
-
-@pytest.mark.parametrize("module", [files, hub], ids=lambda module: module.__name__)
-def test_docstring_examples(module):
-    results = doctest.testmod(module, verbose=False)
-    assert results.attempted > 0 and results.failed == 0
 
 
 # -- embedded datasets ----------------------------------------------------------------------------

@@ -76,15 +76,6 @@ def test_no_fingerprint_means_no_cache(data, tmp_path):
     assert source.calls == 2
 
 
-def test_docstring_examples_of_predictions():
-    import doctest
-
-    from loyalty_tests import predictions
-
-    results = doctest.testmod(predictions, verbose=False)
-    assert results.attempted > 0 and results.failed == 0
-
-
 def test_columns_follow_the_data_then_the_models_other_labels_by_name():
     columns = label_permutation(("c", "a", "b", "d"), ("b", "d"), "m", "data")
     assert [("c", "a", "b", "d")[i] for i in columns] == ["b", "d", "a", "c"]

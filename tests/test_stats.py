@@ -4,7 +4,6 @@ statistics module."""
 
 from __future__ import annotations
 
-import doctest
 import inspect
 
 import numpy as np
@@ -20,14 +19,6 @@ from loyalty_tests.stats import (bounded_mean_interval, decide, paired_differenc
                                  wilson_interval)
 
 MODULES = [stats, sample_size, sequential, speedup, flips]
-
-
-@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
-def test_docstring_examples(module):
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert results.attempted > 0, f"{module.__name__} has no docstring examples"
-    assert results.failed == 0, (f"{results.failed} of {results.attempted} docstring examples failed "
-                                 f"in {module.__name__}")
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)

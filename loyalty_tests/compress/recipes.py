@@ -10,16 +10,12 @@ unknown or malformed is a LoyaltyError that lists what is valid.
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
-from typing import Literal, Sequence, Union
+from typing import Sequence
 
 from ..errors import LoyaltyError
+from ..recipe_options import parse_options
 from .registry import config_type_for, describe_methods
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
 _SEPARATORS = ("+", ",", "=", ":")
 
 
@@ -38,71 +34,8 @@ def parse_recipe(recipe: str) -> tuple[object, ...]:
 
 def _parse_step(step: str, recipe: str) -> object:
     name, has_options, options = step.partition(":")
-    config_type = config_type_for(name.strip())
-    fields = dataclasses.fields(config_type)
-    keys = [field.name for field in fields]
-    where = f"in compression recipe {recipe!r}"
-    if has_options and not options.strip():
-        raise LoyaltyError(f"{name}: has nothing after ':' {where}; write {name!r} alone or {name}:key=value")
-    hints = typing.get_type_hints(config_type)
-    values: dict[str, object] = {}
-    for position, item in enumerate(options.split(",") if has_options else []):
-        key, has_equals, raw = (part.strip() for part in item.partition("="))
-        if not has_equals:  # a bare value: allowed first only, for the config's first field
-            if position > 0 or not keys:
-                raise LoyaltyError(
-                    f"{name}: option {item.strip()!r} {where} needs a key; write key=value "
-                    f"with a key from: {', '.join(keys) or 'none (this method takes no options)'}"
-                )
-            key, raw = keys[0], key
-        key = key.replace("-", "_")
-        if key not in keys:
-            raise LoyaltyError(
-                f"{name}: unknown option {key!r} {where}; valid keys: {', '.join(keys) or 'none (this method takes no options)'}"
-            )
-        if key in values:
-            raise LoyaltyError(f"{name}: option {key!r} is given twice {where}")
-        values[key] = _coerce(raw, hints[key], f"{name}:{key}", where)
-    try:
-        return config_type(**values)
-    except LoyaltyError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise LoyaltyError(f"{name}: {error} {where}; valid keys: {', '.join(keys)}") from error
-
-
-def _coerce(raw: str, hint, label: str, where: str):
-    """Turn the option text into the field's type, or say which values the field accepts."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        for choice in args:
-            if str(choice).lower() == raw.lower():
-                return choice
-        raise LoyaltyError(f"bad value {raw!r} for {label} {where}; valid values: {', '.join(map(str, args))}")
-    if origin in (Union, types.UnionType):
-        if type(None) in args and raw.lower() == "none":
-            return None
-        inner = [arg for arg in args if arg is not type(None)]
-        if len(inner) == 1:
-            return _coerce(raw, inner[0], label, where)
-    if hint is bool:
-        if raw.lower() in _TRUE + _FALSE:
-            return raw.lower() in _TRUE
-        raise LoyaltyError(f"bad value {raw!r} for {label} {where}; valid values: true, false")
-    if hint in (int, float):
-        try:
-            value = hint(raw)
-        except ValueError:
-            value = None
-        if value is None or (hint is float and not math.isfinite(value)):
-            kind = "a whole number" if hint is int else "a finite number"
-            raise LoyaltyError(f"bad value {raw!r} for {label} {where}; expects {kind}")
-        return value
-    if hint is str:
-        if not raw:
-            raise LoyaltyError(f"empty value for {label} {where}")
-        return raw
-    raise TypeError(f"{label}: recipe strings cannot express fields of type {hint!r}")
+    return parse_options(config_type_for(name.strip()), name.strip(), options if has_options else None,
+                         f"in compression recipe {recipe!r}")
 
 
 def config_to_recipe(config: object | Sequence[object]) -> str:

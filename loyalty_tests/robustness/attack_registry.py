@@ -20,12 +20,11 @@ LoyaltyError listing what is valid, with a "did you mean" for a near miss.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-import typing
 from typing import Callable
 
 from ..errors import LoyaltyError
+from ..recipe_options import parse_options
+from ..suggest import did_you_mean
 
 Handler = Callable[..., object]  # handler(config, *, cache_dir=None) -> a recipe (see attack_recipes.Recipe)
 
@@ -62,11 +61,6 @@ def describe_recipes() -> str:
     return "; ".join(f"{name} (keys: {', '.join(keys) or 'none'})" for name, keys in registered_recipes().items())
 
 
-def _suggestion(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]}? " if close else ""
-
-
 def parse_attack_recipe(recipe: str) -> object:
     """The frozen config a recipe string stands for.
 
@@ -76,59 +70,10 @@ def parse_attack_recipe(recipe: str) -> object:
     text = str(recipe or "").strip()
     name, has_options, options = (part.strip() for part in text.partition(":"))
     if name not in _CONFIG_TYPES:
-        raise LoyaltyError(f"unknown attack recipe {recipe!r}; {_suggestion(name, _CONFIG_TYPES)}"
+        raise LoyaltyError(f"unknown attack recipe {recipe!r}{did_you_mean(name, _CONFIG_TYPES)}; "
                            f"known recipes: {describe_recipes()}")
-    config_type = _CONFIG_TYPES[name]
-    keys = [f.name for f in dataclasses.fields(config_type)]
-    if has_options and not options:
-        raise LoyaltyError(f"attack recipe {recipe!r} has nothing after ':'; write {name!r} or {name}:key=value")
-    hints, values = typing.get_type_hints(config_type), {}
-    for position, item in enumerate(options.split(",") if has_options else []):
-        key, has_equals, raw = (part.strip() for part in item.partition("="))
-        if not has_equals:  # a bare value fills the first field, and only in first place
-            if position > 0 or not keys:
-                raise LoyaltyError(f"attack recipe {recipe!r}: option {item.strip()!r} needs a key; write key=value "
-                                   f"with a key from: {', '.join(keys) or 'none (this recipe takes no options)'}")
-            key, raw = keys[0], key
-        key = key.replace("-", "_")
-        if key not in keys:
-            raise LoyaltyError(f"attack recipe {recipe!r}: unknown option {key!r}; {_suggestion(key, keys)}"
-                               f"valid keys: {', '.join(keys) or 'none (this recipe takes no options)'}")
-        if key in values:
-            raise LoyaltyError(f"attack recipe {recipe!r}: option {key!r} is given twice")
-        values[key] = _coerce(raw, hints[key], f"{name}:{key}", recipe)
-    required = [f.name for f in dataclasses.fields(config_type) if f.name not in values
-                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if required:
-        raise LoyaltyError(f"attack recipe {recipe!r} needs a value for {', '.join(required)}; "
-                           f"write {name}:{required[0]}=... (or {name}:<value> for the first)")
-    try:
-        return config_type(**values)
-    except LoyaltyError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise LoyaltyError(f"attack recipe {recipe!r}: {error}; valid keys: {', '.join(keys)}") from error
-
-
-def _coerce(raw: str, hint, label: str, recipe: str):
-    if hint is bool:
-        if raw.lower() in _TRUE + _FALSE:
-            return raw.lower() in _TRUE
-        raise LoyaltyError(f"bad value {raw!r} for {label} in attack recipe {recipe!r}; valid values: true, false")
-    if hint in (int, float):
-        try:
-            value = hint(raw)
-        except ValueError:
-            value = None
-        if value is None or (hint is float and not math.isfinite(value)):
-            kind = "a whole number" if hint is int else "a finite number"
-            raise LoyaltyError(f"bad value {raw!r} for {label} in attack recipe {recipe!r}; expects {kind}")
-        return value
-    if hint is str and raw:
-        return raw
-    if hint is str:
-        raise LoyaltyError(f"empty value for {label} in attack recipe {recipe!r}")
-    raise TypeError(f"{label}: recipe strings cannot express fields of type {hint!r}")
+    return parse_options(_CONFIG_TYPES[name], name, options if has_options else None, f"in attack recipe {recipe!r}",
+                         kind="recipe")
 
 
 def recipe_key(config: object) -> dict:
