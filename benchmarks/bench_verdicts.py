@@ -124,14 +124,14 @@ def robustness_aa(runs: int):
     from loyalty_tests.robustness import AttackConfig, compare_robustness
     from loyalty_tests.robustness.summary import robustness_drop
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from test_robustness_engine import KeywordModel, dataset
+    from keyword_model import KeywordModel
 
-    texts = [f"a {w} movie about {v} things" for w in ("great", "good", "fine", "dull", "bad") for v in ("odd", "new")]
-    data = dataset(texts * 5, [int(i % 5 < 3) for i in range(50)])
+    weights = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0}
+    texts = [f"a {w} movie about {v} things" for w in weights for v in ("odd", "new")]
+    data = TextDataset("hand-made", texts * 5, [int(i % 5 < 3) for i in range(50)], LABELS)
     fails = {rule: [] for rule in RULES}
     for seed in range(runs):
-        comparison = compare_robustness(KeywordModel("t"), KeywordModel("copy"), data,
+        comparison = compare_robustness(KeywordModel(weights, "teacher"), KeywordModel(weights, "copy"), data,
                                         AttackConfig("charswap", examples=50, budget=100, seed=seed))
         drop = robustness_drop(comparison)
         for rule, setting in RULES.items():

@@ -32,6 +32,15 @@ def write_csv(path: Path, rows, header=("text", "label")) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def not_an_xdist_worker(monkeypatch):
+    """When this suite runs under pytest-xdist, the plugin runs that tests start through pytester
+    must not believe they are workers (pytest-benchmark reads PYTEST_XDIST_WORKER and would turn
+    the latency gate off; the report writer would stay silent)."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def sentiment_csv(tmp_path) -> Path:
     rows = [(text, "positive") for text in POSITIVE] + [(text, "negative") for text in NEGATIVE]

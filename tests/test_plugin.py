@@ -17,10 +17,6 @@ def project(pytester, monkeypatch):
     The contrarian has the teacher's weights but the label names swapped, so it predicts the other
     name for every example: label loyalty 0 by construction (random tiny BERTs alone tend to predict
     one class for every input, and two of them would often agree)."""
-    # When this suite itself runs under xdist, the inner runs must not believe they are workers
-    # (pytest-benchmark reads PYTEST_XDIST_WORKER and would turn the latency gate off).
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     save_tiny_bert(pytester.path / "teacher", seed=0)
     save_tiny_bert(pytester.path / "twin", seed=0)
     save_tiny_bert(pytester.path / "contrarian", ("positive", "negative"), seed=0)

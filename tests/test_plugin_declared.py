@@ -33,8 +33,6 @@ class Keyword:
 
 @pytest.fixture
 def team(pytester, monkeypatch):
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(toy_models=TOY)
     pytester.syspathinsert()
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]

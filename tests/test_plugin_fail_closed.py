@@ -47,8 +47,6 @@ def crasher():
 
 @pytest.fixture
 def toy(pytester, monkeypatch):
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(toy_models=TOY)
     pytester.syspathinsert()
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]

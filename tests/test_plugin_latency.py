@@ -41,8 +41,6 @@ def slow():
 
 @pytest.fixture
 def timed(pytester, monkeypatch):
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(sleepers=SLEEPERS)
     pytester.syspathinsert()
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]

@@ -51,8 +51,6 @@ NEGATIVE = ["truly awful film", "awful movie overall", "dull plot twists", "poor
 
 @pytest.fixture
 def toy_project(pytester, monkeypatch):
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(toy_models=TOY_MODELS)
     pytester.syspathinsert()
     # positives get a fourth word: an even word count and the word "good"; negatives have three words

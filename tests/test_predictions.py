@@ -7,20 +7,10 @@ import pytest
 
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyError
+from faults import Fixed
+
 from loyalty_tests.models import CallableClassifier
 from loyalty_tests.predictions import check_probabilities, label_permutation, predict
-
-
-class Fixed:
-    """A predict_proba object returning fixed rows, counting its calls."""
-
-    def __init__(self, rows):
-        self.rows = np.asarray(rows, dtype=float)
-        self.calls = 0
-
-    def predict_proba(self, texts):
-        self.calls += 1
-        return np.resize(self.rows, (len(texts), self.rows.shape[1]))
 
 
 @pytest.fixture

@@ -46,8 +46,6 @@ def test_the_declared_fixtures_example_runs_plain_pytest(pytester, monkeypatch):
     from conftest import NEGATIVE, POSITIVE, write_csv
     from tiny import save_tiny_bert
 
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
     save_tiny_bert(pytester.path / "models" / "teacher")
     write_csv(pytester.path / "dev.csv", [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE])
     example = next(block for block in code_blocks("python") if "def loyalty_student" in block)

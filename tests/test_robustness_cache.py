@@ -8,16 +8,25 @@ import json
 import math
 import warnings
 
-import numpy as np
 import pytest
+from keyword_model import KeywordModel
 
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.robustness import (AttackCacheWarning, AttackConfig, Recipe, RobustnessRun, attack_cache,
-                                      attack_registry, compare_robustness, register_attack_recipe, run_attack,
-                                      sample_indices, sample_order)
+from loyalty_tests.robustness import (
+    AttackCacheWarning,
+    AttackConfig,
+    Recipe,
+    RobustnessRun,
+    attack_cache,
+    attack_registry,
+    compare_robustness,
+    register_attack_recipe,
+    run_attack,
+    sample_indices,
+    sample_order,
+)
 from loyalty_tests.robustness import attack_recipes as recipes
-from loyalty_tests.robustness.words import Words
 
 LABELS = ("negative", "positive")
 WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0, "awful": -3.0}
@@ -25,17 +34,8 @@ TEXTS = ["a great movie", "a good film", "great fun", "a fine cast and a good pl
          "good good", "a great and good story", "fine work", "an awful film", "good acting"]
 
 
-class Keywords:
-    label_names = LABELS
-
-    def __init__(self, name="keywords", weights=WEIGHTS):
-        self.name, self.weights, self.fingerprint = name, weights, f"keywords-{name}-{sorted(weights.items())}"
-
-    def predict_proba(self, texts, text_pairs=None):
-        scored = texts if text_pairs is None else text_pairs
-        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
-        positive = 1.0 / (1.0 + np.exp(-scores))
-        return np.stack([1.0 - positive, positive], axis=1)
+def Keywords(name="keywords", weights=WEIGHTS):
+    return KeywordModel(weights, name)
 
 
 def data(texts=TEXTS):

@@ -9,34 +9,30 @@ import random
 
 import numpy as np
 import pytest
+from keyword_model import KeywordModel
 
 from loyalty_tests.data import TextDataset
-from loyalty_tests.robustness import AttackConfig, AttackResult, run_attack
-from loyalty_tests.robustness import attack_recipes as recipes, search
-from loyalty_tests.robustness.constraints import SentenceSimilarity, is_stop_word, levenshtein
+from loyalty_tests.robustness import AttackConfig, AttackResult, run_attack, search
+from loyalty_tests.robustness import attack_recipes as recipes
+from loyalty_tests.robustness.constraints import (
+    SentenceSimilarity,
+    is_stop_word,
+    levenshtein,
+)
 from loyalty_tests.robustness.engine import AttackedModel
-from loyalty_tests.robustness.transformations import character_edits, embedding_swaps, synonym_swaps
+from loyalty_tests.robustness.transformations import (
+    character_edits,
+    embedding_swaps,
+    synonym_swaps,
+)
 from loyalty_tests.robustness.words import Words, recover_case
 
 LABELS = ("negative", "positive")
 WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "nice": 1.0, "dull": -1.0, "poor": -1.0, "bad": -2.0}
 
 
-class Keywords:
-    """p(positive) = sigmoid(sum of word weights) of the scored text (a pair's second text)."""
-
-    label_names = LABELS
-    fingerprint = None
-
-    def __init__(self, weights=WEIGHTS):
-        self.name, self.weights, self.calls = "keywords", weights, []
-
-    def predict_proba(self, texts, text_pairs=None):
-        self.calls.append((list(texts), None if text_pairs is None else list(text_pairs)))
-        scored = texts if text_pairs is None else text_pairs
-        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
-        positive = 1.0 / (1.0 + np.exp(-scores))
-        return np.stack([1.0 - positive, positive], axis=1)
+def Keywords(weights=WEIGHTS):
+    return KeywordModel(weights, fingerprint=None)
 
 
 def data(texts, labels, pairs=None):
@@ -165,7 +161,7 @@ def test_queries_are_counted_per_example_and_never_exceed_the_budget():
     sizes = []
 
     def progress(done, total, succeeded):  # texts sent to the model so far, after each example
-        sizes.append(len({t for texts, _ in model.calls for t in texts}))
+        sizes.append(len({t for texts in model.calls for t in texts}))
         seen.append((done, total, succeeded))
 
     texts = ["a great good fine movie", "a good film indeed", "a bad movie", "great great great great"]
@@ -189,8 +185,8 @@ def test_pairs_reach_the_model_in_order_and_only_the_second_text_changes():
     (example,) = result.examples
     assert (example.text_pair, example.original_text, example.perturbed_text) == \
         ("the premise", "a great movie", "a bad movie")
-    assert all(texts == ["the premise"] * len(texts) for texts, _ in model.calls)
-    assert "a bad movie" in {t for _, second in model.calls for t in second}
+    assert all(texts == ["the premise"] * len(texts) for texts in model.calls)
+    assert "a bad movie" in {t for second in model.pairs for t in second}
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -218,13 +214,13 @@ def test_attacks_are_cached_only_for_models_with_a_fingerprint(tmp_path):
 
 
 def test_attacked_model_aligns_labels_by_name():
-    class Reversed(Keywords):
+    class Reversed(KeywordModel):
         label_names = ("positive", "negative")
 
         def predict_proba(self, texts, text_pairs=None):
             return super().predict_proba(texts, text_pairs)[:, ::-1]
 
-    straight, flipped = AttackedModel(Keywords(), LABELS), AttackedModel(Reversed(), LABELS)
+    straight, flipped = AttackedModel(Keywords(), LABELS), AttackedModel(Reversed(WEIGHTS, fingerprint=None), LABELS)
     assert np.allclose(straight.probabilities(["a great movie"]), flipped.probabilities(["a great movie"]))
 
 

@@ -4,36 +4,35 @@ from __future__ import annotations
 
 import random
 
+import keyword_model
 import numpy as np
 import pytest
-from conftest import NEGATIVE, POSITIVE
 
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
-from loyalty_tests.robustness import attack_recipes as recipes, resources
+from loyalty_tests.robustness import (
+    AttackConfig,
+    compare_robustness,
+    resources,
+    run_attack,
+)
+from loyalty_tests.robustness import attack_recipes as recipes
 from loyalty_tests.robustness.constraints import levenshtein
-from loyalty_tests.robustness.engine import AttackedModel, BudgetExhausted, Job, run_lockstep
+from loyalty_tests.robustness.engine import (
+    AttackedModel,
+    BudgetExhausted,
+    Job,
+    run_lockstep,
+)
 from loyalty_tests.robustness.transformations import character_edits
 from loyalty_tests.robustness.words import Words
 
 WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0, "awful": -3.0}
 
 
-class KeywordModel:
-    """p(positive) = sigmoid(sum of word weights): which swap flips it is plain arithmetic."""
-
-    label_names = ("negative", "positive")
-
-    def __init__(self, name="keywords", weights=WEIGHTS):
-        self.name, self.weights, self.fingerprint, self.calls = name, weights, f"keyword-model-{name}", []
-
-    def predict_proba(self, texts, text_pairs=None):
-        self.calls.append(list(texts))
-        scored = texts if text_pairs is None else text_pairs  # a pair's label comes from its second text
-        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
-        positive = 1.0 / (1.0 + np.exp(-scores))
-        return np.stack([1.0 - positive, positive], axis=1)
+def KeywordModel(name="keywords", weights=WEIGHTS):
+    return keyword_model.KeywordModel(weights, name)
 
 
 def dataset(texts, labels, pairs=None):
@@ -217,7 +216,12 @@ def test_textattack_recipe_without_textattack_names_the_extra():
 
 
 def test_constraints_in_isolation():
-    from loyalty_tests.robustness.constraints import SentenceSimilarity, angular_similarity, is_stop_word, window
+    from loyalty_tests.robustness.constraints import (
+        SentenceSimilarity,
+        angular_similarity,
+        is_stop_word,
+        window,
+    )
 
     unit = np.array([[1.0, 0.0]])
     assert angular_similarity(unit, unit)[0] == pytest.approx(1.0)

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from keyword_model import KeywordModel
 
 from loyalty_tests.data import TextDataset
-from loyalty_tests.robustness import AttackConfig, build_attack_recipe, resources, run_attack
-from loyalty_tests.robustness import attack_recipes as recipes, search
+from loyalty_tests.robustness import (
+    AttackConfig,
+    build_attack_recipe,
+    resources,
+    run_attack,
+    search,
+)
+from loyalty_tests.robustness import attack_recipes as recipes
 from loyalty_tests.robustness.constraints import SentenceSimilarity
 from loyalty_tests.robustness.words import Words
 
@@ -22,21 +29,8 @@ TEXTS = ["a great movie", "a good film with a great cast", "the film is great", 
          "good good good", "not a great film but a fine one"]
 
 
-class Keywords:
-    """p(positive) = sigmoid(sum of word weights); records every call."""
-
-    label_names = LABELS
-    fingerprint = None
-
-    def __init__(self, weights=WEIGHTS):
-        self.name, self.weights, self.calls = "keywords", weights, []
-
-    def predict_proba(self, texts, text_pairs=None):
-        self.calls.append(list(texts))
-        scored = texts if text_pairs is None else text_pairs
-        scores = np.array([sum(self.weights.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
-        positive = 1.0 / (1.0 + np.exp(-scores))
-        return np.stack([1.0 - positive, positive], axis=1)
+def Keywords(weights=WEIGHTS):
+    return KeywordModel(weights, fingerprint=None)
 
 
 def data(texts=TEXTS, labels=None):

@@ -6,15 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
 from loyalty_tests.models import HFClassifier
-from loyalty_tests.robustness import AttackConfig, compare_robustness, resources, run_attack
+from loyalty_tests.robustness import (
+    AttackConfig,
+    compare_robustness,
+    resources,
+    run_attack,
+)
 from loyalty_tests.robustness import attack_recipes as recipes
-from loyalty_tests.robustness.summary import robustness_drop
 from loyalty_tests.robustness.constraints import levenshtein
+from loyalty_tests.robustness.summary import robustness_drop
 from loyalty_tests.robustness.words import Words
 
 LONG = ("the film is a great and moving story about a family that finds its way home "

@@ -10,9 +10,19 @@ import pytest
 
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.robustness import (AttackConfig, CharSwapConfig, PwwsConfig, Recipe, TextAttackConfig,
-                                      TextFoolerConfig, attack_registry, known_recipes, parse_attack_recipe,
-                                      register_attack_recipe, run_attack)
+from loyalty_tests.robustness import (
+    AttackConfig,
+    CharSwapConfig,
+    PwwsConfig,
+    Recipe,
+    TextAttackConfig,
+    TextFoolerConfig,
+    attack_registry,
+    known_recipes,
+    parse_attack_recipe,
+    register_attack_recipe,
+    run_attack,
+)
 from loyalty_tests.robustness.attack_recipes import _content_words
 from loyalty_tests.robustness.words import Words
 

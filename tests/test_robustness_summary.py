@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from loyalty_tests import gate_checks
-from loyalty_tests.robustness import summary as robust
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
+from loyalty_tests.robustness import summary as robust
 from loyalty_tests.stats import paired_difference_interval
 
 
