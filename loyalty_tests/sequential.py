@@ -168,6 +168,21 @@ class SequentialDecision:
     highs: tuple[float, ...]
 
 
+def stop_reason(outcome: str, look: int, cap: int, unit: str, next_step: str, cap_name: str | None = None) -> str:
+    """Why a sequential gate stopped where it did, or what it does next.
+
+    >>> stop_reason("PASS", 100, 500, "examples", "attack another block")
+    'decided PASS after 100 of 500 examples'
+    >>> stop_reason("INCONCLUSIVE", 50, 50, "rounds", "time another block", "--loyalty-latency-max-rounds")
+    'reached --loyalty-latency-max-rounds 50, INCONCLUSIVE'
+    """
+    if outcome != INCONCLUSIVE:
+        return f"decided {outcome} after {look} of {cap} {unit}"
+    if look == cap:
+        return f"reached {f'the cap of {cap} {unit}' if cap_name is None else f'{cap_name} {cap}'}, {INCONCLUSIVE}"
+    return f"{INCONCLUSIVE} after {look} of {cap} {unit}: {next_step}"
+
+
 def planned_looks(block_size: int, max_n: int) -> list[int]:
     """Sample sizes at which the sequential gate looks: every block end, and the cap.
 
@@ -218,13 +233,7 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
     estimate = float(array[:look].mean())
     decision = decide(estimate, lows[index], highs[index], limit, direction, rule, inconclusive)
     stopped = outcome != INCONCLUSIVE or look == max_n
-    if outcome != INCONCLUSIVE:
-        reason = f"decided {outcome} after {look} of {max_n} examples"
-    elif look == max_n:
-        cap = f"the cap of {max_n} examples" if cap_name is None else f"{cap_name} {max_n}"
-        reason = f"reached {cap}, {INCONCLUSIVE}"
-    else:
-        reason = f"{INCONCLUSIVE} after {look} of {max_n} examples: attack another block"
+    reason = stop_reason(outcome, look, max_n, "examples", "attack another block", cap_name)
     return SequentialDecision(decision, stopped, look, int(max_n), reason, tuple(looks[:index + 1]),
                               tuple(float(v) for v in lows[:index + 1]), tuple(float(v) for v in highs[:index + 1]))
 

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .errors import LoyaltyError
-from .sequential import SequentialDecision, planned_looks
+from .sequential import SequentialDecision, planned_looks, stop_reason
 from .stats import (INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile,
                     three_way_outcome)
 
@@ -139,11 +139,5 @@ def latency_decision(teacher_seconds, student_seconds, limit: float, *, block_si
             break
     decision = decide(estimate, low, high, limit, direction, rule, inconclusive)
     stopped = outcome != INCONCLUSIVE or look == max_rounds
-    if outcome != INCONCLUSIVE:
-        reason = f"decided {outcome} after {look} of {max_rounds} rounds"
-    elif look == max_rounds:
-        cap = f"the cap of {max_rounds} rounds" if cap_name is None else f"{cap_name} {max_rounds}"
-        reason = f"reached {cap}, {INCONCLUSIVE}"
-    else:
-        reason = f"{INCONCLUSIVE} after {look} of {max_rounds} rounds: time another block"
+    reason = stop_reason(outcome, look, max_rounds, "rounds", "time another block", cap_name)
     return SequentialDecision(decision, stopped, look, int(max_rounds), reason, tuple(looks), tuple(lows), tuple(highs))
