@@ -4,7 +4,7 @@
 # Safe to run again: pip skips what is already installed and the NLTK data is rewritten the same.
 #
 # Why a separate venv: textattack 0.3.11 caps transformers below 4.58, the project's main venv
-# runs transformers 5.x. Pins (found by trying; see DESIGN.md "Robustness engine"):
+# runs transformers 5.x. Pins (found by trying; the [textattack] extra in pyproject.toml says the same):
 #   - flair==0.15.1         textattack imports flair at import time; newer flair breaks that import
 #   - transformers>=4.45,<4.58, huggingface-hub<1, datasets<4   what textattack 0.3.11 works with
 #

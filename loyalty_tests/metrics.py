@@ -2,9 +2,9 @@
 
 Argument order follows sklearn: the reference comes first (``y_true``, then the teacher, then
 the student). Probabilities are float arrays of shape (n_examples, n_classes) whose rows sum to
-1, columns in the dataset's label order. The formulas are pinned by the design's "Metrics"
-section (after Xu et al., EMNLP 2021, "Beyond Preserved Accuracy"); each public function states
-its formula and carries a doctest, and tests/test_doctests.py runs them all.
+1, columns in the dataset's label order. The formulas follow Xu et al., EMNLP 2021, "Beyond
+Preserved Accuracy" (label and probability loyalty) and Yan et al., CVPR 2021 (flips); each
+public function states its formula and carries a doctest, and tests/test_doctests.py runs them all.
 
 Argmax ties go to the lowest class index (numpy's rule) everywhere a prediction is taken.
 """

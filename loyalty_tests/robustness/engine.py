@@ -175,10 +175,6 @@ def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = 
         active = still
 
 
-def gold_probability(probabilities: np.ndarray, label: int) -> np.ndarray:
-    return probabilities[:, label]
-
-
 def is_success(probabilities: np.ndarray, label: int) -> np.ndarray:
     """Untargeted goal: the argmax is no longer the gold label."""
     return probabilities.argmax(axis=1) != label
