@@ -1,0 +1,81 @@
+"""Sequential vs fixed-size robustness gate on the demo teacher (issue 8): how many examples each
+attacks and how long it takes to a decision, for a student that is about as robust as its
+teacher (``int8``) and one deliberately damaged (``heads:0.5``).
+
+    python benchmarks/bench_sequential.py [--cap 300] [--block 25] [--recipe textfooler]
+
+Sequential: seeded blocks until the confidence sequence (``sequential.sequential_decision``)
+decides, or the cap. Fixed-size: every example up to the cap, decided by Tango's interval at the
+same 95% level. Both runs start from an empty attack cache of their own and use the plugin's
+defaults otherwise (limit 0.10, the estimate rule). Wall times include both models' attacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+
+from loyalty_tests import gate_checks, stats
+from loyalty_tests.compress import compress
+from loyalty_tests.data import load_dataset
+from loyalty_tests.robustness import AttackConfig, RobustnessRun
+from loyalty_tests.robustness.summary import paired_outcomes, robustness_drop
+from loyalty_tests.sequential import sequential_decision
+from loyalty_tests.specs import load_model
+
+
+def sequential(teacher, student, data, config, block: int, cap: int, limit: float):
+    with tempfile.TemporaryDirectory() as cache:
+        run = RobustnessRun(teacher, student, data, config, cache_dir=cache)
+        started = time.perf_counter()
+        while True:
+            comparison = run.attack_next(min(block, cap - run.attacked))
+            indices, differences = paired_outcomes(comparison)
+            position = {index: i for i, index in enumerate(indices)}
+            values = [differences[position[i]] for i in run.order if i in position]
+            decision = sequential_decision(values, limit, "at_most", block_size=block, max_n=cap)
+            if decision.stopped or run.attacked >= cap:
+                return run.attacked, time.perf_counter() - started, decision
+
+
+def fixed(teacher, student, data, config, cap: int, limit: float):
+    with tempfile.TemporaryDirectory() as cache:
+        run = RobustnessRun(teacher, student, data, config, cache_dir=cache)
+        started = time.perf_counter()
+        comparison = run.attack_next(cap)
+        drop = robustness_drop(comparison)
+        result = gate_checks.gate_metric("robustness", drop, limit, "default", stats.AT_MOST, name="robustness_drop")
+        return cap, time.perf_counter() - started, drop, result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cap", type=int, default=300, help="--attack-examples: the most either run attacks")
+    parser.add_argument("--block", type=int, default=25, help="--attack-block")
+    parser.add_argument("--recipe", default="textfooler")
+    parser.add_argument("--students", nargs="+", default=["int8", "heads:0.5"])
+    args = parser.parse_args(argv)
+    limit = 0.10
+    data = load_dataset("rotten_tomatoes:test")
+    teacher = load_model("demo")
+    train = load_dataset("rotten_tomatoes:train")
+    config = AttackConfig(args.recipe, examples=args.cap, budget=500, seed=0)
+    print(f"demo teacher, {args.recipe}, limit {limit}, cap {args.cap}, blocks of {args.block}; data {data.name}")
+    print("| student | run | examples attacked | wall (s) | drop | 95% CI | outcome | why it stopped |")
+    print("|---|---|---|---|---|---|---|---|")
+    for recipe in args.students:
+        student = compress(teacher, recipe, train, progress=lambda message: None)
+        n, seconds, decision = sequential(teacher, student, data, config, args.block, args.cap, limit)
+        d = decision.decision
+        print(f"| {recipe} | sequential | {n} | {seconds:.0f} | {d.estimate:.3f} | {d.low:.3f}–{d.high:.3f} | "
+              f"{d.outcome} | {decision.reason} |", flush=True)
+        n, seconds, drop, result = fixed(teacher, student, data, config, args.cap, limit)
+        print(f"| {recipe} | fixed size | {n} | {seconds:.0f} | {drop.value:.3f} | {drop.ci_low:.3f}–{drop.ci_high:.3f} | "
+              f"{result.three_way} | attacked all {n} |", flush=True)
+    print("\n(each run attacked both models from an empty attack cache of its own)")
+
+
+if __name__ == "__main__":
+    main()
