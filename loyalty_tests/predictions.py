@@ -81,8 +81,13 @@ def predict(
     *,
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    predict_proba: Callable | None = None,
 ) -> Predictions:
-    """Run ``model`` on ``dataset`` (cached when both ``cache_dir`` and the model fingerprint exist)."""
+    """Run ``model`` on ``dataset`` (cached when both ``cache_dir`` and the model fingerprint exist).
+
+    ``predict_proba(model, texts, text_pairs)`` replaces the call to ``model.predict_proba`` (an
+    engine such as Ray computes the same outputs elsewhere); checks and caching stay here.
+    """
     if len(dataset) == 0:
         raise LoyaltyError(f"data {dataset.name!r} has no examples; give a dataset with at least one row")
     columns = label_permutation(model.label_names, dataset.label_names, model.name, dataset.name)
@@ -91,22 +96,23 @@ def predict(
     if path is not None and path.exists():
         return _load(path, model.name, dataset.label_names)
     if path is None:
-        return _run(model, dataset, columns, progress)
+        return _run(model, dataset, columns, progress, predict_proba)
     with locked(path):  # the first xdist worker predicts, the others wait and read its file
         if path.exists():
             return _load(path, model.name, dataset.label_names)
-        predictions = _run(model, dataset, columns, progress)
+        predictions = _run(model, dataset, columns, progress, predict_proba)
         buffer = io.BytesIO()
         np.savez(buffer, probabilities=predictions.probabilities, seconds=predictions.seconds)
         atomic_write_bytes(path, buffer.getvalue())
         return predictions
 
 
-def _run(model, dataset, columns, progress) -> Predictions:
+def _run(model, dataset, columns, progress, predict_proba=None) -> Predictions:
     if progress:
         progress(f"predicting {len(dataset)} examples of {dataset.name} with {model.name}")
     start = time.perf_counter()
-    raw = model.predict_proba(list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None)
+    texts, pairs = list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None
+    raw = model.predict_proba(texts, pairs) if predict_proba is None else predict_proba(model, texts, pairs)
     seconds = time.perf_counter() - start
     raw = check_probabilities(raw, len(dataset), len(model.label_names), model.name)
     return Predictions(model.name, raw[:, columns], tuple(dataset.label_names), seconds)

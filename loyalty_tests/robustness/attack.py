@@ -45,12 +45,15 @@ def build_recipe(config: AttackConfig, cache_dir=None):
 
 
 def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=None, cache_dir=None,
-               recipe=None) -> AttackResult:
+               recipe=None, attack_examples=None) -> AttackResult:
     """Attack ``model`` on ``indices`` (default: the config's seeded sample) of ``dataset``.
 
     progress(done, total, succeeded) is called after each example. ``recipe`` overrides the
-    config's built-in recipe (tests pass one with a hand-made synonym table).
+    config's built-in recipe (tests pass one with a hand-made synonym table). ``attack_examples``,
+    with ``_attack``'s arguments, replaces the local loop (an engine such as Ray attacks the same
+    examples elsewhere); the result cache stays here.
     """
+    attack = _attack if attack_examples is None else attack_examples
     indices = sample_indices(dataset, config) if indices is None else [int(i) for i in indices]
     for index in indices:
         require_text(dataset.text_pairs[index] if dataset.text_pairs else dataset.texts[index], index, dataset.name)
@@ -59,10 +62,10 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
         with locked(path):
             if path.exists():
                 return AttackResult.from_row(json.loads(path.read_text()))
-            result = _attack(model, dataset, config, indices, progress, cache_dir, recipe)
+            result = attack(model, dataset, config, indices, progress, cache_dir, recipe)
             atomic_write_text(path, json.dumps(result.to_row()))
             return result
-    return _attack(model, dataset, config, indices, progress, cache_dir, recipe)
+    return attack(model, dataset, config, indices, progress, cache_dir, recipe)
 
 
 def _cache_path(model, dataset, config, indices, cache_dir) -> Path | None:
@@ -107,7 +110,7 @@ def _attack(model, dataset, config, indices, progress, cache_dir, recipe) -> Att
 
 
 def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                       recipe=None) -> RobustnessComparison:
+                       recipe=None, attack_examples=None) -> RobustnessComparison:
     """Attack teacher and student on the same seeded examples with the same recipe, seed and budget;
     replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty.
     progress(role, done, total, succeeded), role "teacher" or "student", after each example."""
@@ -117,9 +120,9 @@ def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progr
         return None if progress is None else (lambda done, total, succeeded: progress(role, done, total, succeeded))
 
     teacher_result = run_attack(teacher, dataset, config, indices=indices, progress=report("teacher"),
-                                cache_dir=cache_dir, recipe=recipe)
+                                cache_dir=cache_dir, recipe=recipe, attack_examples=attack_examples)
     student_result = run_attack(student, dataset, config, indices=indices, progress=report("student"),
-                                cache_dir=cache_dir, recipe=recipe)
+                                cache_dir=cache_dir, recipe=recipe, attack_examples=attack_examples)
     transfer, loyalty = _replay(teacher_result, student_result, student, dataset)
     return RobustnessComparison(teacher_result, student_result, transfer, loyalty)
 

@@ -1,0 +1,133 @@
+"""What runs inside Ray workers: a prediction replica for Ray Data and a long-lived attack worker.
+
+Workers never see the driver's cache folder: models arrive through the object store (see
+``shipping``), and attack resources that cache on disk (the GloVe neighbour table, WordNet's
+copy) use a folder on the worker's own disk, ``worker_cache_dir()``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LoyaltyError
+from .shipping import unship
+
+WORKER_CACHE_ENV = "LOYALTY_RAY_WORKER_CACHE_DIR"
+KEPT_OBJECTS = 4  # per worker: the teacher, a student, their dataset and a spare
+
+
+def worker_cache_dir(folder: str | None = None) -> Path:
+    """This worker's cache folder: ``folder``, else ``$LOYALTY_RAY_WORKER_CACHE_DIR`` on the worker,
+    else a folder under the worker's temporary directory. It also becomes the worker process's
+    ``LOYALTY_CACHE_DIR``, so code that falls back to the default cache writes there, not to a
+    path named after the driver's."""
+    uid = getattr(os, "getuid", lambda: "")()
+    path = Path(folder or os.environ.get(WORKER_CACHE_ENV) or Path(tempfile.gettempdir()) / f"loyalty_tests-ray-{uid}")
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["LOYALTY_CACHE_DIR"] = str(path)
+    return path
+
+
+def _device(wanted: str) -> str:
+    """The device this worker runs its replica on: a GPU only when Ray gave it one."""
+    import ray
+
+    return wanted if wanted.startswith("cuda") and ray.get_gpu_ids() else "cpu"
+
+
+class BatchScorer:
+    """A Ray Data ``map_batches`` class: one model replica per actor, a block of rows per call.
+
+    The model's own ``predict_proba`` batches the block with dynamic padding, as it does locally.
+    """
+
+    def __init__(self, model_box: list, device: str = "cpu"):
+        import ray
+
+        worker_cache_dir()
+        self.model = unship(ray.get(model_box[0]), _device(device))  # box: a reference Ray does not resolve
+        self.n_labels = len(self.model.label_names)
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        pairs = [str(t) for t in batch["pair"]] if "pair" in batch else None
+        raw = np.asarray(self.model.predict_proba(texts, pairs), dtype=np.float64)
+        if raw.shape != (len(texts), self.n_labels):
+            raise LoyaltyError(
+                f"model {self.model.name!r} returned outputs of shape {raw.shape} for {len(texts)} texts, expected "
+                f"({len(texts)}, {self.n_labels}): one row per text, one column per label name")
+        return {"index": np.asarray(batch["index"]), "probabilities": raw}
+
+
+class _KeepResources:
+    """The recipe as ``run_attack`` sees it on a worker: the same recipe, but without ``finish``,
+    which saves new neighbour rows to disk; the worker saves them once per run, not per shard."""
+
+    def __init__(self, recipe):
+        self._recipe = recipe
+
+    def __getattr__(self, name):
+        if name == "finish":
+            raise AttributeError(name)
+        return getattr(self._recipe, name)
+
+
+class AttackWorker:
+    """A Ray actor: builds each attack recipe once (its neighbour tables, sentence encoder) and
+    attacks shards of example indices with ``run_attack``, seeded per example as locally."""
+
+    def __init__(self, device: str = "cpu", cache_dir: str | None = None):
+        self.device = _device(device)
+        self.cache_dir = worker_cache_dir(cache_dir)
+        self.objects: OrderedDict[str, object] = OrderedDict()  # models and datasets by object id
+        self.recipes: dict[str, object] = {}
+
+    def attack(self, job: dict, indices: list[int]):
+        from ..robustness.attack import run_attack
+
+        model = self._object(job["model"], lambda shipped: unship(shipped, self.device))
+        dataset = self._object(job["data"], lambda data: data)
+        recipe = self._recipe(job)
+        # cache_dir=None: the results cache lives on the driver, never here
+        return run_attack(model, dataset, job["config"], indices=indices, recipe=_KeepResources(recipe),
+                          cache_dir=None)
+
+    def finish(self) -> None:
+        """Save what the recipes learned (new neighbour rows) to this worker's folder."""
+        for recipe in self.recipes.values():
+            if hasattr(recipe, "finish"):
+                recipe.finish()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _object(self, box: list, build):
+        import ray
+
+        key = box[0].hex()
+        if key not in self.objects:
+            self.objects[key] = build(ray.get(box[0]))
+            while len(self.objects) > KEPT_OBJECTS:
+                self.objects.popitem(last=False)
+        self.objects.move_to_end(key)
+        return self.objects[key]
+
+    def _recipe(self, job: dict):
+        import ray
+
+        if job["recipe"] is not None:  # a recipe object the caller made (e.g. a hand-made synonym table)
+            key = job["recipe"][0].hex()
+            if key not in self.recipes:
+                self.recipes[key] = ray.get(job["recipe"][0])
+            return self.recipes[key]
+        from ..robustness.attack import build_recipe
+
+        key = job["config"].recipe
+        if key not in self.recipes:
+            self.recipes[key] = build_recipe(job["config"], self.cache_dir)
+        return self.recipes[key]
