@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,10 @@ def test_a_prediction_run_that_cannot_finish_raises(engine, tmp_path, folders):
     assert len((tmp_path / "marker").read_text().split()) >= 2  # the retry happened, then the run gave up
     with pytest.raises(LoyaltyError, match="not probabilities"):  # the same message as a local run
         engine.predict(LogitsModel("logits"), sentiment())
+    unpicklable = KeywordModel("locked")
+    unpicklable.lock = threading.Lock()
+    with pytest.raises(LoyaltyError, match="'locked' cannot be sent to Ray workers: it does not pickle"):
+        engine.predict(unpicklable, sentiment())
     assert set((folders["driver"] / "predictions").glob("*.npz")) == cached  # nothing partial was cached
 
 

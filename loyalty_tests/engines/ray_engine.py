@@ -49,7 +49,6 @@ class RayEngine(LocalEngine):
         self.worker_cache_dir = worker_cache_dir
         self.init_options = dict(init_options or {})
         self._started_ray = False
-        self._shipped: dict[int, tuple[object, object]] = {}  # id(model) -> (model, object ref)
         self._attack_workers: list = []
 
     # -- connection ---------------------------------------------------------------------------
@@ -83,7 +82,6 @@ class RayEngine(LocalEngine):
         import ray
 
         self._release_attack_workers()
-        self._shipped.clear()
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
@@ -104,19 +102,16 @@ class RayEngine(LocalEngine):
         return {"num_gpus": 1} if self.uses_gpus else {"num_cpus": 1}
 
     def _box(self, model) -> list:
-        """The model's object reference, put once per model, in a list so Ray hands it over unresolved."""
+        """The model, put in the object store for this call (a model changed in place since an earlier
+        call is sent as it is now), in a list so Ray hands the reference over unresolved."""
         ray = self.connect()
-        entry = self._shipped.get(id(model))
-        if entry is None or entry[0] is not model:
-            shipped = ship(model)
-            try:
-                entry = (model, ray.put(shipped))
-            except Exception as error:  # Ray's pickling raises several types; the reason matters here
-                raise LoyaltyError(
-                    f"model {shipped.name!r} cannot be sent to Ray workers: it does not pickle ({type(error).__name__}: "
-                    f"{error}). Make it picklable, or run with --loyalty-engine local") from error
-            self._shipped[id(model)] = entry
-        return [entry[1]]
+        shipped = ship(model)
+        try:
+            return [ray.put(shipped)]
+        except Exception as error:  # Ray's pickling raises several types; the reason matters here
+            raise LoyaltyError(
+                f"model {shipped.name!r} cannot be sent to Ray workers: it does not pickle ({type(error).__name__}: "
+                f"{error}). Make it picklable, or run with --loyalty-engine local") from error
 
     # -- predictions ----------------------------------------------------------------------------
     def predict_proba(self, model, texts, text_pairs=None) -> np.ndarray:

@@ -103,8 +103,13 @@ class AttackWorker:
             if hasattr(recipe, "finish"):
                 recipe.finish()
 
-    def pid(self) -> int:
-        return os.getpid()
+    def describe(self) -> dict:
+        """Where this worker runs and on which device its models sit (for checks and debugging)."""
+        import ray
+
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "gpu_ids": ray.get_gpu_ids(),
+                "device": self.device, "cache_dir": str(self.cache_dir),
+                "models": {key: str(getattr(obj, "device", "-")) for key, obj in self.objects.items()}}
 
     def _object(self, box: list, build):
         import ray
