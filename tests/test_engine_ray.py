@@ -70,24 +70,26 @@ class KeywordModel:
         self.name, self.fingerprint = name, f"keyword-model-{name}"
 
     def predict_proba(self, texts, text_pairs=None):
-        scores = np.array([sum(WEIGHTS.get(w.lower(), 0.0) for w in Words.split(t).words) for t in texts])
+        scored = texts if text_pairs is None else text_pairs  # a pair's label comes from its second text
+        scores = np.array([sum(WEIGHTS.get(w.lower(), 0.0) for w in Words.split(t).words) for t in scored])
         positive = 1.0 / (1.0 + np.exp(-scores))
         return np.stack([1.0 - positive, positive], axis=1)
 
 
 class ProbeModel(KeywordModel):
-    """Records, per worker process, where it ran and which cache folder that worker uses."""
+    """Records, for each replica as it is unpickled on a worker, where it landed and which cache
+    folder that worker uses."""
 
     def __init__(self, folder: Path):
         super().__init__("probe")
         self.folder = str(folder)
 
-    def predict_proba(self, texts, text_pairs=None):
+    def __setstate__(self, state):
         import ray
 
+        self.__dict__.update(state)  # only workers unpickle it: the driver only sends it
         where = {"cache": os.environ.get("LOYALTY_CACHE_DIR"), "node": ray.get_runtime_context().get_node_id()}
         Path(self.folder, f"{os.getpid()}.json").write_text(json.dumps(where))
-        return super().predict_proba(texts, text_pairs)
 
 
 class FlakyModel(KeywordModel):
@@ -105,6 +107,11 @@ class FlakyModel(KeywordModel):
         return super().predict_proba(texts, text_pairs)
 
 
+class BrokenModel(KeywordModel):
+    def predict_proba(self, texts, text_pairs=None):
+        raise LoyaltyError("model 'broken' cannot score texts: its vocabulary is missing")
+
+
 class LogitsModel(KeywordModel):
     def predict_proba(self, texts, text_pairs=None):
         return np.log(super().predict_proba(texts, text_pairs))  # logits, not probabilities
@@ -120,6 +127,7 @@ def folders(tmp_path_factory):
 def engine(folders):
     if not HAS_RAY:
         pytest.skip(f"ray is not installed ({RAY_EXTRA})")
+    import ray
     from ray.cluster_utils import Cluster
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -130,10 +138,12 @@ def engine(folders):
                                            "LOYALTY_CACHE_DIR": str(folders["node_worker"] / "default")})
     engine = get_engine("ray", address=cluster.address, max_restarts=2)
     try:
+        engine.connect()  # this engine joins first, so it is the one that disconnects
         yield engine
     finally:
         engine.close()
-        cluster.shutdown()
+        ray.shutdown()  # in case a test left the driver connected: a connected node cannot be removed
+        cluster.shutdown()  # also deletes the cluster address it recorded under /tmp/ray
 
 
 @pytest.fixture(scope="module")
@@ -230,11 +240,13 @@ def test_an_int8_student_predicts_on_the_cluster(engine, teacher):
 def test_a_node_with_another_cache_folder_gets_the_models(engine, folders, tmp_path):
     probes = tmp_path / "probes"
     probes.mkdir()
-    data = sentiment(copies=4)
+    # sentence pairs: the second texts travel in their own column and reach the model as text_pairs
+    data = TextDataset("pairs", ["the film"] * len(TEXTS) * 4, LABELS * 4, ("negative", "positive"), TEXTS * 4)
     remote = engine.predict(ProbeModel(probes), data, cache_dir=folders["driver"])
-    assert np.array_equal(remote.probabilities, predict(KeywordModel(), data).probabilities)
+    expected = predict(KeywordModel(), data).probabilities
+    assert np.array_equal(remote.probabilities, expected) and len(set(expected[:, 1].round(6))) > 3
     seen = [json.loads(path.read_text()) for path in probes.iterdir()]
-    assert len({where["node"] for where in seen}) == 2  # one replica on each node
+    assert len({where["node"] for where in seen}) == 2  # one replica on each node (one CPU each)
     assert {where["cache"] for where in seen} == {str(folders["head_worker"]), str(folders["node_worker"])}
 
 
@@ -252,12 +264,14 @@ def test_a_killed_prediction_worker_is_survived(engine, tmp_path):
 @requires_ray
 def test_a_prediction_run_that_cannot_finish_raises(engine, tmp_path, folders):
     cached = set((folders["driver"] / "predictions").glob("*.npz"))
-    impatient = get_engine("ray", address=engine.address, max_restarts=1)  # joins the module's cluster
-    with pytest.raises(LoyaltyError, match=r"could not finish on Ray: a worker died again after 1 restart\(s\)"):
-        impatient.predict(FlakyModel(tmp_path / "marker", always=True), sentiment(), cache_dir=folders["driver"])
+    with get_engine("ray", address=engine.address, max_restarts=1) as impatient:  # the module's cluster
+        with pytest.raises(LoyaltyError, match=r"could not finish on Ray: a worker died again after 1 restart\(s\)"):
+            impatient.predict(FlakyModel(tmp_path / "marker", always=True), sentiment(), cache_dir=folders["driver"])
     assert len((tmp_path / "marker").read_text().split()) >= 2  # the retry happened, then the run gave up
     with pytest.raises(LoyaltyError, match="not probabilities"):  # the same message as a local run
         engine.predict(LogitsModel("logits"), sentiment())
+    with pytest.raises(LoyaltyError, match="^model 'broken' cannot score texts: its vocabulary is missing$"):
+        engine.predict(BrokenModel("broken"), sentiment())  # the worker's own error, word for word
     unpicklable = KeywordModel("locked")
     unpicklable.lock = threading.Lock()
     with pytest.raises(LoyaltyError, match="'locked' cannot be sent to Ray workers: it does not pickle"):
@@ -298,6 +312,8 @@ def test_a_recipe_object_travels_and_a_killed_attack_worker_is_survived(engine, 
     assert any(e.status == "succeeded" for e in remote.examples)
     with pytest.raises(LoyaltyError, match=r"attacking keywords could not finish on Ray: a worker died again after 2 restart\(s\)"):
         engine.run_attack(FlakyModel(tmp_path / "again", always=True), data, config, recipe=recipe)
+    with pytest.raises(LoyaltyError, match="^model 'broken' cannot score texts: its vocabulary is missing$"):
+        engine.run_attack(BrokenModel("broken"), data, config, recipe=recipe)
 
 
 @requires_ray

@@ -31,8 +31,10 @@ def get_engine(name: str = "local", *, address: str | None = None, device: str =
                **ray_options):
     """The engine called ``name``: ``local`` or ``ray``.
 
-    For ``ray``: ``address`` None starts (or joins) a local Ray instance, ``auto`` joins a running
-    cluster, anything else is handed to ``ray.init(address=...)``; ``device`` ``cuda`` gives each
+    For ``ray``: ``address`` None uses Ray if this process already joined one, else starts a local
+    instance (or joins ``$RAY_ADDRESS`` when set); ``auto`` joins the running cluster that ``ray
+    start`` made; anything else (``HOST:PORT``, ``ray://...``) is handed to ``ray.init(address=...)``;
+    ``device`` ``cuda`` gives each
     model replica a GPU where the cluster has GPUs (CPUs otherwise); ``workers`` caps the number
     of replicas (default: one per CPU, or per GPU); ``ray_options`` go to ``RayEngine`` (e.g.
     ``max_restarts``, ``attack_shard_size``, ``worker_cache_dir``, ``init_options``).

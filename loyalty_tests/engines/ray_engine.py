@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import time
+import uuid
 import warnings
 
 import numpy as np
@@ -32,6 +33,7 @@ from .shipping import ship
 BLOCKS_PER_WORKER = 4  # enough blocks for load balance, few enough that each is a good batch
 MAX_BLOCK_ROWS = 4096
 IN_FLIGHT_PER_WORKER = 2  # an attack worker always has its next shard queued
+RAY_DATA_SUFFIX = "\nFailed to apply UDF transform"
 
 
 class RayEngine(LocalEngine):
@@ -39,17 +41,21 @@ class RayEngine(LocalEngine):
 
     def __init__(self, *, address: str | None = None, device: str = "cpu", workers: int | None = None,
                  max_restarts: int = 3, attack_shard_size: int = 1, worker_cache_dir: str | None = None,
-                 init_options: dict | None = None):
+                 start_timeout_s: int = 600, init_options: dict | None = None):
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise LoyaltyError(f"Ray workers must be a whole number >= 1, got {workers!r}")
         if not isinstance(attack_shard_size, int) or attack_shard_size < 1:
             raise LoyaltyError(f"attack_shard_size must be a whole number >= 1, got {attack_shard_size!r}")
         self.address, self.device, self.max_restarts = address, str(device or "cpu"), int(max_restarts)
         self.requested_workers, self.attack_shard_size = workers, attack_shard_size
-        self.worker_cache_dir = worker_cache_dir
+        self.worker_cache_dir, self.start_timeout_s = worker_cache_dir, int(start_timeout_s)
         self.init_options = dict(init_options or {})
         self._started_ray = False
         self._attack_workers: list = []
+        self._replica_registry = None
+        # the last call's figures: examples, workers, wall_seconds (on the driver) and worker_seconds
+        # (time inside predict_proba, or inside run_attack, added up over the workers)
+        self.last_run: dict = {}
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self):
@@ -59,22 +65,16 @@ class RayEngine(LocalEngine):
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             options = {"include_dashboard": False, "logging_level": logging.WARNING, **self.init_options}
-            if self.address not in (None, "", "local"):
-                options["address"] = self.address
+            # No address: a new local instance, or $RAY_ADDRESS when set. Not Ray's own default, which
+            # joins the last cluster recorded under /tmp/ray and, when that one is gone, retries for minutes.
+            options["address"] = self.address or os.environ.get("RAY_ADDRESS") or "local"
             try:
                 ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 where = f"the Ray cluster at {self.address!r}" if self.address else "a local Ray instance"
                 raise LoyaltyError(f"could not start or join {where}: {error}. Check --loyalty-ray-address "
                                    "(leave it unset for a local instance, 'auto' to join a running cluster)") from error
-            self._started_ray = True
-        import ray.data
-
-        with warnings.catch_warnings():  # Ray Data's context warns about its own deprecated fields when built
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # predict() reports progress itself
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+            self._started_ray = True  # close() disconnects (and stops a local instance we started)
         return ray
 
     def close(self) -> None:
@@ -82,6 +82,9 @@ class RayEngine(LocalEngine):
         import ray
 
         self._release_attack_workers()
+        if self._replica_registry is not None and ray.is_initialized():
+            ray.kill(self._replica_registry)
+        self._replica_registry = None
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
@@ -116,9 +119,7 @@ class RayEngine(LocalEngine):
     # -- predictions ----------------------------------------------------------------------------
     def predict_proba(self, model, texts, text_pairs=None) -> np.ndarray:
         """The model's probabilities (its own label order) for each text, computed on the cluster."""
-        import pyarrow as pa
-
-        ray = self.connect()
+        start, ray = time.perf_counter(), self.connect()
         from .ray_workers import BatchScorer
 
         self._release_attack_workers()  # their CPUs go to the prediction replicas
@@ -126,31 +127,42 @@ class RayEngine(LocalEngine):
         order, batch_size = local_batch_order(model, texts, text_pairs)
         blocks = min(count, max(workers * BLOCKS_PER_WORKER, math.ceil(count / MAX_BLOCK_ROWS)))
         rows = math.ceil(math.ceil(count / blocks) / batch_size) * batch_size  # whole local batches per block
-        tables = []
-        for start in range(0, count, rows):
-            chosen = order[start:start + rows]
-            columns = {"index": chosen, "text": [texts[i] for i in chosen]}
-            if text_pairs is not None:
-                columns["pair"] = [text_pairs[i] for i in chosen]
-            tables.append(pa.table(columns))
+        tables = [_block(texts, text_pairs, order[first:first + rows]) for first in range(0, count, rows)]
         with warnings.catch_warnings():
             # Ray Data 2.60 marks per-call remote args (max_restarts, max_task_retries) as deprecated with
-            # no replacement yet; the [ray] extra pins Ray below 2.64, where they go.
+            # no replacement yet (the [ray] extra pins Ray below 2.64, where they go), and its context
+            # warns about its own deprecated fields when first built.
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            warnings.simplefilter("ignore", DeprecationWarning)
+            run = uuid.uuid4().hex
             scored = ray.data.from_arrow(tables).map_batches(
-                BatchScorer, fn_constructor_kwargs={"model_box": self._box(model), "device": self.device},
+                BatchScorer, fn_constructor_kwargs={"model_box": self._box(model), "device": self.device,
+                                                    "registry": [self._registry()], "run": run},
                 batch_size=rows, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=min(workers, len(tables))),
                 max_restarts=self.max_restarts, max_task_retries=self.max_restarts, **self._actor_resources())
+        # this run's settings only (the dataset's own copy of Ray Data's context, not the global one)
+        scored.context.enable_progress_bars = False  # predict() reports progress itself
+        scored.context.raise_original_map_exception = True  # the model's own error, not "UDF failed"
+        scored.context.wait_for_min_actors_s = self.start_timeout_s  # never wait forever for free CPUs
         probabilities = np.full((count, len(model.label_names)), np.nan)
-        seen = np.zeros(count, dtype=bool)
+        seen, model_seconds, failure = np.zeros(count, dtype=bool), 0.0, None
         try:
             for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
                 probabilities[batch["index"]] = batch["probabilities"]
                 seen[batch["index"]] = True
+                model_seconds += float(batch["seconds"].sum())
         except Exception as error:
-            raise self._failure(error, f"predicting with {model.name}") from error
+            # no __cause__: Ray's error chain references this run's dataset and its replicas (the
+            # worker's traceback is in Ray's logs, and the message says what happened)
+            failure = self._failure(error, f"predicting with {model.name}")
+        finally:
+            self._stop_replicas(run)
+        if failure is not None:
+            raise failure
         if not seen.all():  # never hand back a partial result
             raise LoyaltyError(f"the Ray run predicting with {model.name} returned {int(seen.sum())} of {count} rows")
+        self.last_run = {"what": "predict", "examples": count, "workers": min(workers, len(tables)),
+                         "wall_seconds": time.perf_counter() - start, "worker_seconds": model_seconds}
         return probabilities
 
     # -- attacks --------------------------------------------------------------------------------
@@ -176,6 +188,9 @@ class RayEngine(LocalEngine):
         if [example.index for example in examples] != indices:
             raise LoyaltyError(f"the Ray run attacking {name} returned examples {[e.index for e in examples][:10]}..., "
                                f"not the {len(indices)} examples asked for")
+        self.last_run = {"what": "attack", "examples": len(indices), "workers": min(self.workers(), len(shards)),
+                         "wall_seconds": time.perf_counter() - start,
+                         "worker_seconds": sum(result.seconds for result in results)}
         return AttackResult(results[0].model_name, config, examples, time.perf_counter() - start,
                             tuple(dataset.label_names), sum(result.forward_seconds for result in results))
 
@@ -204,10 +219,10 @@ class RayEngine(LocalEngine):
                     progress(done, total, succeeded)
                 submit(worker)
             ray.get([worker.finish.remote() for worker in workers])
-        except Exception as error:
+        except BaseException as error:
             self._release_attack_workers()  # kills what is still running; a broken pool is not reused
-            if isinstance(error, LoyaltyError) and not isinstance(error, ray.exceptions.RayError):
-                raise
+            if not isinstance(error, ray.exceptions.RayError):
+                raise  # the driver's own error (a progress callback, Ctrl-C), not a worker's
             raise self._failure(error, what) from error
         return results
 
@@ -221,7 +236,31 @@ class RayEngine(LocalEngine):
                                                       max_task_retries=self.max_restarts, **self._actor_resources())
             self._attack_workers += [remote.remote(self.device, self.worker_cache_dir)
                                      for _ in range(wanted - len(self._attack_workers))]
+            # a worker waits for a free CPU (or GPU); never forever
+            probes = [worker.describe.remote() for worker in self._attack_workers]
+            ready, waiting = ray.wait(probes, num_returns=len(probes), timeout=self.start_timeout_s)
+            if waiting:
+                resources = ray.available_resources()
+                self._release_attack_workers()
+                raise LoyaltyError(f"Ray started {len(ready)} of {len(probes)} attack workers within "
+                                   f"{self.start_timeout_s} s: the cluster has no free {self._actor_resources()} "
+                                   f"for the rest (free now: {resources})")
         return self._attack_workers[:wanted]
+
+    def _registry(self):
+        """The engine's replica registry (no CPU of its own), started on first use."""
+        ray = self.connect()
+        if self._replica_registry is None:
+            from .ray_workers import ReplicaRegistry
+
+            self._replica_registry = ray.remote(num_cpus=0)(ReplicaRegistry).remote()
+        return self._replica_registry
+
+    def _stop_replicas(self, run: str) -> None:
+        import ray
+
+        for replica in ray.get(self._registry().take.remote(run)):
+            ray.kill(replica)
 
     def _release_attack_workers(self) -> None:
         import ray
@@ -238,7 +277,8 @@ class RayEngine(LocalEngine):
 
         cause = _root_cause(error)
         if isinstance(cause, LoyaltyError):
-            return LoyaltyError(str(cause))
+            # Ray Data appends its retry advice to the message; the user needs the model's words only
+            return LoyaltyError(str(cause).split(RAY_DATA_SUFFIX)[0])
         if isinstance(cause, ray.exceptions.RayActorError) or isinstance(error, ray.exceptions.RayActorError):
             return LoyaltyError(
                 f"{what} could not finish on Ray: a worker died again after {self.max_restarts} restart(s) "
@@ -268,6 +308,16 @@ def local_batch_order(model, texts, text_pairs) -> tuple[np.ndarray, int]:
                         truncation=True, max_length=max_length)
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     return np.argsort(-lengths, kind="stable"), batch_size
+
+
+def _block(texts, text_pairs, chosen: np.ndarray):
+    """One Arrow block: the chosen examples' indices, texts and (for pairs) second texts."""
+    import pyarrow as pa
+
+    columns = {"index": chosen, "text": [texts[i] for i in chosen]}
+    if text_pairs is not None:
+        columns["pair"] = [text_pairs[i] for i in chosen]
+    return pa.table(columns)
 
 
 def _root_cause(error: BaseException) -> BaseException:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -46,9 +47,11 @@ class BatchScorer:
     The model's own ``predict_proba`` batches the block with dynamic padding, as it does locally.
     """
 
-    def __init__(self, model_box: list, device: str = "cpu"):
+    def __init__(self, model_box: list, device: str = "cpu", registry: list | None = None, run: str = ""):
         import ray
 
+        if registry is not None:  # so the driver can stop this replica when the run ends, whatever happens
+            ray.get(registry[0].add.remote(run, ray.get_runtime_context().current_actor))
         worker_cache_dir()
         self.model = unship(ray.get(model_box[0]), _device(device))  # box: a reference Ray does not resolve
         self.n_labels = len(self.model.label_names)
@@ -56,12 +59,31 @@ class BatchScorer:
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
         pairs = [str(t) for t in batch["pair"]] if "pair" in batch else None
+        start = time.perf_counter()
         raw = np.asarray(self.model.predict_proba(texts, pairs), dtype=np.float64)
+        seconds = time.perf_counter() - start
         if raw.shape != (len(texts), self.n_labels):
             raise LoyaltyError(
                 f"model {self.model.name!r} returned outputs of shape {raw.shape} for {len(texts)} texts, expected "
                 f"({len(texts)}, {self.n_labels}): one row per text, one column per label name")
-        return {"index": np.asarray(batch["index"]), "probabilities": raw}
+        # each row carries its block's share of the model time, so the driver can add them up
+        return {"index": np.asarray(batch["index"]), "probabilities": raw,
+                "seconds": np.full(len(texts), seconds / max(len(texts), 1))}
+
+
+class ReplicaRegistry:
+    """The prediction replicas of each run, by handle. Ray Data lets a finished pool go by reference
+    counting, and after a failed run something inside it can keep a replica (and its CPU) alive; the
+    driver stops every replica of a run itself, so the next run never waits for that CPU."""
+
+    def __init__(self):
+        self.runs: dict[str, list] = {}
+
+    def add(self, run: str, replica) -> None:
+        self.runs.setdefault(run, []).append(replica)
+
+    def take(self, run: str) -> list:
+        return self.runs.pop(run, [])
 
 
 class _KeepResources:
