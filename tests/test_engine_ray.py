@@ -180,6 +180,14 @@ def test_unknown_engine_and_ray_options_on_the_local_engine_are_errors():
     assert get_engine("local").predict_proba is None and get_engine().name == "local"
 
 
+@requires_ray
+def test_ray_engine_options_are_checked_before_ray_starts():
+    with pytest.raises(LoyaltyError, match="Ray workers must be a whole number >= 1, got 0"):
+        get_engine("ray", workers=0)
+    with pytest.raises(LoyaltyError, match="attack_shard_size must be a whole number >= 1"):
+        get_engine("ray", attack_shard_size=0)
+
+
 def test_ray_engine_without_ray_names_the_extra(monkeypatch):
     for name in [n for n in sys.modules if n == "ray" or n.startswith("ray.")]:
         monkeypatch.delitem(sys.modules, name)

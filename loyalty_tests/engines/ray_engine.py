@@ -37,6 +37,17 @@ RAY_DATA_SUFFIX = "\nFailed to apply UDF transform"
 
 
 class RayEngine(LocalEngine):
+    """Predictions and attacks on Ray (see the module docstring); made by ``get_engine("ray", ...)``.
+
+    address: None (a local instance, or ``$RAY_ADDRESS``), ``auto`` or ``HOST:PORT``; device:
+    ``cuda`` for a GPU per replica where the cluster has GPUs; workers: replicas at most (default:
+    one per CPU or GPU); max_restarts: restarts of a dead worker, and retries of its work, before
+    the run fails; attack_shard_size: examples per attack task (1: progress per example);
+    worker_cache_dir: the workers' own cache folder (default ``$LOYALTY_RAY_WORKER_CACHE_DIR`` on
+    the worker, else its temporary folder); start_timeout_s: how long to wait for free CPUs/GPUs;
+    init_options: extra ``ray.init`` arguments (e.g. ``num_cpus`` for a local instance).
+    """
+
     name = "ray"
 
     def __init__(self, *, address: str | None = None, device: str = "cpu", workers: int | None = None,
