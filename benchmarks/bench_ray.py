@@ -8,7 +8,7 @@ Ray's fixed overhead, and the per-worker figures a scaling estimate needs.
 Measured on this machine, in this order, each on the same texts:
   1. predictions: local ``predict_proba`` (torch on every core, and on one thread) vs the Ray
      engine with 1 and 2 replicas (one CPU, one torch thread each); Ray's outputs are checked
-     equal to the local ones. Per replica: examples / time inside ``predict_proba`` on the
+     against the local ones. Per replica: examples / time inside ``predict_proba`` on the
      replicas (``engine.last_run``); outside the model: the rest of the wall time (start-up of
      the replicas, which Ray Data does on every run, shipping, gathering). A ``--small`` run shows
      what a tiny evaluation set costs on Ray.
@@ -94,14 +94,16 @@ def bench_predictions(model, texts, worker_counts, small: int) -> dict:
         _, overhead = timed(engine.predict_proba, model, texts[:small])  # a small run: mostly start-up
         remote, seconds = timed(engine.predict_proba, model, texts)
         run = engine.last_run
-        if not np.array_equal(remote, local):
-            raise SystemExit(f"Ray ({workers} workers) outputs differ from local by {np.abs(remote - local).max():.2e}")
+        difference = float(np.abs(remote - local).max())  # replicas run torch on one thread: last bits may move
+        if difference > 1e-6 or not np.array_equal(remote.argmax(1), local.argmax(1)):
+            raise SystemExit(f"Ray ({workers} workers) outputs differ from local by {difference:.2e}")
         per_worker = run["examples"] / run["worker_seconds"]  # time inside predict_proba on the replicas
         fixed = seconds - run["worker_seconds"] / run["workers"]
         figures[workers] = {"rate": len(texts) / seconds, "per_worker": per_worker, "fixed": fixed, "small": overhead}
         print(f"[predict] ray x{workers}: {seconds:.2f} s, {len(texts) / seconds:.0f} examples/s "
               f"({len(texts) / seconds / figures['local']:.2f}x local); per replica {per_worker:.0f} examples/s; "
-              f"outside the model {fixed:.2f} s; a {small}-example run takes {overhead:.2f} s")
+              f"outside the model {fixed:.2f} s; a {small}-example run takes {overhead:.2f} s; "
+              f"max |ray - local| {difference:.1e}, labels equal")
     if {1, 2} <= set(worker_counts):
         print(f"[predict] ray x2 / ray x1 end to end: {figures[2]['rate'] / figures[1]['rate']:.2f}x")
     best = figures[max(worker_counts)]
