@@ -9,6 +9,7 @@ get their own cache folder (``LOYALTY_RAY_WORKER_CACHE_DIR``), and neither is th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pickle
@@ -36,7 +37,7 @@ from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attac
 from loyalty_tests.robustness import attack_recipes as recipes
 from loyalty_tests.robustness.words import Words
 
-HAS_RAY = all(__import__("importlib").util.find_spec(name) is not None for name in ("ray",))
+HAS_RAY = importlib.util.find_spec("ray") is not None
 requires_ray = pytest.mark.skipif(not HAS_RAY, reason=f"ray is not installed ({RAY_EXTRA})")
 
 LONG = "the film is a great and moving story about a family that finds its way home after a long winter"
@@ -189,9 +190,7 @@ def test_ray_engine_options_are_checked_before_ray_starts():
 
 
 def test_ray_engine_without_ray_names_the_extra(monkeypatch):
-    for name in [n for n in sys.modules if n == "ray" or n.startswith("ray.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if "site-packages" not in p])
+    monkeypatch.setitem(sys.modules, "ray", None)  # what Python sees when ray is not installed
     with pytest.raises(LoyaltyError, match=r"needs Ray with Ray Data.*pytest-loyalty\[ray\]"):
         get_engine("ray")
 
