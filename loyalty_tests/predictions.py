@@ -98,11 +98,14 @@ def predict(
     *,
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    predict_proba: Callable | None = None,
 ) -> Predictions:
     """Run ``model`` on ``dataset`` (cached when both ``cache_dir`` and the model fingerprint exist).
 
     A cache entry stores its key and is verified on read (``cache.cached_file``); a prediction
     is written only after every row was checked to be a probability vector.
+    ``predict_proba(model, texts, text_pairs)`` replaces the call to ``model.predict_proba`` (an
+    engine such as Ray computes the same outputs elsewhere); checks and caching stay here.
     """
     if len(dataset) == 0:
         raise LoyaltyError(f"data {dataset.name!r} has no examples; give a dataset with at least one row")
@@ -110,7 +113,7 @@ def predict(
     names = aligned_label_names(model.label_names, dataset.label_names)
     key = model.fingerprint and cache_dir and fingerprint("predictions", model.fingerprint, dataset.fingerprint)
     if not key:
-        return _run(model, dataset, columns, names, progress)
+        return _run(model, dataset, columns, names, progress, predict_proba)
     shape = (len(dataset), len(names))
 
     def read_key(path: Path) -> str | None:
@@ -130,7 +133,7 @@ def predict(
         return buffer.getvalue()
 
     path = Path(cache_dir) / "predictions" / f"{key}.npz"
-    predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress),
+    predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress, predict_proba),
                                  dump=dump, read_key=read_key, load=load)
     return predictions
 
@@ -142,12 +145,13 @@ def _verified(probabilities, shape: tuple[int, int], source) -> np.ndarray:
     return validation.probabilities(str(source), array)
 
 
-def _run(model, dataset, columns, names, progress) -> Predictions:
+def _run(model, dataset, columns, names, progress, predict_proba) -> Predictions:
     if progress:
         progress(f"predicting {len(dataset)} examples of {dataset.name} with {model.name}")
     start = time.perf_counter()
     try:
-        raw = model.predict_proba(list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None)
+        texts, pairs = list(dataset.texts), list(dataset.text_pairs) if dataset.text_pairs else None
+        raw = model.predict_proba(texts, pairs) if predict_proba is None else predict_proba(model, texts, pairs)
     except LoyaltyError:
         raise
     except Exception as error:  # a user's model failing is bad input, not an internal error of the plugin

@@ -29,13 +29,15 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
     """
     students: dict[str, dict] = {}
     report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "teacher": teacher, "teacher_fingerprint": None, "seed": seed, "environment": environment(device),
+              "teacher": teacher, "teacher_fingerprint": None, "seed": seed, "engine": "local",
+              "environment": environment(device),
               "data": None, "thresholds": None, "phases": [], "students": []}
     for row in rows:
         report["data"] = report["data"] or row["data"]
         report["thresholds"] = report["thresholds"] or row["thresholds"]
         report["teacher_fingerprint"] = report["teacher_fingerprint"] or row.get("teacher_fingerprint")
         report["teacher"] = report["teacher"] or row.get("teacher_name")
+        report["engine"] = row.get("engine", "local")
         entry = _student(students, row["student"])
         entry["metrics"] = entry["metrics"] or row["metrics"]
         entry["fingerprint"] = entry["fingerprint"] or row.get("student_fingerprint")

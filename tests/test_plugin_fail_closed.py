@@ -86,6 +86,7 @@ def test_bad_numbers_stop_pytest_before_any_model_work(toy, option, value, messa
     ("--loyalty-min-speedup", "0", "must lie in [[]1e-06, 1e+06[]]"),
     ("--loyalty-decision", "three_way", "must be one of estimate, confident, three-way*did you mean three-way?"),
     ("--loyalty-warn-only", "latncy", "unknown gate 'latncy' (did you mean latency?)"),
+    ("--loyalty-ray-address", "auto", "--loyalty-ray-address needs --loyalty-engine ray"),
 ])
 def test_thresholds_outside_their_range_are_refused(toy, option, value, message):
     result = toy.runpytest(*toy_args(toy), option, value)
@@ -228,3 +229,16 @@ def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
                                 "0.010); outcome FAIL*--loyalty-update-baseline*"])
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
     other.stdout.fnmatch_lines(["*has no student 'toy_models:teacher' (it has [[]'toy_models:twin'[]])*"])
+
+
+def test_ray_and_xdist_together_are_refused(toy):
+    pytest.importorskip("xdist")
+    result = toy.runpytest(*toy_args(toy), "--loyalty-engine", "ray", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--loyalty-engine ray and pytest-xdist -n both spread the work*"])
+
+
+def test_an_unknown_engine_is_refused(toy):
+    result = toy.runpytest(*toy_args(toy), "--loyalty-engine", "spark")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--loyalty-engine*invalid choice: 'spark'*"])

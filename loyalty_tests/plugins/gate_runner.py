@@ -135,7 +135,7 @@ class GateRunner:
                "student_fingerprint": self.student.fingerprint, "teacher_fingerprint": self.teacher.fingerprint,
                "teacher_name": self.teacher.name, "gate": result.to_row(), "metrics": self.report.metric_rows(),
                "flips": self.report.flip_summary(), "latency": latency, "robustness": robustness,
-               "phases": list(self.session.phases),
+               "phases": list(self.session.phases), "engine": self.session.engine_name,
                "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
         self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))

@@ -86,6 +86,12 @@ def add_options(parser) -> None:
         help="at most this many rounds per model before the latency gate decides (default: 50)")
     add("--loyalty-latency-examples", type=whole_number(1), default=64, metavar="N",
         help="texts per timed batch (default: 64)")
+    add("--loyalty-engine", default=None, choices=("local", "ray"), metavar="local|ray",
+        help="where predictions and attacks run: local (this process, default) or ray (a Ray cluster: the [ray] "
+             "extra); ini loyalty_engine")
+    add("--loyalty-ray-address", default=None, metavar="ADDRESS",
+        help="with --loyalty-engine ray: the cluster to join (auto: the one `ray start` made; HOST:PORT or "
+             "ray://...); default: start a local Ray instance")
     add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
     add("--loyalty-markdown", default=None, metavar="PATH",
         help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
@@ -113,6 +119,7 @@ def add_options(parser) -> None:
     add("--attack-in-flight", "--loyalty-attack-in-flight", dest="loyalty_attack_in_flight", type=whole_number(1),
         default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
                                       "many (results are the same as one at a time; default: 16)")
+    parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

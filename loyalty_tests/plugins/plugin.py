@@ -161,7 +161,7 @@ def pytest_report_header(config):
     teacher = session.teacher_spec or f"loyalty_teacher fixture ({session.declared_teacher})"
     students = ", ".join(session.student_specs) or f"loyalty_student fixture ({session.declared_students})"
     lines = [f"loyalty: teacher {teacher}; students {students}; data {session.data_spec}; "
-             f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}"]
+             f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}; engine {session.engine_name}"]
     if session.attacking:
         attack = session.attack_config()
         lines.append(f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
@@ -171,6 +171,12 @@ def pytest_report_header(config):
             lines.append(f"loyalty note: {feasibility}")
     lines += [f"loyalty threshold {t.key} = {t.value} [{t.source}]" for t in session.thresholds().values()]
     return lines
+
+
+def pytest_unconfigure(config):
+    session = config.stash.get(fixtures.SESSION_KEY, None)
+    if session is not None:
+        session.close()  # a Ray instance the engine started goes down with the run
 
 
 def pytest_collection_modifyitems(config, items):

@@ -39,6 +39,8 @@ class LoyaltySession:
         self.use_cache = not option("loyalty_no_cache")
         self.declared_teacher: str | None = None  # where a loyalty_teacher fixture is declared, if one is
         self.declared_students: str | None = None
+        self.engine_name = option("loyalty_engine") or config.getini("loyalty_engine") or "local"
+        self._engine = None
         self.phases: list[dict] = []
         self._memo: dict[tuple, object] = {}
         self._data = None
@@ -149,11 +151,27 @@ class LoyaltySession:
             self._memo[("keep", id(obj))] = obj  # keep obj alive, so its id is not reused
         return self._memo[key]
 
+    # -- where the work runs ------------------------------------------------------------------
+    def engine(self):
+        """The engine (``--loyalty-engine``): built on first use; Ray starts or joins on its first call."""
+        if self._engine is None:
+            from ..engines import get_engine
+
+            option = self.config.getoption
+            address = option("loyalty_ray_address")
+            self._engine = get_engine(self.engine_name, device=option("loyalty_device"),
+                                      **({"address": address} if address else {}))
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
     # -- predictions -> the teacher/student report ----------------------------------------------
     def predictions(self, model):
         def run():
             return predict(model, self.data(), cache_dir=self.cache_dir if self.use_cache else None,
-                           progress=self.progress)
+                           progress=self.progress, predict_proba=self.engine().predict_proba)
 
         def cached(result):
             return {"cached": result.from_cache, "measured_seconds": round(result.seconds, 3)}
@@ -227,7 +245,8 @@ class LoyaltySession:
                           f"examples, at most {cap}, budget {config.budget} queries each)")
             run = RobustnessRun(teacher, student, data, config, progress=progress,
                                 cache_dir=self.cache_dir if self.use_cache else None,
-                                in_flight=option("loyalty_attack_in_flight"))
+                                in_flight=option("loyalty_attack_in_flight"),
+                                attack_examples=self.engine().attack_examples)
             while True:
                 comparison = run.attack_next(min(block, cap - run.attacked))
                 decision = robustness_sequence(comparison, run.order, limit, rule, block, cap)
@@ -278,6 +297,7 @@ class LoyaltySession:
         before any work: thresholds and their ranges, the attack recipe, the data spec's form."""
         self.thresholds()
         self._check_latency_rounds()
+        self._check_engine()
         if self.attacking:
             self.attack_config()
         if self.teacher_spec:
@@ -285,6 +305,17 @@ class LoyaltySession:
         for spec in self.student_specs:
             check_spec(spec, "student")
 
+
+    def _check_engine(self) -> None:
+        """The engine's name, extra and address are checked before any work; Ray is not started."""
+        if self.engine_name not in ("local", "ray"):
+            raise LoyaltyError(f"ini loyalty_engine must be local or ray, got {self.engine_name!r}")
+        if self.config.getoption("loyalty_ray_address") and self.engine_name != "ray":
+            raise LoyaltyError("--loyalty-ray-address needs --loyalty-engine ray")
+        if self.engine_name == "ray" and getattr(self.config.option, "numprocesses", None):
+            raise LoyaltyError("--loyalty-engine ray and pytest-xdist -n both spread the work: Ray shards predictions "
+                               "and attacks over its cluster already; run without -n")
+        self.engine()
 
     def _check_latency_rounds(self) -> None:
         """Enough rounds that the speedup's CI can be finite at the cap (order statistics at the

@@ -45,7 +45,7 @@ def _example_text(dataset, index: int) -> tuple[str, str | None]:
 
 
 def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=None, cache_dir=None,
-               recipe=None, in_flight: int = DEFAULT_IN_FLIGHT) -> AttackResult:
+               recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None) -> AttackResult:
     """Attack ``model`` on ``indices`` (default: the config's seeded sample) of ``dataset``.
 
     progress(done, total, succeeded) is called after each example. ``recipe`` overrides the
@@ -54,13 +54,16 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
     when the run ends. ``in_flight`` examples are attacked in lockstep, their queries sharing
     model calls; it changes speed only, never a result. With ``cache_dir`` and a model that has a
     fingerprint, each example's result is cached on its own (see ``attack_cache.py``).
+    ``attack_examples``, taking ``_attack``'s arguments, replaces the local attack loop (an engine
+    such as Ray attacks the same examples elsewhere); the per-example cache stays here.
     """
+    attack = _attack if attack_examples is None else attack_examples
     check_in_flight(in_flight)
     indices = sample_indices(dataset, config) if indices is None else [int(i) for i in indices]
     for index in indices:
         require_text(_example_text(dataset, index)[0], index, dataset.name)
     if recipe is not None or cache_dir is None or getattr(model, "fingerprint", None) is None:
-        return _attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight)
+        return attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight)
     cache = ExampleCache(cache_dir, model.fingerprint, config, ENGINE_VERSION)
     with cache.session():
         start = time.perf_counter()
@@ -74,8 +77,8 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
             offset, successes = len(done), sum(e.status == "succeeded" for e in done)
             shifted = None if progress is None else (
                 lambda count, total, succeeded: progress(offset + count, len(keys), successes + succeeded))
-            fresh = _attack(model, dataset, config, missing, shifted, cache_dir, None, in_flight,
-                            on_example=lambda example: cache.write(keys[example.index], example))
+            fresh = attack(model, dataset, config, missing, shifted, cache_dir, None, in_flight,
+                           on_example=lambda example: cache.write(keys[example.index], example))
             found.update((e.index, e) for e in fresh.examples)
             forward_seconds = fresh.forward_seconds
         elif progress is not None:

@@ -27,8 +27,9 @@ class RobustnessRun:
     """
 
     def __init__(self, teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                 recipe=None, in_flight: int = DEFAULT_IN_FLIGHT):
+                 recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None):
         check_in_flight(in_flight)
+        self.attack_examples = attack_examples  # an engine's attack loop (Ray), or None for the local one
         self.teacher, self.student, self.dataset, self.config = teacher, student, dataset, config
         self.order = sample_order(dataset, config.seed)
         self.progress, self.cache_dir, self.recipe, self.in_flight = progress, cache_dir, recipe, in_flight
@@ -60,7 +61,8 @@ class RobustnessRun:
                 lambda done, total, succeeded, role=role: self.progress(role, done, total, succeeded))
             config = dataclasses.replace(self.config, examples=len(block))
             results.append(run_attack(model, self.dataset, config, indices=block, progress=report,
-                                      cache_dir=self.cache_dir, recipe=self.recipe, in_flight=self.in_flight))
+                                      cache_dir=self.cache_dir, recipe=self.recipe, in_flight=self.in_flight,
+                                      attack_examples=self.attack_examples))
         self._replay(results[0])
         self.blocks.append((results[0], results[1]))
         return self.comparison()
@@ -95,10 +97,10 @@ class RobustnessRun:
 
 
 def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                       recipe=None, in_flight: int = DEFAULT_IN_FLIGHT) -> RobustnessComparison:
+                       recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None) -> RobustnessComparison:
     """Attack teacher and student on the same seeded examples with the same recipe, seed and budget;
     replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty.
     progress(role, done, total, succeeded), role "teacher" or "student", after each example."""
     run = RobustnessRun(teacher, student, dataset, config, progress=progress, cache_dir=cache_dir, recipe=recipe,
-                        in_flight=in_flight)
+                        in_flight=in_flight, attack_examples=attack_examples)
     return run.attack_next(config.examples)
