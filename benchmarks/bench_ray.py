@@ -31,7 +31,8 @@ import torch
 
 from loyalty_tests.data import TextDataset, load_dataset
 from loyalty_tests.engines import get_engine
-from loyalty_tests.models import HFClassifier, ModelOptions
+from loyalty_tests.cache import default_cache_dir
+from loyalty_tests.models import HFClassifier
 from loyalty_tests.robustness import AttackConfig, run_attack
 
 
@@ -39,7 +40,7 @@ def build_model(kind: str, batch_size: int) -> HFClassifier:
     if kind == "demo":
         from loyalty_tests.demo import load_demo_teacher
 
-        return load_demo_teacher(ModelOptions(batch_size=batch_size))
+        return load_demo_teacher(default_cache_dir(), batch_size=batch_size)
     if kind == "minilm":
         from loyalty_tests.demo import base_model_path, load_base_model
 

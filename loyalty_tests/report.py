@@ -171,7 +171,11 @@ def phase_line(report: dict) -> str | None:
         total = sum(entry["seconds"] for entry in entries)
         cached = [e for e in entries if e.get("cached")]
         note = ""
-        if cached:
+        partly = [e for e in entries if not e.get("cached") and e.get("cached_examples")]
+        if partly:  # an attack that found some examples in the cache and attacked the rest
+            note = "; ".join(f" ({e['cached_examples']} of {e['examples']} attacked examples from the cache"
+                             + (f", measured {e['measured_at']}" if e.get("measured_at") else "") + ")" for e in partly)
+        elif cached:
             measured = ", ".join(f"{e['model']} {e.get('measured_seconds', 0):.1f} s"
                                  + (f" on {e['measured_at']}" if e.get("measured_at") else "") for e in cached)
             note = f" ({len(cached)} of {len(entries)} from the cache, measured {measured})"

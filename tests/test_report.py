@@ -118,3 +118,9 @@ def test_flip_summary(pair):
     assert summary["negative_flip_matrix"] == [[0, 0], [2, 0]]
     assert summary["top_negative_flips"] == [("pos", "neg", 2)]
     assert summary["negative_flip_rate"] == pytest.approx(0.4)
+
+
+def test_an_attack_partly_from_the_cache_says_how_much():
+    report = {"phases": [{"phase": "attack", "model": "int8", "seconds": 24.9, "cached": False, "examples": 75,
+                          "cached_examples": 50, "measured_at": "2026-11-29"}]}
+    assert render.phase_line(report) == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"

@@ -258,7 +258,9 @@ class LoyaltySession:
             parts = (comparison.teacher, comparison.student)
             examples = sum(len(part.examples) for part in parts)
             stamps = [e.measured_at for part in parts for e in part.examples if e.cached and e.measured_at]
-            return {"cached": examples > 0 and all(e.cached for part in parts for e in part.examples),
+            cached_examples = sum(part.cached_examples for part in parts)
+            return {"cached": examples > 0 and cached_examples == examples, "examples": examples,
+                    "cached_examples": cached_examples,
                     "measured_seconds": round(sum(part.measured_seconds for part in parts), 3),
                     "measured_at": min(stamps)[:10] if stamps else None}
 
