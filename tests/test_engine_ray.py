@@ -26,7 +26,7 @@ import pytest
 import torch
 import keyword_model
 from conftest import NEGATIVE, POSITIVE
-from tiny import save_tiny_bert, tiny_bert
+from tiny import sensitive_bert, save_tiny_bert
 
 from loyalty_tests.compress import compress
 from loyalty_tests.data import TextDataset
@@ -50,17 +50,6 @@ SYNONYMS = {"great": ["fine", "dull"], "good": ["fine", "dull"], "bad": ["fine"]
 
 def sentiment(copies: int = 1) -> TextDataset:
     return TextDataset("sentiment", TEXTS * copies, LABELS * copies, ("negative", "positive"))
-
-
-def wide_bert(seed: int):
-    """A tiny BERT with wide weights (std 0.5), so texts get clearly different outputs and attacks flip some."""
-    model = tiny_bert(seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "LayerNorm" not in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    return model
 
 
 class KeywordModel(keyword_model.KeywordModel):
@@ -144,7 +133,7 @@ def engine(folders):
 def teacher(tmp_path_factory):
     """A tiny BERT loaded from a folder that is deleted at once: nothing can read it from disk later."""
     folder = save_tiny_bert(tmp_path_factory.mktemp("teacher") / "tiny")
-    wide_bert(0).save_pretrained(folder)
+    sensitive_bert(0).save_pretrained(folder)
     model = load_model(str(folder), options=ModelOptions(batch_size=4, cache_dir=folder.parent / "cache"))
     shutil.rmtree(folder)
     return model
@@ -294,7 +283,7 @@ def test_a_prediction_run_that_cannot_finish_raises(engine, tmp_path, folders):
 # -- attacks --------------------------------------------------------------------------------------
 @requires_ray
 def test_attacks_equal_the_local_run(engine, teacher, folders):
-    student = HFClassifier(wide_bert(1), teacher.tokenizer, "tiny-1", batch_size=16)
+    student = HFClassifier(sensitive_bert(1), teacher.tokenizer, "tiny-1", batch_size=16)
     data, config = sentiment(copies=2), AttackConfig("charswap", examples=20, budget=60, seed=3)
     progress = []
     # in_flight=1: a worker attacks its one-example shard alone, so the local run batches each

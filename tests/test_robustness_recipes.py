@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from tiny import tiny_bert, tiny_tokenizer
+from tiny import sensitive_bert, tiny_tokenizer
 
 from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
@@ -26,18 +25,6 @@ LONG = ("the film is a great and moving story about a family that finds its way 
         "after a long and difficult winter")  # 21 words: longer than the 15-word similarity window
 TEXTS = POSITIVE + NEGATIVE + [LONG]
 LABELS = [1] * len(POSITIVE) + [0] * len(NEGATIVE) + [1]
-
-
-def sensitive_bert(seed: int):
-    """A tiny BERT whose weights are drawn wide (std 0.5): freshly initialised (std 0.02) it gives
-    every text the same probability to three decimals, and no attack could flip it."""
-    model = tiny_bert(seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "LayerNorm" not in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -65,3 +65,16 @@ def save_tiny_bert(folder: Path, label_names=("negative", "positive"), *, seed: 
         tiny_bert(label_names, seed=seed).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
     return folder
+
+
+def sensitive_bert(seed: int, label_names=("negative", "positive")) -> BertForSequenceClassification:
+    """A tiny BERT whose weights are drawn wide (std 0.5): freshly initialised (std 0.02) it gives
+    every text the same probability to three decimals, so no attack could flip it; this one gives
+    texts clearly different outputs, and attacks flip some."""
+    model = tiny_bert(label_names, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" not in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return model
