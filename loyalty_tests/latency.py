@@ -50,7 +50,14 @@ class LatencyResult:
 
 def _time_once(model, texts, text_pairs) -> float:
     start = time.perf_counter()
-    model.predict_proba(texts, text_pairs)
+    try:
+        model.predict_proba(texts, text_pairs)
+    except LoyaltyError:
+        raise
+    except Exception as error:  # a user's model failing is bad input, not an internal error
+        name = getattr(model, "name", type(model).__name__)
+        raise LoyaltyError(f"model {name!r} raised {type(error).__name__} while being timed on {len(texts)} texts: "
+                           f"{error}; fix the model or its spec") from error
     return time.perf_counter() - start
 
 

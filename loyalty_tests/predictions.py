@@ -157,7 +157,7 @@ def _run(model, dataset, columns, names, progress, predict_proba) -> Predictions
     except Exception as error:  # a user's model failing is bad input, not an internal error of the plugin
         raise LoyaltyError(
             f"model {model.name!r} raised {type(error).__name__} while predicting {len(dataset)} examples of "
-            f"{dataset.name!r}: {error} (the original traceback is chained above); fix the model or its spec"
+            f"{dataset.name!r}: {error}; fix the model or its spec"
         ) from error
     seconds = time.perf_counter() - start
     raw = check_probabilities(raw, len(dataset), len(model.label_names), model.name)

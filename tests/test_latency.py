@@ -62,3 +62,12 @@ def test_without_a_limit_one_block_is_timed():
 def test_bad_round_counts_are_refused(rounds, max_rounds):
     with pytest.raises(LoyaltyError, match="rounds"):
         measure_latency(Sleeper("t", 0), Sleeper("s", 0), TEXTS, rounds=rounds, max_rounds=max_rounds)
+
+
+def test_a_model_that_raises_while_timed_is_named():
+    class Broken(Sleeper):
+        def predict_proba(self, texts, text_pairs=None):
+            raise RuntimeError("server down")
+
+    with pytest.raises(LoyaltyError, match=r"model 's' raised RuntimeError while being timed on 4 texts: server down"):
+        measure_latency(Sleeper("t", 0), Broken("s", 0), TEXTS)

@@ -64,6 +64,9 @@ def test_a_student_as_fast_as_its_teacher_passes_with_the_defaults(timed):
     assert record["stats"]["rounds"] == latency["rounds"]
     assert record["stats"]["median"] == pytest.approx(latency["student_seconds"])
     assert record["extra_info"]["speedup"] == pytest.approx(latency["speedup"])
+    # only the latency gate was selected: nothing predicted the data set
+    phases = json.loads((timed.path / "r.json").read_text())["phases"]
+    assert {phase["phase"] for phase in phases} == {"load", "latency"}
 
 
 def test_a_student_twice_as_slow_fails_with_its_ci(timed):

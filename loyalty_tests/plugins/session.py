@@ -77,10 +77,18 @@ class LoyaltySession:
             reporter.write_line(f"loyalty: {message}")
 
     def _timed(self, key: tuple, phase: str, model_name: str, work, cached=lambda result: False):
-        """``work()`` once per key; its wall time recorded as a phase of the report."""
+        """``work()`` once per key; its wall time recorded as a phase of the report. Bad input
+        (a LoyaltyError) is remembered too: every gate that needs the result fails with the same
+        message, and a crashing model is not asked again by each of them."""
+        if isinstance(self._memo.get(key), LoyaltyError):
+            raise self._memo[key]
         if key not in self._memo:
             start = time.perf_counter()
-            result = work()
+            try:
+                result = work()
+            except LoyaltyError as error:
+                self._memo[key] = error
+                raise
             entry = {"phase": phase, "model": model_name, "seconds": round(time.perf_counter() - start, 3)}
             entry.update(cached(result) or {})
             self.phases.append(entry)
