@@ -222,8 +222,7 @@ def _load_factory(spec: str, options: ModelOptions) -> Classifier:
     except LoyaltyError:
         raise
     except Exception as error:  # the user's code failing is bad input, not an internal error of the plugin
-        raise LoyaltyError(f"model factory {spec!r} raised {type(error).__name__}: {error} "
-                           "(the original traceback is chained above); fix the factory") from error
+        raise LoyaltyError(f"model factory {spec!r} raised {type(error).__name__}: {error}; fix the factory") from error
     return as_classifier(made, spec, options)
 
 
