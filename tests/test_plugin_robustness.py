@@ -177,3 +177,14 @@ def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
                                    "dev.csv", "--attack", "charswap", "--attack-examples", "50", "--attack-block", "50",
                                    "--collect-only")
     assert "loyalty note" not in enough.stdout.str()
+
+
+def test_too_few_blocks_are_said_with_a_cap_that_would_do(toy_project):
+    def header(examples):
+        return toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin",
+                                     "--loyalty-data", "dev.csv", "--attack", "charswap", "--attack-examples", examples,
+                                     "--attack-block", "25", "--collect-only").stdout
+
+    header("50").fnmatch_lines(["*loyalty note: with at most 50 attacked examples in blocks of 25, the robustness gate "
+                                "cannot reach a PASS outcome*raise --attack-examples to about 75*"])
+    assert "loyalty note" not in header("75").str()  # the suggested cap is enough

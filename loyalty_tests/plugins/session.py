@@ -282,7 +282,7 @@ class LoyaltySession:
         import numpy as np
 
         from ..sample_size import feasibility_text, identical_student_feasibility
-        from ..sequential import planned_looks, sequential_interval
+        from ..sequential import planned_looks, sequential_examples_to_decide, sequential_interval
 
         limit = self.thresholds()["max_robustness_drop"].value
         cap, block = self.config.getoption("loyalty_attack_examples"), self.config.getoption("loyalty_attack_block")
@@ -295,8 +295,9 @@ class LoyaltySession:
         _, highs = sequential_interval(np.zeros(cap), looks=looks)
         if highs[-1] <= limit:
             return None
-        enough = next((n for n in range(cap, 20 * cap + 1, max(block, 1))
-                       if sequential_interval(np.zeros(n), looks=planned_looks(min(block, n), n))[1][-1] <= limit), None)
+        # An identical student's differences are all zero; the shared search finds the block count
+        # whose confidence sequence would decide them.
+        enough = sequential_examples_to_decide(np.zeros(block), limit, "at_most", block_size=block, largest=20 * cap)
         more = f"; raise --attack-examples to about {enough}" if enough else ""
         return (f"with at most {cap} attacked examples in blocks of {block}, the robustness gate cannot reach a PASS "
                 f"outcome: even a student identical to its teacher keeps a confidence-sequence bound of "
@@ -314,7 +315,6 @@ class LoyaltySession:
             check_spec(self.teacher_spec, "teacher")
         for spec in self.student_specs:
             check_spec(spec, "student")
-
 
     def _check_engine(self) -> None:
         """The engine's name, extra and address are checked before any work; Ray is not started."""
