@@ -70,7 +70,12 @@ class GateRunner:
         """The gates computed from the two models' predictions on the data."""
         result = prediction_gate(gate, self.report, self.thresholds, warn_only=gate in self.warn_only,
                                  n_resamples=self.request.config.getoption("loyalty_bootstrap"), seed=self.session.seed)
-        return self.finish(result, examples=failure_examples(gate, self.report))
+
+        def worst() -> str:
+            title, rows = failure_examples(gate, self.report)
+            return f"\nworst {title}:\n" + format_examples(rows) if rows else ""
+
+        return self.finish(result, details=worst)
 
     def check_latency(self, benchmark) -> gate_checks.GateResult:
         if getattr(benchmark, "disabled", False):
@@ -112,15 +117,13 @@ class GateRunner:
                                          unit="attacked examples", detail=detail, name="robustness_drop")
         row = robust.robustness_row(comparison, drop)
         row["stop_reason"] = sequence.reason if sequence is not None else f"attacked all {drop.n} examples"
-        self._record(result, robustness=row)
-        if not result.passed or result.warned:
-            fooled = robust.student_only_fooled(comparison, 5)
-            message = result.message
-            if fooled:
-                message += ("\nadversarial examples that fool the student but not the teacher:\n"
-                            + robust.format_adversarial(fooled, comparison.label_names))
-            self._raise_or_warn(result, message)
-        return result
+
+        def fooled() -> str:
+            examples = robust.student_only_fooled(comparison, 5)
+            return ("\nadversarial examples that fool the student but not the teacher:\n"
+                    + robust.format_adversarial(examples, comparison.label_names)) if examples else ""
+
+        return self.finish(result, details=fooled, robustness=row)
 
     def check_baseline(self) -> list[gate_checks.GateResult]:
         results = check_baseline(self.request.config, self.label, self.report, self.teacher, self.thresholds,
@@ -129,16 +132,16 @@ class GateRunner:
             self._record(result)
         bad = [r for r in results if not r.passed or r.warned]
         if bad:
-            self._raise_or_warn(bad[0], "\n".join(r.message for r in bad))
+            self._raise_or_warn(bad[0], "\n".join(r.message for r in bad), stacklevel=3)
         return results
 
-    def finish(self, result: gate_checks.GateResult, *, examples=("", []), latency: dict | None = None):
-        """Record the outcome; a failed (or warned) gate shows its line and ``examples``."""
-        self._record(result, latency)
+    def finish(self, result: gate_checks.GateResult, *, details=None, **rows):
+        """Record the outcome (with the gate's own ``rows``: latency, robustness); a failed (or
+        warned) gate fails (or warns) with its line and what ``details()`` adds. ``details`` is
+        called only then, so a passing gate sorts out no worst examples."""
+        self._record(result, **rows)
         if not result.passed or result.warned:
-            title, rows = examples
-            message = result.message + (f"\nworst {title}:\n" + format_examples(rows) if rows else "")
-            self._raise_or_warn(result, message)
+            self._raise_or_warn(result, result.message + (details() if details else ""), stacklevel=4)
         return result
 
     def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None):
@@ -156,10 +159,11 @@ class GateRunner:
         self.request.node.user_properties.append((f"loyalty.{result.gate}.three_way", result.three_way))
 
     @staticmethod
-    def _raise_or_warn(result: gate_checks.GateResult, message: str) -> None:
-        """A failed gate fails its test; a warn-only one, or one passed with inconclusive = warn, warns."""
+    def _raise_or_warn(result: gate_checks.GateResult, message: str, stacklevel: int) -> None:
+        """A failed gate fails its test; a warn-only one, or one passed with inconclusive = warn,
+        warns from the gate's test line (``stacklevel`` frames up)."""
         if result.passed or result.warn_only:
-            warnings.warn(LoyaltyGateWarning(message), stacklevel=3)
+            warnings.warn(LoyaltyGateWarning(message), stacklevel=stacklevel)
         else:
             pytest.fail(message, pytrace=False)
 
