@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loyalty_tests.cache import fingerprint
+from loyalty_tests.infra.cache import fingerprint
 from loyalty_tests.data import TextDataset, load_dataset
 from loyalty_tests.errors import LoyaltyError
 
@@ -171,7 +171,7 @@ class TimedClassifier:
 
 def run_engine(args: argparse.Namespace, teacher, data: TextDataset, indices: list[int], recipe: str) -> dict:
     from loyalty_tests.robustness import AttackConfig, resources, run_attack
-    from loyalty_tests.robustness.engine import DEFAULT_IN_FLIGHT
+    from loyalty_tests.robustness.lockstep import DEFAULT_IN_FLIGHT
     from loyalty_tests.robustness.words import Words
 
     in_flight = args.in_flight or DEFAULT_IN_FLIGHT
@@ -305,9 +305,9 @@ def main(argv=None) -> None:
         os.environ["LOYALTY_CACHE_DIR"] = str(args.cache_dir.expanduser())
     import torch
 
-    from loyalty_tests.cache import default_cache_dir
-    from loyalty_tests.demo import build_demo_teacher
-    from loyalty_tests.specs import ModelOptions, load_model
+    from loyalty_tests.infra.cache import default_cache_dir
+    from loyalty_tests.models.demo import build_demo_teacher
+    from loyalty_tests.models.specs import ModelOptions, load_model
 
     data = load_dataset(DATA_SPEC)
     indices = sample_indices(len(data), args.examples, args.seed)

@@ -26,9 +26,9 @@ from scipy.stats import beta as beta_distribution
 from scipy.stats import binom
 from scipy.stats import t as student_t
 
-from loyalty_tests.sequential import betting_interval, planned_looks, sequential_interval
-from loyalty_tests.speedup import latency_decision, order_statistic_rank
-from loyalty_tests.stats import bounded_mean_interval, decide, paired_difference_interval, wilson_interval
+from loyalty_tests.stats.sequential import betting_interval, planned_looks, sequential_interval
+from loyalty_tests.stats.speedup import latency_decision, order_statistic_rank
+from loyalty_tests.stats.intervals import bounded_mean_interval, decide, paired_difference_interval, wilson_interval
 
 RULES = [("estimate", "fail"), ("confident", "fail"), ("three-way", "pass")]
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from loyalty_tests.data import load_dataset
-from loyalty_tests.latency import measure_latency
-from loyalty_tests.models import state_fingerprint
-from loyalty_tests.specs import ModelOptions, load_model
+from loyalty_tests.engines.latency import measure_latency
+from loyalty_tests.models.classifiers import state_fingerprint
+from loyalty_tests.models.specs import ModelOptions, load_model
 from loyalty_tests.predictions import predict
 
 

@@ -31,18 +31,18 @@ import torch
 
 from loyalty_tests.data import TextDataset, load_dataset
 from loyalty_tests.engines import get_engine
-from loyalty_tests.cache import default_cache_dir
-from loyalty_tests.models import HFClassifier
+from loyalty_tests.infra.cache import default_cache_dir
+from loyalty_tests.models.classifiers import HFClassifier
 from loyalty_tests.robustness import AttackConfig, run_attack
 
 
 def build_model(kind: str, batch_size: int) -> HFClassifier:
     if kind == "demo":
-        from loyalty_tests.demo import load_demo_teacher
+        from loyalty_tests.models.demo import load_demo_teacher
 
         return load_demo_teacher(default_cache_dir(), batch_size=batch_size)
     if kind == "minilm":
-        from loyalty_tests.demo import base_model_path, load_base_model
+        from loyalty_tests.models.demo import base_model_path, load_base_model
 
         model, tokenizer = load_base_model(base_model_path(), seed=0)
         return HFClassifier(model, tokenizer, "minilm-untrained-head", batch_size, 128)

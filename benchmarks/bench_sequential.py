@@ -17,13 +17,14 @@ import tempfile
 import time
 
 
-from loyalty_tests import gate_checks, stats
+from loyalty_tests.gates import checks as gate_checks
+from loyalty_tests.stats import intervals as stats
 from loyalty_tests.compress import compress
 from loyalty_tests.data import load_dataset
 from loyalty_tests.robustness import AttackConfig, RobustnessRun
 from loyalty_tests.robustness.summary import paired_outcomes, robustness_drop
-from loyalty_tests.sequential import sequential_decision
-from loyalty_tests.specs import load_model
+from loyalty_tests.stats.sequential import sequential_decision
+from loyalty_tests.models.specs import load_model
 
 
 def sequential(teacher, student, data, config, block: int, cap: int, limit: float):

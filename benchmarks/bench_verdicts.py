@@ -26,14 +26,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny.py builds the tiny BERT
 
-from loyalty_tests import gate_checks, stats  # noqa: E402
+from loyalty_tests.gates import checks as gate_checks
+from loyalty_tests.stats import intervals as stats
 from loyalty_tests.data import TextDataset  # noqa: E402
-from loyalty_tests.latency import measure_latency  # noqa: E402
-from loyalty_tests.loyalty_report import compare_predictions  # noqa: E402
+from loyalty_tests.engines.latency import measure_latency  # noqa: E402
+from loyalty_tests.comparison import compare_predictions  # noqa: E402
 from loyalty_tests.metrics import MetricValue  # noqa: E402
-from loyalty_tests.prediction_gates import PREDICTION_GATES, prediction_gate  # noqa: E402
+from loyalty_tests.gates.prediction import PREDICTION_GATES, prediction_gate  # noqa: E402
 from loyalty_tests.predictions import Predictions  # noqa: E402
-from loyalty_tests.thresholds import resolve  # noqa: E402
+from loyalty_tests.gates.thresholds import resolve  # noqa: E402
 
 RULES = {"estimate": {}, "confident": {"decision": "confident"},
          "three-way, inconclusive=pass": {"decision": "three-way", "inconclusive": "pass"}}
@@ -94,7 +95,7 @@ def latency_aa(runs: int):
     import torch
     from tiny import tiny_bert, tiny_tokenizer
 
-    from loyalty_tests.models import HFClassifier
+    from loyalty_tests.models.classifiers import HFClassifier
 
     torch.set_num_threads(1)  # one core per model call: less contention noise between the two
     tokenizer = tiny_tokenizer(Path("/tmp/bench-verdicts-tokenizer"))

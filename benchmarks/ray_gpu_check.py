@@ -24,7 +24,7 @@ from tiny import tiny_bert, tiny_tokenizer  # noqa: E402
 
 from loyalty_tests.data import TextDataset  # noqa: E402
 from loyalty_tests.engines import get_engine  # noqa: E402
-from loyalty_tests.models import HFClassifier  # noqa: E402
+from loyalty_tests.models.classifiers import HFClassifier  # noqa: E402
 from loyalty_tests.robustness import AttackConfig, run_attack  # noqa: E402
 
 TEXTS = ["a good movie", "great film", "very bad", "the film is awful", "not good at all", "a great movie",

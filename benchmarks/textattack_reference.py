@@ -246,7 +246,7 @@ def load_teacher(folder: str):
 
     if not Path(folder, "config.json").is_file():
         sys.exit(f"textattack_reference: no Hugging Face model in {folder}; build the demo teacher first "
-                 "(LOYALTY_CACHE_DIR=... python -c 'from loyalty_tests.specs import load_model; "
+                 "(LOYALTY_CACHE_DIR=... python -c 'from loyalty_tests.models.specs import load_model; "
                  "load_model(\"demo\")') or pass --model")
     model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)

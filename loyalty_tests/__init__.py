@@ -16,13 +16,13 @@ _EXPORTS = {
     "assert_loyal": "assertions", "assert_faster": "assertions", "assert_robust": "assertions",
     # data -> models -> predictions -> the teacher/student report
     "load_dataset": "data", "TextDataset": "data",
-    "load_model": "specs", "ModelOptions": "specs",
+    "load_model": "models.specs", "ModelOptions": "models.specs",
     "predict": "predictions", "Predictions": "predictions",
-    "compare_predictions": "loyalty_report", "LoyaltyReport": "loyalty_report", "Comparison": "loyalty_report",
+    "compare_predictions": "comparison", "LoyaltyReport": "comparison", "Comparison": "comparison",
     # robustness and latency
     "run_attack": "robustness", "compare_robustness": "robustness", "AttackConfig": "robustness",
     "RobustnessComparison": "robustness",
-    "measure_latency": "latency", "LatencyResult": "latency",
+    "measure_latency": "engines.latency", "LatencyResult": "engines.latency",
     # making students: loyalty_tests.compress.compress (the package shares the function's name,
     # so it cannot also be exported here)
     "LoyaltyError": "errors", "LoyaltyCacheWarning": "errors",

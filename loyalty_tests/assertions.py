@@ -6,12 +6,13 @@ outcome, same rule (``decision`` and ``inconclusive`` from the report's threshol
 
 from __future__ import annotations
 
-from . import gate_checks, stats
-from .latency import LatencyResult, measure_latency
-from .loyalty_report import LoyaltyReport, format_examples
-from .prediction_gates import prediction_gate
+from .gates import checks as gate_checks
+from .stats import intervals as stats
+from .engines.latency import LatencyResult, measure_latency
+from .comparison import LoyaltyReport, format_examples
+from .gates.prediction import prediction_gate
 from .robustness import summary as robust
-from .thresholds import THRESHOLD_SPECS, Threshold, resolve
+from .gates.thresholds import THRESHOLD_SPECS, Threshold, resolve
 
 
 def _thresholds(base: dict | None, overrides: dict) -> dict[str, Threshold]:

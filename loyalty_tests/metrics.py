@@ -292,7 +292,7 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
 
 def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, MetricValue]:
     """Every teacher/student metric with its n and, where it makes sense, a 95% CI chosen to stay
-    honest at small n (``loyalty_tests.stats``; a percentile bootstrap says "0.000–0.000" for ten
+    honest at small n (``loyalty_tests.stats.intervals``; a percentile bootstrap says "0.000–0.000" for ten
     examples that happen to agree):
 
     * ``teacher_accuracy``, ``student_accuracy``, ``label_loyalty`` (share of ``argmax`` agreement),
@@ -313,7 +313,7 @@ def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, se
     >>> round(values["label_loyalty"].ci_low, 3)  # 3 of 4 agree: Wilson's interval, not a bootstrap's
     0.301
     """
-    from . import stats
+    from .stats import intervals as stats
 
     teacher, student = probability_pair(teacher_probs, student_probs)
     n, n_classes = teacher.shape

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from . import validation
-from .cache import cached_file, fingerprint
+from .infra.cache import cached_file, fingerprint
 from .errors import LoyaltyError
 
 

@@ -55,6 +55,6 @@ def tiny_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def tiny_hf(tmp_path):
-    from loyalty_tests.models import HFClassifier
+    from loyalty_tests.models.classifiers import HFClassifier
 
     return HFClassifier(tiny_bert(), tiny_tokenizer(tmp_path / "tok"), "tiny", batch_size=4)

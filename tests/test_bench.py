@@ -8,8 +8,8 @@ import pytest
 from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert
 
-from loyalty_tests import bench
-from loyalty_tests.bench_render import render_markdown
+from loyalty_tests.bench import run as bench
+from loyalty_tests.bench.render import render_markdown
 
 
 @pytest.fixture

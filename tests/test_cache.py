@@ -13,8 +13,8 @@ from pathlib import Path
 import filelock
 import pytest
 
-from loyalty_tests import cache
-from loyalty_tests.cache import (
+from loyalty_tests.infra import cache
+from loyalty_tests.infra.cache import (
     atomic_write_bytes,
     cached_file,
     cached_folder,
@@ -53,7 +53,7 @@ def dump_for(key):
 
 def test_fingerprints_are_stable_across_processes_and_order_sensitive():
     here = fingerprint("predictions", "model-a", [1, 2], {"b": 1, "a": 2})
-    code = "from loyalty_tests.cache import fingerprint; print(fingerprint('predictions', 'model-a', [1, 2], {'a': 2, 'b': 1}))"
+    code = "from loyalty_tests.infra.cache import fingerprint; print(fingerprint('predictions', 'model-a', [1, 2], {'a': 2, 'b': 1}))"
     there = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True)
     assert there.stdout.strip() == here and len(here) == 64  # dict key order does not matter; salted hash() would
     assert fingerprint("a", "b") != fingerprint("b", "a")
@@ -79,7 +79,7 @@ def test_an_atomic_write_publishes_the_whole_file_or_nothing(tmp_path):
 
 HOLD_LOCK = """
 import sys, time
-from loyalty_tests.cache import locked
+from loyalty_tests.infra.cache import locked
 with locked(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.readline()  # hold it until told to let go
@@ -106,7 +106,7 @@ def test_a_lock_held_by_another_process_excludes_this_one_until_released(tmp_pat
 COMPUTE_ONCE = """
 import sys, time
 from pathlib import Path
-from loyalty_tests.cache import cached_file
+from loyalty_tests.infra.cache import cached_file
 
 entry, log = Path(sys.argv[1]), Path(sys.argv[2])
 (entry.parent / f"ready-{sys.argv[3]}").touch()

@@ -26,7 +26,7 @@ from loyalty_tests.compress import (
 from loyalty_tests.compress import registry
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import probability_loyalty
-from loyalty_tests.models import HFClassifier
+from loyalty_tests.models.classifiers import HFClassifier
 
 SENTENCES = ["a good movie", "awful film", "the film is great", "not good at all", "very bad", "great"] * 2
 

@@ -16,7 +16,7 @@ from loyalty_tests.compress.theseus import TheseusConfig, replacement_rate
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import probability_loyalty
-from loyalty_tests.models import HFClassifier
+from loyalty_tests.models.classifiers import HFClassifier
 
 # One small recipe per registered method; a method registered without one here fails the test below.
 RECIPES = {"int8": "int8", "prune": "prune:0.4", "heads": "heads:0.5", "distill": "distill:layers=1",

@@ -11,11 +11,11 @@ import pytest
 from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests import demo
-from loyalty_tests.training import TrainConfig
+from loyalty_tests.models import demo
+from loyalty_tests.models.training import TrainConfig
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.models import HFClassifier
+from loyalty_tests.models.classifiers import HFClassifier
 
 TINY_TRAINING = TrainConfig(epochs=2, batch_size=4, learning_rate=1e-3, max_length=16, seed=0)
 

@@ -18,7 +18,7 @@ MODULES = sorted(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts
 
 
 def test_the_discovery_finds_the_modules_with_examples():
-    assert {"loyalty_tests.metrics", "loyalty_tests.stats", "loyalty_tests.sequential",
+    assert {"loyalty_tests.metrics", "loyalty_tests.stats.intervals", "loyalty_tests.stats.sequential",
             "loyalty_tests.robustness.summary"} <= set(MODULES)
 
 

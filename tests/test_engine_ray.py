@@ -32,8 +32,8 @@ from loyalty_tests.compress import compress
 from loyalty_tests.data import TextDataset
 from loyalty_tests.engines import RAY_EXTRA, get_engine
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.models import HFClassifier
-from loyalty_tests.specs import ModelOptions, load_model
+from loyalty_tests.models.classifiers import HFClassifier
+from loyalty_tests.models.specs import ModelOptions, load_model
 from loyalty_tests.predictions import predict
 from loyalty_tests.robustness import AttackConfig, compare_robustness, run_attack
 from loyalty_tests.robustness import attack_recipes as recipes

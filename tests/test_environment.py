@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from loyalty_tests import __version__
-from loyalty_tests.environment import describe_device, environment
+from loyalty_tests.infra.environment import describe_device, environment
 
 
 def test_environment_names_versions_cpu_capability_machine_and_device():

@@ -14,13 +14,13 @@ from conftest import NEGATIVE, POSITIVE, write_csv
 from faults import Fixed, cached_files
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests import models
+from loyalty_tests.models import classifiers as models
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.loyalty_report import compare_predictions
-from loyalty_tests.models import CallableClassifier, HFClassifier
+from loyalty_tests.comparison import compare_predictions
+from loyalty_tests.models.classifiers import CallableClassifier, HFClassifier
 from loyalty_tests.predictions import predict
-from loyalty_tests.specs import ModelOptions, load_model
+from loyalty_tests.models.specs import ModelOptions, load_model
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +138,7 @@ def closed_port() -> int:
 def test_the_reachability_check_says_yes_to_a_listening_endpoint_and_no_to_a_closed_one(monkeypatch):
     import socket
 
-    from loyalty_tests.network import hub_unreachable_reason
+    from loyalty_tests.infra.network import hub_unreachable_reason
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -176,7 +176,7 @@ def test_no_cache_trains_afresh_and_writes_nothing(tiny_hf, data, tmp_path, priv
 def test_bench_cache_dir_and_no_cache_reach_the_students(tmp_path, private_cache):
     from tiny import save_tiny_bert
 
-    from loyalty_tests import bench
+    from loyalty_tests.bench import run as bench
 
     save_tiny_bert(tmp_path / "teacher")
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
@@ -287,7 +287,7 @@ def test_teacher_and_student_with_different_label_sets_name_both(positives_only)
 
 
 def test_the_label_distribution_gate_sees_a_student_collapsing_onto_an_extra_label(positives_only):
-    from loyalty_tests.gate_checks import label_distribution_message, smallest_share_ratio
+    from loyalty_tests.gates.checks import label_distribution_message, smallest_share_ratio
 
     teacher = predict(CallableClassifier(Fixed([[0.2, 0.8]]), "t", ("negative", "positive")), positives_only)
     student = predict(CallableClassifier(Fixed([[0.9, 0.1]]), "s", ("negative", "positive")), positives_only)

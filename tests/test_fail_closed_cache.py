@@ -19,11 +19,12 @@ from faults import DAMAGE, Fixed, cached_files, damaged, make_read_only, make_wr
 from test_demo import tiny_demo  # noqa: F401  (the demo builder on a tiny BERT)
 from tiny import tiny_bert
 
-from loyalty_tests import cache, demo
-from loyalty_tests.cache import fingerprint
+from loyalty_tests.infra import cache
+from loyalty_tests.models import demo
+from loyalty_tests.infra.cache import fingerprint
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyCacheWarning
-from loyalty_tests.models import CallableClassifier
+from loyalty_tests.models.classifiers import CallableClassifier
 from loyalty_tests.predictions import predict
 
 
@@ -228,7 +229,7 @@ KILLED_WRITER = """
 import os, signal, sys
 import numpy as np
 from loyalty_tests.data import load_dataset
-from loyalty_tests.models import CallableClassifier
+from loyalty_tests.models.classifiers import CallableClassifier
 from loyalty_tests.predictions import predict
 
 class Rows:

@@ -1,4 +1,4 @@
-"""Flip accounting (loyalty_tests.flips) against metrics.flips, sklearn and hand counts."""
+"""Flip accounting (loyalty_tests.stats.flips) against metrics.flips, sklearn and hand counts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix
 
 from loyalty_tests import metrics
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.flips import flip_counts, flip_matrix, top_flips
+from loyalty_tests.stats.flips import flip_counts, flip_matrix, top_flips
 from loyalty_tests.strategies import label_arrays
 
 fast = settings(max_examples=80, deadline=None, database=None, derandomize=True)

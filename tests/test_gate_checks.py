@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from loyalty_tests import gate_checks
+from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.thresholds import Threshold, resolve, warn_only_gates
+from loyalty_tests.gates.thresholds import Threshold, resolve, warn_only_gates
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from loyalty_tests.assertions import assert_faster
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.latency import measure_latency
+from loyalty_tests.engines.latency import measure_latency
 
 
 class Sleeper:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests.models import HFClassifier, _tokenized_batches
+from loyalty_tests.models.classifiers import HFClassifier, _tokenized_batches
 
 TEXTS = ["a good movie", "bad", "the film is not very good at all, really", "great", "awful film", "x"]
 

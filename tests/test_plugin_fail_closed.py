@@ -145,7 +145,7 @@ def test_a_gate_that_crashes_mid_check_fails_the_verdict(toy):
 
         @pytest.fixture(autouse=True)
         def break_a_gate(monkeypatch):  # undone after each test: pytester runs in this process
-            monkeypatch.setattr("loyalty_tests.gate_checks.smallest_share_ratio", broken)
+            monkeypatch.setattr("loyalty_tests.gates.checks.smallest_share_ratio", broken)
     """)
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-json", "r.json"))
     report = json.loads((toy.path / "r.json").read_text())
@@ -164,7 +164,7 @@ def test_gates_that_never_ran_are_missing_not_passed(toy):
 
         @pytest.fixture(autouse=True)
         def break_a_gate(monkeypatch):
-            monkeypatch.setattr("loyalty_tests.gate_checks.accuracy_drop_limit", broken)
+            monkeypatch.setattr("loyalty_tests.gates.checks.accuracy_drop_limit", broken)
     """)
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "-x", "--loyalty-json", "r.json"))
     report = json.loads((toy.path / "r.json").read_text())

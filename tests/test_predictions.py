@@ -9,7 +9,7 @@ from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyError
 from faults import Fixed
 
-from loyalty_tests.models import CallableClassifier
+from loyalty_tests.models.classifiers import CallableClassifier
 from loyalty_tests.predictions import check_probabilities, label_permutation, predict
 
 

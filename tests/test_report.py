@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from loyalty_tests import report as render
+from loyalty_tests.report import document as render
 from loyalty_tests.data import TextDataset
-from loyalty_tests.loyalty_report import compare_predictions
+from loyalty_tests.comparison import compare_predictions
 from loyalty_tests.predictions import Predictions
 
 

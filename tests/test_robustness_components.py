@@ -19,7 +19,7 @@ from loyalty_tests.robustness.constraints import (
     is_stop_word,
     levenshtein,
 )
-from loyalty_tests.robustness.engine import AttackedModel
+from loyalty_tests.robustness.lockstep import AttackedModel
 from loyalty_tests.robustness.transformations import (
     character_edits,
     embedding_swaps,

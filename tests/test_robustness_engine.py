@@ -19,7 +19,7 @@ from loyalty_tests.robustness import (
 )
 from loyalty_tests.robustness import attack_recipes as recipes
 from loyalty_tests.robustness.constraints import levenshtein
-from loyalty_tests.robustness.engine import (
+from loyalty_tests.robustness.lockstep import (
     AttackedModel,
     BudgetExhausted,
     Job,

@@ -9,7 +9,7 @@ from tiny import sensitive_bert, tiny_tokenizer
 
 from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
-from loyalty_tests.models import HFClassifier
+from loyalty_tests.models.classifiers import HFClassifier
 from loyalty_tests.robustness import (
     AttackConfig,
     compare_robustness,

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty_tests import gate_checks
+from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.robustness import summary as robust
-from loyalty_tests.stats import paired_difference_interval
+from loyalty_tests.stats.intervals import paired_difference_interval
 
 
 def example(index, status, original="a good film", perturbed=None):

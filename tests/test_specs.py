@@ -8,8 +8,8 @@ import torch
 from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.models import CallableClassifier, HFClassifier, OnnxClassifier
-from loyalty_tests.specs import ModelOptions, as_classifier, load_model
+from loyalty_tests.models.classifiers import CallableClassifier, HFClassifier, OnnxClassifier
+from loyalty_tests.models.specs import ModelOptions, as_classifier, load_model
 
 TEXTS = ["a good movie", "bad", "the film is not very good at all, really", "great", "awful film", "x"]
 

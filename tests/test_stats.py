@@ -1,4 +1,4 @@
-"""Verdict statistics (loyalty_tests.stats): intervals against statsmodels/scipy, the three-way
+"""Verdict statistics (loyalty_tests.stats.intervals): intervals against statsmodels/scipy, the three-way
 outcome, every decision rule both ways, input errors, and the docstring examples of every
 statistics module."""
 
@@ -13,9 +13,13 @@ from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from loyalty_tests import flips, sample_size, sequential, speedup, stats
+from loyalty_tests.stats import flips
+from loyalty_tests.stats import sample_size
+from loyalty_tests.stats import sequential
+from loyalty_tests.stats import speedup
+from loyalty_tests.stats import intervals as stats
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.stats import (bounded_mean_interval, decide, paired_difference_interval, three_way_outcome,
+from loyalty_tests.stats.intervals import (bounded_mean_interval, decide, paired_difference_interval, three_way_outcome,
                                  wilson_interval)
 
 MODULES = [stats, sample_size, sequential, speedup, flips]

@@ -17,8 +17,8 @@ import pytest
 from scipy.special import gammaln
 from scipy.stats import binom
 
-from loyalty_tests.sequential import planned_looks, sequential_interval
-from loyalty_tests.stats import bounded_mean_interval, paired_difference_interval, wilson_interval
+from loyalty_tests.stats.sequential import planned_looks, sequential_interval
+from loyalty_tests.stats.intervals import bounded_mean_interval, paired_difference_interval, wilson_interval
 
 SIMULATIONS = 4000
 

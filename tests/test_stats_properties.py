@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_tests.sample_size import paired_examples_to_decide, proportion_examples_to_decide
-from loyalty_tests.sequential import betting_interval, sequential_interval
-from loyalty_tests.stats import (bounded_mean_interval, decide, on_good_side, paired_difference_interval,
+from loyalty_tests.stats.sample_size import paired_examples_to_decide, proportion_examples_to_decide
+from loyalty_tests.stats.sequential import betting_interval, sequential_interval
+from loyalty_tests.stats.intervals import (bounded_mean_interval, decide, on_good_side, paired_difference_interval,
                                  three_way_outcome, wilson_interval)
 
 fast = settings(max_examples=80, deadline=None, database=None, derandomize=True)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.sample_size import (bounded_mean_examples_to_decide, feasibility_text,
+from loyalty_tests.stats.sample_size import (bounded_mean_examples_to_decide, feasibility_text,
                                        identical_student_feasibility, paired_examples_to_decide,
                                        proportion_examples_to_decide, undecided_text)
-from loyalty_tests.stats import (bounded_mean_interval, normal_quantile, paired_difference_interval,
+from loyalty_tests.stats.intervals import (bounded_mean_interval, normal_quantile, paired_difference_interval,
                                  three_way_outcome, wilson_interval)
 
 
@@ -30,7 +30,7 @@ def _first_deciding_n(interval_at, limit, direction, stop=20000):
 def test_paired_examples_needed_match_a_walk_over_n(b, c, n, limit, direction):
     rate_b, rate_c = b / n, c / n
     # exact integer counts exist only at some m, so the reference walks the fractional-count interval
-    from loyalty_tests.stats import _tango_upper
+    from loyalty_tests.stats.intervals import _tango_upper
 
     z = normal_quantile(0.95)
     expected = _first_deciding_n(lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z),
@@ -50,7 +50,7 @@ def test_paired_examples_needed_match_a_walk_over_n(b, c, n, limit, direction):
 ])
 def test_proportion_examples_needed_match_a_walk_over_n(successes, n, limit, direction):
     rate = successes / n
-    from loyalty_tests.stats import _wilson
+    from loyalty_tests.stats.intervals import _wilson
 
     z = normal_quantile(0.95)
     expected = _first_deciding_n(lambda m: _wilson(m * rate, m, z), limit, direction)

@@ -1,4 +1,4 @@
-"""The betting confidence sequence and the sequential robustness gate (loyalty_tests.sequential)."""
+"""The betting confidence sequence and the sequential robustness gate (loyalty_tests.stats.sequential)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.sequential import (BET_TRUNCATION, betting_interval, planned_looks, sequential_decision,
+from loyalty_tests.stats.sequential import (BET_TRUNCATION, betting_interval, planned_looks, sequential_decision,
                                       sequential_interval)
-from loyalty_tests.stats import paired_difference_interval
+from loyalty_tests.stats.intervals import paired_difference_interval
 
 
 def reference_interval(x, alpha, fixed_n=None, grid_size=4001):
@@ -153,8 +153,8 @@ def test_bad_input_is_a_clear_error(call, words):
 def test_sequential_examples_to_decide_is_the_first_block_that_decides():
     import numpy as np
 
-    from loyalty_tests.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
-    from loyalty_tests.stats import three_way_outcome
+    from loyalty_tests.stats.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
+    from loyalty_tests.stats.intervals import three_way_outcome
 
     values = np.array([1.0] * 3 + [-1.0] * 4 + [0.0] * 43)
     n = sequential_examples_to_decide(values, 0.10, "at_most", block_size=25)
@@ -165,7 +165,7 @@ def test_sequential_examples_to_decide_is_the_first_block_that_decides():
 
     assert n % 25 == 0 and outcome(n) == "PASS" and outcome(n - 25) == "INCONCLUSIVE"
     # it costs more than the fixed-size answer: anytime validity is paid for in width
-    from loyalty_tests.sample_size import paired_examples_to_decide
+    from loyalty_tests.stats.sample_size import paired_examples_to_decide
 
     assert n > paired_examples_to_decide(3, 4, 50, 0.10)
     assert sequential_examples_to_decide([0.1] * 10, 0.10, "at_most", block_size=5) is None  # on the limit

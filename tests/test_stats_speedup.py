@@ -1,4 +1,4 @@
-"""Latency speedup CI and the rule for adding rounds (loyalty_tests.speedup)."""
+"""Latency speedup CI and the rule for adding rounds (loyalty_tests.stats.speedup)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import binom, quantile_test
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.sequential import planned_looks
-from loyalty_tests.speedup import latency_decision, order_statistic_rank, rounds_to_decide, speedup_interval
+from loyalty_tests.stats.sequential import planned_looks
+from loyalty_tests.stats.speedup import latency_decision, order_statistic_rank, rounds_to_decide, speedup_interval
 
 
 def timings(seed: int, rounds: int, speedup: float, sigma: float = 0.05):

@@ -9,7 +9,7 @@ import torch
 from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests.training import (
+from loyalty_tests.models.training import (
     TrainConfig,
     _encode,
     _length_bucketed_batches,

@@ -57,7 +57,7 @@ def tiny_bert(
 
 def save_tiny_bert(folder: Path, label_names=("negative", "positive"), *, seed: int = 0) -> Path:
     """A tiny BERT saved as a local Hugging Face directory (safetensors + tokenizer)."""
-    from loyalty_tests.quiet import no_progress_bars
+    from loyalty_tests.infra.quiet import no_progress_bars
 
     folder = Path(folder)
     tokenizer = tiny_tokenizer(folder)

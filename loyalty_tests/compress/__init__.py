@@ -16,14 +16,20 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import LoyaltyError
-from . import distill, dynamic_int8, heads, onnx_int8, prune, qat, theseus  # noqa: F401  (importing registers each method)
+from . import distill  # noqa: F401  (importing registers each method)
+from . import dynamic_int8
+from . import heads
+from . import onnx_int8
+from . import prune
+from . import qat
+from . import theseus
 from .distill import DistillConfig
 from .dynamic_int8 import Int8Config
 from .heads import HeadsConfig
 from .onnx_int8 import OnnxInt8Config
 from .prune import PruneConfig
 from .qat import QatConfig
-from .recipes import config_to_recipe, parse_recipe
+from .parse import config_to_recipe, parse_recipe
 from .registry import FAMILIES, MethodConfig, describe_methods, handler_for, known_method_names, register, registered_methods
 from .theseus import TheseusConfig
 

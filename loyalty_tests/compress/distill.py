@@ -17,7 +17,7 @@ from .registry import MethodConfig, progress_reporter, register, require_data
 from .student import make_student
 from .student import student_fingerprint
 from .student_cache import load_or_train
-from ..training import TrainConfig, train
+from ..models.training import TrainConfig, train
 
 
 @dataclass(frozen=True)

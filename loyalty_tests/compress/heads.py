@@ -75,7 +75,7 @@ def gradient_importance(model, tokenizer, data, attentions, *, examples: int, se
     import torch
     import torch.nn.functional as F
 
-    from ..training import _model_label_ids
+    from ..models.training import _model_label_ids
 
     labels = _model_label_ids(model, data)
     chosen = sorted(random.Random(seed).sample(range(len(data)), min(examples, len(data))))

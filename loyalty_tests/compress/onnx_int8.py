@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..cache import cached_folder
+from ..infra.cache import cached_folder
 from ..errors import LoyaltyError
 from .registry import MethodConfig, register
 from .student import student_fingerprint
@@ -55,7 +55,7 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as error:
         raise LoyaltyError("the onnx-int8 recipe needs onnxruntime: pip install 'pytest-loyalty[onnx]'") from error
-    from ..models import OnnxClassifier
+    from ..models.classifiers import OnnxClassifier
 
     key = student_fingerprint(teacher, config, None, 0)
 

@@ -28,7 +28,7 @@ from .dynamic_int8 import Int8Config, quantize_int8
 from .registry import MethodConfig, progress_reporter, register, require_data
 from .student import make_student, student_fingerprint
 from .student_cache import load_or_train
-from ..training import TrainConfig, train
+from ..models.training import TrainConfig, train
 
 
 @dataclass(frozen=True)

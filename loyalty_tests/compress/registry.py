@@ -18,7 +18,7 @@ import dataclasses
 from typing import Callable, ClassVar
 
 from ..errors import LoyaltyError
-from ..suggest import did_you_mean
+from ..infra.suggest import did_you_mean
 
 FAMILIES = ("quantization", "pruning", "distillation", "module replacing")
 

@@ -10,9 +10,9 @@ attack caches key on it, and so does the trained-student cache (``student_cache`
 from __future__ import annotations
 
 from .. import __version__
-from ..cache import fingerprint
-from ..models import HFClassifier
-from .recipes import config_to_recipe
+from ..infra.cache import fingerprint
+from ..models.classifiers import HFClassifier
+from .parse import config_to_recipe
 
 
 def student_fingerprint(teacher, config, data, seed: int) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 from pathlib import Path
 
-from ..cache import cached_file, default_cache_dir
+from ..infra.cache import cached_file, default_cache_dir
 
 # Where trained students live: compress(cache_dir=...) sets it for one call (the plugin passes its
 # --loyalty-cache-dir); unset, $LOYALTY_CACHE_DIR or the user cache folder (``default_cache_dir``).

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from ..errors import LoyaltyError
-from ..suggest import close_matches, did_you_mean
+from ..infra.suggest import close_matches, did_you_mean
 from .dataset import TextDataset, positive_count
 from .embedded import EMBEDDED_DATASETS, EMBEDDED_SPLITS, load_embedded
 from .files import FILE_FORMATS, SPEC_HELP, index_labels, load_file

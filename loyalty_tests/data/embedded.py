@@ -10,7 +10,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import LoyaltyError
-from ..suggest import did_you_mean
+from ..infra.suggest import did_you_mean
 from .dataset import TextDataset, seeded_order
 
 EMBEDDED_DATASETS = ("rotten_tomatoes", "imdb", "bbc_news")

@@ -18,7 +18,7 @@ class LocalEngine:
     def run_attack(self, model, dataset, config, *, indices=None, progress=None, cache_dir=None, recipe=None,
                    in_flight: int | None = None):
         from ..robustness import run_attack
-        from ..robustness.engine import DEFAULT_IN_FLIGHT
+        from ..robustness.lockstep import DEFAULT_IN_FLIGHT
 
         return run_attack(model, dataset, config, indices=indices, progress=progress, cache_dir=cache_dir,
                           recipe=recipe, in_flight=in_flight or DEFAULT_IN_FLIGHT, attack_examples=self.attack_examples)
@@ -26,7 +26,7 @@ class LocalEngine:
     def compare_robustness(self, teacher, student, dataset, config, *, progress=None, cache_dir=None, recipe=None,
                            in_flight: int | None = None):
         from ..robustness import compare_robustness
-        from ..robustness.engine import DEFAULT_IN_FLIGHT
+        from ..robustness.lockstep import DEFAULT_IN_FLIGHT
 
         return compare_robustness(teacher, student, dataset, config, progress=progress, cache_dir=cache_dir,
                                   recipe=recipe, in_flight=in_flight or DEFAULT_IN_FLIGHT,

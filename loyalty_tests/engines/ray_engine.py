@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import LoyaltyError
 from .local import LocalEngine
-from ..robustness.engine import DEFAULT_IN_FLIGHT
+from ..robustness.lockstep import DEFAULT_IN_FLIGHT
 from .shipping import ship
 
 BLOCKS_PER_WORKER = 4  # enough blocks for load balance, few enough that each is a good batch

@@ -34,7 +34,7 @@ class Shipped:
 
 def ship(model) -> Shipped:
     """A picklable form of ``model`` (see the module docstring)."""
-    from ..models import HFClassifier, OnnxClassifier
+    from ..models.classifiers import HFClassifier, OnnxClassifier
 
     name = getattr(model, "name", type(model).__name__)
     if isinstance(model, HFClassifier):
@@ -64,7 +64,7 @@ def unship(shipped: Shipped, device: str = "cpu"):
     if shipped.kind == "onnx":
         import onnxruntime
 
-        from ..models import OnnxClassifier
+        from ..models.classifiers import OnnxClassifier
 
         wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else []
         providers = [p for p in wanted if p in onnxruntime.get_available_providers()] or ["CPUExecutionProvider"]

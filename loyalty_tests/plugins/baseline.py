@@ -12,8 +12,8 @@ import json
 import warnings
 from pathlib import Path
 
-from .. import gate_checks
-from ..thresholds import Threshold
+from ..gates import checks as gate_checks
+from ..gates.thresholds import Threshold
 
 BASELINE_METRICS = ("student_accuracy", "label_loyalty", "probability_loyalty")
 UPDATE = "write a new baseline with --loyalty-baseline {path} --loyalty-update-baseline"
@@ -75,7 +75,7 @@ def check_baseline(config, label: str, report, teacher, thresholds, rule, *, war
 
 
 def _warn_on_environment(old: dict, path: Path) -> None:
-    from ..environment import environment
+    from ..infra.environment import environment
 
     def flat(env: dict) -> dict:
         return {**(env.get("versions") or {}), **{k: v for k, v in env.items() if k != "versions"}}

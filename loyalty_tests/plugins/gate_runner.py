@@ -14,12 +14,16 @@ import warnings
 
 import pytest
 
-from .. import gate_checks, metrics, sample_size, speedup, stats
-from ..prediction_gates import PREDICTION_GATES, failure_examples, prediction_gate
-from ..sequential import sequential_examples_to_decide
-from ..loyalty_report import format_examples
+from ..gates import checks as gate_checks
+from .. import metrics
+from ..stats import sample_size
+from ..stats import speedup
+from ..stats import intervals as stats
+from ..gates.prediction import PREDICTION_GATES, failure_examples, prediction_gate
+from ..stats.sequential import sequential_examples_to_decide
+from ..comparison import format_examples
 from ..robustness import summary as robust
-from ..thresholds import warn_only_gates
+from ..gates.thresholds import warn_only_gates
 from .baseline import check_baseline
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..thresholds import THRESHOLD_SPECS, cli_flag, ini_name
+from ..gates.thresholds import THRESHOLD_SPECS, cli_flag, ini_name
 
 
 def whole_number(minimum: int, maximum: int | None = None):

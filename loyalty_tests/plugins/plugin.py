@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from ..errors import LoyaltyError
-from ..suggest import did_you_mean
-from ..thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
-from . import fixtures, gate_runner
+from ..infra.suggest import did_you_mean
+from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
+from . import fixtures
+from . import gate_runner
 from .configfile import realign
 from .options import add_options
-from .report_writer import ReportCollector
+from .report_collector import ReportCollector
 from .session import LoyaltySession
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"

@@ -13,14 +13,14 @@ import random
 import time
 from pathlib import Path
 
-from ..cache import default_cache_dir
+from ..infra.cache import default_cache_dir
 from ..data import EMBEDDED_DATASETS, load_dataset
 from ..errors import LoyaltyError
-from ..latency import LatencyResult, measure_latency
-from ..loyalty_report import LoyaltyReport, compare_predictions
+from ..engines.latency import LatencyResult, measure_latency
+from ..comparison import LoyaltyReport, compare_predictions
 from ..predictions import predict
-from ..specs import ModelOptions, as_classifier, check_spec, load_model
-from ..thresholds import resolve
+from ..models.specs import ModelOptions, as_classifier, check_spec, load_model
+from ..gates.thresholds import resolve
 from .options import cli_thresholds, ini_thresholds
 
 DEFAULT_DATA = "rotten_tomatoes"
@@ -281,8 +281,8 @@ class LoyaltySession:
         above the limit; then say how many examples it takes."""
         import numpy as np
 
-        from ..sample_size import feasibility_text, identical_student_feasibility
-        from ..sequential import planned_looks, sequential_examples_to_decide, sequential_interval
+        from ..stats.sample_size import feasibility_text, identical_student_feasibility
+        from ..stats.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
 
         limit = self.thresholds()["max_robustness_drop"].value
         cap, block = self.config.getoption("loyalty_attack_examples"), self.config.getoption("loyalty_attack_block")
@@ -330,8 +330,8 @@ class LoyaltySession:
     def _check_latency_rounds(self) -> None:
         """Enough rounds that the speedup's CI can be finite at the cap (order statistics at the
         per-look confidence), and a cap no smaller than a block."""
-        from ..sequential import planned_looks
-        from ..speedup import order_statistic_rank
+        from ..stats.sequential import planned_looks
+        from ..stats.speedup import order_statistic_rank
 
         block, cap = self.config.getoption("loyalty_latency_rounds"), self.config.getoption("loyalty_latency_max_rounds")
         if cap < block:
@@ -348,7 +348,7 @@ def robustness_sequence(comparison, order, limit, rule, block: int, cap: int):
     or when a single block covers the run: then the fixed-size interval decides). The per-example
     drops go in the order they were attacked, as the confidence sequence needs them."""
     from ..robustness import summary
-    from ..sequential import planned_looks, sequential_decision
+    from ..stats.sequential import planned_looks, sequential_decision
 
     if limit is None or len(planned_looks(block, cap)) == 1:
         return None

@@ -14,7 +14,7 @@ from ..data.dataset import seeded_order
 from ..errors import LoyaltyError
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
-from .engine import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
+from .lockstep import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
                      require_text, run_lockstep)
 from .results import AdversarialExample, AttackConfig, AttackResult
 from .words import Words

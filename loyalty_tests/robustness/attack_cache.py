@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 from .. import __version__
-from ..cache import atomic_write_text, fingerprint, locked
+from ..infra.cache import atomic_write_text, fingerprint, locked
 from .attack_registry import recipe_key
 from .results import AdversarialExample
 

@@ -38,7 +38,10 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from . import constraints, resources, search, transformations
+from . import constraints
+from . import resources
+from . import search
+from . import transformations
 from .attack_registry import register_attack_recipe
 from .words import Words
 

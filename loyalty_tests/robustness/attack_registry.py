@@ -23,8 +23,8 @@ import dataclasses
 from typing import Callable
 
 from ..errors import LoyaltyError
-from ..recipe_options import parse_options
-from ..suggest import did_you_mean
+from ..infra.recipe_options import parse_options
+from ..infra.suggest import did_you_mean
 
 Handler = Callable[..., object]  # handler(config, *, cache_dir=None) -> a recipe (see attack_recipes.Recipe)
 

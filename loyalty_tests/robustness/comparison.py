@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import LoyaltyError
 from .attack import run_attack, sample_order
-from .engine import DEFAULT_IN_FLIGHT, AttackedModel, check_in_flight
+from .lockstep import DEFAULT_IN_FLIGHT, AttackedModel, check_in_flight
 from .results import AttackConfig, AttackResult, RobustnessComparison
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import atomic_write_text, default_cache_dir, fingerprint, locked
+from ..infra.cache import atomic_write_text, default_cache_dir, fingerprint, locked
 from ..errors import LoyaltyError
 
 

@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from .engine import BudgetExhausted, is_success
+from .lockstep import BudgetExhausted, is_success
 
 
 def _framed(body):

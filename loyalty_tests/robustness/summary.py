@@ -52,7 +52,7 @@ def robustness_drop(comparison) -> metrics.MetricValue:
     >>> robustness_drop(NS(teacher=teacher, student=student)).value
     0.5
     """
-    from ..stats import paired_difference_interval
+    from ..stats.intervals import paired_difference_interval
 
     order, differences = paired_outcomes(comparison)
     b, c = int((differences > 0).sum()), int((differences < 0).sum())

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from ..errors import LoyaltyError
 from .attack_registry import register_attack_recipe
-from .engine import AttackedModel, example_rng
+from .lockstep import AttackedModel, example_rng
 from .results import AdversarialExample, AttackResult
 
 MISSING = ("the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import metrics
 from .predictions import Predictions, check_same_labels
-from .thresholds import Threshold
+from .gates.thresholds import Threshold
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class LoyaltyReport:
         """Flip accounting (Yan et al. 2021): counts and rates over all examples, negative flips as a
         share of the student's errors, and the teacher -> student negative-flip matrix with its
         largest cells."""
-        from . import flips
+        from .stats import flips
 
         gold = self.data.label_array
         teacher_pred, student_pred = self.teacher_predictions.predicted_labels, self.student_predictions.predicted_labels

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LoyaltyError
-from .validation import class_indices, same_length
+from ..errors import LoyaltyError
+from ..validation import class_indices, same_length
 
 FLIP_KINDS = ("negative", "positive")
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 AT_LEAST, AT_MOST = "at_least", "at_most"

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LoyaltyError
-from .stats import INCONCLUSIVE, Decision, _check_confidence, decide, three_way_outcome
+from ..errors import LoyaltyError
+from .intervals import INCONCLUSIVE, Decision, _check_confidence, decide, three_way_outcome
 
 BET_TRUNCATION = 0.5  # c above
 _BISECTION_STEPS = 42  # 2**-42 of [0, 1] (2e-13): well below any reported digit

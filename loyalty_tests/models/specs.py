@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .cache import default_cache_dir, fingerprint, hash_files
-from .errors import LoyaltyError
-from .quiet import no_progress_bars
-from .models import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
+from ..infra.cache import default_cache_dir, fingerprint, hash_files
+from ..errors import LoyaltyError
+from ..infra.quiet import no_progress_bars
+from .classifiers import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
                      check_position_limit, position_limit)
 
 SPEC_FORMS = (
@@ -97,14 +97,14 @@ def _is_path(spec: str) -> bool:
 
 
 def _is_recipe(spec: str) -> bool:
-    from .compress import known_method_names
+    from ..compress import known_method_names
 
     first_method = spec.split("+", 1)[0].split(":", 1)[0]
     return first_method in known_method_names()
 
 
 def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) -> Classifier:
-    from .compress import compress
+    from ..compress import compress
 
     if teacher is None:
         raise LoyaltyError(f"student spec {spec!r} is a compression recipe and needs a teacher; pass --teacher")
@@ -113,7 +113,7 @@ def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) ->
             f"recipe {spec!r} compresses a PyTorch Hugging Face teacher, but the teacher {teacher.name!r} "
             f"is a {type(teacher).__name__}; give a Hugging Face teacher or a ready-made student"
         )
-    from .compress import parse_recipe
+    from ..compress import parse_recipe
 
     # Training data is loaded only for recipes with a step that uses it (a config class says so
     # with ``uses_data = True``): int8 must not need, or wait for, a train split.
@@ -128,7 +128,7 @@ def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) ->
 def _load_hub(spec: str, path: Path, options: ModelOptions) -> HFClassifier:
     """A hub id, after a quick check that the hub can be reached; offline, only the local Hugging
     Face cache is tried, and a miss names both readings of the spec within seconds."""
-    from .network import hub_endpoint, hub_unreachable_reason
+    from ..infra.network import hub_endpoint, hub_unreachable_reason
 
     reason = hub_unreachable_reason()
     if reason is None:
@@ -258,7 +258,7 @@ def check_spec(spec: str, role: str) -> None:
     if spec == "demo" or _FACTORY.match(spec):
         return
     if _is_recipe(spec) or (":" in spec.split("/")[0] and not Path(spec).expanduser().exists()):
-        from .compress import parse_recipe
+        from ..compress import parse_recipe
 
         if role == "teacher":
             raise LoyaltyError(f"teacher spec {spec!r} is a compression recipe; a recipe makes a student from the "

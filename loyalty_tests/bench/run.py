@@ -1,6 +1,6 @@
 """The paper's comparison as one command: compress a teacher with each recipe, then measure.
 
-    python -m loyalty_tests.bench --teacher demo --recipes int8 prune:0.3 distill:layers=3+int8 \\
+    python -m loyalty_tests.bench.run --teacher demo --recipes int8 prune:0.3 distill:layers=3+int8 \\
         --seeds 0 1 --attack textfooler --out bench-results
 
 For every (recipe, seed): build the student (cached by fingerprint like the demo teacher), then
@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
-from .bench_render import render_markdown, render_plot
-from .cache import atomic_write_text, default_cache_dir
-from .compress import parse_recipe
-from .data import load_dataset
-from .errors import LoyaltyError
-from .latency import measure_latency
-from .specs import ModelOptions, load_model
-from .predictions import check_same_labels, predict
-from .environment import environment
+from .. import metrics
+from .render import render_markdown, render_plot
+from ..infra.cache import atomic_write_text, default_cache_dir
+from ..compress import parse_recipe
+from ..data import load_dataset
+from ..errors import LoyaltyError
+from ..engines.latency import measure_latency
+from ..models.specs import ModelOptions, load_model
+from ..predictions import check_same_labels, predict
+from ..infra.environment import environment
 
 PAPER_RECIPES = ("int8", "prune:0.3", "heads:0.3", "distill:layers=3", "theseus:layers=3",
                  "theseus:layers=3,kd=true", "distill:layers=3+int8")
@@ -95,7 +95,7 @@ def _row_metrics(data, teacher_predictions, student_predictions) -> dict:
 def _robustness(teacher, student, data, args, cache_dir) -> dict:
     if not args.attack:
         return {}
-    from .robustness import AttackConfig, compare_robustness
+    from ..robustness import AttackConfig, compare_robustness
 
     config = AttackConfig(recipe=args.attack, examples=args.attack_examples, budget=args.attack_budget, seed=args.seed_attack)
     result = compare_robustness(teacher, student, data, config, cache_dir=cache_dir)
@@ -106,7 +106,7 @@ def _robustness(teacher, student, data, args, cache_dir) -> dict:
 
 
 def run(args, log=print) -> list[dict]:
-    from .data import EMBEDDED_DATASETS
+    from ..data import EMBEDDED_DATASETS
 
     for recipe in args.recipes:
         parse_recipe(recipe)  # a typo fails now, not after an hour of training the recipes before it
@@ -162,7 +162,7 @@ def write_outputs(rows: list[dict], out: Path) -> list[Path]:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m loyalty_tests.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m loyalty_tests.bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", default="demo", help="teacher spec (default: the embedded demo teacher)")
     parser.add_argument("--data", default="rotten_tomatoes:test", help="evaluation data spec")

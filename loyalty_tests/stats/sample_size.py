@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import LoyaltyError
-from .stats import (AT_LEAST, AT_MOST, INCONCLUSIVE, PASS, _bounded_values, _check_direction, _counts, _finite,
+from ..errors import LoyaltyError
+from .intervals import (AT_LEAST, AT_MOST, INCONCLUSIVE, PASS, _bounded_values, _check_direction, _counts, _finite,
                     _tango_null_variance, _tango_upper, _wilson, normal_quantile, on_good_side, three_way_outcome)
 
 KINDS = ("paired_difference", "proportion", "bounded_mean")

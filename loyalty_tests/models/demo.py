@@ -24,11 +24,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
-from .quiet import quiet_transformers
-from .cache import cached_folder, fingerprint, hash_files
+from .. import __version__
+from ..infra.quiet import quiet_transformers
+from ..infra.cache import cached_folder, fingerprint, hash_files
 from .training import TrainConfig, train
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 
 DEMO_LABELS = ("negative", "positive")  # model class ids 0 and 1, as in SST-2
 DEMO_TRAIN_DATA = "rotten_tomatoes:train"
@@ -77,7 +77,7 @@ def load_base_model(path: Path, seed: int):
 
 def load_demo_data():
     """(train, test) TextDatasets: the embedded Rotten Tomatoes splits."""
-    from .data import load_dataset
+    from ..data import load_dataset
 
     return load_dataset(DEMO_TRAIN_DATA), load_dataset(DEMO_TEST_DATA)
 
@@ -134,7 +134,7 @@ def _train(base: Path, train_data, test_data, progress: Callable[[str], None]):
     import torch
     import transformers
 
-    from .models import HFClassifier
+    from .classifiers import HFClassifier
 
     started = time.perf_counter()
     progress("building demo teacher (first run only, ~2-5 min on 2 cores)")
@@ -183,8 +183,8 @@ def _load_saved(folder: Path):
 
 def held_out_accuracy(teacher, data) -> float:
     """Fraction of ``data`` the teacher labels correctly (labels matched by name, in ``predict``)."""
-    from .metrics import accuracy
-    from .predictions import predict
+    from ..metrics import accuracy
+    from ..predictions import predict
 
     return accuracy(data.label_array, predict(teacher, data).predicted_labels)
 
@@ -200,7 +200,7 @@ def read_demo_info(folder: Path) -> dict:
 def load_demo_teacher(cache_dir: Path, *, batch_size: int = 32, max_length: int = 128, device: str = "cpu",
                       progress: Callable[[str], None] = print):
     """``--teacher demo``: build on first use (progress through ``progress``), then load it."""
-    from .models import HFClassifier
+    from .classifiers import HFClassifier
 
     folder, model, tokenizer, key = _built(cache_dir, progress)
     if folder.name != f"demo-teacher-{key[:16]}":  # built outside a cache that cannot be written

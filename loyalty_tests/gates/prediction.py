@@ -8,7 +8,10 @@ CI straddles the limit; ``gate_checks.gate_metric`` turns that into a verdict. T
 
 from __future__ import annotations
 
-from . import gate_checks, metrics, sample_size, stats
+from . import checks as gate_checks
+from .. import metrics
+from ..stats import sample_size
+from ..stats import intervals as stats
 from .thresholds import Threshold
 
 PREDICTION_GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate",

@@ -12,8 +12,8 @@ import json
 import math
 from datetime import datetime, timezone
 
-from . import __version__
-from .environment import environment
+from .. import __version__
+from ..infra.environment import environment
 
 # outcome of a gate item -> does it let the verdict pass, and its mark in the terminal
 OUTCOMES = {"passed": (True, "PASS"), "warned": (True, "WARN"), "skipped": (True, "SKIP"),

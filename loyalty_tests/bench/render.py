@@ -1,6 +1,6 @@
 """Benchmark rows -> a Markdown table (mean ± std over seeds) and a loyalty-vs-speedup plot.
 
-Rendering only: every number comes from the rows ``loyalty_tests.bench`` wrote.
+Rendering only: every number comes from the rows ``loyalty_tests.bench.run`` wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 
 # (row key, column title, format) in table order; robustness columns appear only when measured.
 COLUMNS = (

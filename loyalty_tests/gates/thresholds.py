@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import LoyaltyError
-from .suggest import did_you_mean
+from ..errors import LoyaltyError
+from ..infra.suggest import did_you_mean
 
 DECISION_RULES = ("estimate", "confident", "three-way")
 INCONCLUSIVE_POLICIES = ("fail", "warn", "pass")

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 
 # How many batches share one length-sorting chunk: big enough that neighbours have similar
 # lengths (little padding), small enough that batches still mix examples from the whole set.

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Sequence
 
 from ..errors import LoyaltyError
-from ..recipe_options import parse_options
+from ..infra.recipe_options import parse_options
 from .registry import config_type_for, describe_methods
 
 _SEPARATORS = ("+", ",", "=", ":")

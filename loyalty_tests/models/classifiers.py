@@ -14,9 +14,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .cache import fingerprint
-from .errors import LoyaltyError
-from .validation import rows_text
+from ..infra.cache import fingerprint
+from ..errors import LoyaltyError
+from ..validation import rows_text
 
 
 class Classifier(Protocol):

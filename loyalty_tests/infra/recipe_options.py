@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Literal, Union
 
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 from .suggest import did_you_mean
 
 _TRUE = ("true", "1", "yes", "on")

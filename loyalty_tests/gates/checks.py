@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from . import stats
+from ..stats import intervals as stats
 from .thresholds import Threshold
 
 SIGNS = {(stats.AT_LEAST, True): ">=", (stats.AT_LEAST, False): "<", (stats.AT_MOST, True): "<=",
@@ -94,7 +94,7 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     if rule.name != "estimate":
         message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
     if decision.outcome == stats.INCONCLUSIVE and metric.n:
-        from .sample_size import undecided_text
+        from ..stats.sample_size import undecided_text
 
         message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit)
     return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,

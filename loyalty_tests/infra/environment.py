@@ -11,7 +11,7 @@ import importlib
 import os
 import platform
 
-from . import __version__
+from .. import __version__
 
 LIBRARIES = ("numpy", "torch", "transformers", "onnxruntime")
 

@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from .errors import LoyaltyError
+from ..errors import LoyaltyError
 from .sequential import SequentialDecision, planned_looks, stop_reason
-from .stats import (INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile,
+from .intervals import (INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile,
                     three_way_outcome)
 
 # Normal-theory efficiency of the median: its standard error is about 1.2533 sigma / sqrt(n).

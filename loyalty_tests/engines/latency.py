@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from .errors import LoyaltyError
-from .speedup import latency_decision, speedup_interval
+from ..errors import LoyaltyError
+from ..stats.speedup import latency_decision, speedup_interval
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .. import report as render
-from ..cache import atomic_write_text
+from ..report import document as render
+from ..infra.cache import atomic_write_text
 from .gate_runner import ITEM_PROPERTY, ROW_PROPERTY, SUITE_MODULE, is_gate_item
 
 

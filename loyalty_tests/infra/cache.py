@@ -34,8 +34,8 @@ from typing import Callable, Iterator, TypeVar
 
 from filelock import FileLock
 
-from . import __version__
-from .errors import LoyaltyCacheWarning
+from .. import __version__
+from ..errors import LoyaltyCacheWarning
 
 # Bumped with the package version: a new release never reads an older release's cache entries.
 CODE_VERSION = __version__

@@ -1,0 +1,3 @@
+"""Models: spec strings -> teachers and students (``specs``), the classifier types (``classifiers``)
+and the embedded demo teacher (``demo``).
+"""

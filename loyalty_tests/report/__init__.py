@@ -1,0 +1,2 @@
+"""Reports: gate rows and outcomes rendered as JSON, Markdown and terminal lines.
+"""
