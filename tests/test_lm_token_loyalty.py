@@ -117,3 +117,13 @@ def test_padding_does_not_change_a_text_s_statistics(teacher, tmp_path):
     together = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, batch_size=6, use_cache=False)
     alone = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, batch_size=1, use_cache=False)
     np.testing.assert_allclose(together.per_token["kl"], alone.per_token["kl"], atol=1e-5)
+
+
+def test_working_a_few_positions_at_a_time_changes_nothing(teacher, tmp_path, monkeypatch):
+    import loyalty_tests.lm.token_loyalty as module
+
+    whole = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, cache_dir=tmp_path)
+    monkeypatch.setattr(module, "WORK_AREA", 3 * len(teacher.tokenizer))  # three positions per chunk
+    chunked = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, cache_dir=tmp_path)
+    for name, values in whole.per_token.items():
+        np.testing.assert_array_equal(values, chunked.per_token[name], err_msg=name)

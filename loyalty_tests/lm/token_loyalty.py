@@ -20,10 +20,12 @@ from ..metrics import MetricValue
 from ..stats.clustered import cluster_ratio_interval
 from .model import check_same_kind, check_same_tokenizer
 from .teacher_cache import batches, pad_id, padded, teacher_summaries, tokenize
-from .tokens import STATISTICS, token_statistics
+from .tokens import STATISTICS, TeacherSummary, token_statistics
 
 # Which scale each mean's interval is built on (see stats.clustered): shares on the logit scale,
 # positive means on the log scale, differences as they are.
+# float64 values per chunk of positions (2**20: 8 MiB, about 20 positions of a 49k vocabulary)
+WORK_AREA = 1 << 20
 _SHARES = {"token_agreement": "same_top1", "top5_agreement": "top5", "probability_loyalty": "probability_loyalty"}
 
 
@@ -97,6 +99,15 @@ def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray, confidence:
     return summary
 
 
+def _text_statistics(teacher: TeacherSummary, student_logits: np.ndarray, next_tokens: np.ndarray):
+    """``token_statistics`` over one text, a few positions at a time: the float64 work area stays
+    near ``WORK_AREA`` values (a few positions x vocabulary), whatever the vocabulary or text length."""
+    rows = max(1, WORK_AREA // student_logits.shape[-1])
+    parts = [token_statistics(teacher.rows(start, start + rows), student_logits[start:start + rows],
+                              next_tokens[start:start + rows]) for start in range(0, len(next_tokens), rows)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in STATISTICS}
+
+
 def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, batch_size: int | None = None,
                   max_length: int | None = None, cache_dir: Path | None = None, use_cache: bool = True,
                   progress: Callable[[str], None] | None = None, confidence: float = 0.95) -> TokenLoyaltyResult:
@@ -120,8 +131,7 @@ def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, ba
         logits = student.logits(input_ids, mask)
         for row, index in enumerate(group):
             n = len(tokenized.ids[index])
-            # one text at a time: the float64 work area is one text's [tokens, vocabulary], not the batch's
-            per_text[index] = token_statistics(summaries[index], logits[row, :n - 1].numpy(), tokenized.ids[index][1:])
+            per_text[index] = _text_statistics(summaries[index], logits[row, :n - 1].numpy(), tokenized.ids[index][1:])
         del logits
         if progress is not None:
             progress(f"student {student.name}: batch {number}/{len(groups)}")

@@ -67,6 +67,11 @@ class TeacherSummary:
     def __len__(self) -> int:
         return len(self.nll)
 
+    def rows(self, start: int, stop: int) -> "TeacherSummary":
+        """Positions ``start:stop``."""
+        return TeacherSummary(self.top_logprobs[start:stop], self.top_ids[start:stop],
+                              self.tail_logmass[start:stop], self.nll[start:stop])
+
 
 def summarize_teacher(teacher_logits, next_tokens, k: int) -> TeacherSummary:
     """Top-K summary of teacher logits [n, vocab] at positions whose actual next ids are ``next_tokens``.
