@@ -128,3 +128,15 @@ def test_classifier_only_recipe_is_refused_for_an_lm(tmp_path):
     teacher = tiny_causal_lm(tmp_path)
     with pytest.raises(LoyaltyError, match=r"'prune.*cannot compress the causal LM 'tiny'.*int8-weight"):
         load_model("prune:0.5", teacher=teacher)
+
+
+def test_factory_spec_returning_a_causal_lm_pair_loads_as_an_lm(tmp_path, monkeypatch):
+    tiny_lm_tokenizer(tmp_path / "tok")
+    (tmp_path / "my_lm_factory.py").write_text(
+        "from transformers import AutoTokenizer\n"
+        "from lm_tiny import tiny_llama\n"
+        f"def make():\n    tokenizer = AutoTokenizer.from_pretrained({str(tmp_path / 'tok')!r})\n"
+        "    return tiny_llama(len(tokenizer)), tokenizer\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lm = load_model("my_lm_factory:make")
+    assert isinstance(lm, CausalLM) and lm.name == "my_lm_factory:make" and model_kind(lm) == "lm"

@@ -8,7 +8,9 @@ calls these; nothing here imports it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 from ..errors import LoyaltyError
@@ -82,7 +84,7 @@ def load_gguf(file: str, name: str, *, device: str = "cpu", batch_size: int = 8)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        with no_progress_bars():
+        with no_progress_bars(), _no_tqdm():  # transformers' GGUF converter draws its own tqdm bar
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype="float32")
     except (OSError, ValueError, KeyError, RuntimeError) as error:
@@ -90,6 +92,20 @@ def load_gguf(file: str, name: str, *, device: str = "cpu", batch_size: int = 8)
                            f"({type(error).__name__}: {error}); its architecture may not be supported") from error
     return CausalLM(model, tokenizer, name, fingerprint("gguf", hash_files([path])), None,
                     position_limit(model, tokenizer), device, batch_size)
+
+
+@contextlib.contextmanager
+def _no_tqdm():
+    """tqdm reads TQDM_DISABLE when a bar is made; set for the block, restored afterwards."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
 
 
 def as_causal_lm(made, name: str, *, device: str = "cpu", batch_size: int = 8) -> CausalLM | None:
