@@ -117,7 +117,7 @@ LAYERS = (
     {"stats", "metrics"},
     {"data"},
     {"predictions"},
-    {"models", "compress"},
+    {"models", "compress", "lm"},  # lm: causal LMs, their loading and token loyalty
     {"robustness", "comparison"},
     {"engines"},
     {"gates"},

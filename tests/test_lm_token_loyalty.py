@@ -127,3 +127,13 @@ def test_working_a_few_positions_at_a_time_changes_nothing(teacher, tmp_path, mo
     chunked = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, cache_dir=tmp_path)
     for name, values in whole.per_token.items():
         np.testing.assert_array_equal(values, chunked.per_token[name], err_msg=name)
+
+
+def test_gate_modules_check_the_same_as_the_named_functions(teacher, tmp_path):
+    from loyalty_tests.gates import mean_kl, perplexity_ratio, token_agreement
+
+    result = token_loyalty(teacher, with_lm_head(teacher, 4.0, "sharper"), TEXTS, top_k=8, cache_dir=tmp_path)
+    thresholds = resolve({}, {})
+    for module, function in ((token_agreement, min_token_agreement), (mean_kl, max_mean_kl),
+                             (perplexity_ratio, max_perplexity_ratio)):
+        assert module.check(result, thresholds) == function(result, thresholds)

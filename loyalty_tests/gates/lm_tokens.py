@@ -1,8 +1,9 @@
-"""The token-loyalty gates of a causal-LM student: ``token_agreement``, ``mean_kl`` and
-``perplexity_ratio``, each three-way from its clustered 95% CI against its limit.
+"""What the token-loyalty gates of a causal-LM student share: ``token_agreement``, ``mean_kl`` and
+``perplexity_ratio`` (one module each, with ``check``), each three-way from its clustered 95% CI
+against its limit.
 
 Pure functions over a ``lm.token_loyalty.TokenLoyaltyResult`` and the effective thresholds;
-``gate_checks.gate_metric`` makes the verdict, as for the classifier gates. The unit of ``n`` is
+``checks.gate_metric`` makes the verdict, as for the classifier gates. The unit of ``n`` is
 the text (the intervals resample texts, not tokens), so an undecided gate says how many texts
 would decide it.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import math
 
-from . import checks as gate_checks
 from ..stats import intervals as stats
+from .checks import gate_metric
+from .result import GateResult, Rule
 from .thresholds import Threshold
 
 # gate name -> (summary metric, threshold key, direction)
@@ -38,7 +40,7 @@ def texts_to_decide(metric, limit: float) -> int | None:
     return max(int(metric.n) + 1, math.ceil(metric.n * (half_width / distance) ** 2))
 
 
-def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_only: bool = False):
+def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_only: bool = False) -> GateResult:
     """``gate`` (one of ``LM_TOKEN_GATES``) on a token-loyalty result under ``thresholds``."""
     if gate not in LM_TOKEN_GATES:
         raise ValueError(f"unknown LM token gate {gate!r}; gates: {', '.join(LM_TOKEN_GATES)}")
@@ -49,9 +51,8 @@ def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_o
               f"{summary['token_agreement'].value:.3f}, mean KL {summary['mean_kl'].value:.4f} nats, "
               f"p99 KL {summary['p99_kl'].value:.3f})")
     needed = None if limit.value is None or metric is None else texts_to_decide(metric, float(limit.value))
-    return gate_checks.gate_metric(gate, metric, limit.value, limit.source, direction,
-                                   gate_checks.Rule.from_thresholds(thresholds), warn_only=warn_only,
-                                   needed=needed, unit="texts", detail=detail)
+    return gate_metric(gate, metric, limit.value, limit.source, direction, Rule.from_thresholds(thresholds),
+                       warn_only=warn_only, needed=needed, unit="texts", detail=detail)
 
 
 def min_token_agreement(result, thresholds: dict[str, Threshold], **options):
