@@ -195,7 +195,10 @@ def kl_tail_bound(teacher: TeacherSummary, log_m: np.ndarray) -> np.ndarray:
     The bound is small when the teacher keeps little mass outside its top K (the usual case for
     an LM at K = 32), and 0 when K covers the vocabulary. ``log_m``: log of ``m`` per token.
     It is a worst case over every teacher tail the summary allows, so it is loose on
-    high-entropy text (the benchmark prints it beside the measured gap).
+    high-entropy text: on SmolLM2-135M and 16 movie-review sentences at K = 32 it averaged 7.6
+    nats, while the measured gap was 0.002 (int8-weight student: top-32 KL 0.0033 vs full 0.0052)
+    and 0.21 (naive int8: 1.35 vs 1.56). The top-K KL is a lower bound of the full one, here
+    65-87% of it; ``benchmarks/bench_lm_tokens.py --real --real-gap`` measures it.
     """
     p_tail = np.exp(teacher.tail_logmass.astype(np.float64))
     with np.errstate(divide="ignore"):
