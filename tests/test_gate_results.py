@@ -87,11 +87,11 @@ def test_robustness_gate_both_ways_and_reuses_given_outcomes():
 def test_robustness_sequence_decides_both_ways_in_attack_order():
     outcomes = ([3, 1, 2, 0], np.array([0.0, 1.0, 0.0, 0.0]))
     assert robustness.in_attack_order(outcomes, [1, 0, 9, 2, 3]) == [1.0, 0.0, 0.0, 0.0]  # 9: not attacked yet
-    assert robustness.sequence([0.0] * 100, 0.1, Rule(), block=100, cap=100) is None  # one block: fixed-size
-    assert robustness.sequence([0.0] * 50, None, Rule(), block=50, cap=100) is None  # nothing gated
-    passed = robustness.sequence([0.0] * 100, 0.2, Rule(), block=50, cap=200)
-    failed = robustness.sequence([1.0] * 100, 0.2, Rule(), block=50, cap=200)
-    undecided = robustness.sequence([0.0] * 50, 0.05, Rule(), block=50, cap=200)
+    assert robustness.robustness_sequence([0.0] * 100, 0.1, Rule(), block=100, cap=100) is None  # one block: fixed-size
+    assert robustness.robustness_sequence([0.0] * 50, None, Rule(), block=50, cap=100) is None  # nothing gated
+    passed = robustness.robustness_sequence([0.0] * 100, 0.2, Rule(), block=50, cap=200)
+    failed = robustness.robustness_sequence([1.0] * 100, 0.2, Rule(), block=50, cap=200)
+    undecided = robustness.robustness_sequence([0.0] * 50, 0.05, Rule(), block=50, cap=200)
     assert passed.stopped and passed.decision.passed and passed.reason.startswith("decided PASS after")
     assert failed.stopped and not failed.decision.passed and failed.reason.startswith("decided FAIL after 50")
     assert not undecided.stopped and "attack another block" in undecided.reason
@@ -100,9 +100,9 @@ def test_robustness_sequence_decides_both_ways_in_attack_order():
 
 
 def test_robustness_feasibility_note():
-    assert robustness.feasibility(None, 10, 5) is None
-    assert robustness.feasibility(0.10, 1000, 100) is None  # enough examples for a PASS
-    note = robustness.feasibility(0.10, 30, 25)
+    assert robustness.robustness_feasibility(None, 10, 5) is None
+    assert robustness.robustness_feasibility(0.10, 1000, 100) is None  # enough examples for a PASS
+    note = robustness.robustness_feasibility(0.10, 30, 25)
     assert note.startswith("with at most 30 attacked examples in blocks of 25, the robustness gate cannot reach")
     assert "raise --attack-examples to about" in note
 

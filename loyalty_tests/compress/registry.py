@@ -13,7 +13,6 @@ your own code, for a method of your own). Nothing here changes.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 from typing import Callable, ClassVar
 
@@ -34,19 +33,15 @@ class MethodConfig:
     version: ClassVar[int] = 1  # bump when the same config makes a different student: caches key on it
 
 
-# Handler: handler(teacher, config, data, seed) -> HFClassifier
+# Handler: handler(teacher, config, data, seed, context: BuildContext) -> HFClassifier
 
-# Where long-running methods report progress: compress() sets it for the duration of one call
-# (the pytest plugin passes its terminal reporter), so handlers keep their four-argument form.
-PROGRESS: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("loyalty_compress_progress",
-                                                                                default=print)
 
 METHODS = Registry("compression method", "method", base=MethodConfig, listing="registered methods")
 _HANDLERS, _CONFIG_TYPES = METHODS.handlers, METHODS.config_types  # the registry's own dicts (tests add to them)
 
 
 def register(config_type: type) -> Callable[[Handler], Handler]:
-    """Decorator: ``@register(Int8Config) def quantize_int8(teacher, config, data, seed): ...``."""
+    """Decorator: ``@register(Int8Config) def quantize_int8(teacher, config, data, seed, context): ...``."""
     METHODS.check(config_type)  # frozen dataclass, a MethodConfig, a free name: before reading its attributes
     if config_type.family not in FAMILIES:
         raise TypeError(f"{config_type.__name__}.family must be one of {FAMILIES}, got {config_type.family!r}")
@@ -86,14 +81,3 @@ def require_data(data, method: str):
         raise LoyaltyError(f"{method} trains the student and needs training data: pass --loyalty-train-data SPEC "
                            "(or use an embedded --loyalty-data, whose train split is the default)")
     return data
-
-
-def progress_reporter(label: str):
-    """A train-loop callback that reports every tenth of the way to the caller's progress sink."""
-    sink = PROGRESS.get()
-
-    def report(step: int, total: int, loss: float) -> None:
-        if step % max(1, total // 10) == 0 or step == total:
-            sink(f"{label}: step {step}/{total}, loss {loss:.3f}")
-
-    return report
