@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .context import BuildContext
 from .dynamic_int8 import conv1d_as_linear, quantized_names
 from .registry import MethodConfig, register
 from .student import make_student
@@ -86,7 +87,8 @@ def _int8_modules():
 
 
 @register(Int8WeightConfig)
-def quantize_int8_weights(teacher, config: Int8WeightConfig, data=None, seed: int = 0):
+def quantize_int8_weights(teacher, config: Int8WeightConfig, data=None, seed: int = 0,
+                          context: BuildContext = BuildContext()):
     """A copy of ``teacher`` with int8 weights per output channel; the teacher is left untouched."""
     from torch import nn
 
