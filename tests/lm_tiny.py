@@ -58,7 +58,7 @@ def _widen(model, seed: int, scale: float):
     if scale > 0:
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            for name, parameter in model.named_parameters():
+            for parameter in model.parameters():
                 if parameter.dim() == 2:
                     parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
     return model

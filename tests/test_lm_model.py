@@ -7,13 +7,13 @@ import sys
 
 import pytest
 import torch
+from lm_tiny import save_tiny_llama, tiny_causal_lm, tiny_gpt2, tiny_lm_tokenizer
+from tiny import save_tiny_bert
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.loading import as_causal_lm
 from loyalty_tests.lm.model import CausalLM, check_same_kind, check_same_tokenizer, model_kind
 from loyalty_tests.models.specs import ModelOptions, check_spec, load_model
-from lm_tiny import save_tiny_llama, tiny_causal_lm, tiny_gpt2, tiny_lm_tokenizer
-from tiny import save_tiny_bert
 
 
 def encode(lm, texts):
@@ -85,13 +85,15 @@ def test_tokenizer_mismatch_names_both_fingerprints(tmp_path):
     tokenizer = tiny_lm_tokenizer(tmp_path / "b", extra_tokens=("<extra>",))
     student = CausalLM(teacher.model, tokenizer, "student")
     assert student.tokenizer_fingerprint != teacher.tokenizer_fingerprint
-    with pytest.raises(LoyaltyError, match=rf"{teacher.tokenizer_fingerprint[:12]}.*{student.tokenizer_fingerprint[:12]}"):
+    both = rf"{teacher.tokenizer_fingerprint[:12]}.*{student.tokenizer_fingerprint[:12]}"
+    with pytest.raises(LoyaltyError, match=both):
         check_same_tokenizer(teacher, student)
     check_same_tokenizer(teacher, CausalLM(teacher.model, tiny_lm_tokenizer(tmp_path / "c"), "copy"))
 
 
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
-@pytest.mark.parametrize("recipe", ["int8", "int8:keep=lm_head", "int8-weight", "int8-weight:keep=lm_head/embed_tokens"])
+@pytest.mark.parametrize("recipe", ["int8", "int8:keep=lm_head", "int8-weight",
+                                    "int8-weight:keep=lm_head/embed_tokens"])
 def test_lm_recipes_make_lm_students_that_share_the_tokenizer(tmp_path, kind, recipe):
     if kind == "gpt2":  # GPT-2 calls its token embeddings wte
         recipe = recipe.replace("embed_tokens", "wte")

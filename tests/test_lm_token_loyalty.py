@@ -8,13 +8,13 @@ import copy
 import numpy as np
 import pytest
 import torch
+from lm_tiny import tiny_causal_lm, tiny_lm_tokenizer
 
 from loyalty_tests.errors import LoyaltyCacheWarning, LoyaltyError
 from loyalty_tests.gates.lm_tokens import max_mean_kl, max_perplexity_ratio, min_token_agreement
 from loyalty_tests.gates.thresholds import resolve
 from loyalty_tests.lm.model import CausalLM
 from loyalty_tests.lm.token_loyalty import token_loyalty
-from lm_tiny import tiny_causal_lm, tiny_lm_tokenizer
 
 TEXTS = [f"text {i}: the quick brown fox jumps over the lazy dog" + " again" * (i % 4) for i in range(12)]
 GATES = (min_token_agreement, max_mean_kl, max_perplexity_ratio)

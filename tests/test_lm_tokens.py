@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon
 from scipy.special import log_softmax as scipy_log_softmax
 from scipy.special import rel_entr
-from scipy import stats as scipy_stats
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.tokens import summarize_teacher, token_statistics

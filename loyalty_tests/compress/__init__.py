@@ -19,23 +19,33 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import LoyaltyError
-from . import distill  # noqa: F401  (importing registers each method)
-from . import dynamic_int8
-from . import heads
-from . import onnx_int8
-from . import prune
-from . import qat
-from . import theseus
-from . import weight_int8
+from . import (
+    distill,  # noqa: F401  (importing registers each method)
+    dynamic_int8,
+    heads,
+    onnx_int8,
+    prune,
+    qat,
+    theseus,
+    weight_int8,
+)
+from .context import BuildContext
 from .distill import DistillConfig
 from .dynamic_int8 import Int8Config
 from .heads import HeadsConfig
 from .onnx_int8 import OnnxInt8Config
+from .parse import config_to_recipe, parse_recipe
 from .prune import PruneConfig
 from .qat import QatConfig
-from .context import BuildContext
-from .parse import config_to_recipe, parse_recipe
-from .registry import FAMILIES, MethodConfig, describe_methods, handler_for, known_method_names, register, registered_methods
+from .registry import (
+    FAMILIES,
+    MethodConfig,
+    describe_methods,
+    handler_for,
+    known_method_names,
+    register,
+    registered_methods,
+)
 from .theseus import TheseusConfig
 from .weight_int8 import Int8WeightConfig
 

@@ -10,9 +10,9 @@ that treat texts, not tokens, as the sampled unit (``stats.clustered.cluster_rat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -63,7 +63,8 @@ class TokenLoyaltyResult:
         return [(int(i), float(means[i])) for i in np.argsort(-means, kind="stable")[:k]]
 
 
-def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray, confidence: float = 0.95) -> dict[str, MetricValue]:
+def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray,
+              confidence: float = 0.95) -> dict[str, MetricValue]:
     """Corpus summary of per-token statistics: means with clustered intervals, KL quantiles.
 
     >>> values = {name: np.zeros(4) for name in STATISTICS}

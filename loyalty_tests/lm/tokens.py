@@ -67,7 +67,7 @@ class TeacherSummary:
     def __len__(self) -> int:
         return len(self.nll)
 
-    def rows(self, start: int, stop: int) -> "TeacherSummary":
+    def rows(self, start: int, stop: int) -> TeacherSummary:
         """Positions ``start:stop``."""
         return TeacherSummary(self.top_logprobs[start:stop], self.top_ids[start:stop],
                               self.tail_logmass[start:stop], self.nll[start:stop])

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..errors import LoyaltyError
+from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..infra.quiet import no_progress_bars
 from ..lm.loading import as_causal_lm, folder_is_causal_lm, load_gguf, load_lm_folder
 from ..lm.model import CausalLM, check_same_kind, model_kind  # noqa: F401  (re-exported for the plugin)
-from .classifiers import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
-                     check_position_limit, position_limit)
+from .classifiers import (
+    CallableClassifier,
+    Classifier,
+    HFClassifier,
+    OnnxClassifier,
+    check_batching,
+    check_position_limit,
+    position_limit,
+)
 
 SPEC_FORMS = (
     "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
