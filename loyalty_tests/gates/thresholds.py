@@ -59,6 +59,9 @@ THRESHOLD_SPECS = {
         _fraction("max_robustness_drop", 0.10,
                   "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
                   "on the same attacked examples"),
+        _fraction("min_generation_agreement", 0.5,
+                  "causal LMs: smallest allowed share of prompts whose greedy continuations by teacher and "
+                  "student are identical (--loyalty-max-new-tokens tokens each)"),
         ThresholdSpec("decision", "estimate", str,
                       "how a gate decides from its 95% CI: estimate (the point estimate), confident (the "
                       "pessimistic end of the CI) or three-way (PASS, FAIL, or INCONCLUSIVE, see inconclusive)",

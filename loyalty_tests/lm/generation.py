@@ -122,6 +122,12 @@ def generation_agreement(teacher, student, prompts: Sequence[str], *, max_new_to
         raise LoyaltyError("generation agreement needs at least one prompt; give a text corpus with --loyalty-data")
     teacher_ids = greedy_continuations(teacher, prompts, max_new_tokens, batch_size=batch_size)
     student_ids = greedy_continuations(student, prompts, max_new_tokens, batch_size=batch_size)
+    return compare_continuations(teacher.tokenizer, prompts, teacher_ids, student_ids, max_new_tokens)
+
+
+def compare_continuations(tokenizer, prompts, teacher_ids, student_ids, max_new_tokens: int) -> GenerationAgreement:
+    """The agreement of continuations already generated (a teacher's are computed once per run)."""
+    prompts = list(prompts)
     divergence = [first_divergence(t, s, max_new_tokens) for t, s in zip(teacher_ids, student_ids)]
     same = sum(d == max_new_tokens for d in divergence)
     fractions = np.array(divergence, dtype=np.float64) / max_new_tokens
@@ -129,7 +135,7 @@ def generation_agreement(teacher, student, prompts: Sequence[str], *, max_new_to
     mean = MetricValue(float(fractions.mean()), *map(float, bounded_mean_interval(fractions)), len(prompts))
 
     def decode(ids):
-        return tuple(teacher.tokenizer.decode(i) for i in ids)
+        return tuple(tokenizer.decode(i) for i in ids)
 
     return GenerationAgreement(tuple(prompts), decode(teacher_ids), decode(student_ids), tuple(divergence),
                                max_new_tokens, identical, mean)
