@@ -141,8 +141,8 @@ def test_config_to_recipe_rejects_what_a_recipe_cannot_hold():
 # ---- registry ---------------------------------------------------------------------------------
 
 def test_registry_lists_registered_methods_with_their_keys():
-    assert registered_methods()["int8"] == ("per_channel",)
-    for name in ("prune", "heads", "distill", "theseus", "qat", "onnx-int8"):
+    assert registered_methods()["int8"] == ("per_channel", "keep")
+    for name in ("prune", "heads", "distill", "theseus", "qat", "onnx-int8", "int8-weight"):
         assert name in registered_methods() and name in known_method_names()
 
 

@@ -9,6 +9,9 @@ Registered: ``int8`` (post-training dynamic quantization), ``prune`` (unstructur
 ``heads`` (attention heads physically removed), ``distill`` (knowledge distillation) and
 ``theseus`` (BERT-of-Theseus module replacing), ``qat`` (quantization-aware training, then int8)
 and ``onnx-int8`` (ONNX Runtime int8 export; a last step, since what it makes is not a torch model).
+Causal LMs (``lm.CausalLM``) take the methods whose config says ``lm = True``: ``int8`` (naive
+dynamic int8; ``keep=lm_head`` leaves named modules float) and ``int8-weight`` (weight-only int8
+per output channel).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from . import onnx_int8
 from . import prune
 from . import qat
 from . import theseus
+from . import weight_int8
 from .distill import DistillConfig
 from .dynamic_int8 import Int8Config
 from .heads import HeadsConfig
@@ -32,11 +36,12 @@ from .qat import QatConfig
 from .parse import config_to_recipe, parse_recipe
 from .registry import FAMILIES, MethodConfig, describe_methods, handler_for, known_method_names, register, registered_methods
 from .theseus import TheseusConfig
+from .weight_int8 import Int8WeightConfig
 
 __all__ = [
     "compress", "parse_recipe", "config_to_recipe", "registered_methods", "known_method_names",
     "register", "MethodConfig", "FAMILIES",
-    "Int8Config", "OnnxInt8Config", "QatConfig", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig",
+    "Int8Config", "Int8WeightConfig", "OnnxInt8Config", "QatConfig", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig",
 ]
 
 
@@ -70,6 +75,7 @@ def _compress(teacher, config, data, seed: int):
             f"compress needs a PyTorch Hugging Face teacher (an HFClassifier), got {type(teacher).__name__} "
             f"{getattr(teacher, 'name', '')!r}; load the teacher from a model folder or hub id"
         )
+    _check_lm_steps(teacher, configs)
     student = teacher
     for position, step in enumerate(configs):
         if not hasattr(student, "model"):
@@ -79,6 +85,25 @@ def _compress(teacher, config, data, seed: int):
         student = handler_for(step)(student, step, data, seed)
     # a copy, not an attribute write: a handler that hands back its input must not rename the teacher
     return dataclasses.replace(student, name=f"{teacher.name}+{config_to_recipe(configs)}")
+
+
+def _check_lm_steps(teacher, configs) -> None:
+    """A causal LM goes only through methods written for one (``lm = True`` on the config)."""
+    from ..lm.model import model_kind
+
+    if model_kind(teacher) != "lm":
+        return
+    refused = [config_to_recipe(step) for step in configs if not type(step).lm]
+    if refused:
+        fit = ", ".join(sorted(name for name in known_method_names() if _is_lm_method(name)))
+        raise LoyaltyError(f"recipe step(s) {', '.join(map(repr, refused))} cannot compress the causal LM "
+                           f"{getattr(teacher, 'name', '')!r}; methods for causal LMs: {fit}")
+
+
+def _is_lm_method(name: str) -> bool:
+    from .registry import config_type_for
+
+    return bool(config_type_for(name).lm)
 
 
 def _as_configs(config) -> tuple[object, ...]:

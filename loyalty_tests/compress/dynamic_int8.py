@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..errors import LoyaltyError
 from .registry import MethodConfig, register
 from .student import make_student
 
@@ -23,11 +24,49 @@ class Int8Config(MethodConfig):
 
     per_channel: one scale per output row of each weight (more faithful, slightly slower)
     instead of one per weight matrix (torch's default).
+    keep: modules left in float, by name or name suffix, joined by '/' (a ',' separates recipe
+    options), e.g. ``int8:keep=lm_head`` keeps a causal LM's output layer float.
     """
 
     method: ClassVar[str] = "int8"
     family: ClassVar[str] = "quantization"
+    lm: ClassVar[bool] = True
     per_channel: bool = False
+    keep: str | None = None
+
+
+def conv1d_as_linear(model):
+    """Replace GPT-2-style ``Conv1D`` layers (weight stored [in, out]) by the equal ``nn.Linear``,
+    in place: quantizers only know ``nn.Linear``, and would otherwise leave GPT-2's blocks float."""
+    import torch
+
+    for name, module in list(model.named_modules()):
+        if type(module).__name__ != "Conv1D" or not hasattr(module, "nf"):
+            continue
+        linear = torch.nn.Linear(module.weight.shape[0], module.nf, bias=module.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(module.weight.t())
+            if module.bias is not None:
+                linear.bias.copy_(module.bias)
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, linear)
+    return model
+
+
+def quantized_names(model, keep: str | None, types: tuple) -> list[str]:
+    """Names of the modules of ``types`` in ``model`` that ``keep`` does not name; a kept name
+    that matches no module is an error (a typo must not quietly quantize the LM head)."""
+    kept = [name.strip() for name in (keep or "").split("/") if name.strip()]
+    names = [name for name, module in model.named_modules() if isinstance(module, types)]
+
+    def is_kept(name: str, pattern: str) -> bool:
+        return name == pattern or name.endswith("." + pattern)
+
+    unmatched = [pattern for pattern in kept if not any(is_kept(name, pattern) for name, _ in model.named_modules())]
+    if unmatched:
+        raise LoyaltyError(f"keep={'/'.join(kept)}: no module named {', '.join(map(repr, unmatched))} in "
+                           f"{type(model).__name__}; quantizable modules include {', '.join(names[-3:])}")
+    return [name for name in names if not any(is_kept(name, pattern) for pattern in kept)]
 
 
 @register(Int8Config)
@@ -35,7 +74,7 @@ def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0):
     """A dynamically int8-quantized copy of ``teacher``; the teacher's model is left untouched."""
     import torch
 
-    model = copy.deepcopy(teacher.model).cpu().eval()
+    model = conv1d_as_linear(copy.deepcopy(teacher.model).cpu().eval())
     qconfig = (
         torch.ao.quantization.per_channel_dynamic_qconfig
         if config.per_channel
@@ -48,7 +87,8 @@ def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0):
         # noise in every user's test report; they are silenced here and nowhere else.
         warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=r".*quantize_per_(tensor|channel).*deprecated", category=UserWarning)
-        student = torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
-        )
+        spec = {torch.nn.Linear: qconfig}
+        if config.keep:  # by module name: only the Linears not kept
+            spec = {name: qconfig for name in quantized_names(model, config.keep, (torch.nn.Linear,))}
+        student = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
     return make_student(teacher, student, config, data, seed, device="cpu")

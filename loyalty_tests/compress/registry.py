@@ -32,6 +32,7 @@ class MethodConfig:
     trains: ClassVar[bool] = False  # fine-tunes weights, so it needs training data
     uses_data: ClassVar[bool] = False  # reads training data (every method that trains, and heads' importance)
     version: ClassVar[int] = 1  # bump when the same config makes a different student: caches key on it
+    lm: ClassVar[bool] = False  # also compresses a causal LM (lm.CausalLM) teacher
 
 
 Handler = Callable[..., object]  # handler(teacher, config, data, seed) -> HFClassifier

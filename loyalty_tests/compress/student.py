@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..infra.cache import fingerprint
+from ..lm.model import CausalLM
 from ..models.classifiers import HFClassifier
 from .parse import config_to_recipe
 
@@ -24,8 +25,14 @@ def student_fingerprint(teacher, config, data, seed: int) -> str | None:
                        config_to_recipe(config), seed, data_stamp)
 
 
-def make_student(teacher, model, config, data=None, seed: int = 0, *, device: str | None = None) -> HFClassifier:
-    """Wrap a handler's new model as an ``HFClassifier`` that inherits the teacher's settings."""
+def make_student(teacher, model, config, data=None, seed: int = 0, *,
+                 device: str | None = None) -> HFClassifier | CausalLM:
+    """Wrap a handler's new model as a student of the teacher's kind (an ``HFClassifier`` or a
+    ``CausalLM``, sharing the teacher's tokenizer) that inherits the teacher's settings."""
+    if isinstance(teacher, CausalLM):
+        return CausalLM(model, teacher.tokenizer, teacher.name, student_fingerprint(teacher, config, data, seed),
+                        teacher.tokenizer_fingerprint, teacher.max_length, device or teacher.device,
+                        teacher.batch_size)
     return HFClassifier(
         model, teacher.tokenizer, teacher.name, batch_size=teacher.batch_size, max_length=teacher.max_length,
         device=device or teacher.device, fingerprint=student_fingerprint(teacher, config, data, seed),

@@ -3,6 +3,9 @@
 ``demo`` (the embedded teacher), a compression recipe of the teacher (``int8``,
 ``distill:layers=3+int8``), a local Hugging Face folder (``./my-model``), an ONNX file
 (``./model.onnx``), a Python factory (``pkg.module:make_model``) or a hub id (``ORG/NAME``).
+Causal LMs are recognised by the model, never by a flag: a folder whose config names a
+``*ForCausalLM`` architecture, a ``.gguf`` file, or a factory returning an LM load as a
+``lm.CausalLM`` (see ``lm.loading``); ``model_kind`` tells the two kinds apart.
 This module sits above ``models`` (classifier types), ``demo`` and ``compress``: it imports
 them, none of them imports it.
 """
@@ -18,6 +21,8 @@ from typing import Callable
 from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..errors import LoyaltyError
 from ..infra.quiet import no_progress_bars
+from ..lm.loading import as_causal_lm, folder_is_causal_lm, load_gguf, load_lm_folder
+from ..lm.model import CausalLM, check_same_kind, model_kind  # noqa: F401  (re-exported for the plugin)
 from .classifiers import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
                      check_position_limit, position_limit)
 
@@ -57,8 +62,9 @@ class ModelOptions:
         check_batching("model options", self.batch_size, self.max_length)
 
 
-def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOptions | None = None) -> Classifier:
-    """Turn a ``--teacher``/``--student`` spec into a classifier (see the module docstring)."""
+def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
+               options: ModelOptions | None = None) -> Classifier | CausalLM:
+    """Turn a ``--teacher``/``--student`` spec into a classifier or a causal LM (see the module docstring)."""
     options = options or ModelOptions()
     spec = str(spec).strip()
     if not spec:
@@ -73,12 +79,18 @@ def load_model(spec: str, *, teacher: Classifier | None = None, options: ModelOp
     path = Path(spec).expanduser()
     if spec.endswith(".onnx"):
         return _load_onnx(path, spec, options)
+    if spec.endswith(".gguf"):
+        return load_gguf(str(path), spec, device=options.device)
+    if path.is_dir() and folder_is_causal_lm(path):
+        return load_lm_folder(str(path), spec, device=options.device, allow_pickle=options.allow_pickle,
+                              trust_remote_code=options.trust_remote_code)
     if path.is_dir():
         return _load_hf(str(path), spec, options, local=True)
     if _FACTORY.match(spec) and not path.exists():
         return _load_factory(spec, options)
     if path.exists():
-        raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory) or an .onnx file")
+        raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory), "
+                           "an .onnx file or a .gguf file")
     if _is_path(spec):
         raise LoyaltyError(f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
                            f"to the current folder {Path.cwd()}); check the path")
@@ -103,12 +115,12 @@ def _is_recipe(spec: str) -> bool:
     return first_method in known_method_names()
 
 
-def _compressed(spec: str, teacher: Classifier | None, options: ModelOptions) -> Classifier:
+def _compressed(spec: str, teacher: Classifier | CausalLM | None, options: ModelOptions) -> Classifier | CausalLM:
     from ..compress import compress
 
     if teacher is None:
         raise LoyaltyError(f"student spec {spec!r} is a compression recipe and needs a teacher; pass --teacher")
-    if not isinstance(teacher, HFClassifier):
+    if not isinstance(teacher, (HFClassifier, CausalLM)):
         raise LoyaltyError(
             f"recipe {spec!r} compresses a PyTorch Hugging Face teacher, but the teacher {teacher.name!r} "
             f"is a {type(teacher).__name__}; give a Hugging Face teacher or a ready-made student"
@@ -223,7 +235,8 @@ def _load_factory(spec: str, options: ModelOptions) -> Classifier:
         raise
     except Exception as error:  # the user's code failing is bad input, not an internal error of the plugin
         raise LoyaltyError(f"model factory {spec!r} raised {type(error).__name__}: {error}; fix the factory") from error
-    return as_classifier(made, spec, options)
+    language_model = as_causal_lm(made, spec, device=options.device)
+    return language_model if language_model is not None else as_classifier(made, spec, options)
 
 
 def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classifier:
@@ -266,8 +279,9 @@ def check_spec(spec: str, role: str) -> None:
         parse_recipe(spec)  # an unknown method or key fails here, with a suggestion
         return
     path = Path(spec).expanduser()
-    if spec.endswith(".onnx") and not path.is_file():
-        raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
+    if spec.endswith((".onnx", ".gguf")) and not path.is_file():
+        raise LoyaltyError(f"{spec.rsplit('.', 1)[1].upper()} model {spec!r} does not exist; check the path "
+                           f"(relative to {Path.cwd()})")
     if path.exists() or (_HUB_ID.match(spec) and not _is_path(spec)):
         return  # a hub id is checked when it loads: that needs the network
     raise LoyaltyError(f"{role} model path {spec!r} does not exist (looked for {path.absolute()}); check the path; "
