@@ -24,6 +24,7 @@ from ..stats.sequential import sequential_examples_to_decide
 from ..comparison import format_examples
 from ..robustness import summary as robust
 from ..gates.thresholds import warn_only_gates
+from . import lm_session
 from .baseline import check_baseline
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
 
@@ -36,8 +37,11 @@ class LoyaltyGateWarning(UserWarning):
     """A warn-only gate did not pass."""
 
 
+LM_SUITE_MODULE = "test_lm_gates.py"
+
+
 def is_gate_item(item) -> bool:
-    return item.path.name == SUITE_MODULE and item.path.parent.name == "suite"
+    return item.path.name in (SUITE_MODULE, LM_SUITE_MODULE) and item.path.parent.name == "suite"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,6 +62,10 @@ class GateRunner:
         self.rule = gate_checks.Rule.from_thresholds(self.thresholds)
         self._report = None
         gate = request.node.originalname.removeprefix("test_")
+        self.lm_run = failing(lambda: lm_session.pair_is_lm(teacher, student))
+        reason = lm_session.skip_reason(gate, self.lm_run, teacher)
+        if reason:
+            pytest.skip(reason)
         if gate in PREDICTION_GATES or gate == "baseline":
             self.report  # computed in setup: a model that crashes makes the gate an ERROR, not a FAIL
 
@@ -80,6 +88,10 @@ class GateRunner:
             return f"\nworst {title}:\n" + format_examples(rows) if rows else ""
 
         return self.finish(result, details=worst)
+
+    def check_lm(self, gate: str) -> gate_checks.GateResult:
+        """A causal-LM gate: token loyalty on the corpus, or generation agreement."""
+        return lm_session.check_lm_gate(self, gate, failing)
 
     def check_latency(self, benchmark) -> gate_checks.GateResult:
         if getattr(benchmark, "disabled", False):
@@ -148,13 +160,14 @@ class GateRunner:
             self._raise_or_warn(result, result.message + (details() if details else ""), stacklevel=4)
         return result
 
-    def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None):
+    def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None,
+                lm: dict | None = None):
         data, report = self.session.data(), self._report  # a gate that needed no predictions records none
         row = {"student": self.label, "student_name": self.student.name,
                "student_fingerprint": self.student.fingerprint, "teacher_fingerprint": self.teacher.fingerprint,
                "teacher_name": self.teacher.name, "gate": result.to_row(),
                "metrics": report.metric_rows() if report else None,
-               "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness,
+               "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness, "lm": lm,
                "phases": list(self.session.phases), "engine": self.session.engine_name,
                "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}

@@ -22,13 +22,14 @@ from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
 from . import fixtures
 from . import gate_runner
 from .configfile import realign
+from .lm_session import LM_GATES, spec_kind
 from .options import add_options
 from .report_collector import ReportCollector
 from .session import LoyaltySession
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
 GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution",
-         "latency", "robustness", "baseline")
+         "latency", "robustness", "baseline", *LM_GATES)
 DECLARED = ("loyalty_teacher", "loyalty_student")
 
 
@@ -187,3 +188,5 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
+    if spec_kind(config.getoption("loyalty_teacher")) == "classifier":  # plainly no LM: no LM gates listed at all
+        items[:] = [item for item in items if item.path.name != gate_runner.LM_SUITE_MODULE]

@@ -45,6 +45,9 @@ class LoyaltySession:
         self._memo: dict[tuple, object] = {}
         self._data = None
         self._train_data = None
+        from .lm_session import LMPart
+
+        self.lm = LMPart(self)  # the causal-LM gates' work (plugins/lm_session.py)
 
     @property
     def has_teacher(self) -> bool:
@@ -102,6 +105,8 @@ class LoyaltySession:
     # -- data ----------------------------------------------------------------------------------
     def data(self):
         if self._data is None:
+            self._data = self.lm.choice_data()  # an LM choice file (None without): the prediction gates read its answers
+        if self._data is None:
             option = self.config.getoption
             self._data = load_dataset(
                 self.data_spec, text_column=option("loyalty_text_column"),
@@ -146,7 +151,7 @@ class LoyaltySession:
     def student_from_spec(self, spec: str, teacher):
         def load():
             self.progress(f"loading student {spec}")
-            return load_model(spec, teacher=teacher, options=self.model_options())
+            return load_model(spec, teacher=getattr(teacher, "lm", teacher), options=self.model_options())
 
         return self._timed(("spec", "student", spec, id(teacher)), "load", spec, load)
 
@@ -155,7 +160,10 @@ class LoyaltySession:
         object with ``predict_proba`` and ``label_names``, or a classifier already)."""
         key = ("classifier", id(obj))
         if key not in self._memo:
-            self._memo[key] = as_classifier(obj, name, self.model_options())
+            from .lm_session import is_lm
+
+            # an LM answers through its choice task, when one is given; the LM gates read it as it is
+            self._memo[key] = self.lm.wrap(obj) if is_lm(obj) else as_classifier(obj, name, self.model_options())
             self._memo[("keep", id(obj))] = obj  # keep obj alive, so its id is not reused
         return self._memo[key]
 
@@ -307,6 +315,7 @@ class LoyaltySession:
         """Everything that can be checked without loading a model, so a bad option stops pytest
         before any work: thresholds and their ranges, the attack recipe, the data spec's form."""
         self.thresholds()
+        self.lm.check()
         self._check_latency_rounds()
         self._check_engine()
         if self.attacking:
