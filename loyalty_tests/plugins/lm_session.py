@@ -143,12 +143,12 @@ class LMPart:
         teacher, student = underlying(teacher), underlying(student)
 
         def run():
-            from ..lm.tokens import token_loyalty
+            from ..lm.token_loyalty import token_loyalty
 
             texts = self.corpus()
             self.session.progress(f"token loyalty of {student.name} on {len(texts)} texts of {self.session.data_spec}")
-            return token_loyalty(teacher, student, texts, cache_dir=self.session.cache_dir if self.session.use_cache
-                                 else None, seed=self.session.seed)
+            return token_loyalty(teacher, student, texts, cache_dir=self.session.cache_dir,
+                                 use_cache=self.session.use_cache, progress=self.session.progress)
 
         return self.session._timed(("lm-tokens", id(teacher), id(student)), "token loyalty", student.name, run)
 
@@ -196,8 +196,18 @@ def check_lm_gate(runner, gate: str, failing):
             return "\nearliest diverging continuations:\n" + format_side_by_side(rows) if rows else ""
 
         return runner.finish(result, details=worst, lm={"generation": agreement.to_row()})
-    from ..gates import lm_tokens
+    from ..gates.lm_tokens import lm_token_gate
 
     found = failing(lambda: part.token_loyalty(runner.teacher, runner.student))
-    result = lm_tokens.token_gate(gate, found, runner.thresholds, runner.rule, warn_only=warn_only)
-    return runner.finish(result, lm={"tokens": found.to_row()})
+    result = lm_token_gate(gate, found, runner.thresholds, warn_only=warn_only)
+    texts = part.corpus()
+
+    def worst() -> str:
+        rows = [f"  mean KL {kl:.3f} nats: {texts[index][:120]!r}" for index, kl in found.worst_texts(3)]
+        return "\ntexts the student follows least:\n" + "\n".join(rows) if rows else ""
+
+    row = {name: {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n}
+           for name, m in found.summary.items()}
+    row.update(n_tokens=found.n_tokens, n_texts=found.n_texts, top_k=found.top_k,
+               teacher_from_cache=found.teacher_from_cache)
+    return runner.finish(result, details=worst, lm={"tokens": row})
