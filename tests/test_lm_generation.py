@@ -15,7 +15,7 @@ PROMPTS = ["The film was", "A", "Once upon a time there was a very long prompt",
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2])
 def test_greedy_matches_hugging_face_generate_alone_and_batched(build):
     model, tokenizer = build(), char_tokenizer()
-    lm = TinyLM(model, tokenizer)
+    lm = TinyLM(model, tokenizer)  # has .model: decoded with its key/value cache
     batched = greedy_continuations(lm, PROMPTS, 8, batch_size=4)
     alone = [greedy_continuations(lm, [prompt], 8, batch_size=1)[0] for prompt in PROMPTS]
     assert batched == alone
@@ -25,6 +25,16 @@ def test_greedy_matches_hugging_face_generate_alone_and_batched(build):
                              pad_token_id=0, eos_token_id=3)
         theirs = [t for t in out[0, ids.shape[1]:].tolist() if t != 3]
         assert ours == theirs[:len(ours)] and len(ours) == len(theirs)
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2])
+def test_the_key_value_cache_path_gives_the_same_tokens(build):
+    class LogitsOnly:  # a factory's LM: logits and nothing else, so the padded recomputing path runs
+        def __init__(self, lm):
+            self.name, self.tokenizer, self.max_length, self.logits = lm.name, lm.tokenizer, lm.max_length, lm.logits
+
+    lm = TinyLM(build(), char_tokenizer())
+    assert greedy_continuations(lm, PROMPTS, 8) == greedy_continuations(LogitsOnly(lm), PROMPTS, 8, batch_size=3)
 
 
 def test_identical_models_agree_everywhere_and_a_perturbed_one_does_not():

@@ -9,10 +9,11 @@ beyond what was generated). Reported as the share identical (Wilson interval ove
 the mean first divergence as a fraction of ``max_new_tokens`` (``bounded_mean_interval`` over
 prompts); a prompt's tokens are never treated as independent observations.
 
-Decoding recomputes the whole sequence each step (no key/value cache): ``max_new_tokens``
-forwards per batch, plain and the same for any model behind ``logits``. Batches are padded on
-the right, where a causal model's outputs for the real tokens do not change, and each row's
-next token is read at its own last position.
+A Hugging Face model (``CausalLM.model``) decodes one prompt at a time with its key/value cache,
+so nothing is padded. Any other model behind ``logits`` recomputes the whole sequence each step
+(``max_new_tokens`` forwards per batch), padded on the right, where a causal model's outputs for
+the real tokens do not change, each row's next token read at its own last position. Both paths
+give the same tokens (tested).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def greedy_continuations(model, prompts: Sequence[str], max_new_tokens: int, *, 
         if not ids:
             raise LoyaltyError(f"prompt {prompt!r} has no tokens; generation needs a non-empty prompt")
         encoded.append(ids)
+    if _has_key_value_cache(model):
+        return [_greedy_cached(model, ids, max_new_tokens, eos, torch) for ids in encoded]
     continuations: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(encoded), batch_size):
         rows = list(range(start, min(start + batch_size, len(encoded))))
@@ -71,6 +74,35 @@ def greedy_continuations(model, prompts: Sequence[str], max_new_tokens: int, *, 
             if not active:
                 break
     return continuations
+
+
+def _has_key_value_cache(model) -> bool:
+    """A Hugging Face module behind the LM (``CausalLM.model``): it can reuse its keys and values."""
+    module = getattr(model, "model", None)
+    return module is not None and hasattr(module, "config") and hasattr(module, "forward")
+
+
+def _greedy_cached(model, ids: list[int], max_new_tokens: int, eos, torch) -> list[int]:
+    """One prompt, no padding: the prompt once, then one token per step with the model's key/value
+    cache (what ``generate`` does), so a step costs one token's forward, not the whole sequence's."""
+    import inspect
+
+    device = getattr(model, "device", "cpu")
+    # transformers 5 names the argument and output ``cache``; 4.x names them ``past_key_values``
+    name = "cache" if "cache" in inspect.signature(model.model.forward).parameters else "past_key_values"
+    generated: list[int] = []
+    with torch.inference_mode():
+        output = model.model(input_ids=torch.tensor([ids], device=device), use_cache=True)
+        for _ in range(max_new_tokens):
+            token = int(output.logits[0, -1].float().argmax())
+            if token == eos:
+                break
+            generated.append(token)
+            if len(generated) == max_new_tokens:
+                break
+            output = model.model(input_ids=torch.tensor([[token]], device=device), use_cache=True,
+                                 **{name: getattr(output, name)})
+    return generated
 
 
 def first_divergence(teacher: Sequence[int], student: Sequence[int], max_new_tokens: int) -> int:
