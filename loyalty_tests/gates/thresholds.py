@@ -59,6 +59,14 @@ THRESHOLD_SPECS = {
         _fraction("max_robustness_drop", 0.10,
                   "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
                   "on the same attacked examples"),
+        _fraction("min_token_agreement", 0.90,
+                  "causal LMs: smallest allowed share of tokens where the student's most likely next token is "
+                  "the teacher's (llama.cpp's 'same top p')"),
+        ThresholdSpec("max_mean_kl", 0.10, float,
+                      "causal LMs: largest allowed mean per-token KL(teacher || student) in nats", low=0.0, high=1e6),
+        ThresholdSpec("max_perplexity_ratio", 1.05, float,
+                      "causal LMs: largest allowed student/teacher perplexity ratio on the texts' own next tokens",
+                      low=1e-6, high=1e6),
         _fraction("min_generation_agreement", 0.5,
                   "causal LMs: smallest allowed share of prompts whose greedy continuations by teacher and "
                   "student are identical (--loyalty-max-new-tokens tokens each)"),

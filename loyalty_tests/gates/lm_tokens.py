@@ -1,0 +1,69 @@
+"""The token-loyalty gates of a causal-LM student: ``token_agreement``, ``mean_kl`` and
+``perplexity_ratio``, each three-way from its clustered 95% CI against its limit.
+
+Pure functions over a ``lm.token_loyalty.TokenLoyaltyResult`` and the effective thresholds;
+``gate_checks.gate_metric`` makes the verdict, as for the classifier gates. The unit of ``n`` is
+the text (the intervals resample texts, not tokens), so an undecided gate says how many texts
+would decide it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import checks as gate_checks
+from ..stats import intervals as stats
+from .thresholds import Threshold
+
+# gate name -> (summary metric, threshold key, direction)
+LM_TOKEN_GATES = {
+    "token_agreement": ("token_agreement", "min_token_agreement", stats.AT_LEAST),
+    "mean_kl": ("mean_kl", "max_mean_kl", stats.AT_MOST),
+    "perplexity_ratio": ("perplexity_ratio", "max_perplexity_ratio", stats.AT_MOST),
+}
+
+
+def texts_to_decide(metric, limit: float) -> int | None:
+    """About how many texts would shrink the CI clear of the limit, the per-text spread held fixed
+    (the half-width falls as 1/sqrt(texts)); None when the estimate sits on the limit.
+
+    >>> from loyalty_tests.metrics import MetricValue
+    >>> texts_to_decide(MetricValue(0.92, 0.88, 0.96, 20), 0.90)
+    80
+    """
+    distance = abs(metric.value - limit)
+    if distance == 0 or metric.ci_low is None or metric.ci_high is None or not metric.n:
+        return None
+    half_width = (metric.ci_high - metric.ci_low) / 2
+    return max(int(metric.n) + 1, math.ceil(metric.n * (half_width / distance) ** 2))
+
+
+def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_only: bool = False):
+    """``gate`` (one of ``LM_TOKEN_GATES``) on a token-loyalty result under ``thresholds``."""
+    if gate not in LM_TOKEN_GATES:
+        raise ValueError(f"unknown LM token gate {gate!r}; gates: {', '.join(LM_TOKEN_GATES)}")
+    metric_name, key, direction = LM_TOKEN_GATES[gate]
+    metric, limit = result.summary.get(metric_name), thresholds[key]
+    summary = result.summary
+    detail = (f" ({result.n_tokens} tokens in {result.n_texts} texts; same top-1 "
+              f"{summary['token_agreement'].value:.3f}, mean KL {summary['mean_kl'].value:.4f} nats, "
+              f"p99 KL {summary['p99_kl'].value:.3f})")
+    needed = None if limit.value is None or metric is None else texts_to_decide(metric, float(limit.value))
+    return gate_checks.gate_metric(gate, metric, limit.value, limit.source, direction,
+                                   gate_checks.Rule.from_thresholds(thresholds), warn_only=warn_only,
+                                   needed=needed, unit="texts", detail=detail)
+
+
+def min_token_agreement(result, thresholds: dict[str, Threshold], **options):
+    """Share of tokens where the student's top-1 next token is the teacher's, at least the limit."""
+    return lm_token_gate("token_agreement", result, thresholds, **options)
+
+
+def max_mean_kl(result, thresholds: dict[str, Threshold], **options):
+    """Mean per-token KL(teacher || student) in nats, at most the limit."""
+    return lm_token_gate("mean_kl", result, thresholds, **options)
+
+
+def max_perplexity_ratio(result, thresholds: dict[str, Threshold], **options):
+    """exp(mean student NLL - mean teacher NLL) on the texts' own next tokens, at most the limit."""
+    return lm_token_gate("perplexity_ratio", result, thresholds, **options)

@@ -1,0 +1,132 @@
+"""Token loyalty of a student LM to its teacher over a corpus: one student pass per batch.
+
+``token_loyalty(teacher, student, texts)`` reads the teacher's top-K summary from the cache (or
+runs the teacher once to make it), runs the student over the same token ids, and compares them
+position by position (``tokens.token_statistics``). The result keeps per-token values of a few
+scalars (O(tokens), never O(vocabulary)) and per-text totals, and summarizes them with intervals
+that treat texts, not tokens, as the sampled unit (``stats.clustered.cluster_ratio_interval``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..metrics import MetricValue
+from ..stats.clustered import cluster_ratio_interval
+from .model import check_same_kind, check_same_tokenizer
+from .teacher_cache import batches, pad_id, padded, teacher_summaries, tokenize
+from .tokens import STATISTICS, token_statistics
+
+# Which scale each mean's interval is built on (see stats.clustered): shares on the logit scale,
+# positive means on the log scale, differences as they are.
+_SHARES = {"token_agreement": "same_top1", "top5_agreement": "top5", "probability_loyalty": "probability_loyalty"}
+
+
+@dataclass(frozen=True)
+class TokenLoyaltyResult:
+    """Per-token values (``per_token[name]``, concatenated over texts; ``offsets`` splits them) and
+    the corpus summary (``summary[name]``: a MetricValue with n = number of texts)."""
+
+    teacher: str
+    student: str
+    top_k: int
+    offsets: np.ndarray
+    per_token: dict[str, np.ndarray]
+    summary: dict[str, MetricValue]
+    truncated_texts: int = 0
+    teacher_from_cache: bool = False
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_texts(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def per_text(self, name: str) -> np.ndarray:
+        """Mean of ``name`` within each text."""
+        totals = np.add.reduceat(self.per_token[name], self.offsets[:-1])
+        return totals / np.diff(self.offsets)
+
+    def worst_texts(self, k: int = 5) -> list[tuple[int, float]]:
+        """(text index, mean KL) of the ``k`` texts the student follows least."""
+        means = self.per_text("kl")
+        return [(int(i), float(means[i])) for i in np.argsort(-means, kind="stable")[:k]]
+
+
+def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray, confidence: float = 0.95) -> dict[str, MetricValue]:
+    """Corpus summary of per-token statistics: means with clustered intervals, KL quantiles.
+
+    >>> values = {name: np.zeros(4) for name in STATISTICS}
+    >>> values.update(same_top1=np.ones(4), top5=np.ones(4), probability_loyalty=np.ones(4))
+    >>> s = summarize(values, np.array([0, 2, 4]))
+    >>> s["token_agreement"].value, s["mean_kl"].value, s["perplexity_ratio"].value
+    (1.0, 0.0, 1.0)
+    """
+    counts = np.diff(offsets).astype(np.float64)
+    groups = len(counts)
+
+    def totals(values):
+        return np.add.reduceat(values, offsets[:-1])
+
+    def mean(values, transform, confidence=confidence):
+        return cluster_ratio_interval(totals(values), counts, confidence, transform)
+
+    summary = {}
+    for name, statistic in _SHARES.items():
+        summary[name] = MetricValue(*mean(per_token[statistic], "logit"), groups)
+    kl = per_token["kl"]
+    summary["mean_kl"] = MetricValue(*mean(kl, "log"), groups)
+    for name, quantile in (("median_kl", 0.5), ("p99_kl", 0.99), ("max_kl", 1.0)):
+        summary[name] = MetricValue(float(np.quantile(kl, quantile)), None, None, groups)
+    square = mean(per_token["delta_p"] ** 2, "log")
+    summary["rms_delta_p"] = MetricValue(*(math.sqrt(max(x, 0.0)) for x in square), groups)
+    difference = mean(per_token["student_nll"] - per_token["teacher_nll"], "identity")
+    summary["perplexity_ratio"] = MetricValue(*(math.exp(min(x, 700.0)) for x in difference), groups)
+    for role in ("teacher", "student"):
+        summary[f"{role}_perplexity"] = MetricValue(math.exp(min(float(per_token[f"{role}_nll"].mean()), 700.0)),
+                                                    None, None, groups)
+    summary["kl_tail_bound"] = MetricValue(float(per_token["kl_tail_bound"].mean()), None, None, groups)
+    return summary
+
+
+def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, batch_size: int | None = None,
+                  max_length: int | None = None, cache_dir: Path | None = None, use_cache: bool = True,
+                  progress: Callable[[str], None] | None = None, confidence: float = 0.95) -> TokenLoyaltyResult:
+    """Compare ``student`` with ``teacher`` (both ``CausalLM``) token by token on ``texts``.
+
+    top_k: teacher tokens kept per position (KL is exact up to ``kl_tail_bound``); batch_size:
+    texts per forward pass (default: the student's); max_length: tokens kept per text (default:
+    the smaller context limit, at most 512); cache_dir/use_cache: the teacher's top-K cache.
+    """
+    check_same_kind(teacher, student)
+    check_same_tokenizer(teacher, student)
+    batch_size = int(batch_size or getattr(student, "batch_size", 8))
+    max_length = int(max_length or min(teacher.max_length, student.max_length, 512))
+    tokenized = tokenize(teacher.tokenizer, texts, max_length)
+    summaries, from_cache = teacher_summaries(teacher, tokenized, k=top_k, batch_size=batch_size,
+                                              cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    per_text: list[dict[str, np.ndarray] | None] = [None] * len(tokenized.ids)
+    groups = batches([len(row) for row in tokenized.ids], batch_size)
+    for number, group in enumerate(groups, 1):
+        input_ids, mask = padded([tokenized.ids[i] for i in group], pad_id(student.tokenizer))
+        logits = student.logits(input_ids, mask)
+        for row, index in enumerate(group):
+            n = len(tokenized.ids[index])
+            # one text at a time: the float64 work area is one text's [tokens, vocabulary], not the batch's
+            per_text[index] = token_statistics(summaries[index], logits[row, :n - 1].numpy(), tokenized.ids[index][1:])
+        del logits
+        if progress is not None:
+            progress(f"student {student.name}: batch {number}/{len(groups)}")
+    per_token = {name: np.concatenate([values[name] for values in per_text]) for name in STATISTICS}
+    offsets = np.concatenate([[0], np.cumsum(tokenized.observations)])
+    return TokenLoyaltyResult(teacher.name, student.name, int(top_k), offsets, per_token,
+                              summarize(per_token, offsets, confidence), tokenized.truncated, from_cache,
+                              {"max_length": max_length, "batch_size": batch_size})

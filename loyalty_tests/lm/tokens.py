@@ -1,0 +1,164 @@
+"""Token loyalty: how closely a student's next-token distributions follow its teacher's.
+
+Pure numpy. A text's ids t1..tn give n-1 token observations: the distribution after t1..ti
+predicts t(i+1). The teacher is summarized per position by its top-K log-probabilities, their
+token ids (most likely first), the log of the remaining tail mass and its NLL of the actual next
+token (``summarize_teacher``), so memory per token is O(K), never O(vocabulary); the student is
+scored against that summary from its full log-probabilities (``token_statistics``). Per token:
+
+- ``kl``: KL(teacher || student) in nats over the K top tokens plus one tail bucket,
+  ``sum_k p_k log(p_k / q_k) + P_tail log(P_tail / Q_tail)``. See ``kl_tail_bound`` for how far it
+  can sit below the full-vocabulary KL; with K = vocabulary size both are equal.
+- ``same_top1``: the student's most likely token is the teacher's.
+- ``top5``: the teacher's most likely token is among the student's 5 most likely.
+- ``probability_loyalty``: 1 - sqrt(JSD(p, q)), JSD in log base 2 (the paper's probability
+  loyalty, on the same K + 1 buckets).
+- ``delta_p``: q(teacher's top token) - p(teacher's top token); its RMS is llama.cpp's "RMS Δp".
+- ``teacher_nll``, ``student_nll``: -log p(actual next token); perplexity ratio =
+  exp(mean student NLL - mean teacher NLL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STATISTICS = ("kl", "same_top1", "top5", "probability_loyalty", "delta_p", "teacher_nll", "student_nll",
+              "kl_tail_bound")
+
+
+def log_softmax(logits) -> np.ndarray:
+    """Log-probabilities along the last axis, in float64.
+
+    >>> np.round(np.exp(log_softmax(np.array([0.0, np.log(3.0)]))), 4).tolist()
+    [0.25, 0.75]
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    top = values.max(axis=-1, keepdims=True)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return (np.log(np.exp(values - safe).sum(axis=-1, keepdims=True)) + safe)[..., 0]
+
+
+def _tail_logmass(logprobs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """log of the probability outside ``ids`` per row, summed directly (never 1 - sum, which loses
+    everything below 1e-16 when the top tokens hold almost all the mass)."""
+    masked = logprobs.copy()
+    np.put_along_axis(masked, ids, -np.inf, axis=-1)
+    return _logsumexp(masked)
+
+
+@dataclass(frozen=True)
+class TeacherSummary:
+    """The teacher at n positions: top-K log-probabilities [n, K] (descending) with their token
+    ids [n, K], the log tail mass [n] and the NLL of the actual next token [n]."""
+
+    top_logprobs: np.ndarray
+    top_ids: np.ndarray
+    tail_logmass: np.ndarray
+    nll: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.nll)
+
+
+def summarize_teacher(teacher_logits, next_tokens, k: int) -> TeacherSummary:
+    """Top-K summary of teacher logits [n, vocab] at positions whose actual next ids are ``next_tokens``.
+
+    Ties are broken toward the lower token id, as ``np.argmax`` does.
+
+    >>> s = summarize_teacher(np.log([[0.5, 0.3, 0.2]]), [2], k=1)
+    >>> s.top_ids.tolist(), np.round(np.exp(s.tail_logmass), 4).tolist(), np.round(s.nll, 4).tolist()
+    ([[0]], [0.5], [1.6094])
+    """
+    logprobs = log_softmax(teacher_logits)
+    k = min(int(k), logprobs.shape[-1])
+    # a stable sort of -logprob keeps equal values in id order, like np.argmax
+    top_ids = np.argsort(-logprobs, axis=-1, kind="stable")[:, :k]
+    next_tokens = np.asarray(next_tokens, dtype=np.int64)
+    nll = -np.take_along_axis(logprobs, next_tokens[:, None], axis=-1)[:, 0]
+    # float64 log-probabilities (float32 would cost 1e-6 nats on an NLL of 40), int32 ids: what the
+    # cache stores, so a cached teacher gives bit-identical results; 12 K + 16 bytes per token
+    return TeacherSummary(np.take_along_axis(logprobs, top_ids, axis=-1), top_ids.astype(np.int32),
+                          _tail_logmass(logprobs, top_ids), nll)
+
+
+def _xlogy_over(p: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """p (log p - log q) with 0 log 0 = 0."""
+    with np.errstate(invalid="ignore"):
+        return np.where(p > 0, p * (log_p - log_q), 0.0)
+
+
+def token_statistics(teacher: TeacherSummary, student_logits, next_tokens) -> dict[str, np.ndarray]:
+    """Per-token statistics (see the module docstring) of a student's logits [n, vocab] against
+    the teacher's summary at the same n positions.
+
+    >>> t = np.log([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    >>> s = np.log([[0.6, 0.3, 0.1], [0.5, 0.2, 0.3]])
+    >>> stats = token_statistics(summarize_teacher(t, [0, 2], k=3), s, [0, 2])
+    >>> np.round(stats["kl"], 4).tolist(), stats["same_top1"].tolist(), stats["top5"].tolist()
+    ([0.0268, 0.5544], [1.0, 0.0], [1.0, 1.0])
+    """
+    student = log_softmax(student_logits)
+    next_tokens = np.asarray(next_tokens, dtype=np.int64)
+    top_ids = teacher.top_ids.astype(np.int64)
+    log_p = teacher.top_logprobs.astype(np.float64)
+    log_q = np.take_along_axis(student, top_ids, axis=-1)
+    log_p_tail, log_q_tail = teacher.tail_logmass.astype(np.float64), _tail_logmass(student, top_ids)
+    p, q = np.exp(log_p), np.exp(log_q)
+    p_tail, q_tail = np.exp(log_p_tail), np.exp(log_q_tail)
+    kl = _xlogy_over(p, log_p, log_q).sum(-1) + _xlogy_over(p_tail, log_p_tail, log_q_tail)
+    teacher_top = top_ids[:, 0]
+    student_top_value = np.take_along_axis(student, teacher_top[:, None], axis=-1)
+    rank = (student > student_top_value).sum(-1)  # how many tokens the student puts above the teacher's top
+    return {
+        "kl": np.maximum(kl, 0.0),  # rounding can leave -1e-17
+        "same_top1": (student.argmax(-1) == teacher_top).astype(np.float64),
+        "top5": (rank < 5).astype(np.float64),
+        "probability_loyalty": 1.0 - np.sqrt(_jsd_base2(np.column_stack([p, p_tail]), np.column_stack([q, q_tail]))),
+        "delta_p": q[:, 0] - p[:, 0],
+        "teacher_nll": teacher.nll.astype(np.float64),
+        "student_nll": -np.take_along_axis(student, next_tokens[:, None], axis=-1)[:, 0],
+        "kl_tail_bound": kl_tail_bound(teacher, student),
+    }
+
+
+def _jsd_base2(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    m = (p + q) / 2
+    with np.errstate(divide="ignore"):
+        log_p, log_q, log_m = np.log(p), np.log(q), np.log(m)
+    jsd = 0.5 * _xlogy_over(p, log_p, log_m).sum(-1) + 0.5 * _xlogy_over(q, log_q, log_m).sum(-1)
+    return np.clip(jsd / np.log(2), 0.0, 1.0)
+
+
+def kl_tail_bound(teacher: TeacherSummary, student_logprobs: np.ndarray) -> np.ndarray:
+    """How far the top-K + tail KL can sit below the full-vocabulary KL, per token.
+
+    Merging the tail tokens T into one bucket loses exactly (chain rule of KL)
+    ``KL_full - KL_K = P_T * KL(p_T || q_T)``, where ``p_T = p / P_T`` and ``q_T = q / Q_T`` are
+    the distributions within the tail; it is >= 0 (so the cached KL never overstates the full one).
+    The teacher's tail is not stored, but every tail token has ``p_j <= p_(K)`` (the smallest
+    stored top-K probability), so ``p_T,j <= c = min(1, p_(K) / P_T)``; with ``m`` the student's
+    smallest tail probability within its tail, ``sum_j p_T,j log(p_T,j / q_T,j) <= log(c / m)``. So
+
+        0 <= KL_full - KL_K <= P_T * max(0, log(c / m)).
+
+    The bound is small when the teacher keeps little mass outside its top K (the usual case for
+    an LM at K = 32), and 0 when K covers the vocabulary.
+    """
+    top_ids = teacher.top_ids.astype(np.int64)
+    p_tail = np.exp(teacher.tail_logmass.astype(np.float64))
+    if top_ids.shape[-1] >= student_logprobs.shape[-1]:
+        return np.zeros(len(p_tail))
+    masked = student_logprobs.copy()
+    np.put_along_axis(masked, top_ids, np.inf, axis=-1)
+    log_m = masked.min(-1) - _tail_logmass(student_logprobs, top_ids)  # log of the smallest q within its tail
+    with np.errstate(divide="ignore"):
+        log_c = np.minimum(0.0, teacher.top_logprobs[:, -1].astype(np.float64) - np.log(p_tail))
+    return np.where(p_tail > 0, p_tail * np.maximum(0.0, log_c - log_m), 0.0)

@@ -1,0 +1,119 @@
+"""token_loyalty end to end on tiny random LMs: the teacher runs once (cached), A/A passes every
+LM gate, and each gate fails a student that breaks what it measures."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from loyalty_tests.errors import LoyaltyCacheWarning, LoyaltyError
+from loyalty_tests.gates.lm_tokens import max_mean_kl, max_perplexity_ratio, min_token_agreement
+from loyalty_tests.gates.thresholds import resolve
+from loyalty_tests.lm.model import CausalLM
+from loyalty_tests.lm.token_loyalty import token_loyalty
+from lm_tiny import tiny_causal_lm, tiny_lm_tokenizer
+
+TEXTS = [f"text {i}: the quick brown fox jumps over the lazy dog" + " again" * (i % 4) for i in range(12)]
+GATES = (min_token_agreement, max_mean_kl, max_perplexity_ratio)
+
+
+class Counting(CausalLM):
+    """A CausalLM that counts its forward passes."""
+
+    calls = 0
+
+    def logits(self, input_ids, attention_mask=None):
+        type(self).calls += 1
+        return super().logits(input_ids, attention_mask)
+
+
+@pytest.fixture
+def teacher(tmp_path):
+    made = tiny_causal_lm(tmp_path / "tok", scale=0.3, name="teacher")
+    return Counting(made.model, made.tokenizer, "teacher", max_length=256, batch_size=4)
+
+
+def copy_of(teacher, name="copy"):
+    return CausalLM(copy.deepcopy(teacher.model), teacher.tokenizer, name, max_length=256, batch_size=4)
+
+
+def with_lm_head(teacher, factor: float, name: str):
+    """The teacher with its output layer scaled: same argmax everywhere, sharper distributions."""
+    student = copy_of(teacher, name)
+    with torch.no_grad():
+        student.model.lm_head.weight.mul_(factor)
+    return student
+
+
+def test_identical_copy_passes_every_lm_gate_under_the_confident_rule(teacher, tmp_path):
+    result = token_loyalty(teacher, copy_of(teacher), TEXTS, top_k=8, cache_dir=tmp_path)
+    thresholds = resolve({"decision": "confident"}, {})
+    outcomes = [gate(result, thresholds) for gate in GATES]
+    assert all(outcome.passed and outcome.three_way == "PASS" for outcome in outcomes), outcomes
+    assert result.summary["token_agreement"].value == 1.0 and result.summary["mean_kl"].value < 1e-6
+    assert result.n_texts == len(TEXTS) and result.n_tokens == sum(len(t) - 1 for t in TEXTS)
+
+
+def test_each_gate_fails_a_student_that_breaks_its_metric(teacher, tmp_path):
+    thresholds = resolve({}, {})
+    sharper = token_loyalty(teacher, with_lm_head(teacher, 4.0, "sharper"), TEXTS, top_k=8, cache_dir=tmp_path)
+    assert min_token_agreement(sharper, thresholds).passed  # same top-1 token everywhere...
+    assert not max_mean_kl(sharper, thresholds).passed  # ...but far more confident
+    assert not max_perplexity_ratio(sharper, thresholds).passed
+    other = tiny_causal_lm(tmp_path / "other", seed=5, scale=0.3, name="other")
+    stranger = token_loyalty(teacher, other, TEXTS, top_k=8, cache_dir=tmp_path)
+    result = min_token_agreement(stranger, thresholds)
+    assert not result.passed and result.three_way == "FAIL"
+    assert "token_agreement" in result.message and "texts" in result.message
+
+
+def test_an_undecided_gate_says_how_many_texts_would_decide(teacher, tmp_path):
+    result = token_loyalty(teacher, with_lm_head(teacher, 1.3, "s"), TEXTS, top_k=8, cache_dir=tmp_path)
+    kl = result.summary["mean_kl"]
+    thresholds = resolve({"decision": "three-way", "max_mean_kl": (kl.value + kl.ci_high) / 2}, {})
+    outcome = max_mean_kl(result, thresholds)
+    assert outcome.three_way == "INCONCLUSIVE" and not outcome.passed
+    assert outcome.needed > len(TEXTS) and f"about {outcome.needed} texts would" in outcome.message
+
+
+def test_teacher_runs_once_then_comes_from_the_cache(teacher, tmp_path):
+    student = copy_of(teacher, "student")
+    first = token_loyalty(teacher, student, TEXTS, top_k=8, batch_size=4, cache_dir=tmp_path)
+    calls = Counting.calls
+    second = token_loyalty(teacher, student, TEXTS, top_k=8, batch_size=4, cache_dir=tmp_path)
+    assert not first.teacher_from_cache and second.teacher_from_cache and Counting.calls == calls
+    np.testing.assert_array_equal(first.per_token["kl"], second.per_token["kl"])
+    token_loyalty(teacher, student, TEXTS, top_k=4, cache_dir=tmp_path)  # another K is another entry
+    token_loyalty(teacher, student, TEXTS[:5], top_k=8, cache_dir=tmp_path)  # other texts too
+    assert Counting.calls == calls + 3 + 2
+    assert len(list((tmp_path / "lm-teacher").glob("*.npz"))) == 3
+
+
+def test_a_corrupt_cache_entry_is_recomputed_with_a_warning(teacher, tmp_path):
+    student = copy_of(teacher)
+    token_loyalty(teacher, student, TEXTS, top_k=8, cache_dir=tmp_path)
+    (entry,) = (tmp_path / "lm-teacher").glob("*.npz")
+    entry.write_bytes(b"not a numpy file")
+    with pytest.warns(LoyaltyCacheWarning, match="unreadable"):
+        result = token_loyalty(teacher, student, TEXTS, top_k=8, cache_dir=tmp_path)
+    assert not result.teacher_from_cache and result.summary["token_agreement"].value == 1.0
+
+
+def test_student_with_another_tokenizer_is_refused(teacher, tmp_path):
+    tokenizer = tiny_lm_tokenizer(tmp_path / "other-tok", extra_tokens=("<x>",))
+    with pytest.raises(LoyaltyError, match="different tokenizers"):
+        token_loyalty(teacher, CausalLM(teacher.model, tokenizer, "student"), TEXTS, cache_dir=tmp_path)
+
+
+def test_a_text_too_short_to_predict_anything_is_named(teacher, tmp_path):
+    with pytest.raises(LoyaltyError, match=r"text 1 \('a'\) has 1 token"):
+        token_loyalty(teacher, copy_of(teacher), ["long enough", "a"], cache_dir=tmp_path)
+
+
+def test_padding_does_not_change_a_text_s_statistics(teacher, tmp_path):
+    together = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, batch_size=6, use_cache=False)
+    alone = token_loyalty(teacher, with_lm_head(teacher, 1.5, "s"), TEXTS, batch_size=1, use_cache=False)
+    np.testing.assert_allclose(together.per_token["kl"], alone.per_token["kl"], atol=1e-5)

@@ -1,0 +1,118 @@
+"""Token-loyalty formulas against an independent full-vocabulary computation, the top-K + tail
+KL bound, and the clustered interval's arithmetic and coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.special import log_softmax as scipy_log_softmax
+from scipy.special import rel_entr
+from scipy import stats as scipy_stats
+
+from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.lm.tokens import summarize_teacher, token_statistics
+from loyalty_tests.stats.clustered import cluster_bootstrap_interval, cluster_ratio_interval
+
+
+def random_logits(seed: int, n: int, vocab: int, scale: float):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, scale, (n, vocab)), rng.normal(0, scale, (n, vocab)), rng.integers(0, vocab, n)
+
+
+@pytest.mark.parametrize("scale", [0.5, 3.0, 8.0])
+def test_formulas_equal_an_independent_full_vocabulary_computation(scale):
+    teacher, student, next_tokens = random_logits(int(scale * 10), 64, 50, scale)
+    p, q = np.exp(scipy_log_softmax(teacher, axis=1)), np.exp(scipy_log_softmax(student, axis=1))
+    stats = token_statistics(summarize_teacher(teacher, next_tokens, k=50), student, next_tokens)
+    teacher_top = p.argmax(1)
+    expected = {
+        "kl": rel_entr(p, q).sum(1),
+        "same_top1": (q.argmax(1) == teacher_top).astype(float),
+        "top5": np.array([top in np.argsort(-row)[:5] for top, row in zip(teacher_top, q)], dtype=float),
+        "probability_loyalty": 1 - jensenshannon(p, q, base=2, axis=1),
+        "delta_p": q[np.arange(64), teacher_top] - p[np.arange(64), teacher_top],
+        "teacher_nll": -np.log(p[np.arange(64), next_tokens]),
+        "student_nll": -np.log(q[np.arange(64), next_tokens]),
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(stats[name], values, atol=1e-6, rtol=0, err_msg=name)
+    assert np.all(stats["kl_tail_bound"] == 0)  # K covers the vocabulary: nothing merged
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0])
+def test_top_k_kl_is_within_its_stated_bound_of_the_full_kl(scale):
+    teacher, student, next_tokens = random_logits(7, 200, 300, scale)
+    full = rel_entr(np.exp(scipy_log_softmax(teacher, axis=1)), np.exp(scipy_log_softmax(student, axis=1))).sum(1)
+    stats = token_statistics(summarize_teacher(teacher, next_tokens, k=8), student, next_tokens)
+    gap = full - stats["kl"]
+    assert np.all(gap >= -1e-9)  # merging the tail never overstates the KL
+    assert np.all(gap <= stats["kl_tail_bound"] + 1e-9)
+    assert np.any(gap > 1e-3)  # the bound is tested on real gaps, not on zeros
+
+
+def test_teacher_summary_memory_is_k_per_token_whatever_the_vocabulary():
+    sizes = set()
+    for vocab in (100, 5000):
+        teacher, _, next_tokens = random_logits(1, 10, vocab, 2.0)
+        summary = summarize_teacher(teacher, next_tokens, k=32)
+        sizes.add(sum(array.nbytes for array in (summary.top_logprobs, summary.top_ids, summary.tail_logmass,
+                                                  summary.nll)))
+    assert len(sizes) == 1
+
+
+def independent_cr3(sums, counts, confidence=0.95):
+    """CR3 on the token-level regression of values on a constant, written with matrices."""
+    total, groups = counts.sum(), len(counts)
+    estimate = sums.sum() / total
+    adjusted = [(sums[g] - estimate * counts[g]) / (1 - counts[g] / total) for g in range(groups)]
+    variance = np.sum(np.square(adjusted)) / total ** 2
+    a = np.diag([1 / ((1 - n / total) ** 2 * total ** 2) for n in counts])
+    sigma = np.diag(counts) - np.outer(counts, counts) / total
+    product = a @ sigma
+    degrees = np.trace(product) ** 2 / np.trace(product @ product)
+    half = scipy_stats.t.ppf(0.5 + confidence / 2, degrees) * np.sqrt(variance)
+    return estimate, estimate - half, estimate + half
+
+
+def test_cluster_ratio_interval_matches_the_matrix_formulas():
+    rng = np.random.default_rng(3)
+    counts = rng.integers(2, 60, 15).astype(float)
+    sums = rng.random(15) * counts
+    np.testing.assert_allclose(cluster_ratio_interval(sums, counts), independent_cr3(sums, counts), rtol=1e-10)
+
+
+def test_identical_texts_give_a_degenerate_interval_and_one_text_an_unbounded_one():
+    assert cluster_ratio_interval([5.0, 7.0], [5.0, 7.0], transform="logit") == (1.0, 1.0, 1.0)
+    estimate, low, high = cluster_ratio_interval([3.0], [4.0])
+    assert estimate == 0.75 and low == -np.inf and high == np.inf
+    with pytest.raises(LoyaltyError, match="transform"):
+        cluster_ratio_interval([1.0, 2.0], [2.0, 2.0], transform="sqrt")
+    with pytest.raises(LoyaltyError, match="at least one token"):
+        cluster_ratio_interval([1.0, 0.0], [2.0, 0.0])
+
+
+def clustered_corpora(runs: int, texts: int, seed: int):
+    """Agreement-like tokens: per-text rate ~ Beta(8, 2) (true mean 0.8), lengths 1 + geometric."""
+    rng = np.random.default_rng(seed)
+    for _ in range(runs):
+        lengths = np.minimum(1 + rng.geometric(1 / 30, texts), 200).astype(float)
+        yield rng.binomial(lengths.astype(int), rng.beta(8, 2, texts)).astype(float), lengths
+
+
+def test_clustered_interval_covers_while_a_token_level_one_does_not():
+    """A fast version of benchmarks/bench_lm_coverage.py: 400 corpora of 30 texts."""
+    clustered = naive = 0
+    for sums, counts in clustered_corpora(400, 30, seed=11):
+        _, low, high = cluster_ratio_interval(sums, counts, transform="logit")
+        clustered += low <= 0.8 <= high
+        share = sums.sum() / counts.sum()
+        half = 1.96 * np.sqrt(share * (1 - share) / counts.sum())  # tokens treated as independent
+        naive += share - half <= 0.8 <= share + half
+    assert 0.92 <= clustered / 400 <= 0.98
+    assert naive / 400 < 0.75
+
+
+def test_cluster_bootstrap_is_seeded():
+    sums, counts = next(clustered_corpora(1, 25, seed=2))
+    assert cluster_bootstrap_interval(sums, counts, seed=4) == cluster_bootstrap_interval(sums, counts, seed=4)
