@@ -20,7 +20,7 @@ def lm_project(pytester):
     model, tokenizer = tiny_llama(seed=0), char_tokenizer()
     save_tiny_lm(pytester.path / "teacher", model, tokenizer)
     save_tiny_lm(pytester.path / "twin", model, tokenizer)
-    save_tiny_lm(pytester.path / "noisy", perturbed(model, 1.0), tokenizer)
+    save_tiny_lm(pytester.path / "noisy", perturbed(model, 0.3), tokenizer)
     (pytester.path / "corpus.txt").write_text("\n".join(SENTENCES) + "\n")
     (pytester.path / "choices.jsonl").write_text("\n".join(json.dumps(q) for q in QUESTIONS) + "\n")
     return pytester
@@ -33,8 +33,10 @@ def lm_args(pytester, student, *extra):
             "-p", "no:cacheprovider", "-k", "not latency", "-rs", *extra]
 
 
-def gate_rows(path):
-    return {row["gate"]["gate"]: row for row in json.loads(path.read_text())["rows"]}
+def student_report(path) -> dict:
+    student = json.loads(path.read_text())["students"][0]
+    student["by_gate"] = {gate["gate"]: gate for gate in student["gates"]}
+    return student
 
 
 def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
@@ -42,10 +44,10 @@ def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
                                            "--loyalty-json", "report.json"))
     result.assert_outcomes(passed=9, deselected=3)  # 4 LM gates + 5 answer gates; latency, baseline, robustness off
     assert result.ret == 0
-    rows = gate_rows(lm_project.path / "report.json")
-    assert rows["label_loyalty"]["gate"]["value"] == 1.0
-    assert rows["generation_agreement"]["gate"]["value"] == 1.0
-    assert rows["generation_agreement"]["lm"]["generation"]["n"] == 8
+    report = student_report(lm_project.path / "report.json")
+    assert report["by_gate"]["label_loyalty"]["value"] == 1.0
+    assert report["by_gate"]["generation_agreement"]["value"] == 1.0
+    assert report["lm"]["generation"]["n"] == 8 and report["lm"]["tokens"]["token_agreement"]["value"] == 1.0
 
 
 def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
@@ -56,8 +58,9 @@ def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] >= 3 and outcomes["skipped"] == 5  # no choice task: the answer gates say so
     result.stdout.fnmatch_lines(["*needs a choice task*--loyalty-choices*"])
-    rows = gate_rows(lm_project.path / "report.json")
-    assert rows["generation_agreement"]["gate"]["value"] < 1.0
+    report = student_report(lm_project.path / "report.json")
+    assert report["by_gate"]["generation_agreement"]["value"] < 1.0
+    assert report["lm"]["tokens"]["mean_kl"]["value"] > 0.1
 
 
 def test_a_prompt_template_poses_a_classification_dataset(lm_project):

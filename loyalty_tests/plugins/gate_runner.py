@@ -162,14 +162,19 @@ class GateRunner:
 
     def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None,
                 lm: dict | None = None):
-        data, report = self.session.data(), self._report  # a gate that needed no predictions records none
+        report = self._report  # a gate that needed no predictions records none
+        if self.lm_run and not hasattr(self.teacher, "task"):  # an LM run without a choice task reads a text corpus
+            data_row = self.session.lm.corpus_row()
+        else:
+            data = self.session.data()
+            data_row = {"name": data.name, "n": len(data), "fingerprint": data.fingerprint}
         row = {"student": self.label, "student_name": self.student.name,
                "student_fingerprint": self.student.fingerprint, "teacher_fingerprint": self.teacher.fingerprint,
                "teacher_name": self.teacher.name, "gate": result.to_row(),
                "metrics": report.metric_rows() if report else None,
                "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness, "lm": lm,
                "phases": list(self.session.phases), "engine": self.session.engine_name,
-               "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
+               "data": data_row,
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
         self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))
         self.request.node.user_properties.append((f"loyalty.{result.gate}", result.value))

@@ -139,6 +139,13 @@ class LMPart:
 
         return self.session._timed(("lm-corpus",), "corpus", self.session.data_spec, load)
 
+    def corpus_row(self) -> dict:
+        """The corpus as the report names data: spec, number of texts, fingerprint."""
+        from ..infra.cache import fingerprint
+
+        texts = self.corpus()
+        return {"name": self.session.data_spec, "n": len(texts), "fingerprint": fingerprint("lm-corpus", texts)}
+
     def token_loyalty(self, teacher, student):
         teacher, student = underlying(teacher), underlying(student)
 

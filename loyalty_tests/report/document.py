@@ -44,6 +44,8 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
         entry["flips"] = row.get("flips") or entry.get("flips")
         entry["latency"] = row.get("latency") or entry["latency"]
         entry["robustness"] = row.get("robustness") or entry["robustness"]
+        if row.get("lm"):  # causal LMs: token loyalty summary and generation agreement (plugins/lm_session.py)
+            entry.setdefault("lm", {}).update(row["lm"])
         for phase in row.get("phases") or []:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
