@@ -117,3 +117,19 @@ def test_declared_classifiers_skip_the_lm_gates_with_the_reason(pytester):
     by_spec = pytester.runpytest("--teacher", "./bert", "--student", "./bert", "-p", "no:cacheprovider",
                                  "--co", "-q")
     assert "test_lm_gates" not in by_spec.stdout.str() and "test_label_loyalty" in by_spec.stdout.str()
+
+
+def test_attack_rewrites_the_prompts_of_a_choice_task(lm_project):
+    result = lm_project.runpytest(*lm_args(lm_project, "./noisy", "--loyalty-choices", "choices.jsonl",
+                                           "--attack", "charswap", "--attack-examples", "10", "--attack-budget", "30",
+                                           "--loyalty-json", "report.json", "-k", "robustness"))
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1 and outcomes["deselected"] == 11
+    robustness = student_report(lm_project.path / "report.json")["robustness"]
+    assert robustness["recipe"] == "charswap" and robustness["student"]
+    examples = robustness["adversarial_examples"]
+    assert examples  # the noisy student flips on a rewritten prompt (seeded: the same example every run)
+    prompts, choice_lists = {q["prompt"] for q in QUESTIONS}, {json.dumps(q["choices"]) for q in QUESTIONS}
+    for example in examples:  # the prompt is what was rewritten; the choices (the pair's first text) never are
+        assert example["original"] in prompts and example["perturbed"] != example["original"]
+        assert example["text_pair"] in choice_lists
