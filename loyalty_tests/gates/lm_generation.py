@@ -12,6 +12,7 @@ from . import checks as gate_checks
 from .thresholds import Threshold
 
 
+
 def generation_agreement_gate(agreement, limit: Threshold, rule: gate_checks.Rule = gate_checks.Rule(), *,
                               warn_only: bool = False) -> gate_checks.GateResult:
     """``agreement.identical`` (a share with its CI) at least ``limit``; the failure line adds the
@@ -32,3 +33,6 @@ def generation_agreement_gate(agreement, limit: Threshold, rule: gate_checks.Rul
     return gate_checks.gate_metric("generation_agreement", agreement.identical, limit.value, limit.source,
                                    stats.AT_LEAST, rule, warn_only=warn_only, needed=needed, unit="prompts",
                                    detail=detail)
+
+
+check = generation_agreement_gate  # the registry's entry point (gates.registry.Gate.check)

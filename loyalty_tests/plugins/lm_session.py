@@ -83,15 +83,15 @@ class LMPart:
 
     def __init__(self, session):
         self.session = session
-        self.option = session.config.getoption
+        self.settings = session.settings
 
     @property
     def has_task(self) -> bool:
-        return bool(self.option("loyalty_choices") or self.option("loyalty_prompt"))
+        return bool(self.settings.choices or self.settings.prompt)
 
     def check(self) -> None:
         """Option combinations, before any model loads."""
-        choices, prompt, words = (self.option(k) for k in ("loyalty_choices", "loyalty_prompt", "loyalty_label_words"))
+        choices, prompt, words = self.settings.choices, self.settings.prompt, self.settings.label_words
         if choices and prompt:
             raise LoyaltyError("--loyalty-choices and --loyalty-prompt both pose a choice task; give one of them")
         if prompt and not words:
@@ -104,12 +104,12 @@ class LMPart:
 
     def choice_data(self):
         """The choice file as the data the prediction gates read (None without one)."""
-        path = self.option("loyalty_choices")
+        path = self.settings.choices
         if not path:
             return None
         from ..lm.choices import load_choice_file
 
-        data, limit = load_choice_file(path), self.option("loyalty_limit")
+        data, limit = load_choice_file(path), self.settings.limit
         return data if limit is None else data.sample(limit, self.session.seed)
 
     def wrap(self, lm):
@@ -118,24 +118,24 @@ class LMPart:
             return lm
         from ..lm.choices import ChoiceClassifier, ChoiceTask, template_task
 
-        data, normalise = self.session.data(), self.option("loyalty_length_normalise")
-        if self.option("loyalty_choices"):
+        data, normalise = self.session.data(), self.settings.length_normalise
+        if self.settings.choices:
             task = ChoiceTask(normalise=normalise)
         else:
-            words = [w for w in self.option("loyalty_label_words").split(",")]
-            template = self.option("loyalty_prompt").replace("\\n", "\n").replace("\\t", "\t")  # typed as \n in a shell
+            words = [w for w in self.settings.label_words.split(",")]
+            template = self.settings.prompt.replace("\\n", "\n").replace("\\t", "\t")  # typed as \n in a shell
             task = template_task(template, words,
                                  data.label_names, normalise=normalise)
-        return ChoiceClassifier(lm, task, data.label_names, batch_size=self.option("loyalty_batch_size"))
+        return ChoiceClassifier(lm, task, data.label_names, batch_size=self.settings.batch_size)
 
     def corpus(self) -> tuple[str, ...]:
         def load():
             from ..lm.corpus import load_corpus
 
-            limit = self.option("loyalty_limit") or DEFAULT_LM_TEXTS
+            limit = self.settings.limit or DEFAULT_LM_TEXTS
             return load_corpus(self.session.data_spec, limit=limit, seed=self.session.seed,
-                               text_column=self.option("loyalty_text_column"),
-                               label_column=self.option("loyalty_label_column"))
+                               text_column=self.settings.text_column,
+                               label_column=self.settings.label_column)
 
         return self.session._timed(("lm-corpus",), "corpus", self.session.data_spec, load)
 
@@ -164,23 +164,23 @@ class LMPart:
 
         from ..lm.generation import compare_continuations
 
-        prompts, tokens = self.prompts(), self.option("loyalty_max_new_tokens")
+        prompts, tokens = self.prompts(), self.settings.max_new_tokens
         return compare_continuations(teacher.tokenizer, prompts, self.continuations(teacher),
                                      self.continuations(student), tokens)
 
     def prompts(self) -> tuple[str, ...]:
         from ..lm.corpus import generation_prompts
 
-        return generation_prompts(self.corpus(), self.option("loyalty_generation_prompts"))
+        return generation_prompts(self.corpus(), self.settings.generation_prompts)
 
     def continuations(self, lm) -> list[list[int]]:
         """``lm``'s greedy continuations of the prompts, once per model (the teacher's serve every student)."""
         def run():
             from ..lm.generation import greedy_continuations
 
-            prompts, tokens = self.prompts(), self.option("loyalty_max_new_tokens")
+            prompts, tokens = self.prompts(), self.settings.max_new_tokens
             self.session.progress(f"greedy continuations of {len(prompts)} prompts, {tokens} tokens each, by {lm.name}")
-            return greedy_continuations(lm, prompts, tokens, batch_size=min(16, self.option("loyalty_batch_size")))
+            return greedy_continuations(lm, prompts, tokens, batch_size=min(16, self.settings.batch_size))
 
         return self.session._timed(("lm-generation", id(lm)), "generation", lm.name, run)
 
