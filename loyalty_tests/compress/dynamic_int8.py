@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
+from .context import BuildContext
 from .registry import MethodConfig, register
 from .student import make_student
 
@@ -70,7 +71,7 @@ def quantized_names(model, keep: str | None, types: tuple) -> list[str]:
 
 
 @register(Int8Config)
-def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0):
+def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     """A dynamically int8-quantized copy of ``teacher``; the teacher's model is left untouched."""
     import torch
 
