@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_causal import TinyLM, char_tokenizer, perturbed, tiny_gpt2, tiny_llama
 
 from loyalty_tests.comparison import compare_predictions
 from loyalty_tests.data.dataset import TextDataset
@@ -14,7 +15,6 @@ from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.choices import ChoiceClassifier, ChoiceTask, load_choice_file, template_task
 from loyalty_tests.lm.scoring import continuation_logprobs, front_special_ids, split_whitespace
 from loyalty_tests.predictions import predict
-from tiny_causal import TinyLM, char_tokenizer, perturbed, tiny_gpt2, tiny_llama
 
 PAIRS = [("Review: a fine film\nSentiment:", " good"), ("Q: 2+2?", " four"),
          ("A much longer prompt that pads the others in its batch:", " yes"), ("x", " no, not at all")]

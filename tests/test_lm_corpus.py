@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from tiny import save_tiny_bert
+from tiny_causal import char_tokenizer, save_tiny_lm, tiny_gpt2
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.corpus import generation_prompts, load_corpus
 from loyalty_tests.plugins.lm_session import skip_reason, spec_kind
-from tiny import save_tiny_bert
-from tiny_causal import char_tokenizer, save_tiny_lm, tiny_gpt2
 
 
 def test_a_txt_corpus_is_sampled_with_the_seed_in_file_order(tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_causal import TinyLM, char_tokenizer, perturbed, tiny_gpt2, tiny_llama
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.generation import first_divergence, generation_agreement, greedy_continuations
-from tiny_causal import TinyLM, char_tokenizer, perturbed, tiny_gpt2, tiny_llama
 
 PROMPTS = ["The film was", "A", "Once upon a time there was a very long prompt", "Why?"]
 

@@ -12,7 +12,6 @@ from . import checks as gate_checks
 from .thresholds import Threshold
 
 
-
 def generation_agreement_gate(agreement, limit: Threshold, rule: gate_checks.Rule = gate_checks.Rule(), *,
                               warn_only: bool = False) -> gate_checks.GateResult:
     """``agreement.identical`` (a share with its CI) at least ``limit``; the failure line adds the

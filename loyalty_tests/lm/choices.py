@@ -52,7 +52,8 @@ class ChoiceTask:
         if self.template is None:
             return "choice file" + (" (length-normalised)" if self.normalise else "")
         words = ", ".join(f"{name}={word!r}" for name, word in self.label_words)
-        return f"template {self.template!r} with label words {words}" + (" (length-normalised)" if self.normalise else "")
+        normalised = " (length-normalised)" if self.normalise else ""
+        return f"template {self.template!r} with label words {words}{normalised}"
 
 
 def load_choice_file(path: str | Path) -> TextDataset:
@@ -169,7 +170,7 @@ class ChoiceClassifier:
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
         questions = self.questions(list(texts), None if text_pairs is None else list(text_pairs))
         width = len(self.label_names)
-        for prompt, choices in questions:
+        for _, choices in questions:
             if len(choices) > width:
                 raise LoyaltyError(f"a question has {len(choices)} choices but model {self.name!r} was set up for "
                                    f"{width}; use the choice file the task was loaded from")

@@ -15,8 +15,8 @@ would alone; ``tests/test_lm_choices.py`` checks a text scored alone and in a ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

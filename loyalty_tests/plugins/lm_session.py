@@ -95,7 +95,8 @@ class LMPart:
         if choices and prompt:
             raise LoyaltyError("--loyalty-choices and --loyalty-prompt both pose a choice task; give one of them")
         if prompt and not words:
-            raise LoyaltyError("--loyalty-prompt needs --loyalty-label-words (one word per label, e.g. negative,positive)")
+            raise LoyaltyError("--loyalty-prompt needs --loyalty-label-words (one word per label, "
+                               "e.g. negative,positive)")
         if words and not prompt:
             raise LoyaltyError("--loyalty-label-words needs --loyalty-prompt (a template with {text})")
         if choices and not Path(choices).expanduser().is_file():
