@@ -117,7 +117,7 @@ LAYERS = (
     {"stats", "metrics"},
     {"data"},
     {"predictions"},
-    {"models", "compress", "lm"},  # lm: causal LMs, their loading and token loyalty
+    {"models", "compress", "lm"},  # lm: causal LMs (loading, token loyalty, choices, generation)
     {"robustness", "comparison"},
     {"engines"},
     {"gates"},

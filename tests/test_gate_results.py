@@ -109,7 +109,9 @@ def test_robustness_feasibility_note():
 
 def test_registry_is_the_one_list():
     assert GATE_NAMES[:len(PREDICTION_GATES)] == PREDICTION_GATES
-    assert set(GATE_NAMES) - set(PREDICTION_GATES) == {"latency", "robustness", "baseline"}
+    lm_gates = {"token_agreement", "mean_kl", "perplexity_ratio", "generation_agreement"}  # suite/test_lm_gates.py
+    assert set(GATE_NAMES) - set(PREDICTION_GATES) - lm_gates == {"latency", "robustness", "baseline"}
+    assert {GATES[name].kind for name in lm_gates} == {"lm"}
     assert GATES["robustness"].collected_with == "attack" and GATES["baseline"].collected_with == "baseline"
 
 

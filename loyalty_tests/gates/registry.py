@@ -12,6 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 PREDICTION, LATENCY, ROBUSTNESS, BASELINE = "prediction", "latency", "robustness", "baseline"
+LM = "lm"  # causal-LM gates: items in suite/test_lm_gates.py, run by plugins/lm_session.py
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ GATES: dict[str, Gate] = {gate.name: gate for gate in (
     Gate("baseline", BASELINE, "baseline",
          "No metric fell more than baseline_tolerance below the previous release's report.",
          collected_with="baseline"),
+    Gate("token_agreement", LM, "lm_tokens",
+         "The student's top-1 next token equals the teacher's on at least min_token_agreement of the tokens.",
+         threshold="min_token_agreement"),
+    Gate("mean_kl", LM, "lm_tokens", "Mean per-token KL(teacher || student) in nats is at most max_mean_kl.",
+         threshold="max_mean_kl"),
+    Gate("perplexity_ratio", LM, "lm_tokens",
+         "The student's perplexity on the corpus is at most max_perplexity_ratio times the teacher's.",
+         threshold="max_perplexity_ratio"),
+    Gate("generation_agreement", LM, "lm_generation",
+         "At least min_generation_agreement of the prompts get identical greedy continuations.",
+         threshold="min_generation_agreement"),
 )}
 GATE_NAMES = tuple(GATES)
 PREDICTION_GATES = tuple(name for name, gate in GATES.items() if gate.kind == PREDICTION)

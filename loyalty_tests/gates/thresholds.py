@@ -70,6 +70,10 @@ THRESHOLD_SPECS = {
         ThresholdSpec("max_perplexity_ratio", 1.05, float,
                       "causal LMs: largest allowed student/teacher perplexity ratio on the texts' own next tokens",
                       low=1e-6, high=1e6),
+        _fraction("min_generation_agreement", 0.25,
+                  "causal LMs: smallest allowed share of prompts whose greedy continuations by teacher and "
+                  "student are identical (--loyalty-max-new-tokens tokens each; exact identity over 16 tokens is "
+                  "strict: SmolLM2-135M's careful int8 student kept 7 of 16, its naive one 0)"),
         ThresholdSpec("decision", "estimate", str,
                       "how a gate decides from its 95% CI: estimate (the point estimate), confident (the "
                       "pessimistic end of the CI) or three-way (PASS, FAIL, or INCONCLUSIVE, see inconclusive)",

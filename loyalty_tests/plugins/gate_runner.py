@@ -48,6 +48,12 @@ class GateRunner:
         self.rule = Rule.from_thresholds(self.thresholds)
         self._report = None
         gate = request.node.originalname.removeprefix("test_")
+        from . import lm_session
+
+        self.lm_run = failing(lambda: lm_session.pair_is_lm(teacher, student))
+        reason = lm_session.skip_reason(gate, self.lm_run, teacher)
+        if reason:
+            pytest.skip(reason)
         if gate in PREDICTION_GATES or gate == "baseline":
             self.report  # computed in setup: a model that crashes makes the gate an ERROR, not a FAIL
 
@@ -73,6 +79,12 @@ class GateRunner:
             return f"\nworst {title}:\n" + format_examples(rows) if rows else ""
 
         return self.finish(result, details=worst)
+
+    def check_lm(self, gate: str):
+        """A causal-LM gate: token loyalty on the corpus, or generation agreement."""
+        from . import lm_session
+
+        return lm_session.check_lm_gate(self, gate, failing)
 
     def check_latency(self, benchmark):
         from ..gates.registry import GATES
@@ -130,12 +142,17 @@ class GateRunner:
             self._raise_or_warn(result, result.message + (details() if details else ""), stacklevel=4)
         return result
 
-    def _record(self, result, latency: dict | None = None, robustness: dict | None = None):
+    def _record(self, result, latency: dict | None = None, robustness: dict | None = None, lm: dict | None = None):
         from ..report.records import GateRecord
 
-        data, report = self.session.data(), self._report  # a gate that needed no predictions records none
+        report = self._report  # a gate that needed no predictions records none
+        if self.lm_run and not hasattr(self.teacher, "task"):  # an LM run without a choice task reads a text corpus
+            data_row = self.session.lm.corpus_row()
+        else:
+            data = self.session.data()
+            data_row = {"name": data.name, "n": len(data), "fingerprint": data.fingerprint}
         record = GateRecord(
-            student=self.label, result=result, data={"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
+            student=self.label, result=result, data=data_row, lm=lm,
             student_name=self.student.name, student_fingerprint=self.student.fingerprint,
             teacher_name=self.teacher.name, teacher_fingerprint=self.teacher.fingerprint,
             metrics=report.metric_rows() if report else None, flips=report.flip_summary() if report else None,

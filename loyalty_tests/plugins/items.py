@@ -7,12 +7,13 @@ from __future__ import annotations
 ROW_PROPERTY = "loyalty_row"  # a GateRecord as JSON, one per checked gate
 ITEM_PROPERTY = "loyalty_item"  # {"student", "gate"}, set before the item runs
 SUITE_MODULE = "test_loyalty_gates.py"
+LM_SUITE_MODULE = "test_lm_gates.py"  # the causal-LM gates
 
 
 def is_gate_item(item) -> bool:
-    return item.path.name == SUITE_MODULE and item.path.parent.name == "suite"
+    return item.path.name in (SUITE_MODULE, LM_SUITE_MODULE) and item.path.parent.name == "suite"
 
 
 def is_gate_nodeid(nodeid: str) -> bool:
     """Node ids are relative to where pytest collected the suite from, so only its file name is sure."""
-    return f"{SUITE_MODULE}::" in nodeid
+    return f"{SUITE_MODULE}::" in nodeid or f"{LM_SUITE_MODULE}::" in nodeid

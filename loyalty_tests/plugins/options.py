@@ -119,6 +119,9 @@ def add_options(parser) -> None:
     add("--attack-in-flight", "--loyalty-attack-in-flight", dest="loyalty_attack_in_flight", type=whole_number(1),
         default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
                                       "many (results are the same as one at a time; default: 16)")
+    from .lm_options import add_lm_options
+
+    add_lm_options(group, whole_number)
     parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.

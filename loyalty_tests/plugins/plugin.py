@@ -185,3 +185,8 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
+    from .items import LM_SUITE_MODULE
+    from .lm_session import spec_kind
+
+    if spec_kind(settings.teacher) == "classifier":  # plainly no LM: no LM gates listed at all
+        items[:] = [item for item in items if item.path.name != LM_SUITE_MODULE]

@@ -42,6 +42,9 @@ class LoyaltySession:
         self._memo: dict[tuple, object] = {}
         self._data = None
         self._train_data = None
+        from .lm_session import LMPart
+
+        self.lm = LMPart(self)  # the causal-LM gates' work (plugins/lm_session.py)
 
     @property
     def has_teacher(self) -> bool:
@@ -99,6 +102,8 @@ class LoyaltySession:
     # -- data ----------------------------------------------------------------------------------
     def data(self):
         if self._data is None:
+            self._data = self.lm.choice_data()  # an LM choice file (None without): the prediction gates read its answers
+        if self._data is None:
             s = self.settings
             self._data = load_dataset(self.data_spec, text_column=s.text_column, text_pair_column=s.text_pair_column,
                                       label_column=s.label_column, limit=s.limit, seed=self.seed)
@@ -136,7 +141,7 @@ class LoyaltySession:
     def student_from_spec(self, spec: str, teacher):
         def load():
             self.progress(f"loading student {spec}")
-            return load_model(spec, teacher=teacher, options=self.model_options())
+            return load_model(spec, teacher=getattr(teacher, "lm", teacher), options=self.model_options())
 
         return self._timed(("spec", "student", spec, id(teacher)), "load", spec, load)
 
@@ -145,7 +150,10 @@ class LoyaltySession:
         object with ``predict_proba`` and ``label_names``, or a classifier already)."""
         key = ("classifier", id(obj))
         if key not in self._memo:
-            self._memo[key] = as_classifier(obj, name, self.model_options())
+            from .lm_session import is_lm
+
+            # an LM answers through its choice task, when one is given; the LM gates read it as it is
+            self._memo[key] = self.lm.wrap(obj) if is_lm(obj) else as_classifier(obj, name, self.model_options())
             self._memo[("keep", id(obj))] = obj  # keep obj alive, so its id is not reused
         return self._memo[key]
 
@@ -277,6 +285,7 @@ class LoyaltySession:
         """Everything that can be checked without loading a model, so a bad option stops pytest
         before any work: thresholds and their ranges, the engine, the attack recipe, the specs' form."""
         self.settings.check()
+        self.lm.check()
         self.engine()  # its extra and address; Ray is not started
         if self.attacking:
             self.attack_config()

@@ -60,6 +60,13 @@ class LoyaltySettings:
     attack_budget: int = 500
     attack_block: int = 25
     attack_in_flight: int = 16
+    # causal LMs (plugins/lm_options.py)
+    choices: str | None = None
+    prompt: str | None = None
+    label_words: str | None = None
+    length_normalise: bool = False
+    generation_prompts: int = 16
+    max_new_tokens: int = 16
     xdist_workers: int | None = None  # pytest-xdist's -n, when it is installed and given
     cli_thresholds: dict = field(default_factory=dict)  # threshold key -> raw command-line value (None: unset)
     ini_thresholds: dict = field(default_factory=dict)  # threshold key -> raw ini value (None: unset)
@@ -143,6 +150,9 @@ OPTION_FIELDS = {
     "loyalty_no_suite": "no_suite", "loyalty_gates": "add_gates", "loyalty_attack": "attack",
     "loyalty_attack_examples": "attack_examples", "loyalty_attack_budget": "attack_budget",
     "loyalty_attack_block": "attack_block", "loyalty_attack_in_flight": "attack_in_flight",
+    "loyalty_choices": "choices", "loyalty_prompt": "prompt", "loyalty_label_words": "label_words",
+    "loyalty_length_normalise": "length_normalise", "loyalty_generation_prompts": "generation_prompts",
+    "loyalty_max_new_tokens": "max_new_tokens",
 }
 assert set(OPTION_FIELDS.values()) <= {f.name for f in fields(LoyaltySettings)}
 

@@ -47,6 +47,8 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
         entry["flips"] = record.flips or entry.get("flips")
         entry["latency"] = record.latency or entry["latency"]
         entry["robustness"] = record.robustness or entry["robustness"]
+        if record.lm:  # causal LMs: token loyalty summary and generation agreement (plugins/lm_session.py)
+            entry.setdefault("lm", {}).update(record.lm)
         for phase in record.phases:
             if phase not in report["phases"]:
                 report["phases"].append(phase)

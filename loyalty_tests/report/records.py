@@ -28,6 +28,7 @@ class GateRecord:
     flips: dict | None = None
     latency: dict | None = None  # LatencyResult.to_row()
     robustness: dict | None = None  # robustness.summary.robustness_row()
+    lm: dict | None = None  # causal LMs: {"tokens": ..., "generation": ...} (plugins/lm_session.py)
     phases: tuple = ()
     engine: str = "local"
     thresholds: dict = field(default_factory=dict)  # key -> {value, source}
