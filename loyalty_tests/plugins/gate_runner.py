@@ -24,12 +24,14 @@ from ..stats.sequential import sequential_examples_to_decide
 from ..comparison import format_examples
 from ..robustness import summary as robust
 from ..gates.thresholds import warn_only_gates
+from ..report.evidence import adversarial_evidence, prediction_evidence, sequence_evidence
 from .baseline import check_baseline
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
 
 ROW_PROPERTY = "loyalty_row"
 ITEM_PROPERTY = "loyalty_item"
 SUITE_MODULE = "test_loyalty_gates.py"
+EVIDENCE_ATTACHED = pytest.StashKey[set]()  # students whose evidence a row already carries
 
 
 class LoyaltyGateWarning(UserWarning):
@@ -121,6 +123,8 @@ class GateRunner:
                                          unit="attacked examples", detail=detail, name="robustness_drop")
         row = robust.robustness_row(comparison, drop)
         row["stop_reason"] = sequence.reason if sequence is not None else f"attacked all {drop.n} examples"
+        row["sequence"], row["label_names"] = sequence_evidence(sequence), list(comparison.label_names)
+        row["student_adversarial"] = adversarial_evidence(comparison)  # what the HTML page shows
 
         def fooled() -> str:
             examples = robust.student_only_fooled(comparison, 5)
@@ -155,12 +159,22 @@ class GateRunner:
                "teacher_name": self.teacher.name, "gate": result.to_row(),
                "metrics": report.metric_rows() if report else None,
                "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness,
+               "evidence": self._evidence(report),
                "phases": list(self.session.phases), "engine": self.session.engine_name,
                "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
         self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))
         self.request.node.user_properties.append((f"loyalty.{result.gate}", result.value))
         self.request.node.user_properties.append((f"loyalty.{result.gate}.three_way", result.three_way))
+
+    def _evidence(self, report) -> dict | None:
+        """What the HTML page draws (report/evidence.py), attached to this worker's first row per
+        student only: the report keeps the first one, and JUnit XML need not repeat it per gate."""
+        attached = self.request.config.stash.setdefault(EVIDENCE_ATTACHED, set())
+        if report is None or self.label in attached:
+            return None
+        attached.add(self.label)
+        return prediction_evidence(report)
 
     @staticmethod
     def _raise_or_warn(result: gate_checks.GateResult, message: str, stacklevel: int) -> None:

@@ -36,6 +36,11 @@ def device(text: str) -> str:
     return text
 
 
+# ini keys that are not thresholds (those come from THRESHOLD_SPECS), so the unknown-key check knows them
+OTHER_INI_KEYS = {"loyalty_engine": "where predictions and attacks run: local (default) or ray",
+                  "loyalty_html": "write the gate report as one self-contained HTML page here"}
+
+
 def add_options(parser) -> None:
     group = parser.getgroup("loyalty", "loyalty: gate a compressed student against its teacher")
     add = group.addoption
@@ -95,6 +100,9 @@ def add_options(parser) -> None:
     add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
     add("--loyalty-markdown", default=None, metavar="PATH",
         help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    add("--loyalty-html", default=None, metavar="PATH",
+        help="write the gate report as one self-contained HTML page (charts need the [html] extra); "
+             "ini loyalty_html")
     add("--loyalty-baseline", default=None, metavar="PATH",
         help="previous release's JSON report; fail when a metric fell by more than the tolerance")
     add("--loyalty-update-baseline", action="store_true", default=False,
@@ -119,7 +127,8 @@ def add_options(parser) -> None:
     add("--attack-in-flight", "--loyalty-attack-in-flight", dest="loyalty_attack_in_flight", type=whole_number(1),
         default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
                                       "many (results are the same as one at a time; default: 16)")
-    parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
+    for key, text in OTHER_INI_KEYS.items():
+        parser.addini(key, help=text, default=None)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

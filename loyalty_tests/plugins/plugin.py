@@ -22,7 +22,7 @@ from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
 from . import fixtures
 from . import gate_runner
 from .configfile import realign
-from .options import add_options
+from .options import OTHER_INI_KEYS, add_options
 from .report_collector import ReportCollector
 from .session import LoyaltySession
 
@@ -133,7 +133,7 @@ def _suite_collected(args) -> bool:
 
 def _check_ini_keys(config) -> None:
     """A misspelt threshold key would otherwise leave its gate at the default with only a warning."""
-    known = {ini_name(key) for key in THRESHOLD_SPECS}
+    known = {ini_name(key) for key in THRESHOLD_SPECS} | set(OTHER_INI_KEYS)
     unknown = sorted(key for key in _ini_keys(config.inipath) if key.startswith("loyalty_") and key not in known)
     if unknown:
         hints = "".join(did_you_mean(key, known) for key in unknown)

@@ -100,12 +100,20 @@ class ReportCollector:
         if option("loyalty_json"):
             atomic_write_text(Path(option("loyalty_json")), render.to_json(self.report))
         if option("loyalty_markdown"):
-            atomic_write_text(Path(option("loyalty_markdown")), render.render_markdown(self.report))
+            atomic_write_text(Path(option("loyalty_markdown")), render.render_markdown(self.report, self.html_path()))
+        if self.html_path():
+            from ..report.html import render_html  # matplotlib is imported only when a page is asked for
+
+            atomic_write_text(Path(self.html_path()), render_html(self.report))
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.report["passed"]:
                 atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
             else:
                 self.baseline_refused = True
+
+    def html_path(self) -> str | None:
+        """--loyalty-html, else the ini key loyalty_html (command line over configuration)."""
+        return self.config.getoption("loyalty_html") or self.config.getini("loyalty_html") or None
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.report is None:
@@ -117,6 +125,8 @@ class ReportCollector:
         for flag in ("loyalty_json", "loyalty_markdown"):
             if option(flag):
                 terminalreporter.write_line(f"wrote {option(flag)}")
+        if self.html_path():
+            terminalreporter.write_line(f"wrote {self.html_path()}")
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.baseline_refused:
                 terminalreporter.write_line(f"did not write baseline {option('loyalty_baseline')}: the verdict is "

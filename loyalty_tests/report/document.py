@@ -44,6 +44,7 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
         entry["flips"] = row.get("flips") or entry.get("flips")
         entry["latency"] = row.get("latency") or entry["latency"]
         entry["robustness"] = row.get("robustness") or entry["robustness"]
+        entry["evidence"] = entry["evidence"] or row.get("evidence")  # what the HTML page draws
         for phase in row.get("phases") or []:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
@@ -66,7 +67,7 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
 
 def _student(students: dict, label: str) -> dict:
     return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
-                                       "robustness": None, "gates": []})
+                                       "robustness": None, "evidence": None, "gates": []})
 
 
 def _outcome(item_outcome: str, gate: dict) -> str:
@@ -231,11 +232,17 @@ def render_terminal(report: dict) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: dict, html_path: str | None = None) -> str:
+    """The GitHub job summary: the essentials in view, long parts in ``<details>``, under 1 MiB
+    (``summary.fit_to_limit``); ``html_path``: the HTML page written next to it, named so a reader finds it."""
+    from .summary import evidence_details, fit_to_limit
+
     data = report.get("data") or {}
     rows = table_rows(report)
+    page = f" Charts and examples: `{html_path}` (one self-contained HTML page)." if html_path else ""
     lines = [f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}", "",
-             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.", "",
+             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.{page}",
+             "",
              "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
     lines += ["", "| student | gate | value (95% CI) | limit | outcome | result | why |",
@@ -263,4 +270,4 @@ def render_markdown(report: dict) -> str:
         lines += ["", "<details><summary>Thresholds</summary>", "", "| threshold | value | source |", "|---|---|---|"]
         lines += [f"| {k} | {v['value']} | {v['source']} |" for k, v in report["thresholds"].items()]
         lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
+    return fit_to_limit(lines, evidence_details(report))
