@@ -133,7 +133,7 @@ def agreement_heatmap(matrix: list[list[int]], names: list[str], negative: list[
     import numpy as np
 
     counts = np.asarray(matrix, dtype=float)
-    size = max(2.6, 0.9 * len(names) + 1.4)
+    size = max(3.4, 1.0 * len(names) + 1.6)
     figure, axes = _figure(size, size)
     ax = axes[0, 0]
     shares = counts / max(counts.sum(), 1)
@@ -147,7 +147,7 @@ def agreement_heatmap(matrix: list[list[int]], names: list[str], negative: list[
             flips = negative[i][j] if negative and i < len(negative) and j < len(negative[i]) else 0
             text = f"{int(counts[i, j])}" + (f"\n{flips} neg. flips" if flips else "")
             dark = shares[i, j] > 0.5 * shares.max()
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="#ffffff" if dark else "#1a1a1a")
+            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="#ffffff" if dark else "#1a1a1a")
             if flips:
                 ax.add_patch(_rectangle(j - 0.47, i - 0.47, 0.94, 0.94, COLOURS["FAIL"]))
     ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 3 else 0)
@@ -197,7 +197,7 @@ def latency(row: dict, limit: float | None, key: str) -> str | None:
     teacher, student = row.get("teacher_rounds") or [], row.get("student_rounds") or []
     if not teacher or not student:
         return None
-    figure, axes = _figure(6.4, 2.8, 1, 2)
+    figure, axes = _figure(7.6, 2.8, 1, 2)
     rounds = range(1, len(teacher) + 1)
     ax = axes[0, 0]
     ax.plot(rounds, [s * 1e3 for s in teacher], "o-", ms=3, lw=1, color=COLOURS["teacher"], label="teacher")
@@ -215,7 +215,7 @@ def latency(row: dict, limit: float | None, key: str) -> str | None:
         ax.axhline(limit, color=COLOURS["limit"], ls="--", lw=1.2, label=f"limit {limit:.2f}×")
     ax.set_xlabel("round")
     ax.set_ylabel("speedup")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the panel, never over the rounds
     description = (f"{len(teacher)} interleaved rounds; median teacher {row.get('teacher_seconds', 0) * 1e3:.1f} ms, "
                    f"student {row.get('student_seconds', 0) * 1e3:.1f} ms; speedup {row['speedup']:.3f} "
                    f"(95% CI {row['ci_low']:.3f} to {row['ci_high']:.3f}), limit {_num(limit)}")
@@ -255,6 +255,7 @@ def robustness(row: dict, limit: float | None, key: str) -> str | None:
             ax.legend(fontsize=8)
         ax.axhline(0, color=COLOURS["grid"], lw=0.8)
         ax.set_xticks(looks)
+        ax.set_xlim(0, looks[-1] + looks[0] / 2)
         ax.set_xlabel("examples attacked")
         ax.set_ylabel("robustness drop, running 95% CI")
         description += "; confidence sequence: " + ", ".join(

@@ -42,7 +42,9 @@ def gates_section(student: dict, key: str) -> str:
                      html.escape(gate.get("rule") or "estimate"), needed])
         classes[(r, 5)] = "pass" if gate["outcome"] in ("passed", "skipped") else (
             "warn" if gate["outcome"] == "warned" else "fail")
-    return _section("gates", "Gates", figure(charts.forest(student["gates"], f"{key}-forest")),
+    legend = ('<p class="muted">Dot: the value; bar: its 95% interval; dashed line: the limit; shaded: the failing '
+              "side. Colour: the outcome (green PASS, amber INCONCLUSIVE, red FAIL). Each gate has its own scale.</p>")
+    return _section("gates", "Gates", legend, figure(charts.forest(student["gates"], f"{key}-forest")),
                     table(header, rows, "each gate: its value, interval and limit; the outcome is the interval against "
                           "the limit, the result is what the decision rule made of it", raw=True, numeric={1, 2},
                           classes=classes))
