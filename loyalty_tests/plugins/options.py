@@ -36,11 +36,6 @@ def device(text: str) -> str:
     return text
 
 
-# ini keys that are not thresholds (those come from THRESHOLD_SPECS), so the unknown-key check knows them
-OTHER_INI_KEYS = {"loyalty_engine": "where predictions and attacks run: local (default) or ray",
-                  "loyalty_html": "write the gate report as one self-contained HTML page here"}
-
-
 def add_options(parser) -> None:
     group = parser.getgroup("loyalty", "loyalty: gate a compressed student against its teacher")
     add = group.addoption
@@ -127,8 +122,8 @@ def add_options(parser) -> None:
     add("--attack-in-flight", "--loyalty-attack-in-flight", dest="loyalty_attack_in_flight", type=whole_number(1),
         default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
                                       "many (results are the same as one at a time; default: 16)")
-    for key, text in OTHER_INI_KEYS.items():
-        parser.addini(key, help=text, default=None)
+    parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
+    parser.addini("loyalty_html", help="write the gate report as one self-contained HTML page here", default=None)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()
@@ -142,11 +137,3 @@ def add_options(parser) -> None:
 
 def _default_text(spec) -> str:
     return f" (default: {spec.default})" if spec.default not in (None, "") else ""
-
-
-def cli_thresholds(config) -> dict:
-    return {key: config.getoption("loyalty_threshold_" + key) for key in THRESHOLD_SPECS}
-
-
-def ini_thresholds(config) -> dict:
-    return {key: config.getini(ini_name(key)) for key in THRESHOLD_SPECS}
