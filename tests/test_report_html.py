@@ -156,8 +156,9 @@ def test_markdown_summary_stays_under_githubs_limit_for_a_large_report(demo_repo
 
 
 def test_plugin_writes_the_page_from_the_option_and_from_ini(pytester):
-    from conftest import NEGATIVE, POSITIVE, write_csv
     from tiny import save_tiny_bert
+
+    from conftest import NEGATIVE, POSITIVE, write_csv
 
     save_tiny_bert(pytester.path / "teacher", seed=0)
     save_tiny_bert(pytester.path / "student", seed=3)

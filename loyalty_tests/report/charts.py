@@ -79,7 +79,7 @@ def to_svg(figure, key: str, title: str, description: str) -> str:
     svg = re.sub(r'id="([^"]+)"', rf'id="{key}-\1"', svg)
     svg = re.sub(r"url\(#", f"url(#{key}-", svg)
     svg = re.sub(r'xlink:href="#', f'xlink:href="#{key}-', svg)
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     label = (f' role="img" aria-labelledby="{key}-title {key}-desc" class="chart"><title id="{key}-title">'
              f'{html.escape(title)}</title><desc id="{key}-desc">{html.escape(description)}</desc>')
     return svg.replace(">", label, 1)

@@ -34,11 +34,18 @@ import html
 
 from . import charts
 from .document import OUTCOMES, phase_line
-from .html_sections import (agreement_section, calibration_section, examples_section, gates_section,
-                            latency_section, lm_section, robustness_section)
+from .html_sections import (
+    agreement_section,
+    calibration_section,
+    examples_section,
+    gates_section,
+    latency_section,
+    lm_section,
+    robustness_section,
+)
 from .html_style import CSS, table
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP = "default-src 'none'; style-src 'unsafe-inline'"  # inline styles only: no script, image, font or fetch
 
 
 def _student_passed(student: dict) -> bool:
@@ -113,9 +120,10 @@ def render_html(report: dict) -> str:
         f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
         '<header data-section="verdict">',
         f'<h1>Loyalty gate <span class="verdict {state}">{html.escape(verdict)}</span></h1>',
-        f"<p>Teacher <code>{html.escape(str(report.get('teacher')))}</code> on <code>{html.escape(str(data.get('name')))}"
-        f"</code> (n={data.get('n')}), seed {report.get('seed')}, {html.escape(str(report.get('created', '')))}, "
-        f"loyalty_tests {html.escape(str(report.get('loyalty_tests_version', '')))}.</p>",
+        (f"<p>Teacher <code>{html.escape(str(report.get('teacher')))}</code> on <code>"
+         f"{html.escape(str(data.get('name')))}</code> (n={data.get('n')}), seed {report.get('seed')}, "
+         f"{html.escape(str(report.get('created', '')))}, loyalty_tests "
+         f"{html.escape(str(report.get('loyalty_tests_version', '')))}.</p>"),
         f'<nav aria-label="students">Students: {nav or "none"}</nav>', note, "</header>", "<main>",
         *[_student(student, i, report) for i, student in enumerate(students)],
         _environment(report), "</main>", "</body>", "</html>"]
