@@ -11,6 +11,14 @@ if [ ! -e /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt
     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1; }; } \
     || echo "test.sh: could not install WordNet; the pwws tests will be skipped" >&2
 fi
+# Chromium (Debian's package) for the HTML report's browser test; elsewhere that test skips and says
+# how to install it.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing Debian's chromium for the HTML report's browser test"
+  { apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+    || echo "test.sh: could not install chromium; the browser test will be skipped" >&2
+fi
 # Lint and format before the tests: a ruff failure fails the script (ruff comes with the dev extra).
 .venv/bin/ruff check . || { echo "test.sh: ruff check failed (try: .venv/bin/ruff check --fix .)" >&2; exit 1; }
 .venv/bin/ruff format --check . || { echo "test.sh: ruff format found unformatted files (run: .venv/bin/ruff format .)" >&2; exit 1; }

@@ -17,6 +17,9 @@ import pytest
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
 from .items import ITEM_PROPERTY, ROW_PROPERTY, is_gate_item
 
+EVIDENCE_ATTACHED = pytest.StashKey[set]()  # students whose evidence a record already carries
+
+
 class LoyaltyGateWarning(UserWarning):
     """A warn-only gate did not pass."""
 
@@ -101,6 +104,7 @@ class GateRunner:
 
     def check_robustness(self):
         from ..gates.registry import GATES
+        from ..report import evidence
         from ..robustness import summary
 
         limit = self.thresholds["max_robustness_drop"]
@@ -113,6 +117,8 @@ class GateRunner:
         if sequence is not None:
             drop = type(drop)(drop.value, result.ci_low, result.ci_high, drop.n)
         row = {**summary.robustness_row(comparison, drop), "stop_reason": result.stop_reason}
+        row.update(sequence=evidence.sequence_evidence(sequence), label_names=list(comparison.label_names),
+                   student_adversarial=evidence.adversarial_evidence(comparison))  # what the HTML page shows
 
         def fooled() -> str:
             examples = summary.student_only_fooled(comparison, 5)
@@ -156,12 +162,24 @@ class GateRunner:
             student_name=self.student.name, student_fingerprint=self.student.fingerprint,
             teacher_name=self.teacher.name, teacher_fingerprint=self.teacher.fingerprint,
             metrics=report.metric_rows() if report else None, flips=report.flip_summary() if report else None,
-            latency=latency, robustness=robustness, phases=tuple(self.session.phases), engine=self.session.engine_name,
+            latency=latency, robustness=robustness, evidence=self._evidence(report),
+            phases=tuple(self.session.phases), engine=self.session.engine_name,
             thresholds={k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()})
         self.request.node.user_properties.append((ROW_PROPERTY, record.to_json()))
         # JUnit XML properties, read from the typed result
         self.request.node.user_properties.append((f"loyalty.{result.gate}", result.value))
         self.request.node.user_properties.append((f"loyalty.{result.gate}.three_way", result.three_way))
+
+    def _evidence(self, report) -> dict | None:
+        """What the HTML page draws (report/evidence.py), attached to this worker's first record per
+        student only: the report keeps the first one, and JUnit XML need not repeat it per gate."""
+        from ..report.evidence import prediction_evidence
+
+        attached = self.request.config.stash.setdefault(EVIDENCE_ATTACHED, set())
+        if report is None or self.label in attached:
+            return None
+        attached.add(self.label)
+        return prediction_evidence(report)
 
     @staticmethod
     def _raise_or_warn(result, message: str, stacklevel: int) -> None:

@@ -95,6 +95,9 @@ def add_options(parser) -> None:
     add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
     add("--loyalty-markdown", default=None, metavar="PATH",
         help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    add("--loyalty-html", default=None, metavar="PATH",
+        help="write the gate report as one self-contained HTML page (charts need the [html] extra); "
+             "ini loyalty_html")
     add("--loyalty-baseline", default=None, metavar="PATH",
         help="previous release's JSON report; fail when a metric fell by more than the tolerance")
     add("--loyalty-update-baseline", action="store_true", default=False,
@@ -123,6 +126,7 @@ def add_options(parser) -> None:
 
     add_lm_options(group, whole_number)
     parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
+    parser.addini("loyalty_html", help="write the gate report as one self-contained HTML page here", default=None)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

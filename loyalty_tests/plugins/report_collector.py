@@ -98,7 +98,11 @@ class ReportCollector:
         if settings.json_path:
             atomic_write_text(Path(settings.json_path), document.to_json(self.report))
         if settings.markdown_path:
-            atomic_write_text(Path(settings.markdown_path), document.render_markdown(self.report))
+            atomic_write_text(Path(settings.markdown_path), document.render_markdown(self.report, settings.html_path))
+        if settings.html_path:
+            from ..report.html import render_html  # matplotlib is imported only when a page is asked for
+
+            atomic_write_text(Path(settings.html_path), render_html(self.report))
         if settings.baseline and settings.update_baseline:
             if self.report["passed"]:
                 atomic_write_text(Path(settings.baseline), document.to_json(self.report))
@@ -114,7 +118,7 @@ class ReportCollector:
         for line in document.render_terminal(self.report):
             terminalreporter.write_line(line)
         settings = self.settings
-        for path in (settings.json_path, settings.markdown_path):
+        for path in (settings.json_path, settings.markdown_path, settings.html_path):
             if path:
                 terminalreporter.write_line(f"wrote {path}")
         if settings.baseline and settings.update_baseline:

@@ -20,7 +20,8 @@ from ..infra.cache import default_cache_dir
 from ..infra.suggest import did_you_mean
 
 DEFAULT_DATA = "rotten_tomatoes"
-INI_KEYS = ("loyalty_engine", *(ini_name(key) for key in THRESHOLD_SPECS))  # every key options.add_options adds
+# every key options.add_options adds
+INI_KEYS = ("loyalty_engine", "loyalty_html", *(ini_name(key) for key in THRESHOLD_SPECS))
 ENGINES = ("local", "ray")
 
 
@@ -51,6 +52,7 @@ class LoyaltySettings:
     ray_address: str | None = None
     json_path: str | None = None
     markdown_path: str | None = None
+    html_path: str | None = None  # --loyalty-html, else ini loyalty_html
     baseline: str | None = None
     update_baseline: bool = False
     no_suite: bool = False
@@ -94,6 +96,7 @@ class LoyaltySettings:
                       "cache_dir": Path(cache).expanduser() if cache else default_cache_dir(),
                       "use_cache": not options.get("loyalty_no_cache"),
                       "engine": engine, "xdist_workers": options.get("numprocesses"),
+                      "html_path": values.get("html_path") or ini.get("loyalty_html") or None,
                       "cli_thresholds": {key: options.get("loyalty_threshold_" + key) for key in THRESHOLD_SPECS},
                       "ini_thresholds": {key: ini.get(ini_name(key)) for key in THRESHOLD_SPECS}})
 
@@ -146,6 +149,7 @@ OPTION_FIELDS = {
     "loyalty_latency_rounds": "latency_rounds", "loyalty_latency_max_rounds": "latency_max_rounds",
     "loyalty_latency_examples": "latency_examples", "loyalty_engine": "engine",
     "loyalty_ray_address": "ray_address", "loyalty_json": "json_path", "loyalty_markdown": "markdown_path",
+    "loyalty_html": "html_path",
     "loyalty_baseline": "baseline", "loyalty_update_baseline": "update_baseline",
     "loyalty_no_suite": "no_suite", "loyalty_gates": "add_gates", "loyalty_attack": "attack",
     "loyalty_attack_examples": "attack_examples", "loyalty_attack_budget": "attack_budget",

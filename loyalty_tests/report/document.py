@@ -49,6 +49,7 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
         entry["robustness"] = record.robustness or entry["robustness"]
         if record.lm:  # causal LMs: token loyalty summary and generation agreement (plugins/lm_session.py)
             entry.setdefault("lm", {}).update(record.lm)
+        entry["evidence"] = entry["evidence"] or record.evidence  # what the HTML page draws
         for phase in record.phases:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
@@ -70,7 +71,7 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
 
 def _student(students: dict, label: str) -> dict:
     return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
-                                       "robustness": None, "gates": []})
+                                       "robustness": None, "evidence": None, "gates": []})
 
 
 def gate_outcome(item_outcome: str, gate: GateResult) -> str:
@@ -242,11 +243,17 @@ def render_terminal(report: dict) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: dict, html_path: str | None = None) -> str:
+    """The GitHub job summary: the essentials in view, long parts in ``<details>``, under 1 MiB
+    (``summary.fit_to_limit``); ``html_path``: the HTML page written next to it, named so a reader finds it."""
+    from .summary import evidence_details, fit_to_limit
+
     data = report.get("data") or {}
     rows = table_rows(report)
+    page = f" Charts and examples: `{html_path}` (one self-contained HTML page)." if html_path else ""
     lines = [f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}", "",
-             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.", "",
+             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.{page}",
+             "",
              "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
     lines += ["", "| student | gate | value (95% CI) | limit | outcome | result | why |",
@@ -274,4 +281,4 @@ def render_markdown(report: dict) -> str:
         lines += ["", "<details><summary>Thresholds</summary>", "", "| threshold | value | source |", "|---|---|---|"]
         lines += [f"| {k} | {v['value']} | {v['source']} |" for k, v in report["thresholds"].items()]
         lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
+    return fit_to_limit(lines, evidence_details(report))

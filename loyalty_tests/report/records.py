@@ -29,6 +29,7 @@ class GateRecord:
     latency: dict | None = None  # LatencyResult.to_row()
     robustness: dict | None = None  # robustness.summary.robustness_row()
     lm: dict | None = None  # causal LMs: {"tokens": ..., "generation": ...} (plugins/lm_session.py)
+    evidence: dict | None = None  # report.evidence.prediction_evidence(): what the HTML page draws
     phases: tuple = ()
     engine: str = "local"
     thresholds: dict = field(default_factory=dict)  # key -> {value, source}
