@@ -18,6 +18,7 @@ from typing import Callable
 from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..errors import LoyaltyError
 from ..infra.quiet import no_progress_bars
+from .fingerprints import tokenizer_fingerprint
 from .classifiers import (CallableClassifier, Classifier, HFClassifier, OnnxClassifier, check_batching,
                      check_position_limit, position_limit)
 
@@ -171,7 +172,7 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
                            f"{', ...' if len(missing) > 4 else ''}), which transformers would initialise at random; "
                            "save the fine-tuned sequence classifier itself (model.save_pretrained), not its base model")
     files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
-    stamp = fingerprint("hf-dir", hash_files(files), options.max_length) if files else None
+    stamp = fingerprint("hf-dir", hash_files(files), tokenizer_fingerprint(tokenizer), options.max_length) if files else None
     return HFClassifier(model, tokenizer, name, options.batch_size, options.max_length, options.device, stamp)
 
 
@@ -203,7 +204,7 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
     check_position_limit(spec, options.max_length, position_limit(config, tokenizer))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
-    stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
+    stamp = fingerprint("onnx", hash_files(files), tokenizer_fingerprint(tokenizer), options.max_length)
     labels = tuple(str(id2label[i]) for i in range(len(id2label)))
     return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp, str(path))
 
