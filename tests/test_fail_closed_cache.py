@@ -21,7 +21,6 @@ from tiny import tiny_bert
 
 from loyalty_tests.infra import cache
 from loyalty_tests.models import demo
-from loyalty_tests.infra.cache import fingerprint
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyCacheWarning
 from loyalty_tests.models.classifiers import CallableClassifier

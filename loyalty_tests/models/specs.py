@@ -10,6 +10,7 @@ them, none of them imports it.
 from __future__ import annotations
 
 import importlib
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,9 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
                 source, use_safetensors=None if options.allow_pickle else True, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as error:
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
+    except pickle.UnpicklingError as error:  # torch.load(weights_only=True) refused a global: no code ran
+        raise LoyaltyError(f"refused to load the pickle weights in {where}: they call {_blocked_global(error)}, which "
+                           "is not plain tensor data (loading it would run code); use safetensors weights") from None
     missing = sorted(loading.get("missing_keys") or [])
     if missing:  # transformers would only warn, and fill them with random numbers: gating a random head
         raise LoyaltyError(f"{where} lacks trained weights for {len(missing)} tensor(s) ({', '.join(missing[:4])}"
@@ -202,11 +206,26 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
         ) from error
     id2label = config.id2label
     check_position_limit(spec, options.max_length, position_limit(config, tokenizer))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own types (InvalidProtobuf, Fail, ...): the file is at fault
+        raise LoyaltyError(f"ONNX model {spec!r} cannot be loaded by onnxruntime ({_first_line(error)}); check that "
+                           "the file is a complete ONNX model (re-export it)") from None
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
     stamp = fingerprint("onnx", hash_files(files), tokenizer_fingerprint(tokenizer), options.max_length)
     labels = tuple(str(id2label[i]) for i in range(len(id2label)))
     return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp, str(path))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _blocked_global(error: BaseException) -> str:
+    """The global a weights-only unpickler refused (e.g. ``posix.system``), as torch names it."""
+    found = re.search(r"unsupported GLOBAL (\S+)", str(error))
+    return found.group(1) if found else "a global that is not tensor data"
 
 
 def _load_factory(spec: str, options: ModelOptions) -> Classifier:
