@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import NEGATIVE, POSITIVE
+from test_plugin_fail_closed import toy  # noqa: F401  (a project with toy models, run by pytester)
 
 TEXTS = POSITIVE + NEGATIVE
 
@@ -107,3 +108,34 @@ def test_a_malicious_pickle_with_allow_pickle_is_blocked_in_one_sentence(tmp_pat
         load_model(str(folder), options=ModelOptions(allow_pickle=True, cache_dir=tmp_path / "cache"))
     message = one_sentence(error)
     assert f"refused to load the pickle weights in folder {str(folder)!r}: they call posix.system" in message
+
+
+# -- item 5: a malformed baseline names its bad field ----------------------------------------------
+def set_field(report: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        report = report[int(part)] if isinstance(report, list) else report[part]
+    report[int(last) if isinstance(report, list) else last] = value
+
+
+@pytest.mark.parametrize("path, value, named", [
+    ("students.0.metrics.label_loyalty.value", "abc", "field 'students[0].metrics.label_loyalty.value' is 'abc' (a str)"),
+    ("students.0.metrics.label_loyalty.value", True, "field 'students[0].metrics.label_loyalty.value' is True (a bool)"),
+    ("students.0.metrics", "garbage", "field 'students[0].metrics' is 'garbage' (a str)"),
+    ("students.0", [1, 2], "field 'students[0]' is a list"),
+    ("environment", [1], "field 'environment' is [1] (a list)"),
+])
+def test_a_malformed_baseline_names_the_bad_field(toy, path, value, named):
+    import json
+
+    from test_plugin_fail_closed import toy_args, write_baseline
+
+    write_baseline(toy)
+    report = json.loads((toy.path / "base.json").read_text())
+    set_field(report, path, value)
+    (toy.path / "base.json").write_text(json.dumps(report))
+    result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
+    assert result.ret == 1
+    output = result.stdout.str()  # (not fnmatch: the expected text holds brackets)
+    assert f"baseline base.json: is malformed: {named}" in output and "--loyalty-update-baseline" in output
+    assert "Traceback" not in output and "TypeError" not in output and "AttributeError" not in output
