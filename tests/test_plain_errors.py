@@ -139,3 +139,99 @@ def test_a_malformed_baseline_names_the_bad_field(toy, path, value, named):
     output = result.stdout.str()  # (not fnmatch: the expected text holds brackets)
     assert f"baseline base.json: is malformed: {named}" in output and "--loyalty-update-baseline" in output
     assert "Traceback" not in output and "TypeError" not in output and "AttributeError" not in output
+
+
+# -- item 9: the default max length fits the model --------------------------------------------------
+def short_model_folder(tmp_path, positions: int = 64):
+    from tiny import tiny_bert, tiny_tokenizer
+
+    folder = tmp_path / "short"
+    model = tiny_bert()
+    model.config.max_position_embeddings = positions  # what the tokenizer's model_max_length would say too
+    short = type(model)(model.config).eval()
+    short.save_pretrained(folder)
+    tiny_tokenizer(folder).save_pretrained(folder)
+    return folder
+
+
+def test_an_unset_max_length_becomes_the_models_limit_and_says_so(tmp_path):
+    from loyalty_tests.models.specs import ModelOptions, load_model
+
+    said = []
+    model = load_model(str(short_model_folder(tmp_path)), options=ModelOptions(cache_dir=tmp_path / "c",
+                                                                               progress=said.append))
+    assert model.max_length == 64
+    assert any("reads at most 64 tokens: its texts are truncated to 64 (--loyalty-max-length was not set" in line
+               for line in said), said
+    assert model.predict_proba(["good " * 100]).shape == (1, 2)  # a long text is truncated, not a crash
+
+
+def test_an_explicit_max_length_above_the_limit_is_still_refused(tmp_path):
+    from loyalty_tests.errors import LoyaltyError
+    from loyalty_tests.models.specs import ModelOptions, load_model
+
+    with pytest.raises(LoyaltyError, match="max_length 128 is above model .* limit of 64 tokens"):
+        load_model(str(short_model_folder(tmp_path)), options=ModelOptions(max_length=128, cache_dir=tmp_path / "c"))
+
+
+# -- items 4, 6, 11: the plugin ---------------------------------------------------------------------
+SUB_CONFTEST = '''
+import pytest
+from toy_models import Fixed
+
+
+@pytest.fixture(scope="session")
+def loyalty_teacher():
+    return Fixed("teacher")
+
+
+@pytest.fixture(scope="session")
+def loyalty_student():
+    return Fixed("twin")
+'''
+
+
+def test_gates_asked_for_with_models_only_in_a_sub_folder_fail_with_a_message(toy):
+    sub = toy.mkpydir("sub")
+    (sub / "conftest.py").write_text(SUB_CONFTEST)
+    (sub / "test_own.py").write_text("def test_own():\n    assert True\n")
+    common = ["--loyalty-data", "dev.csv", "--loyalty-cache-dir", str(toy.path / "cache"), "-p", "no:cacheprovider",
+              "-k", "not latency", "--loyalty-gates"]
+    from_root = toy.runpytest(*common)  # before: exit 0, no gate checked, no report
+    assert from_root.ret == pytest.ExitCode.USAGE_ERROR
+    from_root.stderr.fnmatch_lines(["*--loyalty-gates, but no teacher and student were found*root conftest.py*"])
+    from_sub = toy.runpytest("sub", *common)  # before: gates skipped "no teacher", then a TypeError
+    assert from_sub.ret == pytest.ExitCode.TESTS_FAILED
+    output = from_sub.stdout.str()
+    assert "Traceback" not in output and "TypeError" not in output
+    from_sub.stdout.fnmatch_lines(["*loyalty_teacher is declared in *sub*conftest.py, but the gate suite cannot see it*",
+                                   "*gate verdict: FAILED (no gate was checked)*"])
+
+
+def test_a_report_that_cannot_be_written_is_one_line_after_the_report(toy):
+    from test_plugin_fail_closed import toy_args
+
+    result = toy.runpytest(*toy_args(toy), "--loyalty-json", "dev.csv/report.json")  # a folder that is a file
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert "Traceback" not in output and "INTERNAL" not in output
+    result.stdout.fnmatch_lines(["*gate verdict: PASSED*", "*could not write dev.csv/report.json: File exists (dev.csv)*"])
+    assert "wrote dev.csv/report.json" not in output
+
+
+def test_a_zero_speedup_limit_says_how_to_turn_the_gate_off(toy):
+    from test_plugin_fail_closed import toy_args
+
+    result = toy.runpytest(*toy_args(toy), "--loyalty-min-speedup", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(['*min_speedup*must lie in*warn only (--loyalty-warn-only latency*-k "not latency")*'])
+
+
+def test_the_report_header_never_reads_data_none(toy):
+    from test_plugin_fail_closed import toy_args
+
+    result = toy.runpytest(*toy_args(toy, "toy_models:crasher"), "-k", "label_loyalty")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert "data None" not in output and "n=None" not in output
+    result.stdout.fnmatch_lines(["*teacher toy_models:teacher | data not read (no gate got as far as predicting) | seed 0*"])

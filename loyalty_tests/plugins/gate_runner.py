@@ -14,6 +14,8 @@ import warnings
 
 import pytest
 
+from ..models.batching import batch_dependence
+
 from ..gates import checks as gate_checks
 from .. import metrics
 from ..stats import sample_size
@@ -156,6 +158,7 @@ class GateRunner:
                "metrics": report.metric_rows() if report else None,
                "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness,
                "phases": list(self.session.phases), "engine": self.session.engine_name,
+               "batch_dependent": batch_dependence(self.student),
                "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
                "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
         self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))

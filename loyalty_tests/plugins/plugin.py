@@ -62,6 +62,11 @@ def pytest_configure(config):
         config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
     if session.active and not config.getoption("loyalty_no_suite"):
         _add_suite(config, session)
+    elif config.getoption("loyalty_gates") and not session.active:
+        # asking for gates and getting none is a failure, never a green run
+        raise pytest.UsageError("loyalty: --loyalty-gates, but no teacher and student were found: pass --teacher "
+                                "and --student, or declare loyalty_teacher and loyalty_student fixtures in the root "
+                                "conftest.py (a conftest.py in a sub-folder is read only when its tests are collected)")
 
 
 def _add_suite(config, session) -> None:

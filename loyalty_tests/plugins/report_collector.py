@@ -41,6 +41,8 @@ class ReportCollector:
         self.rows: list[dict] = []
         self.report: dict | None = None
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
+        self.written: list[str] = []
+        self.unwritten: list[str] = []  # one line per report file that could not be written
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -90,22 +92,38 @@ class ReportCollector:
             items[nodeid] = {"student": student.rstrip("]") or "student", "gate": gate.removeprefix("test_"),
                              "outcome": "missing", "reason": "this gate never reported (the run stopped before it)",
                              "gates": []}
-        for item in items.values():
+        for nodeid, item in items.items():
             item["outcome"] = item["outcome"] or "missing"
+            # an item skipped before its fixtures labelled it (no teacher) still belongs to a student
+            gate, _, student = nodeid.rsplit("::", 1)[-1].partition("[")
+            item["student"] = item["student"] or student.rstrip("]") or "student"
+            item["gate"] = item["gate"] or gate.removeprefix("test_")
         option = self.config.getoption
         self.report = render.build_report(self.session.teacher_spec, self.rows, items, seed=self.session.seed,
                                           device=option("loyalty_device"))
         if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
         if option("loyalty_json"):
-            atomic_write_text(Path(option("loyalty_json")), render.to_json(self.report))
+            self._write(option("loyalty_json"), lambda: render.to_json(self.report))
         if option("loyalty_markdown"):
-            atomic_write_text(Path(option("loyalty_markdown")), render.render_markdown(self.report))
+            self._write(option("loyalty_markdown"), lambda: render.render_markdown(self.report))
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.report["passed"]:
-                atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
+                self._write(option("loyalty_baseline"), lambda: render.to_json(self.report))
             else:
                 self.baseline_refused = True
+        if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a report CI asked for and did not get
+
+    def _write(self, path: str, text) -> None:
+        """Write one report file; one that cannot be written (read-only folder, full disk) is named
+        after the report is printed, not raised from the session's end as a traceback."""
+        try:
+            atomic_write_text(Path(path), text())
+            self.written.append(path)
+        except OSError as error:
+            self.unwritten.append(f"could not write {path}: {error.strerror or type(error).__name__}"
+                                  f"{f' ({error.filename})' if error.filename and str(error.filename) != path else ''}")
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.report is None:
@@ -115,11 +133,13 @@ class ReportCollector:
             terminalreporter.write_line(line)
         option = self.config.getoption
         for flag in ("loyalty_json", "loyalty_markdown"):
-            if option(flag):
+            if option(flag) in self.written:
                 terminalreporter.write_line(f"wrote {option(flag)}")
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.baseline_refused:
                 terminalreporter.write_line(f"did not write baseline {option('loyalty_baseline')}: the verdict is "
                                             "FAILED, and a failed run must not become the next release's reference")
-            else:
+            elif option("loyalty_baseline") in self.written:
                 terminalreporter.write_line(f"wrote baseline {option('loyalty_baseline')}")
+        for line in self.unwritten:
+            terminalreporter.write_line(line, red=True)

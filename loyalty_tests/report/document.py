@@ -44,6 +44,7 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
         entry["flips"] = row.get("flips") or entry.get("flips")
         entry["latency"] = row.get("latency") or entry["latency"]
         entry["robustness"] = row.get("robustness") or entry["robustness"]
+        entry["batch_dependent"] = entry.get("batch_dependent") or row.get("batch_dependent")
         for phase in row.get("phases") or []:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
@@ -66,7 +67,7 @@ def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], 
 
 def _student(students: dict, label: str) -> dict:
     return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
-                                       "robustness": None, "gates": []})
+                                       "robustness": None, "batch_dependent": None, "gates": []})
 
 
 def _outcome(item_outcome: str, gate: dict) -> str:
@@ -209,6 +210,12 @@ def flip_lines(report: dict) -> list[str]:
     return lines
 
 
+def batch_lines(report: dict) -> list[str]:
+    """A note per student whose outputs depend on its batch (``models/batching.py``)."""
+    return [f"batch-dependent [{student['spec']}]: {student['batch_dependent']}"
+            for student in report["students"] if student.get("batch_dependent")]
+
+
 def _verdict(report: dict) -> str:
     reason = f" ({report['verdict_reason']})" if report.get("verdict_reason") else ""
     return report["verdict"] + reason
@@ -218,12 +225,15 @@ def render_terminal(report: dict) -> list[str]:
     rows = table_rows(report)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     data = report.get("data") or {}
-    lines = [f"teacher {report['teacher']} | data {data.get('name')} (n={data.get('n')}) | seed {report['seed']}"]
+    # no data in the report: no gate got as far as predicting (e.g. a model failed to load)
+    read = f"data {data.get('name')} (n={data.get('n')})" if data else "data not read (no gate got as far as predicting)"
+    lines = [f"teacher {report['teacher'] or 'not loaded'} | {read} | seed {report['seed']}"]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     lines += _gate_lines(report)
     lines += flip_lines(report)
     lines += robustness_lines(report)
+    lines += batch_lines(report)
     phases = phase_line(report)
     if phases:
         lines.append(phases)
