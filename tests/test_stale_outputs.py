@@ -19,7 +19,6 @@ from loyalty_tests.compress import compress
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyCacheWarning
 from loyalty_tests.models.classifiers import HFClassifier
-from loyalty_tests.models.fingerprints import tokenizer_fingerprint
 from loyalty_tests.models.specs import ModelOptions, load_model
 from loyalty_tests.predictions import predict
 
@@ -45,6 +44,8 @@ def cased_tokenizer_folder(folder, lower: bool):
 
 # -- item 1: the tokenizer's normalisation is part of every key ------------------------------------
 def test_tokenizers_that_differ_only_in_lower_casing_have_different_fingerprints(tmp_path):
+    from loyalty_tests.models.fingerprints import tokenizer_fingerprint
+
     lower = type(tiny_tokenizer(tmp_path / "a")).from_pretrained(str(tmp_path / "a"), do_lower_case=True)
     cased = type(tiny_tokenizer(tmp_path / "b")).from_pretrained(str(tmp_path / "b"), do_lower_case=False)
     assert lower.get_vocab() == cased.get_vocab()
