@@ -50,11 +50,17 @@ def run(project, name: str, *extra):
 
 
 def test_an_int8_students_report_is_the_same_for_any_grouping_and_engine(project):
-    one = comparable(run(project, "one", "--attack-in-flight", "1"))
+    one_path = run(project, "one", "--attack-in-flight", "1")
+    one = comparable(one_path)
     many = comparable(run(project, "many", "--attack-in-flight", "16"))
     [student] = one["students"]
     assert student["batch_dependent"].startswith("dynamic int8: activation scales are computed per batch")
     assert student["robustness"] is not None
+    from loyalty_tests.report.document import render_markdown, render_terminal
+
+    note = f"batch-dependent [int8]: {student['batch_dependent']}"
+    full = json.loads(one_path.read_text())
+    assert note in render_terminal(full) and note in render_markdown(full)
     assert many == one
     if importlib.util.find_spec("ray") is not None:
         assert comparable(run(project, "ray", "--loyalty-engine", "ray")) == one

@@ -262,6 +262,7 @@ def render_markdown(report: dict) -> str:
             lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {gate.get('three_way') or '–'} "
                          f"| {mark} | {why} |")
     lines += flip_lines(report) and ["", *flip_lines(report)]
+    lines += batch_lines(report) and ["", *batch_lines(report)]
     lines += ["", f"Verdict: **{_verdict(report)}**"]
     robustness = robustness_lines(report, examples=3)
     if robustness:
