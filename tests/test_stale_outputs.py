@@ -132,3 +132,22 @@ def test_a_model_loaded_from_safetensors_scores_like_its_copy_in_fresh_memory(tm
             assert np.array_equal(model.predict_proba([text]), copy.predict_proba([text])), text
     finally:
         torch.set_num_threads(threads)
+
+
+def test_an_int8_students_attack_results_do_not_follow_the_grouping(tmp_path):
+    """Before: mean queries 14.2 with 16 examples in flight, 12.6 with one (statuses differed)."""
+    from tiny import sensitive_bert
+
+    from loyalty_tests.robustness import AttackConfig, run_attack
+
+    folder = save_tiny_bert(tmp_path / "tiny")
+    sensitive_bert(0).save_pretrained(folder)
+    teacher = load_model(str(folder), options=ModelOptions(batch_size=4, cache_dir=tmp_path / "cache"))
+    student = compress(teacher, "int8", cache_dir=tmp_path, progress=lambda message: None)
+    long = "the film is a great and moving story about a family that finds its way home after a long winter"
+    texts = POSITIVE + NEGATIVE + [long, "good", "a bad bad film"]
+    data = TextDataset("sentiment", texts * 2, (LABELS + [1, 1, 0]) * 2, ("negative", "positive"))
+    config = AttackConfig("charswap", examples=20, budget=60, seed=3)
+    runs = [run_attack(student, data, config, in_flight=n) for n in (1, 4, 16)]
+    assert runs[1].examples == runs[0].examples and runs[2].examples == runs[0].examples
+    assert any(e.status == "succeeded" for e in runs[0].examples)

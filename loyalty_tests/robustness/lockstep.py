@@ -93,8 +93,11 @@ class AttackedModel:
         (a user's ``predict_proba`` object: its batching is its own) is called as before, on the
         texts no job has had scored, and outputs are shared through the run's cache."""
         if not getattr(self.model, "batches_within_groups", False):
-            wanted = {(job.pair, text): job for job, texts in requests for text in texts}
-            owners = {key: job for key, job in wanted.items() if key not in self.cache}
+            owners = {}  # each new text, charged to the first job that asked for it
+            for job, texts in requests:
+                for text in texts:
+                    if (job.pair, text) not in self.cache:
+                        owners.setdefault((job.pair, text), job)
             seconds = self.score(owners)
             for job in owners.values():
                 job.seconds += seconds / len(owners)
