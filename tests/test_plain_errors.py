@@ -107,7 +107,8 @@ def test_a_malicious_pickle_with_allow_pickle_is_blocked_in_one_sentence(tmp_pat
     with pytest.raises(LoyaltyError) as error:
         load_model(str(folder), options=ModelOptions(allow_pickle=True, cache_dir=tmp_path / "cache"))
     message = one_sentence(error)
-    assert f"refused to load the pickle weights in folder {str(folder)!r}: they call posix.system" in message
+    assert f"refused to load the pickle weights (pytorch_model.bin) in folder {str(folder)!r}: they call posix.system" \
+        in message
 
 
 # -- item 5: a malformed baseline names its bad field ----------------------------------------------

@@ -190,7 +190,9 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
     except (OSError, ValueError) as error:
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
     except pickle.UnpicklingError as error:  # torch.load(weights_only=True) refused a global: no code ran
-        raise LoyaltyError(f"refused to load the pickle weights in {where}: they call {_blocked_global(error)}, which "
+        files = ", ".join(sorted(p.name for p in Path(source).glob("*.bin"))) if local else ""
+        raise LoyaltyError(f"refused to load the pickle weights{f' ({files})' if files else ''} in {where}: they call "
+                           f"{_blocked_global(error)}, which "
                            "is not plain tensor data (loading it would run code); use safetensors weights") from None
     missing = sorted(loading.get("missing_keys") or [])
     if missing:  # transformers would only warn, and fill them with random numbers: gating a random head
