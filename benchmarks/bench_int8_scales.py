@@ -49,7 +49,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     try:
-        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+        from torchao.quantization import (
+            Int8DynamicActivationInt8WeightConfig,
+            quantize_,
+        )
     except ImportError as error:
         raise SystemExit(f"this benchmark needs torchao ({error}); pip install torchao into a folder of its own "
                          "and put it on PYTHONPATH") from None

@@ -22,7 +22,6 @@ import numpy as np
 from . import validation
 from .infra.cache import cached_file, fingerprint
 from .errors import LoyaltyError
-from .models.fingerprints import output_settings
 
 
 @dataclass(frozen=True)
@@ -137,6 +136,17 @@ def predict(
     predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress, predict_proba),
                                  dump=dump, read_key=read_key, load=load)
     return predictions
+
+
+def output_settings(model) -> dict:
+    """The run settings a model's outputs depend on: batch size (padding, and dynamic int8's
+    per-batch activation scales), device and the dtype of its weights. Models without them
+    (a user's ``predict_proba`` object) have none."""
+    settings = {"batch_size": getattr(model, "batch_size", None), "device": str(getattr(model, "device", None))}
+    torch_model = getattr(model, "model", None)
+    if hasattr(torch_model, "parameters"):
+        settings["dtypes"] = sorted({str(parameter.dtype) for parameter in torch_model.parameters()})
+    return settings
 
 
 def prediction_key(model, dataset) -> str:

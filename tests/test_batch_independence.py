@@ -10,8 +10,9 @@ import importlib.util
 import json
 
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert, sensitive_bert
+
+from conftest import NEGATIVE, POSITIVE, write_csv
 
 VOLATILE = ("created", "phases", "engine")  # when it ran, how long each phase took, where
 

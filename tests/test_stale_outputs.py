@@ -12,9 +12,9 @@ import struct
 import numpy as np
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE
-from tiny import save_tiny_bert, tiny_bert, tiny_tokenizer
+from tiny import save_tiny_bert, tiny_tokenizer
 
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.compress import compress
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyCacheWarning

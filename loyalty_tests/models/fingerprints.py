@@ -1,4 +1,5 @@
-"""What a model's outputs depend on besides its weights, for the keys of cached outputs.
+"""What a model's outputs depend on besides its weights, for the keys of cached outputs (the run
+settings, batch size, device and dtype, are ``predictions.output_settings``).
 
 A cached prediction or attack result may be served only to a run that would compute the same
 numbers. Weights are not enough: the tokenizer decides the ids a text becomes (its normaliser
@@ -35,14 +36,3 @@ def tokenizer_fingerprint(tokenizer) -> str:
     parts["settings"] = {key: value for key, value in settings.items()
                          if isinstance(value, (bool, int, float, str)) and not key.endswith(("_file", "name_or_path"))}
     return fingerprint("tokenizer", parts)
-
-
-def output_settings(model) -> dict:
-    """The run settings a model's outputs depend on: batch size (padding, and dynamic int8's
-    per-batch activation scales), device and the dtype of its weights. Models without them
-    (a user's ``predict_proba`` object) have none."""
-    settings = {"batch_size": getattr(model, "batch_size", None), "device": str(getattr(model, "device", None))}
-    torch_model = getattr(model, "model", None)
-    if hasattr(torch_model, "parameters"):
-        settings["dtypes"] = sorted({str(parameter.dtype) for parameter in torch_model.parameters()})
-    return settings

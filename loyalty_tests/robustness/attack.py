@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from ..data.dataset import seeded_order
 from ..errors import LoyaltyError
-from ..models.fingerprints import output_settings
+from ..predictions import output_settings
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
 from .lockstep import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,

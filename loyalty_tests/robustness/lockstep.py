@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterable
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class AttackedModel:
         self.forward_seconds += seconds
         return seconds
 
-    def score_requests(self, requests: list[tuple["Job", list[str]]]) -> None:
+    def score_requests(self, requests: list[tuple[Job, list[str]]]) -> None:
         """Score each job's texts that it has not had scored yet into the job's own outputs, all in
         ONE call whose batches never mix two jobs' texts (``group_sizes``: our classifiers); each job
         is charged the call's time in proportion to the texts it brought. A model without groups
