@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from .comparison import LoyaltyReport, format_examples
 from .engines.latency import LatencyResult, measure_latency
-from .gates import latency as latency_gate
-from .gates import robustness as robustness_gate
 from .gates.prediction import prediction_gate
+from .gates.registry import GATES
 from .gates.result import Rule
 from .gates.thresholds import THRESHOLD_SPECS, Threshold, resolve
 
@@ -70,7 +69,7 @@ def assert_robust(comparison, *, max_robustness_drop: float | None = None, decis
     source = "argument" if max_robustness_drop is not None else "default"
     from .robustness import summary
 
-    result = robustness_gate.check(comparison, limit, source, Rule(decision, inconclusive))
+    result = GATES["robustness"].check(comparison, limit, source, Rule(decision, inconclusive))
     if not result.passed:
         lines = [f"student {comparison.student.model_name!r} is less robust than teacher "
                  f"{comparison.teacher.model_name!r}: {result.message}"]
@@ -98,7 +97,7 @@ def assert_faster(teacher_or_result, student=None, texts=None, *, min_speedup: f
             raise TypeError("assert_faster(teacher, student, texts) or assert_faster(latency_result)")
         latency = measure_latency(teacher_or_result, student, texts, rounds=rounds, max_rounds=max_rounds,
                                   limit=limit, rule=decision)
-    result = latency_gate.check(latency, limit, "argument" if min_speedup is not None else "default", Rule(decision))
+    result = GATES["latency"].check(latency, limit, "argument" if min_speedup is not None else "default", Rule(decision))
     if not result.passed:
         raise AssertionError(f"student is not fast enough: {result.message}")
     return latency

@@ -313,7 +313,7 @@ def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, se
     >>> round(values["label_loyalty"].ci_low, 3)  # 3 of 4 agree: Wilson's interval, not a bootstrap's
     0.301
     """
-    from .stats import intervals as stats
+    from .stats import intervals
 
     teacher, student = probability_pair(teacher_probs, student_probs)
     n, n_classes = teacher.shape
@@ -324,16 +324,16 @@ def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, se
     student_errors = b + counts["both_wrong"]
 
     def proportion(successes: int, total: int) -> MetricValue:
-        low, high = stats.wilson_interval(successes, total)
+        low, high = intervals.wilson_interval(successes, total)
         return MetricValue(successes / total if total else float("nan"), float(low), float(high), total)
 
     loyalty = _probability_loyalty_rows(teacher, student)
     values = {
         "teacher_accuracy": proportion(int((teacher_pred == y_true).sum()), n),
         "student_accuracy": proportion(int((student_pred == y_true).sum()), n),
-        "accuracy_drop": MetricValue((b - c) / n, *map(float, stats.paired_difference_interval(b, c, n)), n),
+        "accuracy_drop": MetricValue((b - c) / n, *map(float, intervals.paired_difference_interval(b, c, n)), n),
         "label_loyalty": proportion(int((teacher_pred == student_pred).sum()), n),
-        "probability_loyalty": MetricValue(float(loyalty.mean()), *map(float, stats.bounded_mean_interval(loyalty)), n),
+        "probability_loyalty": MetricValue(float(loyalty.mean()), *map(float, intervals.bounded_mean_interval(loyalty)), n),
         "negative_flip_rate": proportion(b, n),
         "positive_flip_rate": proportion(c, n),
     }

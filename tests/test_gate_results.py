@@ -87,11 +87,11 @@ def test_robustness_gate_both_ways_and_reuses_given_outcomes():
 def test_robustness_sequence_decides_both_ways_in_attack_order():
     outcomes = ([3, 1, 2, 0], np.array([0.0, 1.0, 0.0, 0.0]))
     assert robustness.in_attack_order(outcomes, [1, 0, 9, 2, 3]) == [1.0, 0.0, 0.0, 0.0]  # 9: not attacked yet
-    assert robustness.sequence([0.0] * 100, 0.1, Rule(), block=100, cap=100) is None  # one block: fixed-size
-    assert robustness.sequence([0.0] * 50, None, Rule(), block=50, cap=100) is None  # nothing gated
-    passed = robustness.sequence([0.0] * 100, 0.2, Rule(), block=50, cap=200)
-    failed = robustness.sequence([1.0] * 100, 0.2, Rule(), block=50, cap=200)
-    undecided = robustness.sequence([0.0] * 50, 0.05, Rule(), block=50, cap=200)
+    assert robustness.robustness_sequence([0.0] * 100, 0.1, Rule(), block=100, cap=100) is None  # one block: fixed-size
+    assert robustness.robustness_sequence([0.0] * 50, None, Rule(), block=50, cap=100) is None  # nothing gated
+    passed = robustness.robustness_sequence([0.0] * 100, 0.2, Rule(), block=50, cap=200)
+    failed = robustness.robustness_sequence([1.0] * 100, 0.2, Rule(), block=50, cap=200)
+    undecided = robustness.robustness_sequence([0.0] * 50, 0.05, Rule(), block=50, cap=200)
     assert passed.stopped and passed.decision.passed and passed.reason.startswith("decided PASS after")
     assert failed.stopped and not failed.decision.passed and failed.reason.startswith("decided FAIL after 50")
     assert not undecided.stopped and "attack another block" in undecided.reason
@@ -100,15 +100,16 @@ def test_robustness_sequence_decides_both_ways_in_attack_order():
 
 
 def test_robustness_feasibility_note():
-    assert robustness.feasibility(None, 10, 5) is None
-    assert robustness.feasibility(0.10, 1000, 100) is None  # enough examples for a PASS
-    note = robustness.feasibility(0.10, 30, 25)
+    assert robustness.robustness_feasibility(None, 10, 5) is None
+    assert robustness.robustness_feasibility(0.10, 1000, 100) is None  # enough examples for a PASS
+    note = robustness.robustness_feasibility(0.10, 30, 25)
     assert note.startswith("with at most 30 attacked examples in blocks of 25, the robustness gate cannot reach")
     assert "raise --attack-examples to about" in note
 
 
 def test_registry_is_the_one_list():
-    assert GATE_NAMES[:5] == PREDICTION_GATES and {"latency", "robustness", "baseline"} <= set(GATE_NAMES)
+    assert GATE_NAMES[:len(PREDICTION_GATES)] == PREDICTION_GATES
+    assert set(GATE_NAMES) - set(PREDICTION_GATES) == {"latency", "robustness", "baseline"}
     assert GATES["robustness"].collected_with == "attack" and GATES["baseline"].collected_with == "baseline"
 
 
@@ -138,3 +139,30 @@ def test_item_outcome_of_a_call():
     assert ReportCollector._outcome(call, {"gates": []}) == "passed"
     assert ReportCollector._outcome(NS(failed=True, skipped=False, when="setup"), {"gates": []}) == "error"
     assert ReportCollector._outcome(NS(failed=False, skipped=False, when="teardown"), {"gates": []}) is None
+
+
+def kl_report(student_probabilities):
+    from loyalty_tests.comparison import compare_predictions
+    from loyalty_tests.data import TextDataset
+    from loyalty_tests.predictions import Predictions
+
+    names = ("neg", "pos")
+    teacher = np.array([[0.9, 0.1], [0.2, 0.8]] * 50)
+    data = TextDataset("hand", [f"t{i}" for i in range(100)], [0, 1] * 50, names)
+    return compare_predictions(data, Predictions("t", teacher, names, 0.0),
+                               Predictions("s", np.array(student_probabilities * 50), names, 0.0), n_resamples=200)
+
+
+def test_kl_gate_both_ways_and_only_with_its_threshold():
+    from loyalty_tests.gates.kl_divergence import examples_to_decide
+    from loyalty_tests.gates.prediction import prediction_gate
+    from loyalty_tests.gates.thresholds import resolve
+
+    gated = resolve({"max_kl_divergence": "0.05"}, {})
+    close = prediction_gate("kl_divergence", kl_report([[0.88, 0.12], [0.22, 0.78]]), gated)
+    far = prediction_gate("kl_divergence", kl_report([[0.3, 0.7], [0.7, 0.3]]), gated)
+    assert close.passed and close.value < 0.01 and close.three_way == "PASS"
+    assert not far.passed and far.value > 0.5 and "kl(teacher||student)" in far.message and "> 0.050" in far.message
+    assert GATES["kl_divergence"].collected_with == "threshold"
+    assert resolve({}, {})["max_kl_divergence"].value is None  # not collected by default
+    assert examples_to_decide(0.1, 0.1, 0.1, 50, 0.1) is None

@@ -128,3 +128,29 @@ def test_an_attack_partly_from_the_cache_says_how_much():
     report = {"phases": [{"phase": "attack", "model": "int8", "seconds": 24.9, "cached": False, "examples": 75,
                           "cached_examples": 50, "measured_at": "2026-11-29"}]}
     assert render.phase_line(report) == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"
+
+
+def test_records_of_one_student_merge_into_one_entry():
+    """Each gate item sends its own record; the report keeps one entry per student with the
+    metrics of a prediction gate, the latency of the latency gate, each phase once, and every
+    gate's typed result (with its kind) under that student."""
+    from loyalty_tests.gates.result import LatencyGateResult
+
+    prediction = row("int8", gate("label_loyalty"))
+    timing = GateRecord(student="int8", result=LatencyGateResult("latency", True, 1.9, 0.9, "default", "speedup 1.900",
+                                                                 teacher_seconds=0.02, student_seconds=0.01),
+                        data=prediction.data, latency={"speedup": 1.9}, phases=prediction.phases,
+                        teacher_name="demo teacher")
+    other = row("prune", gate("label_loyalty", passed=False, three_way="FAIL"))
+    items = {"a": item("int8", "label_loyalty", "passed", [prediction.result]),
+             "b": item("int8", "latency", "passed", [timing.result]),
+             "c": item("prune", "label_loyalty", "failed", [other.result])}
+    report = render.build_report(None, [prediction, timing, other], items, seed=3)
+    int8, prune = report["students"]
+    assert (int8["spec"], prune["spec"]) == ("int8", "prune")
+    assert int8["metrics"] == prediction.metrics and int8["latency"] == {"speedup": 1.9}
+    assert [g["gate"] for g in int8["gates"]] == ["label_loyalty", "latency"]
+    assert int8["gates"][1]["kind"] == "latency" and int8["gates"][1]["student_seconds"] == 0.01
+    assert report["phases"] == list(prediction.phases) + list(other.phases)  # int8's predict phase once
+    assert report["teacher"] == "demo teacher" and report["seed"] == 3  # the first record naming a teacher
+    assert report["verdict"] == "FAILED" and prune["gates"][0]["outcome"] == "failed"

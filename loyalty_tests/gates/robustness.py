@@ -3,9 +3,9 @@
 Pure functions over the attack's paired outcomes (per attacked example, teacher correct minus
 student correct under attack: -1, 0 or 1), computed once per run by the caller:
 
-- ``sequence``: the sequential decision after the blocks attacked so far (a confidence sequence
+- ``robustness_sequence``: the sequential decision after the blocks attacked so far (a confidence sequence
   over the drops in the order they were attacked), which tells the attack loop when to stop;
-- ``feasibility``: before any attack, whether the cap on attacked examples can give a PASS at all;
+- ``robustness_feasibility``: before any attack, whether the cap on attacked examples can give a PASS at all;
 - ``check``: the gate, from the comparison, its paired outcomes and the sequence, if any.
 
 The plugin's gate and ``assert_robust`` both call ``check``.
@@ -31,13 +31,13 @@ def in_attack_order(outcomes, order) -> list[float]:
     return [float(differences[position[index]]) for index in order if index in position]
 
 
-def sequence(ordered_differences, limit: float | None, rule: Rule, block: int, cap: int):
+def robustness_sequence(ordered_differences, limit: float | None, rule: Rule, block: int, cap: int):
     """The sequential robustness decision after the blocks attacked so far (None without a limit,
     or when a single block covers the run: then the fixed-size interval decides).
 
-    >>> sequence([0.0] * 10, 0.1, Rule(), block=10, cap=10) is None  # one block: fixed-size
+    >>> robustness_sequence([0.0] * 10, 0.1, Rule(), block=10, cap=10) is None  # one block: fixed-size
     True
-    >>> sequence([0.0] * 100, 0.2, Rule(), block=50, cap=100).decision.outcome
+    >>> robustness_sequence([0.0] * 100, 0.2, Rule(), block=50, cap=100).decision.outcome
     'PASS'
     """
     if limit is None or len(sequential.planned_looks(block, cap)) == 1:
@@ -47,7 +47,7 @@ def sequence(ordered_differences, limit: float | None, rule: Rule, block: int, c
                                           cap_name=CAP_NAME)
 
 
-def feasibility(limit: float | None, cap: int, block: int) -> str | None:
+def robustness_feasibility(limit: float | None, cap: int, block: int) -> str | None:
     """Before any attack: can ``cap`` attacked examples in blocks of ``block`` give the gate a PASS
     outcome at all? Not if even a student identical to its teacher (no disagreement) keeps a CI
     above the limit; then say how many examples it takes. None when it can (or nothing is gated)."""

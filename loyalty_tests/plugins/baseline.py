@@ -11,7 +11,8 @@ import json
 import warnings
 from pathlib import Path
 
-from ..gates import baseline as baseline_gate
+from ..gates.baseline import BASELINE_METRICS
+from ..gates.registry import GATES
 from ..gates.result import GateResult
 
 # environment entries whose change can move the numbers (int8 kernels differ with the CPU's capability)
@@ -81,9 +82,9 @@ def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, w
 
         pytest.skip(f"--loyalty-update-baseline: this run's report will be written to {path}")
     baseline = load_baseline(path)
-    results = baseline_gate.check(baseline, path, label, report, teacher.fingerprint,
+    results = GATES["baseline"].check(baseline, path, label, report, teacher.fingerprint,
                                   thresholds["baseline_tolerance"], rule, warn_only=warn)
-    if len(results) == len(baseline_gate.BASELINE_METRICS):  # compared: say when the environments differ
+    if len(results) == len(BASELINE_METRICS):  # compared: say when the environments differ
         _warn_on_environment(baseline.get("environment") or {}, path)
     return results
 

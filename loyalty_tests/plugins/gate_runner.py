@@ -75,7 +75,7 @@ class GateRunner:
         return self.finish(result, details=worst)
 
     def check_latency(self, benchmark):
-        from ..gates import latency as latency_gate
+        from ..gates.registry import GATES
 
         if getattr(benchmark, "disabled", False):
             pytest.skip("latency gate needs pytest-benchmark, which is off here (it turns itself off under "
@@ -83,18 +83,18 @@ class GateRunner:
         limit = self.thresholds["min_speedup"]
         latency = failing(lambda: self.session.latency(self.teacher, self.student, limit.value, self.rule))
         record_benchmark(benchmark, latency)
-        result = latency_gate.check(latency, limit.value, limit.source, self.rule,
+        result = GATES["latency"].check(latency, limit.value, limit.source, self.rule,
                                     warn_only="latency" in self.warn_only)
         return self.finish(result, latency=latency.to_row())
 
     def check_robustness(self):
-        from ..gates import robustness as robustness_gate
+        from ..gates.registry import GATES
         from ..robustness import summary
 
         limit = self.thresholds["max_robustness_drop"]
         comparison, sequence, outcomes = failing(
             lambda: self.session.robustness(self.teacher, self.student, limit.value, self.rule))
-        result = failing(lambda: robustness_gate.check(
+        result = failing(lambda: GATES["robustness"].check(
             comparison, limit.value, limit.source, self.rule, outcomes=outcomes, decision=sequence,
             block=self.settings.attack_block, warn_only="robustness" in self.warn_only))
         drop = summary.drop_from_differences(outcomes[1])

@@ -222,7 +222,7 @@ class LoyaltySession:
         ``limit`` (the ``attack_results`` fixture), all of them. Returns the comparison and the
         sequential decision (None when one block covers the run) and the paired outcomes (indices,
         teacher − student correct under attack), computed once here for the gate to reuse."""
-        from ..gates import robustness as robustness_gate
+        from ..gates.robustness import in_attack_order, robustness_sequence
         from ..robustness import RobustnessRun, summary
 
         config = self.attack_config()
@@ -247,8 +247,8 @@ class LoyaltySession:
             while True:
                 comparison = run.attack_next(min(block, cap - run.attacked))
                 outcomes = summary.paired_outcomes(comparison)
-                decision = robustness_gate.sequence(robustness_gate.in_attack_order(outcomes, run.order), limit,
-                                                    rule, block, cap) if rule is not None else None
+                decision = robustness_sequence(in_attack_order(outcomes, run.order), limit, rule, block,
+                                               cap) if rule is not None else None
                 if run.attacked >= cap or (decision is not None and decision.stopped):
                     return comparison, decision, outcomes
 
@@ -268,10 +268,10 @@ class LoyaltySession:
 
     def robustness_feasibility(self) -> str | None:
         """Before any attack: can this many attacked examples give the robustness gate a PASS at all?"""
-        from ..gates import robustness as robustness_gate
+        from ..gates.robustness import robustness_feasibility
 
         limit = self.thresholds()["max_robustness_drop"].value
-        return robustness_gate.feasibility(limit, self.settings.attack_examples, self.settings.attack_block)
+        return robustness_feasibility(limit, self.settings.attack_examples, self.settings.attack_block)
 
     def check(self) -> None:
         """Everything that can be checked without loading a model, so a bad option stops pytest
