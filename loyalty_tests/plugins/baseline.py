@@ -63,7 +63,7 @@ def baseline_shape_problem(report: dict) -> str | None:
         metrics = row.get("metrics")
         if not isinstance(metrics, dict):
             return f"field '{where}.metrics' is {metrics!r} (a {kind(metrics)}), expected an object of metrics"
-        for name in baseline_gate.BASELINE_METRICS:
+        for name in BASELINE_METRICS:
             entry = metrics.get(name)
             if entry is None:
                 continue  # a metric the baseline lacks is reported by the gate for that metric
