@@ -23,8 +23,8 @@ _EXPORTS = {
     "run_attack": "robustness", "compare_robustness": "robustness", "AttackConfig": "robustness",
     "RobustnessComparison": "robustness",
     "measure_latency": "engines.latency", "LatencyResult": "engines.latency",
-    # making students: loyalty_tests.compress.compress (the package shares the function's name,
-    # so it cannot also be exported here)
+    # making students: `from loyalty_tests import compress` gives the compress package, which is
+    # callable as the function is: compress(teacher, "int8") (see compress/__init__.py)
     "LoyaltyError": "errors", "LoyaltyCacheWarning": "errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -111,7 +111,7 @@ def predict(
         raise LoyaltyError(f"data {dataset.name!r} has no examples; give a dataset with at least one row")
     columns = label_permutation(model.label_names, dataset.label_names, model.name, dataset.name)
     names = aligned_label_names(model.label_names, dataset.label_names)
-    key = model.fingerprint and cache_dir and fingerprint("predictions", model.fingerprint, dataset.fingerprint)
+    key = model.fingerprint and cache_dir and prediction_key(model, dataset)
     if not key:
         return _run(model, dataset, columns, names, progress, predict_proba)
     shape = (len(dataset), len(names))
@@ -136,6 +136,23 @@ def predict(
     predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress, predict_proba),
                                  dump=dump, read_key=read_key, load=load)
     return predictions
+
+
+def output_settings(model) -> dict:
+    """The run settings a model's outputs depend on: batch size (padding, and dynamic int8's
+    per-batch activation scales), device and the dtype of its weights. Models without them
+    (a user's ``predict_proba`` object) have none."""
+    settings = {"batch_size": getattr(model, "batch_size", None), "device": str(getattr(model, "device", None))}
+    torch_model = getattr(model, "model", None)
+    if hasattr(torch_model, "parameters"):
+        settings["dtypes"] = sorted({str(parameter.dtype) for parameter in torch_model.parameters()})
+    return settings
+
+
+def prediction_key(model, dataset) -> str:
+    """The cache key of ``model``'s predictions on ``dataset``: its fingerprint (weights and
+    tokenizer), the settings its outputs depend on (batch size, device, dtype) and the data."""
+    return fingerprint("predictions", model.fingerprint, output_settings(model), dataset.fingerprint)
 
 
 def _verified(probabilities, shape: tuple[int, int], source) -> np.ndarray:

@@ -234,7 +234,7 @@ def test_missing_file_says_the_path_and_what_specs_are(tmp_path):
 def test_unknown_extension(tmp_path):
     with pytest.raises(LoyaltyError, match=r"unknown format '\.txt'.*\.csv, \.tsv, \.jsonl"):
         load_dataset(str(write(tmp_path / "dev.txt", "text,label\n")))
-    with pytest.raises(LoyaltyError, match="unknown format"):
+    with pytest.raises(LoyaltyError, match="is a folder, not a file"):  # issue 17: not "unknown format"
         load_dataset(str(tmp_path))  # a folder
 
 

@@ -21,11 +21,10 @@ from tiny import tiny_bert
 
 from loyalty_tests.infra import cache
 from loyalty_tests.models import demo
-from loyalty_tests.infra.cache import fingerprint
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyCacheWarning
 from loyalty_tests.models.classifiers import CallableClassifier
-from loyalty_tests.predictions import predict
+from loyalty_tests.predictions import predict, prediction_key
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +58,8 @@ def test_a_prediction_file_of_another_model_is_not_served(data, tmp_path):
     b_source = Fixed([[0.2, 0.8]])
     b = CallableClassifier(b_source, "b", ("negative", "positive"), fingerprint="model-b")
     predict(a, data, cache_dir=tmp_path)
-    a_file = tmp_path / "predictions" / f"{fingerprint('predictions', 'model-a', data.fingerprint)}.npz"
-    b_file = a_file.with_name(f"{fingerprint('predictions', 'model-b', data.fingerprint)}.npz")
+    a_file = tmp_path / "predictions" / f"{prediction_key(a, data)}.npz"
+    b_file = a_file.with_name(f"{prediction_key(b, data)}.npz")
     shutil.copy(a_file, b_file)  # a valid file, placed under b's key
     with pytest.warns(LoyaltyCacheWarning, match=rf"{b_file.name} belongs to another entry"):
         served = predict(b, data, cache_dir=tmp_path)
@@ -224,7 +223,7 @@ import os, signal, sys
 import numpy as np
 from loyalty_tests.data import load_dataset
 from loyalty_tests.models.classifiers import CallableClassifier
-from loyalty_tests.predictions import predict
+from loyalty_tests.predictions import predict, prediction_key
 
 class Rows:
     def predict_proba(self, texts):

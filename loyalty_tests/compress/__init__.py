@@ -17,6 +17,8 @@ per output channel).
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 
 from ..errors import LoyaltyError
 from . import (
@@ -116,3 +118,15 @@ def _as_configs(config) -> tuple[object, ...]:
     for step in configs:
         handler_for(step)  # fail before any work when one step is not a registered config
     return configs
+
+
+class _CallablePackage(types.ModuleType):
+    """``from loyalty_tests import compress`` gives this package (a submodule wins over any name
+    the parent exports), so the package itself answers ``compress(teacher, "int8")`` as the
+    function does; ``from loyalty_tests.compress import Int8Config`` works as before."""
+
+    def __call__(self, teacher, config, data=None, **options):
+        return compress(teacher, config, data, **options)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -28,8 +28,14 @@ def load_file(path: str | Path, *, name: str | None = None, text_column: str = "
     """A .csv (comma), .tsv (tab) or .jsonl file with a header / keys naming the columns."""
     path = Path(path)
     name = name or str(path)
+    if path.is_symlink() and not path.exists():
+        raise LoyaltyError(f"data file {str(path)!r} is a symbolic link that leads to no file (a loop, or its "
+                           f"target {_link_target(path)!r} is missing); point it at the data file or give the file itself")
     if not path.exists():
         raise LoyaltyError(f"data file {str(path)!r} does not exist (resolved to {path.resolve()}); {SPEC_HELP}")
+    if path.is_dir():
+        raise LoyaltyError(f"data file {str(path)!r} is a folder, not a file; give the path of the "
+                           f"{'/'.join(FILE_FORMATS)} file itself")
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in FILE_FORMATS:
         raise LoyaltyError(f"data file {str(path)!r}: unknown format {suffix or '(no extension)'!r}; "
@@ -41,6 +47,13 @@ def load_file(path: str | Path, *, name: str | None = None, text_column: str = "
             return from_rows(name, rows, text_column, text_pair_column, label_column)
     except UnicodeDecodeError as error:
         raise LoyaltyError(f"data file {name!r} is not UTF-8 text ({error}); re-save it as UTF-8") from error
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "?"
 
 
 def _delimited_rows(handle, name: str, delimiter: str) -> Iterator[tuple[str, Mapping]]:

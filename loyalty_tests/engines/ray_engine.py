@@ -36,6 +36,8 @@ BLOCKS_PER_WORKER = 4  # enough blocks for load balance, few enough that each is
 MAX_BLOCK_ROWS = 4096
 IN_FLIGHT_PER_WORKER = 2  # an attack worker always has its next shard queued
 RAY_DATA_SUFFIX = "\nFailed to apply UDF transform"
+# ray.init retries an address that does not answer for minutes; a cluster that is up answers at once
+CONNECT_TIMEOUT_S = 10.0
 
 
 class RayEngine(LocalEngine):
@@ -81,6 +83,7 @@ class RayEngine(LocalEngine):
             # No address: a new local instance, or $RAY_ADDRESS when set. Not Ray's own default, which
             # joins the last cluster recorded under /tmp/ray and, when that one is gone, retries for minutes.
             options["address"] = self.address or os.environ.get("RAY_ADDRESS") or "local"
+            reachable_or_fail(options["address"], CONNECT_TIMEOUT_S)
             try:
                 ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as error:
@@ -308,6 +311,25 @@ class RayEngine(LocalEngine):
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, device={self.device!r}, workers={self.requested_workers!r})"
+
+
+def reachable_or_fail(address: str, timeout: float) -> None:
+    """Fail within ``timeout`` seconds, naming the address, when nothing listens at a HOST:PORT
+    (or ray://HOST:PORT) address; ``local`` and ``auto`` are Ray's to resolve."""
+    import socket
+
+    where = address.split("://", 1)[-1]
+    if address in ("local", "auto") or ":" not in where:
+        return
+    host, _, port = where.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
+        raise LoyaltyError(f"could not reach the Ray cluster at {address!r} within {timeout:g} s ({reason}); check "
+                           "--loyalty-ray-address (HOST:PORT of a running head node; leave it unset for a local "
+                           "instance, 'auto' to join the cluster `ray start` made here)") from None
 
 
 def _root_cause(error: BaseException) -> BaseException:

@@ -135,13 +135,23 @@ def coerce(key: str, raw, source: str):
             raise LoyaltyError(f"threshold {key} ({source}) must be a number, got {raw!r}") from None
         if not math.isfinite(value) or not spec.low <= value <= spec.high:
             raise LoyaltyError(f"threshold {key} ({source}) must lie in [{spec.low:g}, {spec.high:g}], got {raw!r}; "
-                               "a limit outside that range makes a gate that can never pass or never fail")
+                               "a limit outside that range makes a gate that can never pass or never fail"
+                               f"{_how_to_turn_off(key)}")
         return value
     text = str(raw).strip()
     if spec.choices and text not in spec.choices:
         raise LoyaltyError(f"threshold {key} ({source}) must be one of {', '.join(spec.choices)}, got {raw!r}"
                            f"{did_you_mean(text, spec.choices)}")
     return text
+
+
+def _how_to_turn_off(key: str) -> str:
+    """What a user who set a limit of 0 (or another out-of-range value) to switch a gate off should do."""
+    gate = {"min_speedup": "latency", "max_robustness_drop": "robustness"}.get(key)
+    if gate is None:
+        return ""
+    return (f". To keep the {gate} gate from failing the run, make it warn only (--loyalty-warn-only {gate}, "
+            f"ini loyalty_warn_only = {gate}) or deselect it (-k \"not {gate}\")")
 
 
 def resolve(cli: dict, ini: dict, marker: dict | None = None) -> dict[str, Threshold]:

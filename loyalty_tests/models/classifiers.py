@@ -15,6 +15,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from ..infra.cache import fingerprint
+from .fingerprints import tokenizer_fingerprint
 from ..errors import LoyaltyError
 from ..validation import rows_text
 
@@ -81,23 +82,29 @@ def _scored(name: str, n_rows: int, n_labels: int, batches, forward) -> np.ndarr
     return _softmax(logits)
 
 
-def _tokenized_batches(tokenizer, texts, text_pairs, batch_size: int, max_length: int):
+def _tokenized_batches(tokenizer, texts, text_pairs, batch_size: int, max_length: int, group_sizes=None):
     """Yield (original indices, padded batch) with batches of similar length.
 
     Texts are tokenized once without padding, sorted by length, and each batch is padded only to
-    its own longest member (dynamic padding), never to ``max_length``.
+    its own longest member (dynamic padding), never to ``max_length``. ``group_sizes`` cuts the
+    texts into consecutive groups whose batches never mix (the attack scores each example's texts
+    in one call this way, yet in batches of their own): a batch is then a function of its group.
     """
     encoded = tokenizer(
         list(texts), list(text_pairs) if text_pairs is not None else None,
         truncation=True, max_length=max_length,
     )
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
     keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        features = [{key: encoded[key][i] for key in keys} for i in indices]
-        yield indices, tokenizer.pad(features, return_tensors="np")
+    bounds = np.cumsum([0, *(group_sizes if group_sizes is not None else [len(lengths)])])
+    if bounds[-1] != len(lengths):
+        raise LoyaltyError(f"group sizes {list(group_sizes)} do not add up to the {len(lengths)} texts given")
+    for first, end in zip(bounds[:-1], bounds[1:]):
+        order = first + np.argsort(-lengths[first:end], kind="stable")  # longest first: a memory problem shows at once
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            features = [{key: encoded[key][i] for key in keys} for i in indices]
+            yield indices, tokenizer.pad(features, return_tensors="np")
 
 
 @dataclass
@@ -119,6 +126,7 @@ class HFClassifier:
         self.model.eval()
         if not _is_quantized(self.model):  # dynamic int8 kernels exist on the CPU only
             self.model.to(self.device)
+            own_aligned_memory(self.model)
         if self.fingerprint is None:
             self.fingerprint = state_fingerprint(self.model, self.tokenizer, self.max_length)
 
@@ -127,7 +135,9 @@ class HFClassifier:
         id2label = self.model.config.id2label
         return tuple(str(id2label[i]) for i in range(len(id2label)))
 
-    def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+    batches_within_groups = True  # predict_proba takes group_sizes (see _tokenized_batches)
+
+    def predict_proba(self, texts, text_pairs=None, *, group_sizes=None) -> np.ndarray:
         import torch
 
         check_batching(f"model {self.name!r}", self.batch_size, self.max_length)  # fields can change after init
@@ -136,9 +146,26 @@ class HFClassifier:
             inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
             return self.model(**inputs).logits.float().cpu().numpy()
 
-        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length)
+        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length, group_sizes)
         with torch.inference_mode():
             return _scored(self.name, len(texts), len(self.label_names), batches, forward)
+
+
+def own_aligned_memory(model) -> None:
+    """Move weights that sit at an address not aligned to 64 bytes into memory of their own.
+
+    Weights loaded from safetensors are memory-mapped views of the file, at whatever offset the
+    file puts them; a model rebuilt elsewhere (a Ray worker, a ``torch.load``) holds them in fresh,
+    aligned memory. AVX-512 kernels sum in another order over unaligned data, so the same model
+    scored the same batch to a different last bit (0.88496265 vs 0.88496267 on a tiny BERT) by
+    where its weights happened to be. Aligned everywhere, a model computes the same bits on every
+    engine."""
+    import torch
+
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.device.type == "cpu" and tensor.data_ptr() % 64:
+                tensor.data = tensor.data.clone()
 
 
 def _is_quantized(model) -> bool:
@@ -175,8 +202,7 @@ def state_fingerprint(model, tokenizer, max_length: int) -> str:
     for key, value in model.state_dict().items():
         digest.update(key.encode())
         add(value)
-    vocab = sorted(tokenizer.get_vocab().items())
-    return fingerprint("hf", digest.hexdigest(), vocab, max_length, type(tokenizer).__name__)
+    return fingerprint("hf", digest.hexdigest(), tokenizer_fingerprint(tokenizer), max_length)
 
 
 @dataclass
@@ -195,14 +221,16 @@ class OnnxClassifier:
     def __post_init__(self):
         check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
 
-    def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
+    batches_within_groups = True  # predict_proba takes group_sizes (see _tokenized_batches)
+
+    def predict_proba(self, texts, text_pairs=None, *, group_sizes=None) -> np.ndarray:
         check_batching(f"model {self.name!r}", self.batch_size, self.max_length)
         wanted = {inp.name for inp in self.session.get_inputs()}
 
         def forward(batch):
             return self.session.run(None, {k: v.astype(np.int64) for k, v in batch.items() if k in wanted})[0]
 
-        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length)
+        batches = _tokenized_batches(self.tokenizer, texts, text_pairs, self.batch_size, self.max_length, group_sizes)
         return _scored(self.name, len(texts), len(self.label_names), batches, forward)
 
 

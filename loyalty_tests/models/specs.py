@@ -13,6 +13,7 @@ them, none of them imports it.
 from __future__ import annotations
 
 import importlib
+import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..infra.quiet import no_progress_bars
 from ..lm.loading import as_causal_lm, folder_is_causal_lm, load_gguf, load_lm_folder
 from ..lm.model import CausalLM, check_same_kind, model_kind  # noqa: F401  (re-exported for the plugin)
+from .fingerprints import tokenizer_fingerprint
 from .classifiers import (
     CallableClassifier,
     Classifier,
@@ -40,6 +42,7 @@ SPEC_FORMS = (
 )
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+DEFAULT_MAX_LENGTH = 128
 _WEIGHT_AND_TOKENIZER_FILES = (
     "*.safetensors", "*.bin", "*.onnx", "config.json", "tokenizer.json", "tokenizer_config.json",
     "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json", "*.model",
@@ -49,7 +52,9 @@ _WEIGHT_AND_TOKENIZER_FILES = (
 @dataclass(frozen=True)
 class ModelOptions:
     batch_size: int = 32
-    max_length: int = 128
+    # None: DEFAULT_MAX_LENGTH, or the model's own limit when it reads fewer tokens (said so);
+    # a number the user chose is refused when it is above the model's limit, never lowered
+    max_length: int | None = None
     device: str = "cpu"
     tokenizer: str | None = None  # tokenizer folder for .onnx specs
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -66,7 +71,8 @@ class ModelOptions:
 
     def __post_init__(self):
         # checked here too, before any model work: a bad batch size must not wait for a demo build
-        check_batching("model options", self.batch_size, self.max_length)
+        check_batching("model options", self.batch_size,
+                       DEFAULT_MAX_LENGTH if self.max_length is None else self.max_length)
 
 
 def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
@@ -79,20 +85,21 @@ def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
     if spec == "demo":
         from .demo import load_demo_teacher
 
-        return load_demo_teacher(options.cache_dir, batch_size=options.batch_size, max_length=options.max_length,
+        return load_demo_teacher(options.cache_dir, batch_size=options.batch_size,
+                                 max_length=options.max_length or DEFAULT_MAX_LENGTH,
                                  device=options.device, progress=options.progress)
     if _is_recipe(spec):
         return _compressed(spec, teacher, options)
     path = Path(spec).expanduser()
     if spec.endswith(".onnx"):
-        return _load_onnx(path, spec, options)
+        return _load_onnx(path, spec, options, teacher)
     if spec.endswith(".gguf"):
         return load_gguf(str(path), spec, device=options.device)
     if path.is_dir() and folder_is_causal_lm(path):
         return load_lm_folder(str(path), spec, device=options.device, allow_pickle=options.allow_pickle,
                               trust_remote_code=options.trust_remote_code)
     if path.is_dir():
-        return _load_hf(str(path), spec, options, local=True)
+        return _load_hf(str(path), spec, options, local=True, teacher=teacher)
     if _FACTORY.match(spec) and not path.exists():
         return _load_factory(spec, options)
     if path.exists():
@@ -102,7 +109,7 @@ def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
         raise LoyaltyError(f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
                            f"to the current folder {Path.cwd()}); check the path")
     if _HUB_ID.match(spec):
-        return _load_hub(spec, path, options)
+        return _load_hub(spec, path, options, teacher)
     raise LoyaltyError(f"unknown model spec {spec!r}; give {SPEC_FORMS}")
 
 
@@ -144,16 +151,16 @@ def _compressed(spec: str, teacher: Classifier | CausalLM | None, options: Model
                     cache_dir=options.cache_dir, use_cache=options.use_cache)
 
 
-def _load_hub(spec: str, path: Path, options: ModelOptions) -> HFClassifier:
+def _load_hub(spec: str, path: Path, options: ModelOptions, teacher=None) -> HFClassifier:
     """A hub id, after a quick check that the hub can be reached; offline, only the local Hugging
     Face cache is tried, and a miss names both readings of the spec within seconds."""
     from ..infra.network import hub_endpoint, hub_unreachable_reason
 
     reason = hub_unreachable_reason()
     if reason is None:
-        return _load_hf(spec, spec, options, local=False)
+        return _load_hf(spec, spec, options, local=False, teacher=teacher)
     try:
-        return _load_hf(spec, spec, options, local=False, local_files_only=True)
+        return _load_hf(spec, spec, options, local=False, local_files_only=True, teacher=teacher)
     except LoyaltyError as error:
         raise LoyaltyError(
             f"model spec {spec!r}: not a local folder: {path.absolute()} does not exist; as a hub model id it "
@@ -162,8 +169,25 @@ def _load_hub(spec: str, path: Path, options: ModelOptions) -> HFClassifier:
         ) from error
 
 
+def max_length_for(name: str, limit: int | None, options: ModelOptions, teacher=None) -> int:
+    """The tokens per text a model reads: the user's --loyalty-max-length (refused above the
+    model's limit), else DEFAULT_MAX_LENGTH, lowered to the model's limit with a note when the
+    model reads fewer: a default nobody chose must not stop every gate."""
+    if options.max_length is not None:
+        check_position_limit(name, options.max_length, limit)
+        return options.max_length
+    if limit is None or limit >= DEFAULT_MAX_LENGTH:
+        return DEFAULT_MAX_LENGTH
+    other = getattr(teacher, "max_length", None)
+    alike = (f"; the teacher reads up to {other}, so texts longer than {limit} tokens reach the two models "
+             f"differently truncated: pass --loyalty-max-length {limit} to truncate both alike") if other and other > limit else ""
+    options.progress(f"model {name!r} reads at most {limit} tokens: its texts are truncated to {limit} "
+                     f"(--loyalty-max-length was not set; its default is {DEFAULT_MAX_LENGTH}){alike}")
+    return limit
+
+
 def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
-             local_files_only: bool = False) -> HFClassifier:
+             local_files_only: bool = False, teacher=None) -> HFClassifier:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     kwargs = dict(trust_remote_code=options.trust_remote_code)
@@ -184,17 +208,23 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
                 source, use_safetensors=None if options.allow_pickle else True, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as error:
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
+    except pickle.UnpicklingError as error:  # torch.load(weights_only=True) refused a global: no code ran
+        files = ", ".join(sorted(p.name for p in Path(source).glob("*.bin"))) if local else ""
+        raise LoyaltyError(f"refused to load the pickle weights{f' ({files})' if files else ''} in {where}: they call "
+                           f"{_blocked_global(error)}, which "
+                           "is not plain tensor data (loading it would run code); use safetensors weights") from None
     missing = sorted(loading.get("missing_keys") or [])
     if missing:  # transformers would only warn, and fill them with random numbers: gating a random head
         raise LoyaltyError(f"{where} lacks trained weights for {len(missing)} tensor(s) ({', '.join(missing[:4])}"
                            f"{', ...' if len(missing) > 4 else ''}), which transformers would initialise at random; "
                            "save the fine-tuned sequence classifier itself (model.save_pretrained), not its base model")
     files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
-    stamp = fingerprint("hf-dir", hash_files(files), options.max_length) if files else None
-    return HFClassifier(model, tokenizer, name, options.batch_size, options.max_length, options.device, stamp)
+    max_length = max_length_for(name, position_limit(model.config, tokenizer), options, teacher)
+    stamp = fingerprint("hf-dir", hash_files(files), tokenizer_fingerprint(tokenizer), max_length) if files else None
+    return HFClassifier(model, tokenizer, name, options.batch_size, max_length, options.device, stamp)
 
 
-def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
+def _load_onnx(path: Path, spec: str, options: ModelOptions, teacher=None) -> OnnxClassifier:
     if not path.is_file():
         raise LoyaltyError(f"ONNX model {spec!r} does not exist; check the path (relative to {Path.cwd()})")
     try:
@@ -219,12 +249,27 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions) -> OnnxClassifier:
             f"no config.json with id2label for ONNX model {spec!r}; put the model's config.json next to the .onnx file"
         ) from error
     id2label = config.id2label
-    check_position_limit(spec, options.max_length, position_limit(config, tokenizer))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    max_length = max_length_for(spec, position_limit(config, tokenizer), options, teacher)
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own types (InvalidProtobuf, Fail, ...): the file is at fault
+        raise LoyaltyError(f"ONNX model {spec!r} cannot be loaded by onnxruntime ({_first_line(error)}); check that "
+                           "the file is a complete ONNX model (re-export it)") from None
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
-    stamp = fingerprint("onnx", hash_files(files), sorted(tokenizer.get_vocab().items()), options.max_length)
+    stamp = fingerprint("onnx", hash_files(files), tokenizer_fingerprint(tokenizer), max_length)
     labels = tuple(str(id2label[i]) for i in range(len(id2label)))
-    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, options.max_length, stamp, str(path))
+    return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, max_length, stamp, str(path))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _blocked_global(error: BaseException) -> str:
+    """The global a weights-only unpickler refused (e.g. ``posix.system``), as torch names it."""
+    found = re.search(r"unsupported GLOBAL (\S+)", str(error))
+    return found.group(1) if found else "a global that is not tensor data"
 
 
 def _load_factory(spec: str, options: ModelOptions) -> Classifier:
@@ -252,7 +297,8 @@ def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classi
     if isinstance(obj, (HFClassifier, OnnxClassifier, CallableClassifier)):
         return obj
     if isinstance(obj, tuple) and len(obj) == 2 and hasattr(obj[0], "config"):
-        return HFClassifier(obj[0], obj[1], name, options.batch_size, options.max_length, options.device)
+        max_length = max_length_for(name, position_limit(obj[0].config, obj[1]), options)
+        return HFClassifier(obj[0], obj[1], name, options.batch_size, max_length, options.device)
     if hasattr(obj, "predict_proba"):
         names = getattr(obj, "label_names", None)
         names = names if names is not None else getattr(obj, "classes_", None)

@@ -33,7 +33,46 @@ def load_baseline(path: Path) -> dict | str:
         return f"cannot be read as a JSON report ({type(error).__name__}: {error})"
     if not isinstance(report, dict) or not isinstance(report.get("students"), list):
         return "is not a loyalty gate report (no 'students' list); was it written by --loyalty-json?"
-    return report
+    problem = baseline_shape_problem(report)
+    return f"is malformed: {problem}" if problem else report
+
+
+def baseline_shape_problem(report: dict) -> str | None:
+    """The first field of a baseline report whose type is wrong, named by its path, or None.
+
+    Checked before anything is read from it, so a hand-edited or damaged file is a sentence, not
+    a TypeError; a metric value must be a real number (``true`` is not 1.0)."""
+    def kind(value) -> str:
+        return "null" if value is None else type(value).__name__
+
+    for field in ("data", "environment"):
+        if field in report and not isinstance(report[field], dict):
+            return f"field {field!r} is {report[field]!r} (a {kind(report[field])}), expected an object"
+    versions = (report.get("environment") or {}).get("versions")
+    if versions is not None and not isinstance(versions, dict):
+        return f"field 'environment.versions' is a {kind(versions)}, expected an object"
+    teacher = report.get("teacher_fingerprint")
+    if teacher is not None and not isinstance(teacher, str):
+        return f"field 'teacher_fingerprint' is a {kind(teacher)}, expected a string"
+    for number, row in enumerate(report["students"]):
+        where = f"students[{number}]"
+        if not isinstance(row, dict):
+            return f"field {where!r} is a {kind(row)}, expected an object with 'spec' and 'metrics'"
+        if not isinstance(row.get("spec"), str):
+            return f"field '{where}.spec' is a {kind(row.get('spec'))}, expected the student's spec string"
+        metrics = row.get("metrics")
+        if not isinstance(metrics, dict):
+            return f"field '{where}.metrics' is {metrics!r} (a {kind(metrics)}), expected an object of metrics"
+        for name in BASELINE_METRICS:
+            entry = metrics.get(name)
+            if entry is None:
+                continue  # a metric the baseline lacks is reported by the gate for that metric
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            if not isinstance(entry, dict) or isinstance(value, bool) or not isinstance(value, (int, float)):
+                return (f"field '{where}.metrics.{name}.value' is {value!r} (a {kind(value)}), expected a number"
+                        if isinstance(entry, dict) else
+                        f"field '{where}.metrics.{name}' is a {kind(entry)}, expected an object with a 'value'")
+    return None
 
 
 def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, warn: bool) -> list[GateResult]:

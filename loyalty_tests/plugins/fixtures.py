@@ -79,11 +79,23 @@ def loyalty_student_spec(request):
     return request.param
 
 
+def unseen_fixture(name: str, declared_in: str | None) -> str | None:
+    """Why the gate suite runs without a fixture a conftest declares: the conftest sits in a
+    sub-folder, and its fixtures reach only the tests in that folder, not the suite."""
+    if not declared_in:
+        return None
+    return (f"no gate checked: {name} is declared in {declared_in}, but the gate suite cannot see it (a "
+            f"conftest.py's fixtures reach only the tests in its own folder); declare {name} in the root "
+            "conftest.py, or pass --teacher and --student")
+
+
 @pytest.fixture(scope="session")
 def loyalty_teacher(request):
     """The teacher: ``--teacher SPEC``, unless a conftest declares this fixture itself."""
     if not request.config.stash[SETTINGS_KEY].teacher:
-        pytest.skip("no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py")
+        declared = request.config.stash.get(DECLARED_KEY, {})
+        pytest.skip(unseen_fixture("loyalty_teacher", declared.get("loyalty_teacher")) or
+                    "no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py")
     return failing(loyalty_session(request.config).teacher_from_spec)
 
 
@@ -92,7 +104,8 @@ def loyalty_student(request, loyalty_student_spec, loyalty_teacher):
     """A student: each ``--student SPEC`` in turn, unless a conftest declares this fixture itself."""
     session = loyalty_session(request.config)
     if loyalty_student_spec is None:
-        pytest.skip("no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
+        pytest.skip(unseen_fixture("loyalty_student", session.declared_students) or
+                    "no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
     teacher = session.classifier(loyalty_teacher, "teacher")
     return failing(lambda: session.student_from_spec(loyalty_student_spec, teacher))
 

@@ -149,6 +149,7 @@ class GateRunner:
         return result
 
     def _record(self, result, latency: dict | None = None, robustness: dict | None = None, lm: dict | None = None):
+        from ..models.batching import batch_dependence
         from ..report.records import GateRecord
 
         report = self._report  # a gate that needed no predictions records none
@@ -164,6 +165,7 @@ class GateRunner:
             metrics=report.metric_rows() if report else None, flips=report.flip_summary() if report else None,
             latency=latency, robustness=robustness, evidence=self._evidence(report),
             phases=tuple(self.session.phases), engine=self.session.engine_name,
+            batch_dependent=batch_dependence(self.student),
             thresholds={k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()})
         self.request.node.user_properties.append((ROW_PROPERTY, record.to_json()))
         # JUnit XML properties, read from the typed result

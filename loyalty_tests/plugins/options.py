@@ -61,8 +61,8 @@ def add_options(parser) -> None:
         help="seed for sampling, bootstrap, attacks and compression (default: 0)")
     add("--loyalty-batch-size", type=whole_number(1), default=32, metavar="N",
         help="texts per forward pass (default: 32)")
-    add("--loyalty-max-length", type=whole_number(2), default=128, metavar="TOKENS",
-        help="tokens per text after truncation (default: 128)")
+    add("--loyalty-max-length", type=whole_number(2), default=None, metavar="TOKENS",
+        help="tokens per text after truncation (default: 128, or a model's limit when it reads fewer)")
     add("--loyalty-device", type=device, default="cpu", metavar="DEVICE",
         help="where models run: cpu (default), cuda, cuda:N or mps")
     add("--tokenizer", "--loyalty-tokenizer", dest="loyalty_tokenizer", default=None, metavar="DIR",

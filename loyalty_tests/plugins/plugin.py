@@ -63,6 +63,11 @@ def pytest_configure(config):
         config.pluginmanager.register(ReportCollector(config, settings), "loyalty-report")
     if has_teacher and has_students and not settings.no_suite:
         _add_suite(config, loyalty_session(config))
+    elif config.getoption("loyalty_gates") and not (has_teacher and has_students):
+        # asking for gates and getting none is a failure, never a green run
+        raise pytest.UsageError("loyalty: --loyalty-gates, but no teacher and student were found: pass --teacher "
+                                "and --student, or declare loyalty_teacher and loyalty_student fixtures in the root "
+                                "conftest.py (a conftest.py in a sub-folder is read only when its tests are collected)")
 
 
 def _add_suite(config, session) -> None:

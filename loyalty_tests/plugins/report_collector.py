@@ -34,6 +34,8 @@ class ReportCollector:
         self.records: list = []  # report.records.GateRecord
         self.report: dict | None = None
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
+        self.written: list[str] = []
+        self.unwritten: list[str] = []  # one line per report file that could not be written
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -85,9 +87,12 @@ class ReportCollector:
             items[nodeid] = {"student": student.rstrip("]") or "student", "gate": gate.removeprefix("test_"),
                              "outcome": "missing", "reason": "this gate never reported (the run stopped before it)",
                              "gates": []}
-        for item in items.values():
+        for nodeid, item in items.items():
             item["outcome"] = item["outcome"] or "missing"
-        from ..infra.cache import atomic_write_text
+            # an item skipped before its fixtures labelled it (no teacher) still belongs to a student
+            gate, _, student = nodeid.rsplit("::", 1)[-1].partition("[")
+            item["student"] = item["student"] or student.rstrip("]") or "student"
+            item["gate"] = item["gate"] or gate.removeprefix("test_")
         from ..report import document
 
         settings = self.settings
@@ -96,18 +101,32 @@ class ReportCollector:
         if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
         if settings.json_path:
-            atomic_write_text(Path(settings.json_path), document.to_json(self.report))
+            self._write(settings.json_path, lambda: document.to_json(self.report))
         if settings.markdown_path:
-            atomic_write_text(Path(settings.markdown_path), document.render_markdown(self.report, settings.html_path))
+            self._write(settings.markdown_path, lambda: document.render_markdown(self.report, settings.html_path))
         if settings.html_path:
             from ..report.html import render_html  # matplotlib is imported only when a page is asked for
 
-            atomic_write_text(Path(settings.html_path), render_html(self.report))
+            self._write(settings.html_path, lambda: render_html(self.report))
         if settings.baseline and settings.update_baseline:
             if self.report["passed"]:
-                atomic_write_text(Path(settings.baseline), document.to_json(self.report))
+                self._write(settings.baseline, lambda: document.to_json(self.report))
             else:
                 self.baseline_refused = True
+        if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a report CI asked for and did not get
+
+    def _write(self, path: str, text) -> None:
+        """Write one report file; one that cannot be written (read-only folder, full disk) is named
+        after the report is printed, not raised from the session's end as a traceback."""
+        from ..infra.cache import atomic_write_text
+
+        try:
+            atomic_write_text(Path(path), text())
+            self.written.append(path)
+        except OSError as error:
+            self.unwritten.append(f"could not write {path}: {error.strerror or type(error).__name__}"
+                                  f"{f' ({error.filename})' if error.filename and str(error.filename) != path else ''}")
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.report is None:
@@ -119,11 +138,13 @@ class ReportCollector:
             terminalreporter.write_line(line)
         settings = self.settings
         for path in (settings.json_path, settings.markdown_path, settings.html_path):
-            if path:
+            if path and path in self.written:
                 terminalreporter.write_line(f"wrote {path}")
         if settings.baseline and settings.update_baseline:
             if self.baseline_refused:
                 terminalreporter.write_line(f"did not write baseline {settings.baseline}: the verdict is "
                                             "FAILED, and a failed run must not become the next release's reference")
-            else:
+            elif settings.baseline in self.written:
                 terminalreporter.write_line(f"wrote baseline {settings.baseline}")
+        for line in self.unwritten:
+            terminalreporter.write_line(line, red=True)

@@ -37,7 +37,7 @@ class LoyaltySettings:
     limit: int | None = None
     seed: int = 0
     batch_size: int = 32
-    max_length: int = 128
+    max_length: int | None = None  # None: 128, or a model's limit when it reads fewer (models/specs.py)
     device: str = "cpu"
     tokenizer: str | None = None
     trust_remote_code: bool = False

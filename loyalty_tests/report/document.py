@@ -50,6 +50,7 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
         if record.lm:  # causal LMs: token loyalty summary and generation agreement (plugins/lm_session.py)
             entry.setdefault("lm", {}).update(record.lm)
         entry["evidence"] = entry["evidence"] or record.evidence  # what the HTML page draws
+        entry["batch_dependent"] = entry.get("batch_dependent") or record.batch_dependent
         for phase in record.phases:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
@@ -71,7 +72,7 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
 
 def _student(students: dict, label: str) -> dict:
     return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
-                                       "robustness": None, "evidence": None, "gates": []})
+                                       "robustness": None, "evidence": None, "batch_dependent": None, "gates": []})
 
 
 def gate_outcome(item_outcome: str, gate: GateResult) -> str:
@@ -221,6 +222,12 @@ def flip_lines(report: dict) -> list[str]:
     return lines
 
 
+def batch_lines(report: dict) -> list[str]:
+    """A note per student whose outputs depend on its batch (``models/batching.py``)."""
+    return [f"batch-dependent [{student['spec']}]: {student['batch_dependent']}"
+            for student in report["students"] if student.get("batch_dependent")]
+
+
 def _verdict(report: dict) -> str:
     reason = f" ({report['verdict_reason']})" if report.get("verdict_reason") else ""
     return report["verdict"] + reason
@@ -230,12 +237,15 @@ def render_terminal(report: dict) -> list[str]:
     rows = table_rows(report)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     data = report.get("data") or {}
-    lines = [f"teacher {report['teacher']} | data {data.get('name')} (n={data.get('n')}) | seed {report['seed']}"]
+    # no data in the report: no gate got as far as predicting (e.g. a model failed to load)
+    read = f"data {data.get('name')} (n={data.get('n')})" if data else "data not read (no gate got as far as predicting)"
+    lines = [f"teacher {report['teacher'] or 'not loaded'} | {read} | seed {report['seed']}"]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     lines += _gate_lines(report)
     lines += flip_lines(report)
     lines += robustness_lines(report)
+    lines += batch_lines(report)
     phases = phase_line(report)
     if phases:
         lines.append(phases)
@@ -270,6 +280,7 @@ def render_markdown(report: dict, html_path: str | None = None) -> str:
             lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {gate.get('three_way') or '–'} "
                          f"| {mark} | {why} |")
     lines += flip_lines(report) and ["", *flip_lines(report)]
+    lines += batch_lines(report) and ["", *batch_lines(report)]
     lines += ["", f"Verdict: **{_verdict(report)}**"]
     robustness = robustness_lines(report, examples=3)
     if robustness:

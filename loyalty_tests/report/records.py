@@ -32,6 +32,7 @@ class GateRecord:
     evidence: dict | None = None  # report.evidence.prediction_evidence(): what the HTML page draws
     phases: tuple = ()
     engine: str = "local"
+    batch_dependent: str | None = None  # why the student's outputs follow its batch (models/batching.py)
     thresholds: dict = field(default_factory=dict)  # key -> {value, source}
 
     def to_json(self) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from ..data.dataset import seeded_order
 from ..errors import LoyaltyError
+from ..predictions import output_settings
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
 from .lockstep import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
@@ -64,7 +65,7 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
         require_text(_example_text(dataset, index)[0], index, dataset.name)
     if recipe is not None or cache_dir is None or getattr(model, "fingerprint", None) is None:
         return attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight)
-    cache = ExampleCache(cache_dir, model.fingerprint, config, ENGINE_VERSION)
+    cache = ExampleCache(cache_dir, model.fingerprint, config, ENGINE_VERSION, output_settings(model))
     with cache.session():
         start = time.perf_counter()
         keys = {i: cache.key(*_example_text(dataset, i), dataset.labels[i], dataset.label_names)

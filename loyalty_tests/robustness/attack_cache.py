@@ -2,7 +2,8 @@
 example already attacked (``--loyalty-limit 200`` after a full run attacks nothing again).
 
 One small JSON file per example under ``<cache>/attacks/<model>/``, named by a hash of its key.
-The key is everything that decides the result: the model's fingerprint, the recipe and ALL its
+The key is everything that decides the result: the model's fingerprint and run settings (batch
+size, device, dtype), the recipe and ALL its
 settings (the parsed config, defaults included), the budget, the seed, the example's text, pair,
 gold label and label names, and the engine and package versions. One file per example (not one
 shard per model) because a file is written once, atomically, and never rewritten: workers and
@@ -35,9 +36,10 @@ class AttackCacheWarning(UserWarning):
 class ExampleCache:
     """The cached examples of one model under one attack config (recipe, budget, seed)."""
 
-    def __init__(self, cache_dir, model_fingerprint: str, config, engine_version: str):
+    def __init__(self, cache_dir, model_fingerprint: str, config, engine_version: str, settings: dict | None = None):
+        # settings: what the model's outputs depend on beyond its weights (batch size, device, dtype)
         self.base = {"kind": "attack-example", "engine": engine_version, "package": __version__,
-                     "model": model_fingerprint, "recipe": recipe_key(config.recipe_config),
+                     "model": model_fingerprint, "settings": settings or {}, "recipe": recipe_key(config.recipe_config),
                      "budget": config.budget, "seed": config.seed}
         self.folder = Path(cache_dir) / "attacks" / fingerprint("model", model_fingerprint)[:24]
         self.writable = True

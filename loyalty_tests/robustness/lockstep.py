@@ -5,13 +5,20 @@ lets one model call carry the queries of many examples.
 A search is a generator (see ``search.py``): it yields the list of texts it wants scored and
 receives their probabilities. ``run_lockstep`` keeps up to ``in_flight`` examples' searches
 going at once; in every round it admits each example's request under that example's budget,
-gathers the texts no example has had scored yet into ONE ``predict_proba`` call (sorted by
-length, so the model's own batches are of like lengths and padding stays short), and sends each
-search its rows. A query is counted per example, as a distinct text this example asked for,
-whether or not another example had it scored already. So an example's queries, its budget and
-hence its result are what they would be if it were attacked alone, in any order or grouping.
-(Exact for a model whose output for a text does not depend on the batch it is scored in; a
-transformer's outputs can differ in the last float bits with the padding of the batch.)
+gathers the texts each example has not had scored yet into ONE ``predict_proba`` call, and sends
+each search its rows. A query is counted per example, as a distinct text this example asked for.
+
+In that call, our classifiers batch each example's texts on their own (``group_sizes``; sorted by
+length, so padding stays short): an example's texts are never scored in a batch with another
+example's, and never served from another example's outputs, so the batches a text is scored in
+are a function of its own example's requests alone. So an example's result is bit for bit what it is when attacked alone, whatever
+``in_flight``, the order, the block or the engine (a Ray worker attacks a shard of examples on
+its own). That matters: a transformer's last float bits follow the padding of its batch, and
+dynamic int8 picks its activation scales per batch (1.7e-4 apart for one text alone or in a
+batch of 16, enough to change which candidate a search keeps). The price is batch fill: a request
+smaller than the batch size is no longer topped up with other examples' texts (the call count
+stays one per round). A user's model without ``group_sizes`` gets the round's new texts in one
+list, as before, and its outputs are shared between examples; its batching is its own.
 
 Budget (as TextAttack counts it: every text sent to the model, the original included): a request
 that would overrun the budget is cut to the texts the budget still allows, in order; the search
@@ -23,8 +30,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterable
 
 import numpy as np
 
@@ -34,8 +41,9 @@ from ..predictions import check_probabilities, label_permutation
 # Bump when a change alters what an attack finds: cached results of another version are never read.
 # 5: TextAttack's candidate order, window vs the current text, budget cut, seed keyed by the text.
 # 6: words split and deleted (for importance) as TextAttack splits and deletes them.
-ENGINE_VERSION = "6"
-DEFAULT_IN_FLIGHT = 16  # examples attacked in lockstep: enough texts per call for full batches on CPU
+# 7: each example's texts scored in batches of their own (issue 17: batch-independent results).
+ENGINE_VERSION = "7"
+DEFAULT_IN_FLIGHT = 16  # examples whose searches advance together
 
 
 class BudgetExhausted(Exception):
@@ -78,6 +86,45 @@ class AttackedModel:
         self.forward_seconds += seconds
         return seconds
 
+    def score_requests(self, requests: list[tuple[Job, list[str]]]) -> None:
+        """Score each job's texts that it has not had scored yet into the job's own outputs, all in
+        ONE call whose batches never mix two jobs' texts (``group_sizes``: our classifiers); each job
+        is charged the call's time in proportion to the texts it brought. A model without groups
+        (a user's ``predict_proba`` object: its batching is its own) is called as before, on the
+        texts no job has had scored, and outputs are shared through the run's cache."""
+        if not getattr(self.model, "batches_within_groups", False):
+            owners = {}  # each new text, charged to the first job that asked for it
+            for job, texts in requests:
+                for text in texts:
+                    if (job.pair, text) not in self.cache:
+                        owners.setdefault((job.pair, text), job)
+            seconds = self.score(owners)
+            for job in owners.values():
+                job.seconds += seconds / len(owners)
+            for job, texts in requests:
+                job.outputs.update((text, self.cache[(job.pair, text)]) for text in texts)
+            return
+        groups = [(job, sorted((t for t in dict.fromkeys(texts) if t not in job.outputs), key=lambda t: (-len(t), t)))
+                  for job, texts in requests]
+        groups = [(job, new) for job, new in groups if new]
+        if not groups:
+            return
+        texts = [text for _, new in groups for text in new]
+        firsts = [job.pair for job, new in groups for _ in new]
+        start = time.perf_counter()
+        # the attacked text is a pair's second one, as predict_proba(texts, text_pairs) takes it
+        raw = (self.model.predict_proba(firsts, texts, group_sizes=[len(new) for _, new in groups])
+               if groups[0][0].pair is not None else
+               self.model.predict_proba(texts, group_sizes=[len(new) for _, new in groups]))
+        seconds = time.perf_counter() - start
+        rows = iter(check_probabilities(raw, len(texts), len(self.columns), self.name)[:, self.columns])
+        for job, new in groups:
+            job.outputs.update((text, next(rows)) for text in new)
+            job.seconds += seconds * len(new) / len(texts)
+        self.forward_calls += 1
+        self.scored_texts += len(texts)
+        self.forward_seconds += seconds
+
     def probabilities(self, texts: list[str], pair: str | None = None) -> np.ndarray:
         """Probabilities for each text (the second text of a pair when ``pair`` is given); no budget."""
         self.score([(pair, text) for text in texts])
@@ -93,6 +140,7 @@ class Job:
     search: Generator  # yields list[str]; receives an array of rows for a prefix of them; returns the outcome
     budget: int | None
     asked: set = field(default_factory=set)  # distinct texts this example has queried
+    outputs: dict = field(default_factory=dict)  # text -> row, scored for this example alone
     request: list | None = None
     outcome: object = None
     seconds: float = 0.0  # its search steps, plus its share of the model calls it took part in
@@ -141,7 +189,8 @@ def check_in_flight(in_flight) -> int:
 
 def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = DEFAULT_IN_FLIGHT,
                  on_done: Callable[[Job], None] = lambda job: None) -> None:
-    """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round."""
+    """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round (each
+    example's texts in batches of their own)."""
     check_in_flight(in_flight)
     waiting, active = iter(jobs), []
     while True:
@@ -152,24 +201,19 @@ def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = 
             (active.append if job.step(lambda job=job: next(job.search)) else on_done)(job)
         if not active:
             return
-        served, owners = {}, {}
+        served = {}
         for job in active:
             count = job.admit()
             if count is not None:
                 served[id(job)] = count
-                for text in job.request[:count]:
-                    if (job.pair, text) not in model.cache:
-                        owners.setdefault((job.pair, text), job)
-        seconds = model.score(owners)
-        for job in owners.values():  # the call's time, shared by the texts each example brought
-            job.seconds += seconds / len(owners)
+        model.score_requests([(job, job.request[:served[id(job)]]) for job in active if id(job) in served])
         still = []
         for job in active:
             if id(job) not in served:
                 on_done(job)
                 continue
             texts = job.request[:served[id(job)]]
-            rows = (np.stack([model.cache[(job.pair, t)] for t in texts]) if texts
+            rows = (np.stack([job.outputs[t] for t in texts]) if texts
                     else np.zeros((0, len(model.columns))))
             (still.append if job.step(lambda job=job, rows=rows: job.search.send(rows)) else on_done)(job)
         active = still
