@@ -83,8 +83,13 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     if limit is None:
         return GateResult(gate, True, metric.value, None, source, f"{name} {metric.value:.3f} (not gated)", warn_only,
                           n=metric.n, ci_low=metric.ci_low, ci_high=metric.ci_high, direction=direction)
-    low = metric.ci_low if _is_number(metric.ci_low) else metric.value
-    high = metric.ci_high if _is_number(metric.ci_high) else metric.value
+    if not (_is_number(metric.ci_low) and _is_number(metric.ci_high)):
+        # Putting the estimate in place of a missing bound would make a zero-width CI: a PASS from nothing.
+        return GateResult(gate, False, metric.value, float(limit), source,
+                          f"{name} {metric.value:.3f} (n={metric.n}) has no confidence interval (a bound is missing "
+                          f"or NaN): the gate cannot decide without it, so it fails", warn_only,
+                          rule=rule.name, n=metric.n, direction=direction)
+    low, high = metric.ci_low, metric.ci_high
     decision = stats.decide(metric.value, low, high, limit, direction, rule.name, rule.inconclusive)
     which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
     shown = decision.checked_value if which else metric.value
