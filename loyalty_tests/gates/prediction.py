@@ -60,16 +60,16 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
 
 
 def _label_distribution(report, limit: Threshold, common: dict, n_resamples: int, seed: int):
-    """Collapse: the smallest student/teacher share ratio over labels, with a bootstrap CI."""
+    """Collapse: the smallest student/teacher share ratio over labels, with a Dirichlet-smoothed
+    interval (``stats.label_shares``) over the data's labels and the teacher's."""
+    from ..stats.label_shares import share_ratio_interval
+
     teacher = report.teacher_predictions.predicted_labels
     student = report.student_predictions.predicted_labels
     names = report.label_names  # the data's labels and any extra the models have
-    ratio = gate_checks.smallest_share_ratio(teacher, student, len(names))
-
-    def statistic(t, s):
-        return gate_checks.smallest_share_ratio(t, s, len(names))
-
-    low, high = metrics.bootstrap_ci(statistic, teacher, student, n_resamples=n_resamples, seed=seed)
+    labels = sorted(set(int(v) for v in report.data.label_array) | set(int(v) for v in teacher))
+    ratio, low, high = share_ratio_interval(teacher, student, len(names), labels=labels, draws=max(n_resamples, 1000),
+                                            seed=seed)
     return gate_checks.gate_metric("label_distribution", metrics.MetricValue(ratio, low, high, len(teacher)),
                                    limit.value, limit.source, stats.AT_LEAST, name="smallest share ratio",
                                    detail=gate_checks.label_distribution_message(teacher, student, names), **common)
