@@ -50,6 +50,7 @@ class GateResult:
     n: int | None = None
     direction: str | None = None
     needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
+    duplicates: int = 0  # repeated texts left out of n (the interval counts distinct examples)
 
     def to_row(self) -> dict:
         return asdict(self)
@@ -66,7 +67,7 @@ def _is_number(value) -> bool:
 
 def gate_metric(gate: str, metric, limit: float | None, source: str, direction: str, rule: Rule = Rule(), *,
                 warn_only: bool = False, needed: int | None = None, unit: str = "examples", detail: str = "",
-                name: str | None = None) -> GateResult:
+                name: str | None = None, duplicates: int = 0) -> GateResult:
     """The one gate: ``metric`` (value, ci_low, ci_high, n) against ``limit`` in ``direction``.
 
     ``needed``: examples that would decide it (shown when the outcome is INCONCLUSIVE);
@@ -94,8 +95,8 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
     shown = decision.checked_value if which else metric.value
     good = stats.on_good_side(shown, limit, direction)
-    message = (f"{name} {metric.value:.3f} ({_ci_text(metric)}) {which}{SIGNS[direction, good]} {limit:.3f} [{source}]"
-               f"{detail}; outcome {decision.outcome}")
+    message = (f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates)}) {which}{SIGNS[direction, good]} "
+               f"{limit:.3f} [{source}]{detail}; outcome {decision.outcome}")
     if rule.name != "estimate":
         message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
     if decision.outcome == stats.INCONCLUSIVE and metric.n:
@@ -104,13 +105,16 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
         message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit)
     return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
                       decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
-                      needed if decision.outcome == stats.INCONCLUSIVE else None)
+                      needed if decision.outcome == stats.INCONCLUSIVE else None, duplicates)
 
 
-def _ci_text(metric) -> str:
+def _ci_text(metric, duplicates: int = 0) -> str:
+    """``n=100, 95% CI ...``; with repeated texts ``n=2 distinct, 98 duplicates not counted, ...``."""
+    n = f"n={metric.n}" + (f" distinct, {duplicates} duplicate{'s' * (duplicates != 1)} not counted"
+                           if duplicates else "")
     if not _is_number(metric.ci_low) or not _is_number(metric.ci_high):
-        return f"n={metric.n}"
-    return f"n={metric.n}, 95% CI {metric.ci_low:.3f}–{metric.ci_high:.3f}"
+        return n
+    return f"{n}, 95% CI {metric.ci_low:.3f}–{metric.ci_high:.3f}"
 
 
 def accuracy_drop_limit(teacher_accuracy: float, absolute: Threshold, relative: Threshold):

@@ -8,6 +8,8 @@ CI straddles the limit; ``gate_checks.gate_metric`` turns that into a verdict. T
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import checks as gate_checks
 from .. import metrics
 from ..stats import sample_size
@@ -22,8 +24,10 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
                     n_resamples: int = 1000, seed: int = 0) -> gate_checks.GateResult:
     """``gate`` (one of ``PREDICTION_GATES``) on ``report`` under ``thresholds``' limits and rule."""
     m, t = report.metrics, thresholds
-    common = dict(rule=gate_checks.Rule.from_thresholds(t), warn_only=warn_only)
-    b, c, n = int(m["correct_to_wrong"].value), int(m["wrong_to_correct"].value), len(report.data)
+    duplicates = getattr(report, "duplicates", 0)
+    common = dict(rule=gate_checks.Rule.from_thresholds(t), warn_only=warn_only, duplicates=duplicates)
+    b, c, n = int(m["correct_to_wrong"].value), int(m["wrong_to_correct"].value), m["label_loyalty"].n
+    rows = np.asarray(report.distinct if getattr(report, "distinct", None) is not None else range(len(report.data)))
 
     def needed(limit, count):
         return None if limit is None else count(limit)
@@ -43,8 +47,8 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
             needed=needed(limit.value, lambda lim: sample_size.proportion_examples_to_decide(agree, n, lim)), **common)
     if gate == "probability_loyalty":
         limit = t["min_probability_loyalty"]
-        values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities,
-                                                         report.student_predictions.probabilities)
+        values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities[rows],
+                                                         report.student_predictions.probabilities[rows])
         return gate_checks.gate_metric(
             gate, m[gate], limit.value, limit.source, stats.AT_LEAST,
             needed=needed(limit.value, lambda lim: sample_size.bounded_mean_examples_to_decide(values, lim)), **common)
@@ -55,19 +59,19 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
             needed=needed(limit.value, lambda lim: sample_size.proportion_examples_to_decide(b, n, lim, stats.AT_MOST)),
             detail=f" ({b} negative, {c} positive flips)", **common)
     if gate == "label_distribution":
-        return _label_distribution(report, t["min_label_share_ratio"], common, n_resamples, seed)
+        return _label_distribution(report, rows, t["min_label_share_ratio"], common, n_resamples, seed)
     raise ValueError(f"unknown gate {gate!r}; prediction gates: {', '.join(PREDICTION_GATES)}")
 
 
-def _label_distribution(report, limit: Threshold, common: dict, n_resamples: int, seed: int):
+def _label_distribution(report, rows, limit: Threshold, common: dict, n_resamples: int, seed: int):
     """Collapse: the smallest student/teacher share ratio over labels, with a Dirichlet-smoothed
     interval (``stats.label_shares``) over the data's labels and the teacher's."""
     from ..stats.label_shares import share_ratio_interval
 
-    teacher = report.teacher_predictions.predicted_labels
-    student = report.student_predictions.predicted_labels
+    teacher = np.asarray(report.teacher_predictions.predicted_labels)[rows]
+    student = np.asarray(report.student_predictions.predicted_labels)[rows]
     names = report.label_names  # the data's labels and any extra the models have
-    labels = sorted(set(int(v) for v in report.data.label_array) | set(int(v) for v in teacher))
+    labels = sorted(set(int(v) for v in np.asarray(report.data.label_array)[rows]) | set(int(v) for v in teacher))
     ratio, low, high = share_ratio_interval(teacher, student, len(names), labels=labels, draws=max(n_resamples, 1000),
                                             seed=seed)
     return gate_checks.gate_metric("label_distribution", metrics.MetricValue(ratio, low, high, len(teacher)),
