@@ -67,7 +67,7 @@ def test_failing_gate_exits_1_with_numbers_and_examples(project):
     result = project.runpytest(*gate_args(project, "./contrarian", extra=["--loyalty-min-label-loyalty", "0.99"]))
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*label_loyalty 0.* (n=48, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
+        "*label_loyalty 0.* (n=12 distinct, 36 duplicates not counted, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
         "*worst disagreements:*",
         "*#* label=* teacher[[]negative=* positive=*[]] student[[]negative=*",
         "gate verdict: FAILED",

@@ -236,7 +236,7 @@ def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1
-    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=24, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
+    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=12 distinct, 12 duplicates not counted, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
                                 "0.010); outcome FAIL*--loyalty-update-baseline*"])
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
     other.stdout.fnmatch_lines(["*has no student 'toy_models:teacher' (it has [[]'toy_models:twin'[]])*"])

@@ -163,7 +163,7 @@ def label_distribution_message(teacher_labels, student_labels, label_names) -> s
 
 
 def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: Threshold, rule: Rule = Rule(), *,
-                  warn_only: bool = False) -> GateResult:
+                  warn_only: bool = False, duplicates: int = 0) -> GateResult:
     """This run's metric (with its CI) at least the baseline's value minus the tolerance."""
     gate = f"baseline:{metric_name}"
     if not _is_number(baseline) or metric is None or not _is_number(metric.value):
@@ -173,7 +173,7 @@ def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: T
     limit = baseline - float(tolerance.value or 0.0)
     detail = f" (baseline {baseline:.3f} - tolerance {float(tolerance.value or 0):.3f})"
     result = gate_metric(gate, metric, limit, tolerance.source, stats.AT_LEAST, rule, warn_only=warn_only,
-                         detail=detail, name=metric_name)
+                         detail=detail, name=metric_name, duplicates=duplicates)
     if not result.passed:
         result = GateResult(**{**result.to_row(), "message": result.message + "; if this change is intended, "
                                "write a new baseline with --loyalty-update-baseline"})

@@ -71,7 +71,8 @@ def check_baseline(config, label: str, report, teacher, thresholds, rule, *, war
     _warn_on_environment(baseline.get("environment") or {}, path)
     old = students[label].get("metrics") or {}
     return [gate_checks.gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance,
-                                      rule, warn_only=warn) for name in BASELINE_METRICS]
+                                      rule, warn_only=warn, duplicates=getattr(report, "duplicates", 0))
+            for name in BASELINE_METRICS]
 
 
 def _warn_on_environment(old: dict, path: Path) -> None:
