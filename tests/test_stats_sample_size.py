@@ -89,7 +89,7 @@ def test_bounded_mean_examples_needed_use_its_interval():
 def test_undecided_text_both_ways():
     line = undecided_text("label_loyalty", 50, 0.88, 0.76, 0.94, 0.90, 865)
     assert line == ("n=50 cannot tell label_loyalty 0.880 (95% CI 0.760–0.940) from its limit 0.900; "
-                    "about 865 examples would")
+                    "about 865 examples would decide it in 80% of runs")
     assert "no number of examples would" in undecided_text("label_loyalty", 50, 0.90, 0.8, 0.95, 0.90, None)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import checks as gate_checks
 from .. import metrics
-from ..stats import sample_size
+from ..stats import power
 from ..stats import intervals as stats
 from .thresholds import Threshold
 
@@ -38,25 +38,25 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
                                                         t["max_accuracy_drop_relative"])
         return gate_checks.gate_metric(
             gate, m[gate], limit, source, stats.AT_MOST,
-            needed=needed(limit, lambda lim: sample_size.paired_examples_to_decide(b, c, n, lim)),
+            needed=needed(limit, lambda lim: power.paired_examples_for_power(b, c, n, lim)),
             detail=f" (teacher {teacher_accuracy:.3f}, student {student_accuracy:.3f})", **common)
     if gate == "label_loyalty":
         limit, agree = t["min_label_loyalty"], round(m[gate].value * n)
         return gate_checks.gate_metric(
             gate, m[gate], limit.value, limit.source, stats.AT_LEAST,
-            needed=needed(limit.value, lambda lim: sample_size.proportion_examples_to_decide(agree, n, lim)), **common)
+            needed=needed(limit.value, lambda lim: power.proportion_examples_for_power(agree, n, lim)), **common)
     if gate == "probability_loyalty":
         limit = t["min_probability_loyalty"]
         values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities[rows],
                                                          report.student_predictions.probabilities[rows])
         return gate_checks.gate_metric(
             gate, m[gate], limit.value, limit.source, stats.AT_LEAST,
-            needed=needed(limit.value, lambda lim: sample_size.bounded_mean_examples_to_decide(values, lim)), **common)
+            needed=needed(limit.value, lambda lim: power.mean_examples_for_power(values, lim)), **common)
     if gate == "negative_flip_rate":
         limit = t["max_negative_flip_rate"]
         return gate_checks.gate_metric(
             gate, m[gate], limit.value, limit.source, stats.AT_MOST,
-            needed=needed(limit.value, lambda lim: sample_size.proportion_examples_to_decide(b, n, lim, stats.AT_MOST)),
+            needed=needed(limit.value, lambda lim: power.proportion_examples_for_power(b, n, lim, stats.AT_MOST)),
             detail=f" ({b} negative, {c} positive flips)", **common)
     if gate == "label_distribution":
         return _label_distribution(report, rows, t["min_label_share_ratio"], common, n_resamples, seed)

@@ -16,11 +16,10 @@ import pytest
 
 from ..gates import checks as gate_checks
 from .. import metrics
-from ..stats import sample_size
 from ..stats import speedup
 from ..stats import intervals as stats
 from ..gates.prediction import PREDICTION_GATES, failure_examples, prediction_gate
-from ..stats.sequential import sequential_examples_to_decide
+from ..stats.power import paired_examples_for_power, sequential_examples_for_power
 from ..comparison import format_examples
 from ..robustness import summary as robust
 from ..gates.thresholds import warn_only_gates
@@ -108,11 +107,11 @@ class GateRunner:
             decision = sequence.decision
             drop = metrics.MetricValue(drop.value, decision.low, decision.high, drop.n)
             stop = f"; {sequence.reason}"
-            needed = sequential_examples_to_decide(robust.paired_outcomes(comparison)[1], limit.value, stats.AT_MOST,
+            needed = sequential_examples_for_power(robust.paired_outcomes(comparison)[1], limit.value, stats.AT_MOST,
                                                    block_size=self.request.config.getoption("loyalty_attack_block"))
         elif limit.value is not None:
             b, c = robust.discordant_counts(comparison)
-            needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit.value)
+            needed = paired_examples_for_power(b, c, drop.n, limit.value)
         detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
                   f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f}"
                   f"{stop})")

@@ -124,17 +124,17 @@ def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LE
 
 
 def undecided_text(metric: str, n: int, estimate: float, low: float, high: float, limit: float,
-                   needed: int | None, unit: str = "examples", confidence: float = 0.95) -> str:
+                   needed: int | None, unit: str = "examples", confidence: float = 0.95, level: str | None = None) -> str:
     """One line for a report when a gate's CI straddles its limit.
 
     >>> undecided_text("robustness_drop", 50, 0.06, -0.02, 0.16, 0.10, 135)
-    'n=50 cannot tell robustness_drop 0.060 (95% CI -0.020–0.160) from its limit 0.100; about 135 examples would'
+    'n=50 cannot tell robustness_drop 0.060 (95% CI -0.020–0.160) from its limit 0.100; about 135 examples would decide it in 80% of runs'
     """
-    head = (f"n={n} cannot tell {metric} {estimate:.3f} ({confidence:.0%} CI {low:.3f}–{high:.3f}) "
+    head = (f"n={n} cannot tell {metric} {estimate:.3f} ({level or f'{confidence:.0%} CI'} {low:.3f}–{high:.3f}) "
             f"from its limit {limit:.3f}")
     if needed is None:
         return head + f"; no number of {unit} would while the estimate sits on the limit"
-    return head + f"; about {needed} {unit} would"
+    return head + f"; about {needed} {unit} would decide it in 80% of runs"
 
 
 @dataclass(frozen=True)
