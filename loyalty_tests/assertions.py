@@ -103,7 +103,7 @@ def assert_faster(teacher_or_result, student=None, texts=None, *, min_speedup: f
 
     metric = MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
     result = gate_checks.gate_metric("latency", metric, limit, "argument" if min_speedup is not None else "default",
-                                     stats.AT_LEAST, gate_checks.Rule(decision), name="speedup",
+                                     stats.AT_LEAST, gate_checks.Rule(decision), name="speedup", level=latency.level,
                                      detail=f" (teacher {latency.teacher_seconds * 1e3:.1f} ms, student "
                                             f"{latency.student_seconds * 1e3:.1f} ms per batch)")
     if not result.passed:

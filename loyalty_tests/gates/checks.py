@@ -67,10 +67,11 @@ def _is_number(value) -> bool:
 
 def gate_metric(gate: str, metric, limit: float | None, source: str, direction: str, rule: Rule = Rule(), *,
                 warn_only: bool = False, needed: int | None = None, unit: str = "examples", detail: str = "",
-                name: str | None = None, duplicates: int = 0) -> GateResult:
+                name: str | None = None, duplicates: int = 0, level: str = "95% CI") -> GateResult:
     """The one gate: ``metric`` (value, ci_low, ci_high, n) against ``limit`` in ``direction``.
 
-    ``needed``: examples that would decide it (shown when the outcome is INCONCLUSIVE);
+    ``needed``: examples that would decide it in 80% of runs (shown when the outcome is INCONCLUSIVE);
+    ``level``: what the interval is, "95% CI" unless a sequential gate's looks make it another;
     ``detail``: what else the failure line should say, e.g. both accuracies.
 
     >>> from loyalty_tests.metrics import MetricValue
@@ -95,26 +96,26 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
     shown = decision.checked_value if which else metric.value
     good = stats.on_good_side(shown, limit, direction)
-    message = (f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates)}) {which}{SIGNS[direction, good]} "
+    message = (f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates, level)}) {which}{SIGNS[direction, good]} "
                f"{limit:.3f} [{source}]{detail}; outcome {decision.outcome}")
     if rule.name != "estimate":
         message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
     if decision.outcome == stats.INCONCLUSIVE and metric.n:
         from ..stats.sample_size import undecided_text
 
-        message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit)
+        message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit, level=level)
     return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
                       decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
                       needed if decision.outcome == stats.INCONCLUSIVE else None, duplicates)
 
 
-def _ci_text(metric, duplicates: int = 0) -> str:
+def _ci_text(metric, duplicates: int = 0, level: str = "95% CI") -> str:
     """``n=100, 95% CI ...``; with repeated texts ``n=2 distinct, 98 duplicates not counted, ...``."""
     n = f"n={metric.n}" + (f" distinct, {duplicates} duplicate{'s' * (duplicates != 1)} not counted"
                            if duplicates else "")
     if not _is_number(metric.ci_low) or not _is_number(metric.ci_high):
         return n
-    return f"{n}, 95% CI {metric.ci_low:.3f}–{metric.ci_high:.3f}"
+    return f"{n}, {level} {metric.ci_low:.3f}–{metric.ci_high:.3f}"
 
 
 def accuracy_drop_limit(teacher_accuracy: float, absolute: Threshold, relative: Threshold):

@@ -87,14 +87,16 @@ class GateRunner:
         limit = self.thresholds["min_speedup"]
         latency = failing(lambda: self.session.latency(self.teacher, self.student, limit.value, self.rule))
         record_benchmark(benchmark, latency)
-        needed = speedup.rounds_to_decide(latency.teacher_rounds, latency.student_rounds, limit.value)
+        needed = None if limit.value is None else speedup.rounds_for_power(
+            latency.teacher_rounds, latency.student_rounds, limit.value, spent=latency.rounds,
+            block_size=self.request.config.getoption("loyalty_latency_rounds"))
         detail = (f" (teacher {latency.teacher_seconds * 1e3:.1f} ms, student {latency.student_seconds * 1e3:.1f} ms "
-                  f"per batch of {latency.batch_size}, median of {latency.rounds} interleaved rounds; "
+                  f"per batch of {latency.batch_size}, median of {latency.rounds} ABBA rounds; "
                   f"{latency.stop_reason})")
         metric = metrics.MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
         result = gate_checks.gate_metric("latency", metric, limit.value, limit.source, stats.AT_LEAST, self.rule,
                                          warn_only="latency" in self.warn_only, needed=needed, unit="rounds",
-                                         detail=detail, name="speedup")
+                                         detail=detail, name="speedup", level=latency.level)
         return self.finish(result, latency=latency.to_row())
 
     def check_robustness(self) -> gate_checks.GateResult:
