@@ -51,6 +51,7 @@ class GateResult:
     direction: str | None = None
     needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
     duplicates: int = 0  # repeated texts left out of n (the interval counts distinct examples)
+    cannot: str | None = None  # e.g. "cannot FAIL: the teacher keeps 0.0% accuracy under this attack, ..."
 
     def to_row(self) -> dict:
         return asdict(self)
@@ -67,11 +68,16 @@ def _is_number(value) -> bool:
 
 def gate_metric(gate: str, metric, limit: float | None, source: str, direction: str, rule: Rule = Rule(), *,
                 warn_only: bool = False, needed: int | None = None, unit: str = "examples", detail: str = "",
-                name: str | None = None, duplicates: int = 0, level: str = "95% CI") -> GateResult:
+                name: str | None = None, duplicates: int = 0, level: str = "95% CI",
+                reach: tuple[float, float, str] | None = None, feasible_kind: str | None = None) -> GateResult:
     """The one gate: ``metric`` (value, ci_low, ci_high, n) against ``limit`` in ``direction``.
 
     ``needed``: examples that would decide it in 80% of runs (shown when the outcome is INCONCLUSIVE);
     ``level``: what the interval is, "95% CI" unless a sequential gate's looks make it another;
+    ``reach``: (lowest, highest, why) the metric can take with the data in hand, and
+    ``feasible_kind``: the interval family (``sample_size.KINDS``) whose identical-student CI at
+    this n says whether a PASS outcome is reachable at all; a gate that cannot FAIL (or cannot
+    PASS) says so in its message and its ``cannot`` field;
     ``detail``: what else the failure line should say, e.g. both accuracies.
 
     >>> from loyalty_tests.metrics import MetricValue
@@ -98,6 +104,9 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     good = stats.on_good_side(shown, limit, direction)
     message = (f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates, level)}) {which}{SIGNS[direction, good]} "
                f"{limit:.3f} [{source}]{detail}; outcome {decision.outcome}")
+    cannot = cannot_text(direction, float(limit), reach, feasible_kind, metric.n, level)
+    if cannot:
+        message += f"; {cannot}"
     if rule.name != "estimate":
         message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
     if decision.outcome == stats.INCONCLUSIVE and metric.n:
@@ -106,7 +115,43 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
         message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit, level=level)
     return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
                       decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
-                      needed if decision.outcome == stats.INCONCLUSIVE else None, duplicates)
+                      needed if decision.outcome == stats.INCONCLUSIVE else None, duplicates, cannot)
+
+
+def cannot_text(direction: str, limit: float, reach: tuple[float, float, str] | None = None,
+                feasible_kind: str | None = None, n: int | None = None, level: str = "95% CI") -> str | None:
+    """Why a gate cannot FAIL (or cannot PASS) with the data in hand, or None when it can do both.
+
+    ``reach`` = (lowest, highest, why): the values the metric can take at all (a drop can never
+    exceed the teacher's own accuracy); ``feasible_kind`` with ``n``: even a student identical to
+    its teacher gets an interval that cannot clear the limit at this n (no PASS outcome).
+
+    >>> cannot_text("at_most", 0.10, (-1.0, 0.0, "the teacher keeps 0.0% accuracy under this attack"))
+    'cannot FAIL: the teacher keeps 0.0% accuracy under this attack, so the value cannot exceed 0.100'
+    >>> cannot_text("at_least", 0.90, feasible_kind="proportion", n=10)
+    'cannot PASS (outcome): at n=10 even a student identical to its teacher has a 95% CI down to 0.692 < 0.900'
+    >>> cannot_text("at_least", 0.90, (0.0, 1.0, ""), "proportion", 854) is None
+    True
+    """
+    if reach is not None:
+        lowest, highest, why = reach
+        if direction == stats.AT_MOST and highest <= limit + stats.BOUNDARY_TOLERANCE:
+            return f"cannot FAIL: {why}, so the value cannot exceed {limit:.3f}"
+        if direction == stats.AT_LEAST and lowest >= limit - stats.BOUNDARY_TOLERANCE:
+            return f"cannot FAIL: {why}, so the value cannot fall below {limit:.3f}"
+        if direction == stats.AT_MOST and lowest > limit + stats.BOUNDARY_TOLERANCE:
+            return f"cannot PASS: {why}, so the value cannot reach {limit:.3f}"
+        if direction == stats.AT_LEAST and highest < limit - stats.BOUNDARY_TOLERANCE:
+            return f"cannot PASS: {why}, so the value cannot reach {limit:.3f}"
+    if feasible_kind is not None and n:
+        from ..stats.sample_size import identical_student_feasibility
+
+        best = identical_student_feasibility(feasible_kind, int(n), limit, direction)
+        if not best.can_pass:
+            end = f"down to {best.best_low:.3f} <" if direction == stats.AT_LEAST else f"up to {best.best_high:.3f} >"
+            return (f"cannot PASS (outcome): at n={n} even a student identical to its teacher has a {level} "
+                    f"{end} {limit:.3f}")
+    return None
 
 
 def _ci_text(metric, duplicates: int = 0, level: str = "95% CI") -> str:

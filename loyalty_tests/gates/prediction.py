@@ -37,25 +37,28 @@ def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn
         limit, source = gate_checks.accuracy_drop_limit(teacher_accuracy, t["max_accuracy_drop"],
                                                         t["max_accuracy_drop_relative"])
         return gate_checks.gate_metric(
-            gate, m[gate], limit, source, stats.AT_MOST,
+            gate, m[gate], limit, source, stats.AT_MOST, feasible_kind="paired_difference",
+            reach=(teacher_accuracy - 1.0, teacher_accuracy, f"the teacher's accuracy is {teacher_accuracy:.1%}"),
             needed=needed(limit, lambda lim: power.paired_examples_for_power(b, c, n, lim)),
             detail=f" (teacher {teacher_accuracy:.3f}, student {student_accuracy:.3f})", **common)
     if gate == "label_loyalty":
         limit, agree = t["min_label_loyalty"], round(m[gate].value * n)
         return gate_checks.gate_metric(
-            gate, m[gate], limit.value, limit.source, stats.AT_LEAST,
+            gate, m[gate], limit.value, limit.source, stats.AT_LEAST, feasible_kind="proportion",
             needed=needed(limit.value, lambda lim: power.proportion_examples_for_power(agree, n, lim)), **common)
     if gate == "probability_loyalty":
         limit = t["min_probability_loyalty"]
         values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities[rows],
                                                          report.student_predictions.probabilities[rows])
         return gate_checks.gate_metric(
-            gate, m[gate], limit.value, limit.source, stats.AT_LEAST,
+            gate, m[gate], limit.value, limit.source, stats.AT_LEAST, feasible_kind="bounded_mean",
             needed=needed(limit.value, lambda lim: power.mean_examples_for_power(values, lim)), **common)
     if gate == "negative_flip_rate":
         limit = t["max_negative_flip_rate"]
+        teacher_accuracy = m["teacher_accuracy"].value
         return gate_checks.gate_metric(
-            gate, m[gate], limit.value, limit.source, stats.AT_MOST,
+            gate, m[gate], limit.value, limit.source, stats.AT_MOST, feasible_kind="proportion",
+            reach=(0.0, teacher_accuracy, f"the teacher's accuracy is {teacher_accuracy:.1%}"),
             needed=needed(limit.value, lambda lim: power.proportion_examples_for_power(b, n, lim, stats.AT_MOST)),
             detail=f" ({b} negative, {c} positive flips)", **common)
     if gate == "label_distribution":

@@ -117,9 +117,12 @@ class GateRunner:
         detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
                   f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f}"
                   f"{stop})")
+        kept = comparison.teacher.accuracy_under_attack
         result = gate_checks.gate_metric("robustness", drop, limit.value, limit.source, stats.AT_MOST, self.rule,
                                          warn_only="robustness" in self.warn_only, needed=needed,
-                                         unit="attacked examples", detail=detail, name="robustness_drop")
+                                         unit="attacked examples", detail=detail, name="robustness_drop",
+                                         reach=(kept - 1.0, kept, f"the teacher keeps {kept:.1%} accuracy under "
+                                                                  f"this attack"))
         row = robust.robustness_row(comparison, drop)
         row["stop_reason"] = sequence.reason if sequence is not None else f"attacked all {drop.n} examples"
 
