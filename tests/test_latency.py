@@ -42,14 +42,17 @@ def test_a_second_call_penalty_cancels_inside_every_round():
 
     class Positional(Sleeper):
         def predict_proba(self, texts, text_pairs=None):
-            penalty = 0.004 if state["last"] not in (None, self.name) else 0.0
+            penalty = 0.02 if state["last"] not in (None, self.name) else 0.0
             state["last"] = self.name
             time.sleep(self.seconds + penalty)
             return np.full((len(texts), 2), 0.5)
 
-    result = measure_latency(Positional("t", 0.004), Positional("s", 0.004), TEXTS, rounds=6, warmup=0)
+    result = measure_latency(Positional("t", 0.02), Positional("s", 0.02), TEXTS, rounds=8, warmup=0)
     ratios = np.array(result.teacher_rounds) / np.array(result.student_rounds)
-    assert np.all(np.abs(np.log(ratios)) < 0.25)  # one call each per round: the later one pays every time
+    # one call each per round would make every ratio 2 or 1/2 (the later model pays); the median
+    # is used because a loaded machine oversleeps now and then
+    assert abs(np.log(np.median(ratios))) < 0.2
+    assert np.sum(np.abs(np.log(ratios)) < 0.35) >= 6  # one call each: every round at |log 2| = 0.69
 
 
 def test_a_clearly_faster_student_is_decided_after_one_block():
