@@ -3,7 +3,7 @@
 
 Every figure goes through the code the pytest gates run (``metrics.compare`` ->
 ``prediction_gates.prediction_gate``; ``latency.measure_latency`` with the plugin's defaults;
-``summary.robustness_drop`` -> ``gate_checks.gate_metric``), once per seeded run, under each rule:
+``GATES["robustness"].check``, as the plugin and ``assert_robust`` call it), once per seeded run, under each rule:
 ``estimate`` (the default), ``confident``, ``three-way`` with ``inconclusive = pass``.
 
     python benchmarks/bench_verdicts.py [--runs 100] [--latency-runs 100]
@@ -28,12 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny.py builds the tiny BERT
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_intervals, bench_latency_load
 
-from loyalty_tests.gates import checks as gate_checks
-from loyalty_tests.stats import intervals as stats
+from loyalty_tests.gates.registry import GATES
+from loyalty_tests.gates.result import Rule
 from loyalty_tests.data import TextDataset  # noqa: E402
 from loyalty_tests.engines.latency import measure_latency  # noqa: E402
 from loyalty_tests.comparison import compare_predictions  # noqa: E402
-from loyalty_tests.metrics import MetricValue  # noqa: E402
 from loyalty_tests.gates.prediction import PREDICTION_GATES, prediction_gate  # noqa: E402
 from loyalty_tests.predictions import Predictions  # noqa: E402
 from loyalty_tests.gates.thresholds import resolve  # noqa: E402
@@ -79,7 +78,8 @@ def prediction_gates_aa(runs: int):
     for seed in range(runs):
         rows = np.random.default_rng(seed).integers(0, len(gold), N)
         reports.append(report_for(gold[rows], probs[rows], probs[rows].copy(), seed))
-    return fail_rates(reports, PREDICTION_GATES)
+    # the gates a default run collects (an optional one, e.g. kl_divergence, is off without its threshold)
+    return fail_rates(reports, [gate for gate in PREDICTION_GATES if GATES[gate].collected_with is None])
 
 
 def detection(runs: int):
@@ -115,11 +115,9 @@ def latency_aa(runs: int):
         latency = measure_latency(teacher, twin, texts, rounds=10, max_rounds=50, limit=limit)
         rounds.append(latency.rounds)
         speedups.append(latency.speedup)
-        metric = MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
         for rule, setting in RULES.items():
-            rule_obj = gate_checks.Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
-            results[rule].append(not gate_checks.gate_metric("latency", metric, limit, "default", stats.AT_LEAST,
-                                                             rule_obj).passed)
+            rule_obj = Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
+            results[rule].append(not GATES["latency"].check(latency, limit, "default", rule_obj).passed)
     print(f"latency A/A: {runs} runs in {time.perf_counter() - started:.0f} s; rounds per run median "
           f"{np.median(rounds):.0f} (min {min(rounds)}, max {max(rounds)}); speedup median {np.median(speedups):.3f} "
           f"(min {min(speedups):.3f}, max {max(speedups):.3f}); limit {limit}")
@@ -129,7 +127,6 @@ def latency_aa(runs: int):
 def robustness_aa(runs: int):
     """Teacher and an identical copy attacked on the same seeded examples: the paired drop is 0."""
     from loyalty_tests.robustness import AttackConfig, compare_robustness
-    from loyalty_tests.robustness.summary import robustness_drop
 
     from keyword_model import KeywordModel
 
@@ -147,14 +144,13 @@ def robustness_aa(runs: int):
                                         AttackConfig("charswap", examples=100, budget=100, seed=seed))
         _, differences = paired_outcomes(comparison)
         for look in (25, 50, 75, 100):
-            sequence = sequential_decision(differences[:look], 0.10, stats.AT_MOST, block_size=25, max_n=100)
+            sequence = sequential_decision(differences[:look], 0.10, "at_most", block_size=25, max_n=100)
             if sequence.stopped:
                 break
-        drop = MetricValue(float(differences[:look].mean()), sequence.decision.low, sequence.decision.high, look)
         for rule, setting in RULES.items():
-            rule_obj = gate_checks.Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
-            fails[rule].append(not gate_checks.gate_metric("robustness", drop, 0.10, "default", stats.AT_MOST,
-                                                           rule_obj).passed)
+            rule_obj = Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
+            fails[rule].append(not GATES["robustness"].check(comparison, 0.10, "default", rule_obj, decision=sequence,
+                                                             block=25).passed)
     return {rule: {"robustness": float(np.mean(f))} for rule, f in fails.items()}
 
 

@@ -11,6 +11,9 @@ if [ ! -e /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt
     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1; }; } \
     || echo "test.sh: could not install WordNet; the pwws tests will be skipped" >&2
 fi
+# Lint and format before the tests: a ruff failure fails the script (ruff comes with the dev extra).
+.venv/bin/ruff check . || { echo "test.sh: ruff check failed (try: .venv/bin/ruff check --fix .)" >&2; exit 1; }
+.venv/bin/ruff format --check . || { echo "test.sh: ruff format found unformatted files (run: .venv/bin/ruff format .)" >&2; exit 1; }
 .venv/bin/pytest "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

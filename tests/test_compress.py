@@ -53,7 +53,7 @@ class ToyConfig(MethodConfig):
 def toy_method():
     # registered by hand (not through monkeypatch) so hypothesis tests may use it too
     registry._CONFIG_TYPES["toy"] = ToyConfig
-    registry._HANDLERS[ToyConfig] = lambda teacher, config, data, seed: teacher
+    registry._HANDLERS[ToyConfig] = lambda teacher, config, data, seed, context: teacher
     yield
     del registry._CONFIG_TYPES["toy"], registry._HANDLERS[ToyConfig]
 
@@ -248,11 +248,11 @@ def test_label_names_follow_the_teacher_even_when_permuted(tmp_path):
 
 def test_pipelines_apply_left_to_right_and_name_the_student(teacher):
     seen = []
-    registry._HANDLERS[ToyConfig] = lambda t, config, data, seed: seen.append((t.name, config, data, seed)) or t
+    registry._HANDLERS[ToyConfig] = lambda t, config, data, seed, context: seen.append((t.name, config, data, seed)) or t
     try:
         student = compress(teacher, (ToyConfig(layers=2), Int8Config()), data="DATA", seed=7)
     finally:
-        registry._HANDLERS[ToyConfig] = lambda t, config, data, seed: t
+        registry._HANDLERS[ToyConfig] = lambda t, config, data, seed, context: t
     assert seen == [("tiny", ToyConfig(layers=2), "DATA", 7)]
     assert student.name == "tiny+toy:layers=2+int8"
     assert teacher.name == "tiny"

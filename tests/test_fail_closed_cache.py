@@ -72,21 +72,19 @@ def test_a_prediction_file_of_another_model_is_not_served(data, tmp_path):
 
 
 def test_a_student_file_of_another_key_is_not_loaded(tmp_path):
-    from loyalty_tests.compress.student_cache import CACHE_DIR, load_or_train
+    from loyalty_tests.compress.context import BuildContext
+    from loyalty_tests.compress.student_cache import load_or_train
 
-    token = CACHE_DIR.set(tmp_path)
-    try:
-        load_or_train(tiny_bert(seed=1), "k" * 64, lambda: None)
-        first = tmp_path / "students" / f"{'k' * 32}.safetensors"
-        second = first.with_name(f"{'j' * 32}.safetensors")
-        shutil.copy(first, second)  # seed-1 weights under another student's key
-        model, trained = tiny_bert(seed=2), []
-        with pytest.warns(LoyaltyCacheWarning, match=rf"{second.name} belongs to another entry"):
-            load_or_train(model, "j" * 64, lambda: trained.append(True))
-        assert trained == [True]
-        assert (model.classifier.weight == tiny_bert(seed=2).classifier.weight).all()
-    finally:
-        CACHE_DIR.reset(token)
+    context = BuildContext(cache_dir=tmp_path)
+    load_or_train(tiny_bert(seed=1), "k" * 64, lambda: None, context)
+    first = tmp_path / "students" / f"{'k' * 32}.safetensors"
+    second = first.with_name(f"{'j' * 32}.safetensors")
+    shutil.copy(first, second)  # seed-1 weights under another student's key
+    model, trained = tiny_bert(seed=2), []
+    with pytest.warns(LoyaltyCacheWarning, match=rf"{second.name} belongs to another entry"):
+        load_or_train(model, "j" * 64, lambda: trained.append(True), context)
+    assert trained == [True]
+    assert (model.classifier.weight == tiny_bert(seed=2).classifier.weight).all()
 
 
 @pytest.mark.parametrize("damage", ["another key", "no key", "bad JSON", "corrupt weights"])
@@ -151,21 +149,19 @@ def test_a_damaged_prediction_file_is_recomputed_and_replaced(data, tmp_path, ho
 
 @pytest.mark.parametrize("how", DAMAGE)
 def test_a_damaged_student_file_is_retrained_and_replaced(tmp_path, how):
-    from loyalty_tests.compress.student_cache import CACHE_DIR, load_or_train
+    from loyalty_tests.compress.context import BuildContext
+    from loyalty_tests.compress.student_cache import load_or_train
 
-    token = CACHE_DIR.set(tmp_path)
-    try:
-        load_or_train(tiny_bert(seed=1), "k" * 64, lambda: None)
-        [entry] = (tmp_path / "students").glob("*.safetensors")
-        damaged(entry, how)
-        trained = []
-        with pytest.warns(LoyaltyCacheWarning, match=rf"{entry.name} is unreadable"):
-            load_or_train(tiny_bert(seed=1), "k" * 64, lambda: trained.append(True))
-        model = tiny_bert(seed=3)
-        load_or_train(model, "k" * 64, lambda: trained.append(True))  # the replaced file serves
-        assert trained == [True] and (model.classifier.weight == tiny_bert(seed=1).classifier.weight).all()
-    finally:
-        CACHE_DIR.reset(token)
+    context = BuildContext(cache_dir=tmp_path)
+    load_or_train(tiny_bert(seed=1), "k" * 64, lambda: None, context)
+    [entry] = (tmp_path / "students").glob("*.safetensors")
+    damaged(entry, how)
+    trained = []
+    with pytest.warns(LoyaltyCacheWarning, match=rf"{entry.name} is unreadable"):
+        load_or_train(tiny_bert(seed=1), "k" * 64, lambda: trained.append(True), context)
+    model = tiny_bert(seed=3)
+    load_or_train(model, "k" * 64, lambda: trained.append(True), context)  # the replaced file serves
+    assert trained == [True] and (model.classifier.weight == tiny_bert(seed=1).classifier.weight).all()
 
 
 def test_a_read_only_cache_folder_runs_without_the_cache(data, tmp_path, read_only):
@@ -186,16 +182,14 @@ def test_a_read_only_cache_still_serves_its_good_entries(data, tmp_path, read_on
 
 
 def test_a_read_only_cache_trains_students_without_it(tmp_path, read_only):
-    from loyalty_tests.compress.student_cache import CACHE_DIR, load_or_train
+    from loyalty_tests.compress.context import BuildContext
+    from loyalty_tests.compress.student_cache import load_or_train
 
-    token = CACHE_DIR.set(read_only(tmp_path / "cache"))
-    try:
-        trained = []
-        with pytest.warns(LoyaltyCacheWarning, match="cannot be written"):
-            load_or_train(tiny_bert(), "k" * 64, lambda: trained.append(True))
-        assert trained == [True] and cached_files(tmp_path / "cache") == []
-    finally:
-        CACHE_DIR.reset(token)
+    context = BuildContext(cache_dir=read_only(tmp_path / "cache"))
+    trained = []
+    with pytest.warns(LoyaltyCacheWarning, match="cannot be written"):
+        load_or_train(tiny_bert(), "k" * 64, lambda: trained.append(True), context)
+    assert trained == [True] and cached_files(tmp_path / "cache") == []
 
 
 def test_a_cache_folder_removed_during_the_write_does_not_crash(data, tmp_path, monkeypatch):

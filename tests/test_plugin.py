@@ -38,7 +38,7 @@ def gate_args(pytester, *students, extra=()):
 def test_passing_gate_writes_reports(project):
     result = project.runpytest(*gate_args(project, "./twin", extra=[
         "--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"]))
-    result.assert_outcomes(passed=5, deselected=3)  # latency here; baseline and robustness are off
+    result.assert_outcomes(passed=5, deselected=4)  # latency here; baseline, robustness and kl_divergence are off
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*test_label_loyalty[[]./twin[]] PASSED*",
@@ -104,7 +104,7 @@ def test_permuted_student_is_fully_loyal(project):
         if source.exists():
             (project.path / "permuted" / name).write_text(source.read_text())
     result = project.runpytest(*gate_args(project, "./permuted", extra=["--loyalty-json", "r.json"]))
-    result.assert_outcomes(passed=5, deselected=3)
+    result.assert_outcomes(passed=5, deselected=4)
     report = json.loads((project.path / "r.json").read_text())
     assert report["students"][0]["metrics"]["label_loyalty"]["value"] == 1.0
 
@@ -147,10 +147,10 @@ def test_assert_loyal_failure_shows_threshold_and_examples(project):
 def test_warn_only_gate_passes_with_a_warning(project):
     result = project.runpytest(*gate_args(project, "./contrarian", extra=[
         "--loyalty-min-label-loyalty", "0.99", "--loyalty-warn-only", "label_loyalty", "-k", "label_loyalty"]))
-    # deselected: the four other gates, and the baseline and robustness gates (which exist only with
-    # --loyalty-baseline and --attack).
+    # deselected: the five other gates, and the baseline, robustness and kl_divergence gates (which
+    # exist only with --loyalty-baseline, --attack and --loyalty-max-kl-divergence).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
-    result.assert_outcomes(passed=1, deselected=7)
+    result.assert_outcomes(passed=1, deselected=8)
     result.stdout.fnmatch_lines(["gate verdict: PASSED"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     # the warning names the gate's test line, not the plugin's internals
@@ -168,7 +168,7 @@ def test_baseline_missing_then_written_then_compared(project):
     assert written.ret == 0
     assert json.loads(open(baseline).read())["students"][0]["spec"] == "./twin"
     again = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline]))
-    again.assert_outcomes(passed=6, deselected=2)
+    again.assert_outcomes(passed=6, deselected=3)
 
 
 def test_student_without_teacher_is_a_usage_error(pytester):
@@ -211,3 +211,19 @@ def test_command_line_specs_gate_only_the_models_not_the_projects_own_tests(proj
     only_gates.stdout.fnmatch_lines(["*test_label_loyalty[[]./twin[]]*"])
     both = project.runpytest("test_project_unit.py", *gate_args(project, "./twin"), "--collect-only", "-q")
     both.stdout.fnmatch_lines(["*test_unrelated*", "*test_label_loyalty[[]./twin[]]*"])
+
+
+def test_the_kl_gate_exists_with_its_threshold_and_decides_both_ways(project):
+    """The worked example of adding a gate: one module, one registry line, one threshold. The tiny
+    models are unsure (probabilities near 0.5), so even the contrarian's KL is small: the limit
+    is 1e-6, which the twin (KL exactly 0) meets and any divergence misses."""
+    args = ["--loyalty-max-kl-divergence", "1e-6", "-k", "kl_divergence", "--loyalty-json", "r.json"]
+    twin = project.runpytest(*gate_args(project, "./twin", extra=args))
+    twin.assert_outcomes(passed=1, deselected=8)
+    gate = json.loads((project.path / "r.json").read_text())["students"][0]["gates"][0]
+    assert (gate["gate"], gate["value"], gate["limit"], gate["source"]) == (
+        "kl_divergence", 0.0, 1e-6, "--loyalty-max-kl-divergence")
+    contrarian = project.runpytest(*gate_args(project, "./contrarian", extra=args))
+    contrarian.assert_outcomes(failed=1, deselected=8)
+    contrarian.stdout.fnmatch_lines(["*kl(teacher||student) * > 0.000 [[]--loyalty-max-kl-divergence[]]*",
+                                     "*worst disagreements:*"])

@@ -186,7 +186,7 @@ def test_gates_that_never_ran_are_missing_not_passed(toy):
 
 def test_no_gate_checked_is_not_a_pass(toy):
     result = toy.runpytest(*toy_args(toy)[:-2], "-k", "latency", "--benchmark-disable", "--loyalty-json", "r.json")
-    result.assert_outcomes(skipped=1, deselected=7)
+    result.assert_outcomes(skipped=1, deselected=8)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["gate verdict: FAILED (no gate was checked)"])
 
@@ -232,7 +232,7 @@ def test_a_corrupt_baseline_is_a_clear_failure(toy, content, message):
 def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     write_baseline(toy)
     again = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
-    again.assert_outcomes(passed=1, deselected=7)
+    again.assert_outcomes(passed=1, deselected=8)
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1

@@ -151,7 +151,7 @@ def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy
     sequential_project(toy_project, 400)
     result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400",
                                                     "--attack-block", "50"))
-    result.assert_outcomes(passed=1, deselected=7)
+    result.assert_outcomes(passed=1, deselected=8)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     assert robustness["stop_reason"] == "decided PASS after 100 of 400 examples"
     assert robustness["robustness_drop"]["n"] == 100
@@ -161,7 +161,7 @@ def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project)
     sequential_project(toy_project, 100)
     result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50",
                                                     "--attack-block", "50"))
-    result.assert_outcomes(passed=1, deselected=7)
+    result.assert_outcomes(passed=1, deselected=8)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     drop = robustness["robustness_drop"]
     assert robustness["stop_reason"] == "attacked all 50 examples"

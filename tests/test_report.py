@@ -10,27 +10,31 @@ import json
 import numpy as np
 import pytest
 
+from loyalty_tests.gates.result import GateResult
 from loyalty_tests.report import document as render
+from loyalty_tests.report.records import GateRecord
 from loyalty_tests.data import TextDataset
 from loyalty_tests.comparison import compare_predictions
 from loyalty_tests.predictions import Predictions
 
 
 def gate(name, passed=True, warn_only=False, message=None, three_way="PASS"):
-    return {"gate": name, "passed": passed, "value": 0.95, "limit": 0.9, "source": "default", "warn_only": warn_only,
-            "message": message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}", "three_way": three_way,
-            "ci_low": 0.93, "ci_high": 0.97}
+    return GateResult(name, passed, 0.95, 0.9, "default", message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}",
+                      warn_only, three_way, ci_low=0.93, ci_high=0.97)
 
 
 def row(student, g):
-    return {"student": student, "gate": g, "metrics": {"label_loyalty": {"value": 0.95, "ci_low": 0.93,
-                                                                          "ci_high": 0.97, "n": 100}},
-            "data": {"name": "dev.csv", "n": 100, "fingerprint": "abc"}, "thresholds": {},
-            "teacher_fingerprint": "t", "student_fingerprint": "s", "phases": [
-                {"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2}],
-            "flips": {"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
-                      "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
-                      "top_negative_flips": [["positive", "negative", 3]]}}
+    """A gate record as a worker sends it, through its JSON form (as the controller receives it)."""
+    record = GateRecord(
+        student=student, result=g, data={"name": "dev.csv", "n": 100, "fingerprint": "abc"},
+        metrics={"label_loyalty": {"value": 0.95, "ci_low": 0.93, "ci_high": 0.97, "n": 100}},
+        teacher_fingerprint="t", student_fingerprint="s",
+        phases=({"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2},),
+        flips={"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
+               "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
+               "top_negative_flips": [["positive", "negative", 3]]})
+    assert GateRecord.from_json(record.to_json()) == record
+    return GateRecord.from_json(record.to_json())
 
 
 def item(student, name, outcome, gates=(), reason=None):
@@ -124,3 +128,29 @@ def test_an_attack_partly_from_the_cache_says_how_much():
     report = {"phases": [{"phase": "attack", "model": "int8", "seconds": 24.9, "cached": False, "examples": 75,
                           "cached_examples": 50, "measured_at": "2026-11-29"}]}
     assert render.phase_line(report) == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"
+
+
+def test_records_of_one_student_merge_into_one_entry():
+    """Each gate item sends its own record; the report keeps one entry per student with the
+    metrics of a prediction gate, the latency of the latency gate, each phase once, and every
+    gate's typed result (with its kind) under that student."""
+    from loyalty_tests.gates.result import LatencyGateResult
+
+    prediction = row("int8", gate("label_loyalty"))
+    timing = GateRecord(student="int8", result=LatencyGateResult("latency", True, 1.9, 0.9, "default", "speedup 1.900",
+                                                                 teacher_seconds=0.02, student_seconds=0.01),
+                        data=prediction.data, latency={"speedup": 1.9}, phases=prediction.phases,
+                        teacher_name="demo teacher")
+    other = row("prune", gate("label_loyalty", passed=False, three_way="FAIL"))
+    items = {"a": item("int8", "label_loyalty", "passed", [prediction.result]),
+             "b": item("int8", "latency", "passed", [timing.result]),
+             "c": item("prune", "label_loyalty", "failed", [other.result])}
+    report = render.build_report(None, [prediction, timing, other], items, seed=3)
+    int8, prune = report["students"]
+    assert (int8["spec"], prune["spec"]) == ("int8", "prune")
+    assert int8["metrics"] == prediction.metrics and int8["latency"] == {"speedup": 1.9}
+    assert [g["gate"] for g in int8["gates"]] == ["label_loyalty", "latency"]
+    assert int8["gates"][1]["kind"] == "latency" and int8["gates"][1]["student_seconds"] == 0.01
+    assert report["phases"] == list(prediction.phases) + list(other.phases)  # int8's predict phase once
+    assert report["teacher"] == "demo teacher" and report["seed"] == 3  # the first record naming a teacher
+    assert report["verdict"] == "FAILED" and prune["gates"][0]["outcome"] == "failed"

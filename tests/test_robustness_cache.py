@@ -46,8 +46,8 @@ def data(texts=TEXTS):
 def counting(monkeypatch):
     """A registered recipe "counting" (charswap underneath) that counts the searches it starts."""
     attack_registry.registered_recipes()
-    monkeypatch.setattr(attack_registry, "_HANDLERS", dict(attack_registry._HANDLERS))
-    monkeypatch.setattr(attack_registry, "_CONFIG_TYPES", dict(attack_registry._CONFIG_TYPES))
+    monkeypatch.setattr(attack_registry.RECIPES, "handlers", dict(attack_registry.RECIPES.handlers))
+    monkeypatch.setattr(attack_registry.RECIPES, "config_types", dict(attack_registry.RECIPES.config_types))
     started = []
 
     @dataclasses.dataclass(frozen=True)

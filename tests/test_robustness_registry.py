@@ -92,8 +92,8 @@ def test_recipe_key_holds_every_setting():
 def private_registry(monkeypatch):
     """Third-party registrations made by a test vanish after it."""
     attack_registry.registered_recipes()  # the built-ins are in before the copy
-    monkeypatch.setattr(attack_registry, "_HANDLERS", dict(attack_registry._HANDLERS))
-    monkeypatch.setattr(attack_registry, "_CONFIG_TYPES", dict(attack_registry._CONFIG_TYPES))
+    monkeypatch.setattr(attack_registry.RECIPES, "handlers", dict(attack_registry.RECIPES.handlers))
+    monkeypatch.setattr(attack_registry.RECIPES, "config_types", dict(attack_registry.RECIPES.config_types))
 
 
 def test_a_third_party_recipe_registers_itself_and_runs_by_name(private_registry):

@@ -29,41 +29,32 @@ from .heads import HeadsConfig
 from .onnx_int8 import OnnxInt8Config
 from .prune import PruneConfig
 from .qat import QatConfig
+from .context import BuildContext
 from .parse import config_to_recipe, parse_recipe
 from .registry import FAMILIES, MethodConfig, describe_methods, handler_for, known_method_names, register, registered_methods
 from .theseus import TheseusConfig
 
 __all__ = [
-    "compress", "parse_recipe", "config_to_recipe", "registered_methods", "known_method_names",
+    "compress", "BuildContext", "parse_recipe", "config_to_recipe", "registered_methods", "known_method_names",
     "register", "MethodConfig", "FAMILIES",
     "Int8Config", "OnnxInt8Config", "QatConfig", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig",
 ]
 
 
-def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None, use_cache: bool = True):
+def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None, use_cache: bool = True,
+             context: BuildContext | None = None):
     """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
 
     teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
     (ignored by int8); seed: passed to every method, so the same call gives the same student.
-    The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``. progress(message)
-    receives training progress (default: print). cache_dir: where trained students are stored
-    (default: ``$LOYALTY_CACHE_DIR`` or the user cache folder); use_cache=False trains afresh and
-    writes nothing there.
+    The student is named ``f"{teacher.name}+{recipe}"``, e.g. ``demo+int8``. ``context`` (a
+    ``BuildContext``) is handed to every method: progress(message) receives training progress
+    (default: print); cache_dir: where trained students are stored (default: ``$LOYALTY_CACHE_DIR``
+    or the user cache folder); use_cache=False trains afresh and writes nothing there. Without a
+    context, one is made from ``progress``, ``cache_dir`` and ``use_cache``.
     """
-    from .registry import PROGRESS
-    from .student_cache import CACHE_DIR, USE_CACHE
-
-    token = PROGRESS.set(progress or print)
-    cache_token, use_token = CACHE_DIR.set(cache_dir), USE_CACHE.set(bool(use_cache))
-    try:
-        return _compress(teacher, config, data, seed)
-    finally:
-        USE_CACHE.reset(use_token)
-        CACHE_DIR.reset(cache_token)
-        PROGRESS.reset(token)
-
-
-def _compress(teacher, config, data, seed: int):
+    if context is None:
+        context = BuildContext(cache_dir=cache_dir, use_cache=bool(use_cache), progress=progress or print)
     configs = _as_configs(config)
     if not hasattr(teacher, "model") or not hasattr(teacher, "tokenizer"):
         raise LoyaltyError(
@@ -76,7 +67,7 @@ def _compress(teacher, config, data, seed: int):
             raise LoyaltyError(f"recipe step {config_to_recipe(step)!r} needs a PyTorch model, but step "
                                f"{config_to_recipe(configs[position - 1])!r} made a {type(student).__name__}; "
                                "put onnx-int8 last in the recipe")
-        student = handler_for(step)(student, step, data, seed)
+        student = handler_for(step)(student, step, data, seed, context)
     # a copy, not an attribute write: a handler that hands back its input must not rename the teacher
     return dataclasses.replace(student, name=f"{teacher.name}+{config_to_recipe(configs)}")
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from .registry import MethodConfig, progress_reporter, register, require_data
+from .context import BuildContext
+from .registry import MethodConfig, register, require_data
 from .student import make_student
 from .student import student_fingerprint
 from .student_cache import load_or_train
@@ -91,7 +92,7 @@ def kd_loss_fn(teacher_logits, temperature: float, alpha: float):
 
 
 @register(DistillConfig)
-def distill(teacher, config: DistillConfig, data=None, seed: int = 0):
+def distill(teacher, config: DistillConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     data = require_data(data, "distill")
     model = copy.deepcopy(teacher.model).cpu()
     keep_layers(model, kept_layers(model.config.num_hidden_layers, config.layers))
@@ -102,7 +103,7 @@ def distill(teacher, config: DistillConfig, data=None, seed: int = 0):
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
               loss_fn=kd_loss_fn(teacher_logits, config.temperature, config.alpha),
-              progress=progress_reporter(f"distilling {teacher.name} to {config.layers} layers"))
+              progress=context.reporter(f"distilling {teacher.name} to {config.layers} layers"))
 
-    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)
+    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training, context)
     return make_student(teacher, model.eval(), config, data, seed)

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .context import BuildContext
 from .registry import MethodConfig, register
 from .student import make_student
 
@@ -31,7 +32,7 @@ class Int8Config(MethodConfig):
 
 
 @register(Int8Config)
-def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0):
+def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     """A dynamically int8-quantized copy of ``teacher``; the teacher's model is left untouched."""
     import torch
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import PROGRESS, MethodConfig, register, require_data
+from .context import BuildContext
+from .registry import MethodConfig, register, require_data
 from .student import make_student
 
 
@@ -164,8 +165,8 @@ def heads_to_remove(scores: list[list[float]], fraction: float) -> dict[int, set
 
 
 @register(HeadsConfig)
-def prune_heads(teacher, config: HeadsConfig, data=None, seed: int = 0):
-    progress = PROGRESS.get()
+def prune_heads(teacher, config: HeadsConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()):
+    progress = context.progress
     model = copy.deepcopy(teacher.model).cpu().eval()
     attentions = attention_modules(model)
     use_gradient = config.importance == "gradient" or (config.importance == "auto" and data is not None and len(data) > 0)

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 from ..infra.cache import cached_folder
 from ..errors import LoyaltyError
+from .context import BuildContext
 from .registry import MethodConfig, register
 from .student import student_fingerprint
-from .student_cache import students_dir
 
 MODEL_FILE = "model-int8.onnx"
 KEY_FILE = "student.json"
@@ -49,7 +49,7 @@ def _export(model, tokenizer, path: Path) -> None:
 
 
 @register(OnnxInt8Config)
-def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
+def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     try:
         import onnxruntime
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -74,7 +74,7 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0):
     def load(folder: Path):
         return onnxruntime.InferenceSession(str(folder / MODEL_FILE), providers=["CPUExecutionProvider"])
 
-    students = students_dir()
+    students = context.students_dir()
     if key is None or students is None:  # not cacheable, or no cache wanted: a fresh folder, outside the cache
         folder = Path(tempfile.mkdtemp(prefix="loyalty-onnx-int8-"))
         save(folder)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .registry import PROGRESS, MethodConfig, register
+from .context import BuildContext
+from .registry import MethodConfig, register
 from .student import make_student
 
 
@@ -63,7 +64,7 @@ def measured_sparsity(weights: list) -> float:
 
 
 @register(PruneConfig)
-def prune(teacher, config: PruneConfig, data=None, seed: int = 0):
+def prune(teacher, config: PruneConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     model = copy.deepcopy(teacher.model).cpu().eval()
     weights = encoder_linear_weights(model)
     if not weights:
@@ -75,6 +76,6 @@ def prune(teacher, config: PruneConfig, data=None, seed: int = 0):
             _zero_smallest([weight], round(config.sparsity * weight.numel()))
     student = make_student(teacher, model, config, data, seed)
     student.info["sparsity"] = measured_sparsity(weights)
-    PROGRESS.get()(f"prune: {student.info['sparsity']:.4f} of {sum(w.numel() for w in weights)} encoder Linear "
+    context.progress(f"prune: {student.info['sparsity']:.4f} of {sum(w.numel() for w in weights)} encoder Linear "
                    f"weights are zero (asked for {config.sparsity}, scope {config.scope})")
     return student

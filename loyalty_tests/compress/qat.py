@@ -25,7 +25,8 @@ from typing import ClassVar
 
 from ..errors import LoyaltyError
 from .dynamic_int8 import Int8Config, quantize_int8
-from .registry import MethodConfig, progress_reporter, register, require_data
+from .context import BuildContext
+from .registry import MethodConfig, register, require_data
 from .student import make_student, student_fingerprint
 from .student_cache import load_or_train
 from ..models.training import TrainConfig, train
@@ -80,7 +81,7 @@ def detach_fake_quant(handles) -> None:
 
 
 @register(QatConfig)
-def qat(teacher, config: QatConfig, data=None, seed: int = 0):
+def qat(teacher, config: QatConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     data = require_data(data, "qat")
     count = max(1, round(config.fraction * len(data)))
     subset = sorted(random.Random(seed).sample(range(len(data)), count))
@@ -96,9 +97,9 @@ def qat(teacher, config: QatConfig, data=None, seed: int = 0):
         train(model, teacher.tokenizer, sample,
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
-              progress=progress_reporter(f"quantization-aware training of {teacher.name}"))
+              progress=context.reporter(f"quantization-aware training of {teacher.name}"))
         detach_fake_quant(handles)
 
-    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training)
+    load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training, context)
     trained = make_student(teacher, model.eval(), config, data, seed, device="cpu")
-    return quantize_int8(trained, Int8Config(), None, seed)
+    return quantize_int8(trained, Int8Config(), None, seed, context)

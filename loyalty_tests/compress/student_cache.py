@@ -6,33 +6,19 @@ file is used only when its key and its tensors' names, shapes and dtypes match (
 
 from __future__ import annotations
 
-import contextvars
 from pathlib import Path
 
-from ..infra.cache import cached_file, default_cache_dir
-
-# Where trained students live: compress(cache_dir=...) sets it for one call (the plugin passes its
-# --loyalty-cache-dir); unset, $LOYALTY_CACHE_DIR or the user cache folder (``default_cache_dir``).
-CACHE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("loyalty_compress_cache_dir", default=None)
-# compress(use_cache=False) sets it (the plugin's --loyalty-no-cache): train afresh, write nothing.
-USE_CACHE: contextvars.ContextVar[bool] = contextvars.ContextVar("loyalty_compress_use_cache", default=True)
+from ..infra.cache import cached_file
+from .context import BuildContext
 
 
-def students_dir() -> Path | None:
-    """The trained-student folder, or None when this compress() call must not use the cache."""
-    if not USE_CACHE.get():
-        return None
-    return Path(CACHE_DIR.get() or default_cache_dir()) / "students"
-
-
-def load_or_train(model, key: str | None, train) -> None:
-    """Fill ``model`` with cached weights for ``key``, or run ``train()`` and cache the result."""
+def load_or_train(model, key: str | None, train, context: BuildContext) -> None:
+    """Fill ``model`` with cached weights for ``key``, or run ``train()`` and cache the result
+    (in ``context``'s student folder; not at all when it says not to use the cache)."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save
 
-    from .registry import PROGRESS
-
-    folder = students_dir()
+    folder = context.students_dir()
     if key is None or folder is None:
         train()
         return
@@ -58,5 +44,5 @@ def load_or_train(model, key: str | None, train) -> None:
     tensors, from_cache = cached_file(path, key, compute=compute, read_key=read_key, load=load,
                                       dump=lambda tensors: save(tensors, metadata={"key": key}))
     if from_cache:
-        PROGRESS.get()(f"loading trained student from {path}")
+        context.progress(f"loading trained student from {path}")
         model.load_state_dict(tensors)

@@ -22,7 +22,8 @@ from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
 from .distill import kd_loss_fn, kept_layers, keep_layers, teacher_log_probabilities
-from .registry import MethodConfig, progress_reporter, register, require_data
+from .context import BuildContext
+from .registry import MethodConfig, register, require_data
 from .student import make_student
 from .student import student_fingerprint
 from .student_cache import load_or_train
@@ -101,7 +102,7 @@ def make_blocks_module(blocks: list[Block]):
 
 
 @register(TheseusConfig)
-def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
+def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()):
     import torch
 
     data = require_data(data, "theseus")
@@ -135,7 +136,7 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
               TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
                           max_length=teacher.max_length),
               parameters=successors, before_step=before_step,
-              progress=progress_reporter(f"theseus {teacher.name} -> {config.layers} layers"), **loss_fn)
+              progress=context.reporter(f"theseus {teacher.name} -> {config.layers} layers"), **loss_fn)
         with torch.no_grad():
             for target, block in zip(student.base_model.encoder.layer, blocks):
                 target.load_state_dict(block.successor.state_dict())
@@ -143,8 +144,8 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0):
             train(student, teacher.tokenizer, data,
                   TrainConfig(epochs=config.finetune_epochs, learning_rate=config.learning_rate, seed=seed + 1,
                               max_length=teacher.max_length),
-                  progress=progress_reporter(f"theseus: fine-tuning the {config.layers}-layer successor"),
+                  progress=context.reporter(f"theseus: fine-tuning the {config.layers}-layer successor"),
                   **loss_fn)
 
-    load_or_train(student, student_fingerprint(teacher, config, data, seed), run_training)
+    load_or_train(student, student_fingerprint(teacher, config, data, seed), run_training, context)
     return make_student(teacher, student.eval(), config, data, seed)

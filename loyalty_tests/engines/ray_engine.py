@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import LoyaltyError
 from .local import LocalEngine
 from ..robustness.lockstep import DEFAULT_IN_FLIGHT
+from .ray_blocks import arrow_block, local_batch_order
 from .shipping import ship
 
 BLOCKS_PER_WORKER = 4  # enough blocks for load balance, few enough that each is a good batch
@@ -140,7 +141,7 @@ class RayEngine(LocalEngine):
         order, batch_size = local_batch_order(model, texts, text_pairs)
         blocks = min(count, max(workers * BLOCKS_PER_WORKER, math.ceil(count / MAX_BLOCK_ROWS)))
         rows = math.ceil(math.ceil(count / blocks) / batch_size) * batch_size  # whole local batches per block
-        tables = [_block(texts, text_pairs, order[first:first + rows]) for first in range(0, count, rows)]
+        tables = [arrow_block(texts, text_pairs, order[first:first + rows]) for first in range(0, count, rows)]
         with warnings.catch_warnings():
             # Ray Data 2.60 marks per-call remote args (max_restarts, max_task_retries) as deprecated with
             # no replacement yet (the [ray] extra pins Ray below 2.64, where they go), and its context
@@ -307,37 +308,6 @@ class RayEngine(LocalEngine):
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, device={self.device!r}, workers={self.requested_workers!r})"
-
-
-def local_batch_order(model, texts, text_pairs) -> tuple[np.ndarray, int]:
-    """Example order and batch size that reproduce the model's local batches inside each block.
-
-    Our classifiers sort texts by token count (longest first, stable) and pad each batch of
-    ``batch_size`` to its longest text (models._tokenized_batches). Blocks cut from that order
-    at whole batches get the very same batches on the workers, so the outputs equal a local run's
-    bit for bit when torch uses as many threads as a replica does (one per CPU), and to float
-    rounding otherwise (2e-7 measured on the demo teacher, 2 threads locally against 1); with
-    other batches they would differ by the batch shape's rounding too (6.6e-7 measured on a tiny
-    BERT). Other models: example order, blocks of any size.
-    """
-    tokenizer, batch_size = getattr(model, "tokenizer", None), getattr(model, "batch_size", None)
-    max_length = getattr(model, "max_length", None)
-    if tokenizer is None or not isinstance(batch_size, int) or batch_size < 1 or not max_length:
-        return np.arange(len(texts)), 1
-    encoded = tokenizer(list(texts), list(text_pairs) if text_pairs is not None else None,
-                        truncation=True, max_length=max_length)
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    return np.argsort(-lengths, kind="stable"), batch_size
-
-
-def _block(texts, text_pairs, chosen: np.ndarray):
-    """One Arrow block: the chosen examples' indices, texts and (for pairs) second texts."""
-    import pyarrow as pa
-
-    columns = {"index": chosen, "text": [texts[i] for i in chosen]}
-    if text_pairs is not None:
-        columns["pair"] = [text_pairs[i] for i in chosen]
-    return pa.table(columns)
 
 
 def _root_cause(error: BaseException) -> BaseException:

@@ -12,49 +12,14 @@ failure with a reason, never a pass.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 
 from ..stats import intervals as stats
+from .result import GateResult, Rule
 from .thresholds import Threshold
 
 SIGNS = {(stats.AT_LEAST, True): ">=", (stats.AT_LEAST, False): "<", (stats.AT_MOST, True): "<=",
          (stats.AT_MOST, False): ">"}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How gates decide: the rule and, for ``three-way``, what an INCONCLUSIVE gate does."""
-
-    name: str = "estimate"
-    inconclusive: str = "fail"
-
-    @classmethod
-    def from_thresholds(cls, thresholds: dict[str, Threshold]) -> "Rule":
-        return cls(str(thresholds["decision"].value), str(thresholds["inconclusive"].value))
-
-
-@dataclass(frozen=True)
-class GateResult:
-    gate: str  # "accuracy_drop", "label_loyalty", ...
-    passed: bool  # the rule's verdict; a warn-only gate that did not pass still lets its test pass
-    value: float | None
-    limit: float | None
-    source: str
-    message: str
-    warn_only: bool = False
-    three_way: str | None = None  # the CI against the limit: PASS, FAIL or INCONCLUSIVE; None without an estimate
-    rule: str | None = None
-    warned: bool = False  # passed, but only because inconclusive = warn
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None
-    direction: str | None = None
-    needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
-    duplicates: int = 0  # repeated texts left out of n (the interval counts distinct examples)
-    cannot: str | None = None  # e.g. "cannot FAIL: the teacher keeps 0.0% accuracy under this attack, ..."
-
-    def to_row(self) -> dict:
-        return asdict(self)
 
 
 def _missing(gate: str, what: str, threshold: Threshold, warn_only: bool) -> GateResult:
@@ -221,6 +186,14 @@ def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: T
     result = gate_metric(gate, metric, limit, tolerance.source, stats.AT_LEAST, rule, warn_only=warn_only,
                          detail=detail, name=metric_name, duplicates=duplicates)
     if not result.passed:
-        result = GateResult(**{**result.to_row(), "message": result.message + "; if this change is intended, "
-                               "write a new baseline with --loyalty-update-baseline"})
+        result = replace(result, message=result.message + "; if this change is intended, "
+                         "write a new baseline with --loyalty-update-baseline")
     return result
+
+
+def distinct_rows(report):
+    """Indices the report's metrics count (repeated texts once); all rows when there are none."""
+    import numpy as np
+
+    distinct = getattr(report, "distinct", None)
+    return np.arange(len(report.data)) if distinct is None else np.asarray(distinct)

@@ -52,6 +52,9 @@ THRESHOLD_SPECS = {
                   "student gets wrong (Yan et al. 2021)"),
         _fraction("min_label_share_ratio", 0.5,
                   "collapse gate: for every label, student's share of predictions >= this times the teacher's"),
+        ThresholdSpec("max_kl_divergence", None, float,
+                      "largest allowed mean KL(teacher || student) in nats; unset: the kl_divergence gate is "
+                      "not collected", low=0.0, high=1e6),
         ThresholdSpec("min_speedup", 0.90, float,
                       "smallest allowed latency ratio teacher/student, timed side by side in this run (0.90: a "
                       "student as fast as its teacher passes despite timing noise; raise it to demand a faster one)",

@@ -22,43 +22,27 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from ..errors import LoyaltyError
 from ..infra.recipe_options import parse_options
-from ..infra.suggest import did_you_mean
+from ..infra.registry import Handler, Registry
 
-Handler = Callable[..., object]  # handler(config, *, cache_dir=None) -> a recipe (see attack_recipes.Recipe)
-
-_HANDLERS: dict[type, Handler] = {}
-_CONFIG_TYPES: dict[str, type] = {}
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# Handler: handler(config, *, cache_dir=None) -> a recipe (see attack_recipes.Recipe)
+RECIPES = Registry("attack recipe", "recipe", listing="known recipes")
+_HANDLERS, _CONFIG_TYPES = RECIPES.handlers, RECIPES.config_types  # the registry's own dicts (tests swap them)
 
 
 def register_attack_recipe(config_type: type) -> Callable[[Handler], Handler]:
     """Decorator: ``@register_attack_recipe(CharSwapConfig) def charswap(config, *, cache_dir=None): ...``."""
-    if not (dataclasses.is_dataclass(config_type) and config_type.__dataclass_params__.frozen):
-        raise TypeError(f"{config_type.__name__} must be a frozen dataclass to be an attack recipe config")
-    name = getattr(config_type, "recipe", None)
-    if not isinstance(name, str) or not name or ":" in name:
-        raise TypeError(f"{config_type.__name__} needs a class attribute `recipe` with its name (no ':')")
-    if name in _CONFIG_TYPES and _CONFIG_TYPES[name].__qualname__ != config_type.__qualname__:
-        raise TypeError(f"attack recipe name {name!r} is already taken by {_CONFIG_TYPES[name].__name__}")
-
-    def decorator(handler: Handler) -> Handler:
-        _HANDLERS[config_type] = handler
-        _CONFIG_TYPES[name] = config_type
-        return handler
-
-    return decorator
+    return RECIPES.register(config_type)
 
 
 def registered_recipes() -> dict[str, tuple[str, ...]]:
     """Each registered recipe name with its option keys, e.g. ``{"charswap": ("max_edit_distance",)}``."""
-    return {name: tuple(f.name for f in dataclasses.fields(t)) for name, t in sorted(_CONFIG_TYPES.items())}
+    return RECIPES.keys()
 
 
 def describe_recipes() -> str:
     """``charswap (keys: max_edit_distance); pwws (keys: none)``: for error messages."""
-    return "; ".join(f"{name} (keys: {', '.join(keys) or 'none'})" for name, keys in registered_recipes().items())
+    return RECIPES.describe()
 
 
 def parse_attack_recipe(recipe: str) -> object:
@@ -69,10 +53,8 @@ def parse_attack_recipe(recipe: str) -> object:
     """
     text = str(recipe or "").strip()
     name, has_options, options = (part.strip() for part in text.partition(":"))
-    if name not in _CONFIG_TYPES:
-        raise LoyaltyError(f"unknown attack recipe {recipe!r}{did_you_mean(name, _CONFIG_TYPES)}; "
-                           f"known recipes: {describe_recipes()}")
-    return parse_options(_CONFIG_TYPES[name], name, options if has_options else None, f"in attack recipe {recipe!r}",
+    config_type = RECIPES.config_type_for(name, shown=repr(recipe))
+    return parse_options(config_type, name, options if has_options else None, f"in attack recipe {recipe!r}",
                          kind="recipe")
 
 
@@ -85,8 +67,4 @@ def build_attack_recipe(config: object, *, cache_dir=None):
     """The runnable recipe for a config (or a recipe string), built by its registered handler."""
     if isinstance(config, str):
         config = parse_attack_recipe(config)
-    handler = _HANDLERS.get(type(config))
-    if handler is None:
-        raise LoyaltyError(f"no attack recipe is registered for {type(config).__name__}; "
-                           f"give a recipe string or a registered config: {describe_recipes()}")
-    return handler(config, cache_dir=cache_dir)
+    return RECIPES.handler_for(config)(config, cache_dir=cache_dir)

@@ -10,13 +10,33 @@ soon as its verdict is decided. ``compare_robustness`` is the one-shot form: one
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import LoyaltyError
 from .attack import run_attack, sample_order
 from .lockstep import DEFAULT_IN_FLIGHT, AttackedModel, check_in_flight
-from .results import AttackConfig, AttackResult, RobustnessComparison
+from .results import AttackConfig, AttackResult
+
+
+@dataclass(frozen=True)
+class RobustnessComparison:
+    """Teacher and student attacked on the same examples: both results, the transfer rate and the
+    student's agreement with the teacher on the teacher's adversarial texts."""
+
+    teacher: AttackResult
+    student: AttackResult
+    transfer_rate: float  # teacher's adversarial texts (on examples the student got right) that fool the student too
+    adversarial_label_loyalty: float  # student agrees with teacher on the teacher's adversarial texts
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return self.teacher.label_names
+
+    def to_row(self) -> dict:
+        return {"teacher": self.teacher.to_row(), "student": self.student.to_row(),
+                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty}
 
 
 class RobustnessRun:

@@ -126,19 +126,3 @@ class AttackResult:
                          for e in row["examples"])
         return cls(row["model"], AttackConfig(**row["config"]), examples, row["seconds"],
                    tuple(row.get("label_names", ())), row.get("forward_seconds", 0.0))
-
-
-@dataclass(frozen=True)
-class RobustnessComparison:
-    teacher: AttackResult
-    student: AttackResult
-    transfer_rate: float  # teacher's adversarial texts (on examples the student got right) that fool the student too
-    adversarial_label_loyalty: float  # student agrees with teacher on the teacher's adversarial texts
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return self.teacher.label_names
-
-    def to_row(self) -> dict:
-        return {"teacher": self.teacher.to_row(), "student": self.student.to_row(),
-                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty}
