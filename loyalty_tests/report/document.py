@@ -245,8 +245,8 @@ def render_terminal(report: dict) -> list[str]:
     phases = phase_line(report)
     if phases:
         lines.append(phases)
-    lines.append("gate verdict: " + _verdict(report))
     lines.append(family_footer())
+    lines.append("gate verdict: " + _verdict(report))
     return lines
 
 
