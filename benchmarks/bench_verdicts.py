@@ -7,6 +7,7 @@ Every figure goes through the code the pytest gates run (``metrics.compare`` ->
 ``estimate`` (the default), ``confident``, ``three-way`` with ``inconclusive = pass``.
 
     python benchmarks/bench_verdicts.py [--runs 100] [--latency-runs 100]
+    python benchmarks/bench_verdicts.py --all    # every issue-16 figure in one command (about 30 minutes)
 
 Data: 854 examples (the size of the demo's rotten_tomatoes:test), resampled with replacement per
 run from a seeded pool of teacher outputs about 80% accurate; a tiny random BERT for latency,
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny.py builds the tiny BERT
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_intervals, bench_latency_load
 
 from loyalty_tests.gates.registry import GATES
 from loyalty_tests.gates.result import Rule
@@ -57,11 +59,15 @@ def report_for(gold, teacher, student, seed):
 
 
 def fail_rates(reports, gates) -> dict[str, dict[str, float]]:
+    """Per rule: each gate's FAIL rate, and "any" (the share of runs failing at least one gate)."""
     rates = {}
     for rule, setting in RULES.items():
         thresholds = resolve(setting, {})
-        rates[rule] = {gate: np.mean([not prediction_gate(gate, report, thresholds, n_resamples=200).passed
-                                      for report in reports]) for gate in gates}
+        failed = np.array([[not prediction_gate(gate, report, thresholds, n_resamples=200).passed for gate in gates]
+                           for report in reports])
+        rates[rule] = {gate: float(failed[:, i].mean()) for i, gate in enumerate(gates)}
+        if len(gates) > 1:
+            rates[rule]["any prediction gate"] = float(failed.any(axis=1).mean())
     return rates
 
 
@@ -126,29 +132,54 @@ def robustness_aa(runs: int):
 
     weights = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0}
     texts = [f"a {w} movie about {v} things" for w in weights for v in ("odd", "new")]
-    data = TextDataset("hand-made", texts * 5, [int(i % 5 < 3) for i in range(50)], LABELS)
+    from loyalty_tests.robustness.summary import paired_outcomes
+    from loyalty_tests.stats.sequential import sequential_decision
+
+    data = TextDataset("hand-made", [f"{t} take {i}" for i, t in enumerate(texts * 10)],
+                       [int(i % 5 < 3) for i in range(100)], LABELS)
     fails = {rule: [] for rule in RULES}
     for seed in range(runs):
+        # the plugin's defaults: attacked in blocks of 25 up to --attack-examples 100, sequential gate
         comparison = compare_robustness(KeywordModel(weights, "teacher"), KeywordModel(weights, "copy"), data,
-                                        AttackConfig("charswap", examples=50, budget=100, seed=seed))
+                                        AttackConfig("charswap", examples=100, budget=100, seed=seed))
+        _, differences = paired_outcomes(comparison)
+        for look in (25, 50, 75, 100):
+            sequence = sequential_decision(differences[:look], 0.10, "at_most", block_size=25, max_n=100)
+            if sequence.stopped:
+                break
         for rule, setting in RULES.items():
             rule_obj = Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
-            fails[rule].append(not GATES["robustness"].check(comparison, 0.10, "default", rule_obj).passed)
+            fails[rule].append(not GATES["robustness"].check(comparison, 0.10, "default", rule_obj, decision=sequence,
+                                                             block=25).passed)
     return {rule: {"robustness": float(np.mean(f))} for rule, f in fails.items()}
+
+
+def _upper(failures: int, runs: int) -> float:
+    from loyalty_tests.stats.exact import clopper_pearson_interval
+
+    return clopper_pearson_interval(failures, runs)[1]
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="seeded runs per prediction/robustness gate")
     parser.add_argument("--latency-runs", type=int, default=100, help="seeded A/A latency measurements")
+    parser.add_argument("--all", action="store_true",
+                        help="every issue-16 figure: this table, the intervals (bench_intervals.py) and real latency "
+                             "runs on a busy runner (bench_latency_load.py), then the family-wise A/A summary")
+    parser.add_argument("--load-runs", type=int, default=20, help="with --all: real tiny-BERT runs under load")
+    parser.add_argument("--demo-runs", type=int, default=3, help="with --all: demo teacher runs under load")
     args = parser.parse_args(argv)
     table = {rule: {} for rule in RULES}
-    for part in (prediction_gates_aa(args.runs), latency_aa(args.latency_runs), robustness_aa(args.runs)):
+    parts = [prediction_gates_aa(args.runs), robustness_aa(args.runs)]
+    if not args.all:
+        parts.insert(1, latency_aa(args.latency_runs))
+    for part in parts:
         for rule, rates in part.items():
             table[rule].update(rates)
     gates = list(next(iter(table.values())))
     print(f"\nA/A false-FAIL rate (student identical to its teacher), n={N}, {args.runs} runs "
-          f"({args.latency_runs} for latency):")
+          f"({'real runs under load below' if args.all else f'{args.latency_runs} for latency'}):")
     print("| rule | " + " | ".join(gates) + " |")
     print("|---|" + "---|" * len(gates))
     for rule, rates in table.items():
@@ -157,6 +188,28 @@ def main(argv=None) -> None:
     print(f"\nDetection: label loyalty truly 0.80 against the limit 0.90 (n={N}, {args.runs} runs), FAIL rate:")
     for rule, rates in caught.items():
         print(f"  {rule}: {rates['label_loyalty']:.1%}")
+    if not args.all:
+        return
+    import bench_intervals
+    import bench_latency_load
+
+    print()
+    bench_intervals.main([])
+    print()
+    load = bench_latency_load.main(["--runs", str(args.load_runs), "--demo-runs", str(args.demo_runs)])
+    aa = [load[key] for key in ("tiny A/A", "demo A/A") if key in load]
+    latency_fails, latency_runs = sum(r["fails"] for r in aa), sum(r["runs"] for r in aa)
+    slower = load["tiny 1.2x"]
+    prediction = table["estimate"]["any prediction gate"] + table["estimate"]["robustness"]
+    print(f"\nSummary under the defaults (rule estimate), measured {time.strftime('%Y-%m-%d')}:")
+    print(f"  A/A per gate: prediction gates at most {max(table['estimate'][g] for g in PREDICTION_GATES):.1%} "
+          f"({args.runs} runs), robustness {table['estimate']['robustness']:.1%}, latency {latency_fails}/"
+          f"{latency_runs} real runs under load (95% upper bound {_upper(latency_fails, latency_runs):.1%})")
+    print(f"  A/A family-wise (any gate fails): {prediction:.1%} from prediction and robustness gates + latency "
+          f"{latency_fails}/{latency_runs} -> {latency_fails}/{latency_runs} runs with a false FAIL "
+          f"(target <= 2%)")
+    print(f"  detection: label loyalty 10 points short {caught['estimate']['label_loyalty']:.1%} (n={N}); 1.2x slower "
+          f"student {slower['fails']}/{slower['runs']} FAIL under load (target >= 95%)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ class LoyaltyReport:
     metrics: dict  # name -> metrics.MetricValue
     thresholds: dict = field(default_factory=dict)  # key -> gates.thresholds.Threshold (gates read this report)
     seed: int = 0
+    distinct: tuple[int, ...] | None = None  # indices the metrics count (first of each repeated text); None: all
+
+    @property
+    def duplicates(self) -> int:
+        """Examples left out of the metrics because their text (and pair) came earlier in the data."""
+        return 0 if self.distinct is None else len(self.data) - len(self.distinct)
 
     def worst_examples(self, k: int = 5) -> list[dict]:
         return worst_examples(self.data, self.teacher_predictions, self.student_predictions, k)
@@ -47,8 +53,10 @@ class LoyaltyReport:
         largest cells."""
         from .stats import flips
 
-        gold = self.data.label_array
-        teacher_pred, student_pred = self.teacher_predictions.predicted_labels, self.student_predictions.predicted_labels
+        rows = np.arange(len(self.data)) if self.distinct is None else np.asarray(self.distinct)
+        gold = np.asarray(self.data.label_array)[rows]
+        teacher_pred = np.asarray(self.teacher_predictions.predicted_labels)[rows]
+        student_pred = np.asarray(self.student_predictions.predicted_labels)[rows]
         names = list(self.label_names)
         matrix = flips.flip_matrix(gold, teacher_pred, student_pred, len(names))
         return {**flips.flip_counts(gold, teacher_pred, student_pred).to_row(), "label_names": names,
@@ -65,13 +73,32 @@ def _metric_row(value) -> dict:
     return {"value": value.value, "ci_low": value.ci_low, "ci_high": value.ci_high, "n": value.n}
 
 
+def distinct_indices(texts, text_pairs=None) -> np.ndarray:
+    """Index of the first occurrence of each distinct text (with its pair), in data order.
+
+    >>> distinct_indices(["a", "b", "a", "c", "b"]).tolist()
+    [0, 1, 3]
+    >>> distinct_indices(["a", "a"], ["x", "y"]).tolist()  # same text, other pair: two examples
+    [0, 1]
+    """
+    seen: dict = {}
+    for index, key in enumerate(zip(texts, text_pairs) if text_pairs is not None else texts):
+        seen.setdefault(key, index)
+    return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+
+
 def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
                         thresholds=None, n_resamples: int = 1000, seed: int = 0) -> LoyaltyReport:
+    """Metrics over the *distinct* examples: a text repeated 50 times is one example, not 50 (a
+    deterministic model answers each copy alike, so copies add no evidence but would shrink every
+    interval as if they did). ``report.duplicates`` says how many were left out."""
     check_same_labels(teacher_predictions, student_predictions)
-    values = metrics.compare(np.asarray(data.labels), teacher_predictions.probabilities,
-                             student_predictions.probabilities, n_resamples=n_resamples, seed=seed)
+    keep = distinct_indices(data.texts, data.text_pairs)
+    values = metrics.compare(np.asarray(data.labels)[keep], teacher_predictions.probabilities[keep],
+                             student_predictions.probabilities[keep], n_resamples=n_resamples, seed=seed)
+    distinct = None if keep.size == len(data) else tuple(int(i) for i in keep)
     return LoyaltyReport(teacher_predictions.model_name, student_predictions.model_name, data,
-                      teacher_predictions, student_predictions, values, thresholds or {}, seed)
+                         teacher_predictions, student_predictions, values, thresholds or {}, seed, distinct)
 
 
 def worst_examples(data, teacher_predictions: Predictions, student_predictions: Predictions, k: int = 5) -> list[dict]:

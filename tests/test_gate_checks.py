@@ -150,3 +150,40 @@ def test_baseline_gate_says_how_to_update():
 def test_warn_only_parsing():
     thresholds = resolve({"warn_only": "latency, label_distribution"}, {})
     assert warn_only_gates(thresholds) == {"latency", "label_distribution"}
+
+
+@pytest.mark.parametrize("low, high", [(float("nan"), 0.99), (0.95, None), (None, None)])
+@pytest.mark.parametrize("rule", [gate_checks.Rule(), gate_checks.Rule("confident"), gate_checks.Rule("three-way", "pass")])
+def test_a_missing_or_nan_bound_is_never_a_pass(low, high, rule):
+    result = gate_checks.gate_metric("label_loyalty", Value(0.97, low, high), 0.90, "default", "at_least", rule)
+    assert not result.passed and result.three_way != "PASS"
+    assert "no confidence interval" in result.message
+
+
+def test_a_gate_with_both_bounds_still_passes():
+    result = gate_checks.gate_metric("label_loyalty", Value(0.97, 0.95, 0.99), 0.90, "default", "at_least")
+    assert result.passed and result.three_way == "PASS"
+
+
+@pytest.mark.parametrize("raw", ["", " ", "none", "None", "=", "null"])
+@pytest.mark.parametrize("key", ["min_label_loyalty", "max_accuracy_drop", "min_speedup", "gate_on_lower_bound"])
+def test_an_empty_threshold_is_refused_on_the_command_line_and_in_ini(key, raw):
+    for cli, ini in (({key: raw}, {}), ({}, {key: raw})):
+        with pytest.raises(LoyaltyError, match="is empty") as error:
+            resolve(cli, ini)
+        if key != "gate_on_lower_bound":
+            gate = {"min_label_loyalty": "label_loyalty", "max_accuracy_drop": "accuracy_drop",
+                    "min_speedup": "latency"}[key]
+            assert f"loyalty_warn_only = {gate}" in str(error.value) and f'-k "not {gate}"' in str(error.value)
+
+
+def test_an_empty_marker_threshold_is_refused_too():
+    with pytest.raises(LoyaltyError, match="is empty"):
+        resolve({}, {}, {"min_label_loyalty": None})
+
+
+def test_unset_ini_and_cli_keep_the_default_and_warn_only_may_be_empty():
+    thresholds = resolve({"min_label_loyalty": None}, {"min_label_loyalty": None, "warn_only": ""})
+    assert thresholds["min_label_loyalty"] == Threshold("min_label_loyalty", 0.9, "default")
+    assert warn_only_gates(thresholds) == set()
+    assert resolve({"min_label_loyalty": "0.5"}, {})["min_label_loyalty"].value == 0.5

@@ -44,7 +44,7 @@ def test_passing_gate_writes_reports(project):
         "*test_label_loyalty[[]./twin[]] PASSED*",
         "*loyalty gate report*",
         "*label_loyalty 1.000*>= 0.900 [[]default[]]*",
-        "gate verdict: PASSED",
+        "gate verdict: PASSED*",
     ])
     assert "Loading weights" not in result.stdout.str() + result.stderr.str()  # no transformers bars
     report = json.loads((project.path / "report.json").read_text())
@@ -67,7 +67,7 @@ def test_failing_gate_exits_1_with_numbers_and_examples(project):
     result = project.runpytest(*gate_args(project, "./contrarian", extra=["--loyalty-min-label-loyalty", "0.99"]))
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*label_loyalty 0.* (n=48, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
+        "*label_loyalty 0.* (n=12 distinct, 36 duplicates not counted, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
         "*worst disagreements:*",
         "*#* label=* teacher[[]negative=* positive=*[]] student[[]negative=*",
         "gate verdict: FAILED",
@@ -151,7 +151,7 @@ def test_warn_only_gate_passes_with_a_warning(project):
     # exist only with --loyalty-baseline, --attack and --loyalty-max-kl-divergence).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
     result.assert_outcomes(passed=1, deselected=8)
-    result.stdout.fnmatch_lines(["gate verdict: PASSED"])  # a warning is not a failure
+    result.stdout.fnmatch_lines(["gate verdict: PASSED*"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     # the warning names the gate's test line, not the plugin's internals
     result.stdout.fnmatch_lines(["*suite/test_loyalty_gates.py:*: LoyaltyGateWarning*",
@@ -201,7 +201,7 @@ def test_under_xdist_latency_skips_with_reason(project):
     args = [a for a in gate_args(project, "./twin", extra=["-n", "2", "-rs"]) if a not in ("-k", "not latency")]
     result = project.runpytest_subprocess(*args)
     result.assert_outcomes(passed=5, skipped=1)
-    result.stdout.fnmatch_lines(["*loyalty gate report*", "gate verdict: PASSED", "*latency gate needs pytest-benchmark*-n*"])
+    result.stdout.fnmatch_lines(["*loyalty gate report*", "gate verdict: PASSED*", "*latency gate needs pytest-benchmark*-n*"])
 
 
 def test_command_line_specs_gate_only_the_models_not_the_projects_own_tests(project):

@@ -87,6 +87,9 @@ def test_bad_numbers_stop_pytest_before_any_model_work(toy, option, value, messa
     ("--loyalty-decision", "three_way", "must be one of estimate, confident, three-way*did you mean three-way?"),
     ("--loyalty-warn-only", "latncy", "unknown gate 'latncy' (did you mean latency?)"),
     ("--loyalty-ray-address", "auto", "--loyalty-ray-address needs --loyalty-engine ray"),
+    ("--loyalty-min-label-loyalty", " ", "is empty*loyalty_warn_only = label_loyalty*-k \"not label_loyalty\"*"),
+    ("--loyalty-max-accuracy-drop", "", "is empty*"),
+    ("--loyalty-max-accuracy-drop", "=", "is empty*"),
 ])
 def test_thresholds_outside_their_range_are_refused(toy, option, value, message):
     result = toy.runpytest(*toy_args(toy), option, value)
@@ -114,6 +117,14 @@ def test_both_spellings_read_the_project_ini(pytester, tmp_path_factory, form):
     result = pytester.runpytest(*specs, "--loyalty-data", "dev.csv", "--collect-only", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*loyalty threshold min_probability_loyalty = 0.95 [[]ini loyalty_min_probability_loyalty[]]*",
                                  "configfile: pyproject.toml"])
+
+
+@pytest.mark.parametrize("value", ['""', '"none"', '" "'])
+def test_an_empty_ini_threshold_is_refused_not_read_as_the_default(toy, value):
+    toy.makepyprojecttoml(f"[tool.pytest.ini_options]\nloyalty_min_label_loyalty = {value}\n")
+    result = toy.runpytest(*toy_args(toy))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*min_label_loyalty (ini loyalty_min_label_loyalty) is empty*loyalty_warn_only*"])
 
 
 def test_the_unknown_key_check_runs_in_the_space_form_too(pytester, tmp_path_factory):
@@ -225,7 +236,7 @@ def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1
-    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=24, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
+    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=12 distinct, 12 duplicates not counted, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
                                 "0.010); outcome FAIL*--loyalty-update-baseline*"])
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
     other.stdout.fnmatch_lines(["*has no student 'toy_models:teacher' (it has [[]'toy_models:twin'[]])*"])

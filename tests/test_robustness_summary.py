@@ -11,7 +11,7 @@ from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.robustness import summary as robust
-from loyalty_tests.stats.intervals import paired_difference_interval
+from loyalty_tests.stats.exact import gate_paired_interval
 
 
 def example(index, status, original="a good film", perturbed=None):
@@ -37,7 +37,7 @@ def test_drop_counts_skipped_as_wrong_and_failed_attacks_as_right():
     assert drop.value == pytest.approx(0.75 - 0.25)
     assert drop.n == 4 and drop.ci_low <= drop.value <= drop.ci_high
     assert robust.discordant_counts(pair) == (2, 0)
-    low, high = paired_difference_interval(2, 0, 4)
+    low, high = gate_paired_interval(2, 0, 4)
     assert (drop.ci_low, drop.ci_high) == pytest.approx((low, high))
 
 

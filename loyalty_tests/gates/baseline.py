@@ -49,4 +49,5 @@ def check(baseline: dict | str, path: Path, label: str, report, teacher_fingerpr
         return _failure(f"has no student {label!r} (it has {sorted(map(str, students))})", tolerance, path)
     old = students[label].get("metrics") or {}
     return [gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance, rule,
-                          warn_only=warn_only) for name in BASELINE_METRICS]
+                          warn_only=warn_only, duplicates=getattr(report, "duplicates", 0))
+            for name in BASELINE_METRICS]

@@ -44,7 +44,9 @@ class GateResult:
     ci_high: float | None = None
     n: int | None = None
     direction: str | None = None
-    needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
+    needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate in 80% of runs
+    duplicates: int = 0  # repeated texts left out of n (the interval counts distinct examples)
+    cannot: str | None = None  # e.g. "cannot FAIL: the teacher keeps 0.0% accuracy under this attack, ..."
 
     @property
     def outcome_mark(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..robustness import summary
-from ..stats import intervals, sample_size, sequential
+from ..stats import intervals, power, sample_size, sequential
 from .checks import gate_metric
 from .result import RobustnessGateResult, Rule
 
@@ -83,15 +83,17 @@ def check(comparison, limit: float | None, source: str, rule: Rule = Rule(), *, 
     if decision is not None:
         drop = type(drop)(drop.value, decision.decision.low, decision.decision.high, drop.n)
         stop = f"; {decision.reason}"
-        needed = sequential.sequential_examples_to_decide(differences, limit, intervals.AT_MOST, block_size=block)
+        needed = power.sequential_examples_for_power(differences, limit, intervals.AT_MOST, block_size=block)
     elif limit is not None:
         b, c = int((differences > 0).sum()), int((differences < 0).sum())
-        needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit)
+        needed = power.paired_examples_for_power(b, c, drop.n, limit)
     teacher, student = comparison.teacher, comparison.student
     detail = (f" (accuracy under {teacher.config.recipe} attack: teacher {teacher.accuracy_under_attack:.3f}, "
               f"student {student.accuracy_under_attack:.3f}{stop})")
     result = gate_metric(GATE, drop, limit, source, intervals.AT_MOST, rule, warn_only=warn_only, needed=needed,
-                         unit="attacked examples", detail=detail, name="robustness_drop")
+                         unit="attacked examples", detail=detail, name="robustness_drop",
+                         reach=(teacher.accuracy_under_attack - 1.0, teacher.accuracy_under_attack,
+                                f"the teacher keeps {teacher.accuracy_under_attack:.1%} accuracy under this attack"))
     return RobustnessGateResult(
         **vars(result), recipe=teacher.config.recipe, teacher_accuracy_under_attack=teacher.accuracy_under_attack,
         student_accuracy_under_attack=student.accuracy_under_attack,

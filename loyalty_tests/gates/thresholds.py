@@ -115,8 +115,11 @@ def coerce(key: str, raw, source: str):
         raise LoyaltyError(f"unknown loyalty threshold {key!r} ({source}){did_you_mean(key, THRESHOLD_SPECS)}; "
                            f"known: {', '.join(sorted(THRESHOLD_SPECS))}")
     spec = THRESHOLD_SPECS[key]
-    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none") and spec.kind is not str):
-        return None
+    if spec.kind is not str and _blank(raw):
+        # A CI line such as --loyalty-min-label-loyalty "$UNSET" must not switch a gate off.
+        raise LoyaltyError(f"threshold {key} ({source}) is empty ({raw!r}); an empty, blank, 'none' or '=' value "
+                           f"would switch the gate off silently, so it is refused: give a value"
+                           f"{_range_text(spec)}. {off_on_purpose(key)}")
     if spec.kind is bool:
         if isinstance(raw, bool):
             return raw
@@ -136,7 +139,7 @@ def coerce(key: str, raw, source: str):
         if not math.isfinite(value) or not spec.low <= value <= spec.high:
             raise LoyaltyError(f"threshold {key} ({source}) must lie in [{spec.low:g}, {spec.high:g}], got {raw!r}; "
                                "a limit outside that range makes a gate that can never pass or never fail"
-                               f"{_how_to_turn_off(key)}")
+                               f". {off_on_purpose(key)}")
         return value
     text = str(raw).strip()
     if spec.choices and text not in spec.choices:
@@ -145,23 +148,47 @@ def coerce(key: str, raw, source: str):
     return text
 
 
-def _how_to_turn_off(key: str) -> str:
-    """What a user who set a limit of 0 (or another out-of-range value) to switch a gate off should do."""
-    gate = {"min_speedup": "latency", "max_robustness_drop": "robustness"}.get(key)
+# The gate (and its test item) each threshold belongs to, for the "turn it off on purpose" hint.
+GATE_OF = {"max_accuracy_drop": "accuracy_drop", "max_accuracy_drop_relative": "accuracy_drop",
+           "min_label_loyalty": "label_loyalty", "min_probability_loyalty": "probability_loyalty",
+           "max_negative_flip_rate": "negative_flip_rate", "min_label_share_ratio": "label_distribution",
+           "max_kl_divergence": "kl_divergence", "min_speedup": "latency", "max_robustness_drop": "robustness",
+           "baseline_tolerance": "baseline", "min_token_agreement": "token_agreement", "max_mean_kl": "mean_kl",
+           "max_perplexity_ratio": "perplexity_ratio", "min_generation_agreement": "generation_agreement"}
+
+
+def _blank(raw) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null", "="))
+
+
+def _range_text(spec: ThresholdSpec) -> str:
+    if spec.kind is bool:
+        return " (true or false)"
+    return f" in [{spec.low:g}, {spec.high:g}]" if spec.kind is float else ""
+
+
+def off_on_purpose(key: str) -> str:
+    """How to turn a gate off on purpose, for error messages.
+
+    >>> off_on_purpose("min_label_loyalty")
+    'To turn the label_loyalty gate off on purpose, make it warn only (loyalty_warn_only = label_loyalty, or --loyalty-warn-only label_loyalty) or deselect it (-k "not label_loyalty").'
+    """
+    gate = GATE_OF.get(key)
     if gate is None:
-        return ""
-    return (f". To keep the {gate} gate from failing the run, make it warn only (--loyalty-warn-only {gate}, "
-            f"ini loyalty_warn_only = {gate}) or deselect it (-k \"not {gate}\")")
+        return "Leave the option out to keep its default."
+    return (f"To turn the {gate} gate off on purpose, make it warn only (loyalty_warn_only = {gate}, or "
+            f'--loyalty-warn-only {gate}) or deselect it (-k "not {gate}").')
 
 
 def resolve(cli: dict, ini: dict, marker: dict | None = None) -> dict[str, Threshold]:
     """Effective thresholds; each of ``cli``/``ini``/``marker`` maps key -> raw value (None: unset)."""
     for key in (marker or {}):
-        coerce(key, None, "@pytest.mark.loyalty")  # fail closed on a misspelt marker key
+        if key not in THRESHOLD_SPECS:  # fail closed on a misspelt marker key (coerce says which keys exist)
+            coerce(key, 0, "@pytest.mark.loyalty")
     effective = {}
     for key, spec in THRESHOLD_SPECS.items():
         threshold = Threshold(key, spec.default, "default")
-        if ini.get(key) not in (None, ""):
+        if ini.get(key) is not None:  # pytest gives None when the key is absent; "" is a value, refused below
             threshold = Threshold(key, coerce(key, ini[key], f"ini {ini_name(key)}"), f"ini {ini_name(key)}")
         if cli.get(key) is not None:
             threshold = Threshold(key, coerce(key, cli[key], cli_flag(key)), cli_flag(key))

@@ -99,7 +99,7 @@ class GateRunner:
         latency = failing(lambda: self.session.latency(self.teacher, self.student, limit.value, self.rule))
         record_benchmark(benchmark, latency)
         result = GATES["latency"].check(latency, limit.value, limit.source, self.rule,
-                                    warn_only="latency" in self.warn_only)
+                                        warn_only="latency" in self.warn_only, block=self.settings.latency_rounds)
         return self.finish(result, latency=latency.to_row())
 
     def check_robustness(self):

@@ -111,8 +111,9 @@ def add_options(parser) -> None:
         help="add the robustness gate: attack teacher and each student with RECIPE (charswap, textfooler, "
              "pwws or textattack:NAME) on the same seeded examples")
     add("--attack-examples", "--loyalty-attack-examples", dest="loyalty_attack_examples", type=whole_number(1),
-        default=50, metavar="N", help="at most this many examples to attack (a seeded sample of the data; "
-                                      "default: 50)")
+        default=100, metavar="N", help="at most this many examples to attack (a seeded sample of the data; the "
+                                       "sequential gate stops once decided, after 75 for an identical student; "
+                                       "default: 100)")
     add("--attack-budget", "--loyalty-attack-budget", dest="loyalty_attack_budget", type=whole_number(1),
         default=500, metavar="Q", help="model queries allowed per attacked example (default: 500)")
     add("--attack-block", "--loyalty-attack-block", dest="loyalty_attack_block", type=whole_number(1), default=25,

@@ -9,6 +9,8 @@ for the report, marked when it came from a cache.
 
 from __future__ import annotations
 
+import dataclasses
+
 import random
 import time
 
@@ -190,8 +192,7 @@ class LoyaltySession:
                 self.data(), self.predictions(teacher), self.predictions(student),
                 n_resamples=self.settings.bootstrap, seed=self.seed)
         base = self._memo[key]
-        return LoyaltyReport(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
-                             base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
+        return dataclasses.replace(base, thresholds=self.thresholds(marker_kwargs))
 
     # -- latency ---------------------------------------------------------------------------------
     def latency(self, teacher, student, limit: float | None, rule) -> LatencyResult:

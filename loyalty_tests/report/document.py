@@ -229,8 +229,17 @@ def batch_lines(report: dict) -> list[str]:
 
 
 def _verdict(report: dict) -> str:
-    reason = f" ({report['verdict_reason']})" if report.get("verdict_reason") else ""
-    return report["verdict"] + reason
+    reasons = [report["verdict_reason"]] if report.get("verdict_reason") else []
+    reasons += [f"{gate['gate']} [{student['spec']}] {gate['cannot']}" for student in report.get("students", [])
+                for gate in student.get("gates", []) if gate.get("cannot")]
+    return report["verdict"] + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def family_footer() -> str:
+    """The measured A/A family-wise false-FAIL rate of the default settings (benchmarks/bench_verdicts.py --all)."""
+    from ..stats.measured import FAMILY_AA_FALSE_FAIL
+
+    return FAMILY_AA_FALSE_FAIL
 
 
 def render_terminal(report: dict) -> list[str]:
@@ -249,6 +258,7 @@ def render_terminal(report: dict) -> list[str]:
     phases = phase_line(report)
     if phases:
         lines.append(phases)
+    lines.append(family_footer())
     lines.append("gate verdict: " + _verdict(report))
     return lines
 
@@ -281,7 +291,7 @@ def render_markdown(report: dict, html_path: str | None = None) -> str:
                          f"| {mark} | {why} |")
     lines += flip_lines(report) and ["", *flip_lines(report)]
     lines += batch_lines(report) and ["", *batch_lines(report)]
-    lines += ["", f"Verdict: **{_verdict(report)}**"]
+    lines += ["", f"Verdict: **{_verdict(report)}**", "", f"<sub>{family_footer()}</sub>"]
     robustness = robustness_lines(report, examples=3)
     if robustness:
         lines += ["", "<details><summary>Robustness</summary>", "", "```text", *robustness, "```", "", "</details>"]

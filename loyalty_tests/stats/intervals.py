@@ -127,8 +127,9 @@ def _tango_null_variance(b, c, n, delta):
     return np.maximum(2.0 * q + delta * (1.0 - delta), 0.0)
 
 
-def _tango_upper(b, c, n, z: float) -> np.ndarray:
-    """Upper end of Tango's score interval, by bisection on [estimate, 1] (see the public function)."""
+def _tango_upper(b, c, n, z: float, continuity: float = 0.0) -> np.ndarray:
+    """Upper end of Tango's score interval, by bisection on [estimate, 1] (see the public function);
+    ``continuity`` is subtracted from ``|b - c - n delta|`` (1: the gates' continuity-corrected form)."""
     b, c, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (b, c, n)))
     estimate = (b - c) / n
     inside, outside = estimate.copy(), np.ones_like(estimate)
@@ -136,13 +137,13 @@ def _tango_upper(b, c, n, z: float) -> np.ndarray:
         delta = (inside + outside) / 2.0
         variance = _tango_null_variance(b, c, n, delta)
         # Score statistic (b - c - n delta) / sqrt(n variance) >= -z, multiplied out (no 0/0).
-        accepted = n * delta - (b - c) <= z * np.sqrt(n * variance)
+        accepted = n * delta - (b - c) - continuity <= z * np.sqrt(n * variance)
         inside = np.where(accepted, delta, inside)
         outside = np.where(accepted, outside, delta)
     return np.where(estimate >= 1.0, 1.0, outside)
 
 
-def paired_difference_interval(b, c, n, confidence: float = 0.95):
+def paired_difference_interval(b, c, n, confidence: float = 0.95, continuity: float = 0.0):
     """Tango's (1998) score interval for the difference of two paired proportions, here the drop
     ``delta = teacher accuracy - student accuracy = (b - c) / n`` estimated on n paired examples
     with b = teacher right & student wrong, c = teacher wrong & student right.
@@ -155,7 +156,10 @@ def paired_difference_interval(b, c, n, confidence: float = 0.95):
     n = 10), where bootstrap and Wald intervals give [0, 0]; at delta = 0 it is McNemar's test,
     so 0 lies outside it exactly when the uncorrected McNemar test rejects; and Fagerland,
     Lydersen & Laake (2014, Statistics in Medicine 33:2850) recommend it for small and large
-    samples. Newcombe's (1998) method 10 needs the concordant counts as well and has zero width
+    samples. ``continuity = 1`` (what the gates use, ``exact.GATE_CONTINUITY``) shrinks
+    ``|b - c - n delta|`` by one count: the uncorrected interval gives a FAIL at the limit in up to
+    4.9% of runs at n <= 400 (one-sided nominal 2.5%), the corrected one in at most 2.5% (summed
+    exactly over all tables in tests/test_stats_exact.py). Newcombe's (1998) method 10 needs the concordant counts as well and has zero width
     at b = c = 0 when both outcomes occur. Tango, Statistics in Medicine 17:891 (1998).
 
     >>> [round(bound, 4) for bound in paired_difference_interval(0, 0, 10)]
@@ -170,7 +174,7 @@ def paired_difference_interval(b, c, n, confidence: float = 0.95):
         raise LoyaltyError(f"need n >= 1 and b + c <= n (b, c count examples among the n), got b={b}, c={c}, n={n}")
     z = normal_quantile(confidence)
     # Swapping b and c mirrors the problem (delta -> -delta), so the lower end is a mirrored upper end.
-    return _result(-_tango_upper(c, b, n, z), _tango_upper(b, c, n, z))
+    return _result(-_tango_upper(c, b, n, z, continuity), _tango_upper(b, c, n, z, continuity))
 
 
 def _bounded_values(name: str, values) -> np.ndarray:
