@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 
 from ..errors import LoyaltyError
+from .labels import split_label
 from .session import LoyaltySession
 
 SESSION_KEY = pytest.StashKey[LoyaltySession]()
@@ -44,7 +45,7 @@ def student_label(item) -> str:
     if callspec is None:
         return "student"
     if "loyalty_student_spec" in callspec.params:
-        return callspec.params["loyalty_student_spec"]
+        return split_label(callspec.params["loyalty_student_spec"])[0]
     return callspec.id
 
 
@@ -60,7 +61,7 @@ def failing(work):
 def pytest_generate_tests(metafunc):
     if "loyalty_student_spec" in metafunc.fixturenames:
         specs = loyalty_session(metafunc.config).student_specs or [None]
-        metafunc.parametrize("loyalty_student_spec", specs, ids=[s or "no-student" for s in specs], scope="session")
+        metafunc.parametrize("loyalty_student_spec", specs, ids=[split_label(s)[0] if s else "no-student" for s in specs], scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +85,7 @@ def loyalty_student(request, loyalty_student_spec, loyalty_teacher):
     if loyalty_student_spec is None:
         pytest.skip("no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
     teacher = session.classifier(loyalty_teacher, "teacher")
-    return failing(lambda: session.student_from_spec(loyalty_student_spec, teacher))
+    return failing(lambda: session.student_from_spec(split_label(loyalty_student_spec)[1], teacher))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """pytest entry point (``pytest11``): options, fixtures, the built-in gate suite and reports.
 
 Teacher and students come from the command line (``--teacher``/``--student``) or from fixtures a
-conftest declares (``loyalty_teacher``/``loyalty_student``); never both for the same role. The
+conftest declares (``loyalty_teacher``/``loyalty_student``); for a role given both ways, the
+command line wins for that run (``students.py``). The
 gate suite (``loyalty_tests/suite``) is collected when there is a teacher and a student: with
 command-line specs and no test paths, it is all that runs (``pytest --teacher demo --student int8``
 in a project with its own tests gates the models and nothing else); with declared fixtures,
@@ -21,6 +22,7 @@ from ..infra.suggest import did_you_mean
 from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
 from . import fixtures
 from . import gate_runner
+from . import students
 from .configfile import realign
 from .options import add_options
 from .report_collector import ReportCollector
@@ -58,6 +60,7 @@ def pytest_configure(config):
     config.stash[fixtures.SESSION_KEY] = session
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
+    config.pluginmanager.register(students, "loyalty-students")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
     if session.active and not config.getoption("loyalty_no_suite"):
@@ -98,14 +101,8 @@ def declared_fixtures(config) -> dict[str, str]:
 
 
 def _check_sources(session) -> None:
-    """Each role has one source, and a teacher needs a student (and the other way round)."""
-    if session.teacher_spec and session.declared_teacher:
-        raise pytest.UsageError(f"loyalty: --teacher {session.teacher_spec} and a loyalty_teacher fixture "
-                                f"({session.declared_teacher}) both give the teacher; use one of them")
-    if session.student_specs and session.declared_students:
-        raise pytest.UsageError(f"loyalty: --student {' --student '.join(session.student_specs)} and a "
-                                f"loyalty_student fixture ({session.declared_students}) both give the students; "
-                                "use one of them")
+    """A teacher needs a student (and the other way round). A role given both on the command line
+    and by a declared fixture takes the command line's model for this run (``students.py``)."""
     if session.has_students and not session.has_teacher:
         raise pytest.UsageError("loyalty: students need a teacher to be compared against: pass --teacher SPEC "
                                 "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture")
@@ -159,9 +156,7 @@ def pytest_report_header(config):
     session = config.stash.get(fixtures.SESSION_KEY, None)
     if session is None or not session.active:
         return None
-    teacher = session.teacher_spec or f"loyalty_teacher fixture ({session.declared_teacher})"
-    students = ", ".join(session.student_specs) or f"loyalty_student fixture ({session.declared_students})"
-    lines = [f"loyalty: teacher {teacher}; students {students}; data {session.data_spec}; "
+    lines = [f"loyalty: {students.header_lines(session)}; data {session.data_spec}; "
              f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}; engine {session.engine_name}"]
     if session.attacking:
         attack = session.attack_config()

@@ -21,6 +21,7 @@ from ..comparison import LoyaltyReport, compare_predictions
 from ..predictions import predict
 from ..models.specs import ModelOptions, as_classifier, check_spec, load_model
 from ..gates.thresholds import resolve
+from .labels import split_label
 from .options import cli_thresholds, ini_thresholds
 
 DEFAULT_DATA = "rotten_tomatoes"
@@ -53,6 +54,15 @@ class LoyaltySession:
     @property
     def has_students(self) -> bool:
         return bool(self.student_specs or self.declared_students)
+
+    @property
+    def replaced_teacher(self) -> bool:
+        """``--teacher`` given while a conftest declares ``loyalty_teacher``: the command line wins."""
+        return bool(self.teacher_spec and self.declared_teacher)
+
+    @property
+    def replaced_students(self) -> bool:
+        return bool(self.student_specs and self.declared_students)
 
     @property
     def active(self) -> bool:
@@ -314,7 +324,7 @@ class LoyaltySession:
         if self.teacher_spec:
             check_spec(self.teacher_spec, "teacher")
         for spec in self.student_specs:
-            check_spec(spec, "student")
+            check_spec(split_label(spec)[1], "student")
 
     def _check_engine(self) -> None:
         """The engine's name, extra and address are checked before any work; Ray is not started."""
