@@ -11,6 +11,7 @@ import argparse
 import re
 
 from ..gates.thresholds import THRESHOLD_SPECS, cli_flag, ini_name
+from .report_paths import add_report_ini
 
 
 def whole_number(minimum: int, maximum: int | None = None):
@@ -92,9 +93,11 @@ def add_options(parser) -> None:
     add("--loyalty-ray-address", default=None, metavar="ADDRESS",
         help="with --loyalty-engine ray: the cluster to join (auto: the one `ray start` made; HOST:PORT or "
              "ray://...); default: start a local Ray instance")
-    add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
+    add("--loyalty-json", default=None, metavar="PATH",
+        help="write the gate report as JSON (ini loyalty_json; default: no file)")
     add("--loyalty-markdown", default=None, metavar="PATH",
-        help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+        help="write the gate report as Markdown (ini loyalty_markdown; default: no file); replaces the file, "
+             "except $GITHUB_STEP_SUMMARY's, which it appends to")
     add("--loyalty-baseline", default=None, metavar="PATH",
         help="previous release's JSON report; fail when a metric fell by more than the tolerance")
     add("--loyalty-update-baseline", action="store_true", default=False,
@@ -120,6 +123,7 @@ def add_options(parser) -> None:
         default=16, metavar="N", help="examples attacked in lockstep, so one model call carries the queries of "
                                       "many (results are the same as one at a time; default: 16)")
     parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
+    add_report_ini(parser)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

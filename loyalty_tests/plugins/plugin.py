@@ -129,13 +129,25 @@ def _suite_collected(args) -> bool:
 
 
 def _check_ini_keys(config) -> None:
-    """A misspelt threshold key would otherwise leave its gate at the default with only a warning."""
-    known = {ini_name(key) for key in THRESHOLD_SPECS}
+    """A misspelt key would otherwise leave its setting at the default with only a warning. The
+    known keys are every ``loyalty_*`` key registered with pytest's parser (``addini``), so a key
+    ``--help`` documents is never refused."""
+    known = registered_ini_keys(config)
     unknown = sorted(key for key in _ini_keys(config.inipath) if key.startswith("loyalty_") and key not in known)
     if unknown:
         hints = "".join(did_you_mean(key, known) for key in unknown)
         raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)}{hints} in {config.inipath}; "
                                 f"known loyalty keys: {', '.join(sorted(known))}")
+
+
+def registered_ini_keys(config) -> set[str]:
+    """Every ``loyalty_*`` ini key registered with pytest's parser, by this plugin or another."""
+    try:
+        registered = config._parser._inidict  # pytest keeps addini's keys here; it has no public list
+    except AttributeError:  # a pytest whose internals moved: the keys this plugin registers itself
+        registered = {ini_name(key): None for key in THRESHOLD_SPECS}
+        registered.update(dict.fromkeys(("loyalty_engine", "loyalty_json", "loyalty_markdown")))
+    return {key for key in registered if key.startswith("loyalty_")}
 
 
 def _ini_keys(inipath) -> set[str]:

@@ -14,6 +14,7 @@ import pytest
 
 from ..report import document as render
 from ..infra.cache import atomic_write_text
+from .report_paths import REPORTS, report_path, write_report
 from .gate_runner import ITEM_PROPERTY, ROW_PROPERTY, SUITE_MODULE, is_gate_item
 
 
@@ -41,6 +42,10 @@ class ReportCollector:
         self.rows: list[dict] = []
         self.report: dict | None = None
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
+        self.written: list[str] = []  # what was written where, for the terminal
+
+    def report_paths(self) -> dict:
+        return {name: path for name in REPORTS if (path := report_path(self.config, name)) is not None}
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -97,10 +102,9 @@ class ReportCollector:
                                           device=option("loyalty_device"))
         if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
-        if option("loyalty_json"):
-            atomic_write_text(Path(option("loyalty_json")), render.to_json(self.report))
-        if option("loyalty_markdown"):
-            atomic_write_text(Path(option("loyalty_markdown")), render.render_markdown(self.report))
+        renderers = {"loyalty_json": render.to_json, "loyalty_markdown": render.render_markdown}
+        for name, path in self.report_paths().items():
+            self.written.append(write_report(path, renderers[name](self.report)))
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.report["passed"]:
                 atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
@@ -114,9 +118,8 @@ class ReportCollector:
         for line in render.render_terminal(self.report):
             terminalreporter.write_line(line)
         option = self.config.getoption
-        for flag in ("loyalty_json", "loyalty_markdown"):
-            if option(flag):
-                terminalreporter.write_line(f"wrote {option(flag)}")
+        for line in self.written:
+            terminalreporter.write_line(line)
         if option("loyalty_baseline") and option("loyalty_update_baseline"):
             if self.baseline_refused:
                 terminalreporter.write_line(f"did not write baseline {option('loyalty_baseline')}: the verdict is "

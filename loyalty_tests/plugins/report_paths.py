@@ -1,0 +1,56 @@
+"""Where the reports go: ``--loyalty-json``/``--loyalty-markdown`` or the ``loyalty_json``/
+``loyalty_markdown`` ini keys, and how each file is written.
+
+Nothing is written unless one of them names a path: a plain ``pytest`` in CI writes reports when
+the project's ini says where. A command-line path is relative to the current folder, as pytest's
+own ``--junitxml``; an ini path to the ini file's folder, as pytest's ``paths`` ini values.
+
+A report is written atomically (a reader never sees half of it) and replaces what was there,
+except GitHub Actions' job summary: when the target is the file ``$GITHUB_STEP_SUMMARY`` names,
+the report is appended, as GitHub asks, since other steps of the job write to the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..infra.cache import atomic_write_text
+
+REPORTS = ("loyalty_json", "loyalty_markdown")
+
+
+def add_report_ini(parser) -> None:
+    parser.addini("loyalty_json", default=None,
+                  help="write the gate report as JSON to this path (relative to the ini file); --loyalty-json wins")
+    parser.addini("loyalty_markdown", default=None,
+                  help="write the gate report as Markdown to this path (relative to the ini file; appended when it "
+                       "is $GITHUB_STEP_SUMMARY); --loyalty-markdown wins")
+
+
+def report_path(config, name: str) -> Path | None:
+    """The path for report ``name`` (e.g. ``loyalty_json``): command line first, then ini, else None."""
+    given = config.getoption(name)
+    if given:
+        return Path(given)
+    value = config.getini(name)
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return base / Path(str(value)).expanduser()
+
+
+def is_step_summary(path: Path) -> bool:
+    """True when ``path`` is the file GitHub Actions' ``$GITHUB_STEP_SUMMARY`` names."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    return bool(summary) and Path(summary).absolute() == Path(path).absolute()
+
+
+def write_report(path: Path, text: str) -> str:
+    """Write (or, for the job summary, append) ``text``; returns what was done, for the terminal."""
+    if is_step_summary(path):
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+        return f"appended to {path} ($GITHUB_STEP_SUMMARY)"
+    atomic_write_text(Path(path), text)
+    return f"wrote {path}"
