@@ -106,3 +106,73 @@ def test_the_job_summary_is_appended_to_and_other_files_replaced(toy, monkeypatc
     assert summary.read_text().count("## Loyalty gate") == 2  # each step's report kept
     toy.runpytest(*toy_args(toy), "--loyalty-markdown", str(other)).stdout.fnmatch_lines([f"wrote {other}"])
     assert "stale report" not in other.read_text() and "## Loyalty gate" in other.read_text()
+
+
+def test_a_wrong_model_path_in_a_conftest_is_told_once(toy):
+    toy.makeconftest("""
+        import pytest
+        from loyalty_tests import load_model
+        from toy_models import Fixed
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return load_model("./models/no-such-teacher")
+
+        @pytest.fixture(scope="session")
+        def loyalty_student():
+            return Fixed("student")
+    """)
+    toy.makeini("[pytest]\n")
+    result = toy.runpytest("--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency",
+                           "--loyalty-json", "r.json")
+    result.assert_outcomes(errors=5, deselected=3)
+    output = result.stdout.str()
+    shown = [line for line in result.stdout.lines if line.startswith("LoyaltyError: model path './models/no-such-teacher'")]
+    assert len(shown) == 1 and "(raised in conftest.py:" in shown[0] and "loyalty_teacher)" in shown[0]
+    assert output.count("errored by the LoyaltyError shown for test_loyalty_gates.py::test_accuracy_drop") == 4 * 2
+    assert "Traceback" not in output and "def loyalty_teacher" not in output and len(result.stdout.lines) < 80
+    report = json.loads((toy.path / "r.json").read_text())
+    assert {g["outcome"] for s in report["students"] for g in s["gates"]} == {"error"} and report["verdict"] == "FAILED"
+
+
+def test_a_bug_in_a_conftest_keeps_its_traceback_once(toy):
+    toy.makeconftest("""
+        import pytest
+        from toy_models import Fixed
+
+        @pytest.fixture(scope="session")
+        def loyalty_teacher():
+            return Fixed("teacher").no_such_attribute
+
+        @pytest.fixture(scope="session")
+        def loyalty_student():
+            return Fixed("student")
+    """)
+    toy.makeini("[pytest]\n")
+    result = toy.runpytest("--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency")
+    result.assert_outcomes(errors=5, deselected=3)
+    assert result.stdout.str().count("return Fixed(\"teacher\").no_such_attribute") == 1
+    assert result.stdout.str().count("errored by the AttributeError shown for") == 4 * 2  # ERRORS and the report
+
+
+def test_a_skipped_gate_is_counted_apart(toy):
+    """pytest-benchmark off (as under -n): the latency gate skips, and the table says so."""
+    result = toy.runpytest(*[a for a in toy_args(toy) if a not in ("-k", "not latency")], "--benchmark-disable")
+    result.assert_outcomes(passed=5, skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(["toy_models:student *  5 passed, 1 skipped", "gate verdict: PASSED"])
+    result.stdout.no_fnmatch_line("*5/6 passed*")
+
+
+def test_pytest_xdist_comes_with_a_user_facing_extra():
+    """`pytest -n 2` after the README's install line: xdist is in an extra that line installs."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    with_xdist = {name for name, requirements in extras.items()
+                  if any(r.startswith("pytest-xdist") for r in requirements) and name != "dev"}
+    assert with_xdist, "pytest-xdist is only in the dev extra"
+    install = re.search(r"pip install -e '[^'\[]*\[([\w,]+)\]'", (root / "README.md").read_text())
+    assert install and with_xdist & set(install.group(1).split(",")), install and install.group(0)

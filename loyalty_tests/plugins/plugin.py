@@ -23,6 +23,7 @@ from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
 from . import fixtures
 from . import gate_runner
 from . import students
+from . import told_once
 from .configfile import realign
 from .options import add_options
 from .report_collector import ReportCollector
@@ -61,6 +62,7 @@ def pytest_configure(config):
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
     config.pluginmanager.register(students, "loyalty-students")
+    config.pluginmanager.register(told_once, "loyalty-told-once")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
     if session.active and not config.getoption("loyalty_no_suite"):

@@ -42,6 +42,7 @@ def pytest_generate_tests(metafunc):
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef, request):
     """For a replaced role, the declared fixture returns the command-line model, not its own."""
+    __tracebackhide__ = True  # a fixture's error is the team's, not this wrapper's
     session = loyalty_session(request.config)
     role = {"loyalty_teacher": session.replaced_teacher, "loyalty_student": session.replaced_students}
     if not role.get(fixturedef.argname) or not _is_declared(fixturedef):
