@@ -8,6 +8,7 @@ A missing, corrupt or malformed baseline fails the gate with what to do about it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -43,7 +44,33 @@ def load_baseline(path: Path) -> dict | str:
     return report
 
 
-def check_baseline(config, label: str, report, teacher, thresholds, rule, *, warn: bool) -> list[gate_checks.GateResult]:
+def match_baseline_student(label: str, run_students, baseline_students) -> tuple[str | None, str]:
+    """Which of the baseline's students this run's student ``label`` is compared with, and a note
+    naming both when they differ; (None, the reason) when none fits.
+
+    A student is matched by its label (``--student LABEL=SPEC``, a declared fixture's param id, or
+    its spec); a release baseline holds the last release's student wherever its files were, so
+    when each report has exactly one student, those two are compared.
+
+    >>> match_baseline_student("release", ["release"], ["release", "int8"])
+    ('release', '')
+    >>> match_baseline_student("./models/mid", ["./models/mid"], ["./models/student"])[0]
+    './models/student'
+    >>> match_baseline_student("mid", ["mid", "int8"], ["student", "int8"])[0] is None
+    True
+    """
+    baseline_students = sorted(map(str, baseline_students))
+    if label in baseline_students:
+        return label, ""
+    if len(baseline_students) == 1 and len(set(run_students)) == 1:
+        old = baseline_students[0]
+        return old, f"this run's student {label!r} against the baseline's {old!r} (one student in each report)"
+    return None, (f"has no student {label!r} (it has {baseline_students}); label the students so they match: "
+                  "--student LABEL=SPEC, or the loyalty_student fixture's param ids")
+
+
+def check_baseline(config, label: str, report, teacher, thresholds, rule, *, warn: bool,
+                   run_students=()) -> list[gate_checks.GateResult]:
     path = Path(config.getoption("loyalty_baseline"))
     tolerance = thresholds["baseline_tolerance"]
     if config.getoption("loyalty_update_baseline"):
@@ -66,12 +93,16 @@ def check_baseline(config, label: str, report, teacher, thresholds, rule, *, war
         return _failure(f"not comparable: {why} (baseline teacher fingerprint {old_teacher}, this run's "
                         f"{teacher.fingerprint})", tolerance, path)
     students = {row.get("spec"): row for row in baseline["students"] if isinstance(row, dict)}
-    if label not in students:
-        return _failure(f"has no student {label!r} (it has {sorted(map(str, students))})", tolerance, path)
+    matched, note = match_baseline_student(label, run_students or [label], students)
+    if matched is None:
+        return _failure(note, tolerance, path)
     _warn_on_environment(baseline.get("environment") or {}, path)
-    old = students[label].get("metrics") or {}
-    return [gate_checks.gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance,
-                                      rule, warn_only=warn) for name in BASELINE_METRICS]
+    old = students[matched].get("metrics") or {}
+    results = [gate_checks.gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance,
+                                         rule, warn_only=warn) for name in BASELINE_METRICS]
+    if note:
+        results = [dataclasses.replace(result, message=f"{result.message}; {note}") for result in results]
+    return results
 
 
 def _warn_on_environment(old: dict, path: Path) -> None:
