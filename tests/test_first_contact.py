@@ -176,3 +176,31 @@ def test_pytest_xdist_comes_with_a_user_facing_extra():
     assert with_xdist, "pytest-xdist is only in the dev extra"
     install = re.search(r"pip install -e '[^'\[]*\[([\w,]+)\]'", (root / "README.md").read_text())
     assert install and with_xdist & set(install.group(1).split(",")), install and install.group(0)
+
+
+def _ignored_by_git(root, relative: str) -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout: cannot ask git what it ignores")
+    return subprocess.run(["git", "check-ignore", "-q", relative], cwd=root).returncode == 0
+
+
+def test_benchmarks_write_inside_git_ignored_folders_of_the_project():
+    """loyalty-bench's output and TextAttack's venv default to folders git ignores, never to committed
+    files (docs/benchmark) or a fixed path outside the project."""
+    import re
+    from pathlib import Path
+
+    from loyalty_tests.bench.run import parse_args
+
+    root = Path(__file__).resolve().parent.parent
+    out = parse_args([]).out
+    assert not Path(out).is_absolute() and _ignored_by_git(root, f"{out}/table.md")
+    assert not _ignored_by_git(root, "docs/benchmark/table.md")  # the control: committed figures are not ignored
+    script = (root / "benchmarks" / "setup_textattack_env.sh").read_text()
+    venv = re.search(r'VENV="\$\{TA_VENV:-\$REPO/([^}]+)\}"', script)
+    assert venv, "setup_textattack_env.sh's default venv is not inside the project"
+    assert _ignored_by_git(root, f"{venv.group(1)}/bin/python")
+    assert "TA_VENV" in (root / "README.md").read_text()
