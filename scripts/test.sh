@@ -11,7 +11,7 @@ if [ ! -e /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt
     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1; }; } \
     || echo "test.sh: could not install WordNet; the pwws tests will be skipped" >&2
 fi
-.venv/bin/pytest "$@"
+"${LOYALTY_VENV:-.venv}/bin/pytest" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "test.sh: pytest collected no tests; that is a failure" >&2
