@@ -41,10 +41,12 @@ def add_options(parser) -> None:
     group = parser.getgroup("loyalty", "loyalty: gate a compressed student against its teacher")
     add = group.addoption
     add("--teacher", "--loyalty-teacher", dest="loyalty_teacher", default=None, metavar="SPEC",
-        help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME")
+        help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME; replaces a declared "
+             "loyalty_teacher fixture for this run")
     add("--student", "--loyalty-student", dest="loyalty_students", action="append", default=[], metavar="SPEC",
         help="student model (repeatable): any teacher spec or a compression recipe of the teacher, e.g. int8; "
-             "every gate runs once per student")
+             "LABEL=SPEC names it in ids, reports and baselines (release=./models/mid); every gate runs once per "
+             "student; replaces a declared loyalty_student fixture for this run")
     add("--loyalty-data", default=None, metavar="SPEC",
         help="evaluation data: file.csv/.tsv/.jsonl, rotten_tomatoes (default), imdb, bbc_news "
              "(add :train/:validation/:test), or a hub dataset name/config:split")
