@@ -138,7 +138,7 @@ def test_the_demo_teacher_is_saved_to_a_folder_a_team_can_point_at(tiny_demo, tm
 
     target = tmp_path / "project" / "models" / "teacher"
     assert demo_export.main([str(target), "--cache-dir", str(tiny_demo)]) == 0
-    assert f"to {target}; use it as --teacher {target}" in capsys.readouterr().out
+    assert f"to {target}; use it as --teacher {target} or load_model({str(target)!r})" in capsys.readouterr().out
     assert {"model.safetensors", "config.json", "tokenizer.json", "demo.json"} <= {p.name for p in target.iterdir()}
     assert [p.name for p in target.parent.iterdir()] == ["teacher"]  # no staging folder left behind
     data = TextDataset("tiny:test", POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE),

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     info = demo.read_demo_info(target)
     print(f"saved the demo teacher (held-out accuracy {info['held_out_accuracy']:.3f} on {info['test_data']}) "
-          f"to {target}; use it as --teacher {target} or load_model({str(target)!r})")
+          f"to {target}; use it as --teacher {args.path} or load_model({args.path!r})")  # as the user typed it
     return 0
 
 
