@@ -138,11 +138,12 @@ def gate_counts(gates: list[dict]) -> str:
 
     >>> gate_counts([{"outcome": "passed"}] * 5 + [{"outcome": "skipped"}])
     '5 passed, 1 skipped'
-    >>> gate_counts([{"outcome": "error"}, {"outcome": "passed"}])
-    '1 passed, 1 error'
+    >>> gate_counts([{"outcome": "error"}, {"outcome": "passed"}, {"outcome": "error"}])
+    '1 passed, 2 errors'
     """
     counts = {outcome: sum(1 for g in gates if g["outcome"] == outcome) for outcome in OUTCOMES}
-    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no gates"
+    return ", ".join(f"{n} {outcome}{'s' if outcome == 'error' and n > 1 else ''}"
+                     for outcome, n in counts.items() if n) or "no gates"
 
 
 def robustness_lines(report: dict, examples: int = 2) -> list[str]:
