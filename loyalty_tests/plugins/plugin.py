@@ -61,7 +61,8 @@ def pytest_configure(config):
     config.stash[fixtures.SESSION_KEY] = session
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
-    config.pluginmanager.register(students, "loyalty-students")
+    if session.replaced_teacher or session.replaced_students:  # the command line over a declared fixture
+        config.pluginmanager.register(students, "loyalty-students")
     config.pluginmanager.register(told_once, "loyalty-told-once")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
