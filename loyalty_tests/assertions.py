@@ -1,18 +1,20 @@
 """Assertion helpers for users' own tests; failures show numbers, CIs, thresholds and examples.
 
-They decide exactly as the built-in gates do (``gate_checks``): same intervals, same three-way
+They decide exactly as the built-in gates do (they call the same ``gates`` functions): same intervals, same three-way
 outcome, same rule (``decision`` and ``inconclusive`` from the report's thresholds unless given).
 """
 
 from __future__ import annotations
 
-from .gates import checks as gate_checks
-from .stats import intervals as stats
-from .engines.latency import LatencyResult, measure_latency
 from .comparison import LoyaltyReport, format_examples
+from .engines.latency import LatencyResult, measure_latency
+from .gates import latency as latency_gate
+from .gates import robustness as robustness_gate
 from .gates.prediction import prediction_gate
-from .robustness import summary as robust
+from .gates.result import Rule
 from .gates.thresholds import THRESHOLD_SPECS, Threshold, resolve
+
+LOYALTY_GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate")  # assert_loyal's
 
 
 def _thresholds(base: dict | None, overrides: dict) -> dict[str, Threshold]:
@@ -23,9 +25,9 @@ def _thresholds(base: dict | None, overrides: dict) -> dict[str, Threshold]:
     return effective
 
 
-def _rule(thresholds: dict[str, Threshold], decision: str | None, inconclusive: str | None) -> gate_checks.Rule:
-    rule = gate_checks.Rule.from_thresholds(thresholds)
-    return gate_checks.Rule(decision or rule.name, inconclusive or rule.inconclusive)
+def _rule(thresholds: dict[str, Threshold], decision: str | None, inconclusive: str | None) -> Rule:
+    rule = Rule.from_thresholds(thresholds)
+    return Rule(decision or rule.name, inconclusive or rule.inconclusive)
 
 
 def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = None,
@@ -46,8 +48,7 @@ def assert_loyal(report: LoyaltyReport, *, min_label_loyalty: float | None = Non
     rule = _rule(thresholds, decision, inconclusive)
     thresholds["decision"] = Threshold("decision", rule.name, "argument")
     thresholds["inconclusive"] = Threshold("inconclusive", rule.inconclusive, "argument")
-    results = [prediction_gate(gate, report, thresholds)
-               for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate")]
+    results = [prediction_gate(gate, report, thresholds) for gate in LOYALTY_GATES]
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"student {report.student_name!r} is not loyal to teacher {report.teacher_name!r} "
@@ -67,19 +68,17 @@ def assert_robust(comparison, *, max_robustness_drop: float | None = None, decis
     """
     limit = THRESHOLD_SPECS["max_robustness_drop"].default if max_robustness_drop is None else max_robustness_drop
     source = "argument" if max_robustness_drop is not None else "default"
-    drop = robust.robustness_drop(comparison)
-    detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
-              f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f})")
-    result = gate_checks.gate_metric("robustness", drop, limit, source, stats.AT_MOST,
-                                     gate_checks.Rule(decision, inconclusive), detail=detail, name="robustness_drop")
+    from .robustness import summary
+
+    result = robustness_gate.check(comparison, limit, source, Rule(decision, inconclusive))
     if not result.passed:
         lines = [f"student {comparison.student.model_name!r} is less robust than teacher "
                  f"{comparison.teacher.model_name!r}: {result.message}"]
-        fooled = robust.student_only_fooled(comparison, examples)
+        fooled = summary.student_only_fooled(comparison, examples)
         if fooled:
             names = getattr(comparison, "label_names", None) or [str(i) for i in range(len(fooled[0]["original_probs"]))]
             lines += ["adversarial examples that fool the student but not the teacher:",
-                      robust.format_adversarial(fooled, names)]
+                      summary.format_adversarial(fooled, names)]
         raise AssertionError("\n".join(lines))
 
 
@@ -99,13 +98,7 @@ def assert_faster(teacher_or_result, student=None, texts=None, *, min_speedup: f
             raise TypeError("assert_faster(teacher, student, texts) or assert_faster(latency_result)")
         latency = measure_latency(teacher_or_result, student, texts, rounds=rounds, max_rounds=max_rounds,
                                   limit=limit, rule=decision)
-    from .metrics import MetricValue
-
-    metric = MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
-    result = gate_checks.gate_metric("latency", metric, limit, "argument" if min_speedup is not None else "default",
-                                     stats.AT_LEAST, gate_checks.Rule(decision), name="speedup",
-                                     detail=f" (teacher {latency.teacher_seconds * 1e3:.1f} ms, student "
-                                            f"{latency.student_seconds * 1e3:.1f} ms per batch)")
+    result = latency_gate.check(latency, limit, "argument" if min_speedup is not None else "default", Rule(decision))
     if not result.passed:
         raise AssertionError(f"student is not fast enough: {result.message}")
     return latency

@@ -11,7 +11,6 @@ import numpy as np
 
 from . import metrics
 from .predictions import Predictions, check_same_labels
-from .gates.thresholds import Threshold
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class LoyaltyReport:
     teacher_predictions: Predictions
     student_predictions: Predictions
     metrics: dict  # name -> metrics.MetricValue
-    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)  # key -> gates.thresholds.Threshold (gates read this report)
     seed: int = 0
 
     def worst_examples(self, k: int = 5) -> list[dict]:

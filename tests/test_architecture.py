@@ -1,6 +1,7 @@
 """The house rules that a reader cannot see at a glance: no import circles among the package's
-modules (lazy imports inside functions included, since those are how circles hide), and no
-module over 400 lines."""
+modules (lazy imports inside functions included, since those are how circles hide), imports
+only down the layers (data -> models -> predictions -> metrics/robustness -> gates -> report ->
+plugins), pure gate modules, a plugin that loads no model code, and no module over 400 lines."""
 
 from __future__ import annotations
 
@@ -106,33 +107,77 @@ def test_the_circle_check_finds_a_circle():
     assert circles(graph) == [["a", "b", "c"]]
 
 
+# The rooms of the package, lowest first. Data flows data -> models -> predictions ->
+# metrics/robustness -> gates -> report -> plugins; imports may only point down this list (or
+# within a layer). Pure statistics and metrics sit at the bottom because they import nothing of
+# data or models; ``predictions`` sits below ``models`` because it runs any object with
+# ``predict_proba`` and loads no model itself (the demo builder in ``models`` uses it to score).
+LAYERS = (
+    {"errors", "validation", "infra"},
+    {"stats", "metrics"},
+    {"data"},
+    {"predictions"},
+    {"models", "compress"},
+    {"robustness", "comparison"},
+    {"engines"},
+    {"gates"},
+    {"report", "assertions", "bench", "strategies"},
+    {"plugins", "suite"},
+)
+
+
+def room(module: str) -> str:
+    """``loyalty_tests.gates.latency`` -> ``gates``; the package's own ``__init__`` is no room."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def layer(module: str) -> int:
+    for index, rooms in enumerate(LAYERS):
+        if room(module) in rooms:
+            return index
+    raise AssertionError(f"{module}: room {room(module)!r} is in no layer of LAYERS; add it where it belongs")
+
+
 def test_data_flows_one_way():
-    """Lower rooms never reach up: metrics know nothing of models, models nothing of specs or the plugin."""
+    """No module imports one from a higher layer: gates know nothing of the plugin or the report,
+    the report nothing of the plugin, metrics nothing of models."""
     graph = import_graph()
-    upward = {
-        "loyalty_tests.metrics": {"loyalty_tests.models.classifiers", "loyalty_tests.predictions", "loyalty_tests.models.specs"},
-        "loyalty_tests.models.classifiers": {"loyalty_tests.models.specs", "loyalty_tests.compress", "loyalty_tests.models.demo",
-                                 "loyalty_tests.predictions"},
-        "loyalty_tests.models.demo": {"loyalty_tests.models.specs", "loyalty_tests.compress"},
-        "loyalty_tests.models.training": {"loyalty_tests.compress", "loyalty_tests.models.specs", "loyalty_tests.models.demo"},
-    }
-    for module, forbidden in upward.items():
-        reached = _reachable(graph, module)
-        assert not reached & forbidden, f"{module} reaches {sorted(reached & forbidden)}"
-    plugin_free = [name for name in graph if not name.startswith("loyalty_tests.plugins")
-                   and name != "loyalty_tests.suite.test_loyalty_gates"]
-    for module in plugin_free:
-        assert not any(target.startswith("loyalty_tests.plugins") for target in graph[module]), module
+    upward = sorted(f"{module} -> {target}" for module, targets in graph.items() if room(module)
+                    for target in targets if room(target) and layer(target) > layer(module))
+    assert upward == []
 
 
-def _reachable(graph, start) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        for target in graph.get(todo.pop(), ()):
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
+def test_the_layer_check_finds_an_upward_import():
+    assert layer("loyalty_tests.gates.latency") > layer("loyalty_tests.robustness.summary")
+    assert layer("loyalty_tests.plugins.plugin") > layer("loyalty_tests.report.document") > layer("loyalty_tests.gates")
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer("loyalty_tests.attic.old")
+
+
+def test_every_gate_module_is_pure():
+    """A gate decides from what it is given: no gate module imports a model, an engine, the
+    session or pytest."""
+    graph = import_graph()
+    heavy = ("loyalty_tests.models", "loyalty_tests.engines", "loyalty_tests.plugins", "loyalty_tests.predictions")
+    for module, targets in graph.items():
+        if room(module) == "gates":
+            assert not [t for t in targets if t.startswith(heavy)], module
+            assert "import pytest" not in modules()[module].read_text(encoding="utf-8"), module
+
+
+def test_the_plugin_loads_no_model_code():
+    """Importing the plugin (what every pytest run does once it is installed) stays light: the
+    session, models and numpy come when a gate or fixture needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, loyalty_tests.plugins.plugin; "
+            "print(sorted(m for m in ('numpy', 'torch', 'loyalty_tests.plugins.session', 'loyalty_tests.models.specs', "
+            "'loyalty_tests.gates.checks') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent).stdout.strip()
+    assert loaded == "[]"
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda path: str(path.relative_to(PACKAGE)))

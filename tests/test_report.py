@@ -10,27 +10,31 @@ import json
 import numpy as np
 import pytest
 
+from loyalty_tests.gates.result import GateResult
 from loyalty_tests.report import document as render
+from loyalty_tests.report.records import GateRecord
 from loyalty_tests.data import TextDataset
 from loyalty_tests.comparison import compare_predictions
 from loyalty_tests.predictions import Predictions
 
 
 def gate(name, passed=True, warn_only=False, message=None, three_way="PASS"):
-    return {"gate": name, "passed": passed, "value": 0.95, "limit": 0.9, "source": "default", "warn_only": warn_only,
-            "message": message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}", "three_way": three_way,
-            "ci_low": 0.93, "ci_high": 0.97}
+    return GateResult(name, passed, 0.95, 0.9, "default", message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}",
+                      warn_only, three_way, ci_low=0.93, ci_high=0.97)
 
 
 def row(student, g):
-    return {"student": student, "gate": g, "metrics": {"label_loyalty": {"value": 0.95, "ci_low": 0.93,
-                                                                          "ci_high": 0.97, "n": 100}},
-            "data": {"name": "dev.csv", "n": 100, "fingerprint": "abc"}, "thresholds": {},
-            "teacher_fingerprint": "t", "student_fingerprint": "s", "phases": [
-                {"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2}],
-            "flips": {"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
-                      "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
-                      "top_negative_flips": [["positive", "negative", 3]]}}
+    """A gate record as a worker sends it, through its JSON form (as the controller receives it)."""
+    record = GateRecord(
+        student=student, result=g, data={"name": "dev.csv", "n": 100, "fingerprint": "abc"},
+        metrics={"label_loyalty": {"value": 0.95, "ci_low": 0.93, "ci_high": 0.97, "n": 100}},
+        teacher_fingerprint="t", student_fingerprint="s",
+        phases=({"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2},),
+        flips={"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
+               "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
+               "top_negative_flips": [["positive", "negative", 3]]})
+    assert GateRecord.from_json(record.to_json()) == record
+    return GateRecord.from_json(record.to_json())
 
 
 def item(student, name, outcome, gates=(), reason=None):

@@ -3,7 +3,7 @@
 Every gate is one of two shapes, "at least" (loyalty, speedup) or "at most" (a drop, a flip
 rate), both inclusive (a value equal to its limit passes). Each gets a three-way outcome from its
 CI against its limit (``stats.three_way_outcome``: PASS, FAIL or INCONCLUSIVE) whatever the rule,
-and the user's rule decides (``stats.decide``: ``estimate``, ``confident`` or ``three-way`` with
+and the user's rule decides (``intervals.decide``: ``estimate``, ``confident`` or ``three-way`` with
 a policy for inconclusive). An inconclusive gate says how many examples would decide it. Pure
 functions; the pytest plugin turns each into its own test item. A missing or NaN metric is a
 failure with a reason, never a pass.
@@ -12,47 +12,14 @@ failure with a reason, never a pass.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 
-from ..stats import intervals as stats
+from ..stats import intervals
+from .result import GateResult, Rule
 from .thresholds import Threshold
 
-SIGNS = {(stats.AT_LEAST, True): ">=", (stats.AT_LEAST, False): "<", (stats.AT_MOST, True): "<=",
-         (stats.AT_MOST, False): ">"}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How gates decide: the rule and, for ``three-way``, what an INCONCLUSIVE gate does."""
-
-    name: str = "estimate"
-    inconclusive: str = "fail"
-
-    @classmethod
-    def from_thresholds(cls, thresholds: dict[str, Threshold]) -> "Rule":
-        return cls(str(thresholds["decision"].value), str(thresholds["inconclusive"].value))
-
-
-@dataclass(frozen=True)
-class GateResult:
-    gate: str  # "accuracy_drop", "label_loyalty", ...
-    passed: bool  # the rule's verdict; a warn-only gate that did not pass still lets its test pass
-    value: float | None
-    limit: float | None
-    source: str
-    message: str
-    warn_only: bool = False
-    three_way: str | None = None  # the CI against the limit: PASS, FAIL or INCONCLUSIVE; None without an estimate
-    rule: str | None = None
-    warned: bool = False  # passed, but only because inconclusive = warn
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None
-    direction: str | None = None
-    needed: int | None = None  # about this many examples (or rounds) would decide an INCONCLUSIVE gate
-
-    def to_row(self) -> dict:
-        return asdict(self)
+SIGNS = {(intervals.AT_LEAST, True): ">=", (intervals.AT_LEAST, False): "<", (intervals.AT_MOST, True): "<=",
+         (intervals.AT_MOST, False): ">"}
 
 
 def _missing(gate: str, what: str, threshold: Threshold, warn_only: bool) -> GateResult:
@@ -85,21 +52,21 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
                           n=metric.n, ci_low=metric.ci_low, ci_high=metric.ci_high, direction=direction)
     low = metric.ci_low if _is_number(metric.ci_low) else metric.value
     high = metric.ci_high if _is_number(metric.ci_high) else metric.value
-    decision = stats.decide(metric.value, low, high, limit, direction, rule.name, rule.inconclusive)
+    decision = intervals.decide(metric.value, low, high, limit, direction, rule.name, rule.inconclusive)
     which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
     shown = decision.checked_value if which else metric.value
-    good = stats.on_good_side(shown, limit, direction)
+    good = intervals.on_good_side(shown, limit, direction)
     message = (f"{name} {metric.value:.3f} ({_ci_text(metric)}) {which}{SIGNS[direction, good]} {limit:.3f} [{source}]"
                f"{detail}; outcome {decision.outcome}")
     if rule.name != "estimate":
         message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
-    if decision.outcome == stats.INCONCLUSIVE and metric.n:
+    if decision.outcome == intervals.INCONCLUSIVE and metric.n:
         from ..stats.sample_size import undecided_text
 
         message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit)
     return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
                       decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
-                      needed if decision.outcome == stats.INCONCLUSIVE else None)
+                      needed if decision.outcome == intervals.INCONCLUSIVE else None)
 
 
 def _ci_text(metric) -> str:
@@ -163,9 +130,9 @@ def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: T
                           "update the baseline with --loyalty-update-baseline", warn_only)
     limit = baseline - float(tolerance.value or 0.0)
     detail = f" (baseline {baseline:.3f} - tolerance {float(tolerance.value or 0):.3f})"
-    result = gate_metric(gate, metric, limit, tolerance.source, stats.AT_LEAST, rule, warn_only=warn_only,
+    result = gate_metric(gate, metric, limit, tolerance.source, intervals.AT_LEAST, rule, warn_only=warn_only,
                          detail=detail, name=metric_name)
     if not result.passed:
-        result = GateResult(**{**result.to_row(), "message": result.message + "; if this change is intended, "
-                               "write a new baseline with --loyalty-update-baseline"})
+        result = replace(result, message=result.message + "; if this change is intended, "
+                         "write a new baseline with --loyalty-update-baseline")
     return result

@@ -20,13 +20,24 @@ import pytest
 
 from ..errors import LoyaltyError
 from .labels import split_label
-from .session import LoyaltySession
 
-SESSION_KEY = pytest.StashKey[LoyaltySession]()
+SETTINGS_KEY = pytest.StashKey[object]()  # LoyaltySettings, built in pytest_configure
+DECLARED_KEY = pytest.StashKey[dict]()  # which of loyalty_teacher/loyalty_student a conftest declares, and where
+SESSION_KEY = pytest.StashKey[object]()  # LoyaltySession, made when first needed
 
 
-def loyalty_session(config) -> LoyaltySession:
-    return config.stash[SESSION_KEY]
+def loyalty_session(config):
+    """The run's ``LoyaltySession``: made (and its modules imported) the first time a gate or a
+    fixture needs it, so a run that uses none of them loads no model code."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        from .session import LoyaltySession
+
+        declared = config.stash.get(DECLARED_KEY, {})
+        session = LoyaltySession(config.stash[SETTINGS_KEY], config, declared_teacher=declared.get("loyalty_teacher"),
+                                 declared_students=declared.get("loyalty_student"))
+        config.stash[SESSION_KEY] = session
+    return session
 
 
 def marker_thresholds(node) -> dict:
@@ -60,7 +71,7 @@ def failing(work):
 
 def pytest_generate_tests(metafunc):
     if "loyalty_student_spec" in metafunc.fixturenames:
-        specs = loyalty_session(metafunc.config).student_specs or [None]
+        specs = list(metafunc.config.stash[SETTINGS_KEY].students) or [None]
         metafunc.parametrize("loyalty_student_spec", specs, ids=[split_label(s)[0] if s else "no-student" for s in specs], scope="session")
 
 
@@ -72,10 +83,9 @@ def loyalty_student_spec(request):
 @pytest.fixture(scope="session")
 def loyalty_teacher(request):
     """The teacher: ``--teacher SPEC``, unless a conftest declares this fixture itself."""
-    session = loyalty_session(request.config)
-    if not session.teacher_spec:
+    if not request.config.stash[SETTINGS_KEY].teacher:
         pytest.skip("no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py")
-    return failing(session.teacher_from_spec)
+    return failing(loyalty_session(request.config).teacher_from_spec)
 
 
 @pytest.fixture(scope="session")
@@ -148,9 +158,9 @@ def loyalty_report(request, loyalty_teacher_model, loyalty_student_model):
 def attack_results(request, loyalty_teacher_model, loyalty_student_model):
     """Teacher and this student attacked on the same seeded examples (``--attack RECIPE``): a
     ``RobustnessComparison`` with both ``AttackResult``s, transfer rate and adversarial loyalty."""
-    session = loyalty_session(request.config)
-    if not session.attacking:
+    if not request.config.stash[SETTINGS_KEY].attacking:
         # Fail closed: a test that asks for attack results must not pass without an attack.
         pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
                     "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
+    session = loyalty_session(request.config)
     return failing(lambda: session.robustness(loyalty_teacher_model, loyalty_student_model)[0])

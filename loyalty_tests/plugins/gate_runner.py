@@ -14,30 +14,11 @@ import warnings
 
 import pytest
 
-from ..gates import checks as gate_checks
-from .. import metrics
-from ..stats import sample_size
-from ..stats import speedup
-from ..stats import intervals as stats
-from ..gates.prediction import PREDICTION_GATES, failure_examples, prediction_gate
-from ..stats.sequential import sequential_examples_to_decide
-from ..comparison import format_examples
-from ..robustness import summary as robust
-from ..gates.thresholds import warn_only_gates
-from .baseline import check_baseline
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
-
-ROW_PROPERTY = "loyalty_row"
-ITEM_PROPERTY = "loyalty_item"
-SUITE_MODULE = "test_loyalty_gates.py"
-
+from .items import ITEM_PROPERTY, ROW_PROPERTY, is_gate_item
 
 class LoyaltyGateWarning(UserWarning):
     """A warn-only gate did not pass."""
-
-
-def is_gate_item(item) -> bool:
-    return item.path.name == SUITE_MODULE and item.path.parent.name == "suite"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -48,14 +29,23 @@ def pytest_runtest_setup(item):
 
 
 class GateRunner:
+    """One gate item's run: the gate's pure function (``loyalty_tests.gates``) on what the session
+    measured, then the typed result recorded and turned into a pass, a failure or a warning.
+    The gate machinery is imported here, when a gate actually runs, not when the plugin loads."""
+
     def __init__(self, request, teacher, student):
+        from ..gates.registry import PREDICTION_GATES
+        from ..gates.result import Rule
+        from ..gates.thresholds import warn_only_gates
+
         self.request = request
         self.teacher, self.student = teacher, student
         self.label = student_label(request.node)
         self.session = loyalty_session(request.config)
+        self.settings = self.session.settings
         self.thresholds = failing(lambda: self.session.thresholds(marker_thresholds(request.node)))
         self.warn_only = warn_only_gates(self.thresholds)
-        self.rule = gate_checks.Rule.from_thresholds(self.thresholds)
+        self.rule = Rule.from_thresholds(self.thresholds)
         self._report = None
         gate = request.node.originalname.removeprefix("test_")
         if gate in PREDICTION_GATES or gate == "baseline":
@@ -70,10 +60,13 @@ class GateRunner:
                                                                         marker_thresholds(self.request.node)))
         return self._report
 
-    def check(self, gate: str) -> gate_checks.GateResult:
+    def check(self, gate: str):
         """The gates computed from the two models' predictions on the data."""
+        from ..comparison import format_examples
+        from ..gates.prediction import failure_examples, prediction_gate
+
         result = prediction_gate(gate, self.report, self.thresholds, warn_only=gate in self.warn_only,
-                                 n_resamples=self.request.config.getoption("loyalty_bootstrap"), seed=self.session.seed)
+                                 n_resamples=self.settings.bootstrap, seed=self.session.seed)
 
         def worst() -> str:
             title, rows = failure_examples(gate, self.report)
@@ -81,57 +74,46 @@ class GateRunner:
 
         return self.finish(result, details=worst)
 
-    def check_latency(self, benchmark) -> gate_checks.GateResult:
+    def check_latency(self, benchmark):
+        from ..gates import latency as latency_gate
+
         if getattr(benchmark, "disabled", False):
             pytest.skip("latency gate needs pytest-benchmark, which is off here (it turns itself off under "
                         "pytest-xdist -n and with --benchmark-disable); run the latency gate without -n")
         limit = self.thresholds["min_speedup"]
         latency = failing(lambda: self.session.latency(self.teacher, self.student, limit.value, self.rule))
         record_benchmark(benchmark, latency)
-        needed = speedup.rounds_to_decide(latency.teacher_rounds, latency.student_rounds, limit.value)
-        detail = (f" (teacher {latency.teacher_seconds * 1e3:.1f} ms, student {latency.student_seconds * 1e3:.1f} ms "
-                  f"per batch of {latency.batch_size}, median of {latency.rounds} interleaved rounds; "
-                  f"{latency.stop_reason})")
-        metric = metrics.MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
-        result = gate_checks.gate_metric("latency", metric, limit.value, limit.source, stats.AT_LEAST, self.rule,
-                                         warn_only="latency" in self.warn_only, needed=needed, unit="rounds",
-                                         detail=detail, name="speedup")
+        result = latency_gate.check(latency, limit.value, limit.source, self.rule,
+                                    warn_only="latency" in self.warn_only)
         return self.finish(result, latency=latency.to_row())
 
-    def check_robustness(self) -> gate_checks.GateResult:
+    def check_robustness(self):
+        from ..gates import robustness as robustness_gate
+        from ..robustness import summary
+
         limit = self.thresholds["max_robustness_drop"]
-        comparison, sequence = failing(lambda: self.session.robustness(self.teacher, self.student, limit.value,
-                                                                       self.rule))
-        drop = failing(lambda: robust.robustness_drop(comparison))
-        stop, needed = "", None
-        if sequence is not None:  # blocks: the confidence sequence's interval, valid whenever it stopped
-            decision = sequence.decision
-            drop = metrics.MetricValue(drop.value, decision.low, decision.high, drop.n)
-            stop = f"; {sequence.reason}"
-            needed = sequential_examples_to_decide(robust.paired_outcomes(comparison)[1], limit.value, stats.AT_MOST,
-                                                   block_size=self.request.config.getoption("loyalty_attack_block"))
-        elif limit.value is not None:
-            b, c = robust.discordant_counts(comparison)
-            needed = sample_size.paired_examples_to_decide(b, c, drop.n, limit.value)
-        detail = (f" (accuracy under {comparison.teacher.config.recipe} attack: teacher "
-                  f"{comparison.teacher.accuracy_under_attack:.3f}, student {comparison.student.accuracy_under_attack:.3f}"
-                  f"{stop})")
-        result = gate_checks.gate_metric("robustness", drop, limit.value, limit.source, stats.AT_MOST, self.rule,
-                                         warn_only="robustness" in self.warn_only, needed=needed,
-                                         unit="attacked examples", detail=detail, name="robustness_drop")
-        row = robust.robustness_row(comparison, drop)
-        row["stop_reason"] = sequence.reason if sequence is not None else f"attacked all {drop.n} examples"
+        comparison, sequence, outcomes = failing(
+            lambda: self.session.robustness(self.teacher, self.student, limit.value, self.rule))
+        result = failing(lambda: robustness_gate.check(
+            comparison, limit.value, limit.source, self.rule, outcomes=outcomes, decision=sequence,
+            block=self.settings.attack_block, warn_only="robustness" in self.warn_only))
+        drop = summary.drop_from_differences(outcomes[1])
+        if sequence is not None:
+            drop = type(drop)(drop.value, result.ci_low, result.ci_high, drop.n)
+        row = {**summary.robustness_row(comparison, drop), "stop_reason": result.stop_reason}
 
         def fooled() -> str:
-            examples = robust.student_only_fooled(comparison, 5)
+            examples = summary.student_only_fooled(comparison, 5)
             return ("\nadversarial examples that fool the student but not the teacher:\n"
-                    + robust.format_adversarial(examples, comparison.label_names)) if examples else ""
+                    + summary.format_adversarial(examples, comparison.label_names)) if examples else ""
 
         return self.finish(result, details=fooled, robustness=row)
 
-    def check_baseline(self) -> list[gate_checks.GateResult]:
+    def check_baseline(self) -> list:
+        from .baseline import check_baseline
+
         run_students = {student_label(item) for item in self.request.session.items if is_gate_item(item)}
-        results = check_baseline(self.request.config, self.label, self.report, self.teacher, self.thresholds,
+        results = check_baseline(self.settings, self.label, self.report, self.teacher, self.thresholds,
                                  self.rule, warn="baseline" in self.warn_only, run_students=sorted(run_students))
         for result in results:
             self._record(result)
@@ -140,31 +122,33 @@ class GateRunner:
             self._raise_or_warn(bad[0], "\n".join(r.message for r in bad), stacklevel=3)
         return results
 
-    def finish(self, result: gate_checks.GateResult, *, details=None, **rows):
-        """Record the outcome (with the gate's own ``rows``: latency, robustness); a failed (or
+    def finish(self, result, *, details=None, **measurements):
+        """Record the outcome (with the gate's own measurement: latency, robustness); a failed (or
         warned) gate fails (or warns) with its line and what ``details()`` adds. ``details`` is
         called only then, so a passing gate sorts out no worst examples."""
-        self._record(result, **rows)
+        self._record(result, **measurements)
         if not result.passed or result.warned:
             self._raise_or_warn(result, result.message + (details() if details else ""), stacklevel=4)
         return result
 
-    def _record(self, result: gate_checks.GateResult, latency: dict | None = None, robustness: dict | None = None):
+    def _record(self, result, latency: dict | None = None, robustness: dict | None = None):
+        from ..report.records import GateRecord
+
         data, report = self.session.data(), self._report  # a gate that needed no predictions records none
-        row = {"student": self.label, "student_name": self.student.name,
-               "student_fingerprint": self.student.fingerprint, "teacher_fingerprint": self.teacher.fingerprint,
-               "teacher_name": self.teacher.name, "gate": result.to_row(),
-               "metrics": report.metric_rows() if report else None,
-               "flips": report.flip_summary() if report else None, "latency": latency, "robustness": robustness,
-               "phases": list(self.session.phases), "engine": self.session.engine_name,
-               "data": {"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
-               "thresholds": {k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()}}
-        self.request.node.user_properties.append((ROW_PROPERTY, json.dumps(row, default=float)))
+        record = GateRecord(
+            student=self.label, result=result, data={"name": data.name, "n": len(data), "fingerprint": data.fingerprint},
+            student_name=self.student.name, student_fingerprint=self.student.fingerprint,
+            teacher_name=self.teacher.name, teacher_fingerprint=self.teacher.fingerprint,
+            metrics=report.metric_rows() if report else None, flips=report.flip_summary() if report else None,
+            latency=latency, robustness=robustness, phases=tuple(self.session.phases), engine=self.session.engine_name,
+            thresholds={k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()})
+        self.request.node.user_properties.append((ROW_PROPERTY, record.to_json()))
+        # JUnit XML properties, read from the typed result
         self.request.node.user_properties.append((f"loyalty.{result.gate}", result.value))
         self.request.node.user_properties.append((f"loyalty.{result.gate}.three_way", result.three_way))
 
     @staticmethod
-    def _raise_or_warn(result: gate_checks.GateResult, message: str, stacklevel: int) -> None:
+    def _raise_or_warn(result, message: str, stacklevel: int) -> None:
         """A failed gate fails its test; a warn-only one, or one passed with inconclusive = warn,
         warns from the gate's test line (``stacklevel`` frames up)."""
         if result.passed or result.warn_only:
@@ -181,9 +165,9 @@ def record_benchmark(benchmark, latency) -> None:
                                  if key not in ("teacher_rounds", "student_rounds")})
     benchmark.extra_info["teacher_rounds"] = list(latency.teacher_rounds)
     try:  # pytest-benchmark has no public call for handing it timings it did not take itself
-        stats = benchmark._make_stats(1)
+        timings = benchmark._make_stats(1)
         for seconds in latency.student_rounds:
-            stats.update(seconds)
+            timings.update(seconds)
         benchmark._mode = "loyalty latency gate (interleaved rounds)"
     except AttributeError:  # another pytest-benchmark: the numbers stay in extra_info
         benchmark.extra_info["student_rounds"] = list(latency.student_rounds)

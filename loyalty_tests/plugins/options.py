@@ -139,11 +139,3 @@ def add_options(parser) -> None:
 
 def _default_text(spec) -> str:
     return f" (default: {spec.default})" if spec.default not in (None, "") else ""
-
-
-def cli_thresholds(config) -> dict:
-    return {key: config.getoption("loyalty_threshold_" + key) for key in THRESHOLD_SPECS}
-
-
-def ini_thresholds(config) -> dict:
-    return {key: config.getini(ini_name(key)) for key in THRESHOLD_SPECS}

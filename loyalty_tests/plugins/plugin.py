@@ -11,27 +11,20 @@ plain ``pytest`` runs it beside the project's tests.
 
 from __future__ import annotations
 
-import configparser
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from ..errors import LoyaltyError
-from ..infra.suggest import did_you_mean
-from ..gates.thresholds import THRESHOLD_SPECS, ini_name, warn_only_gates
-from . import fixtures
-from . import gate_runner
-from . import students
-from . import told_once
+from . import fixtures, gate_runner, students, told_once
 from .configfile import realign
+from .fixtures import DECLARED_KEY, SESSION_KEY, SETTINGS_KEY, loyalty_session
+from .items import is_gate_item
 from .options import add_options
 from .report_collector import ReportCollector
-from .session import LoyaltySession
+from .settings import LoyaltySettings, check_ini_keys
 
 SUITE = Path(__file__).resolve().parent.parent / "suite" / "test_loyalty_gates.py"
-GATES = ("accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution",
-         "latency", "robustness", "baseline")
 DECLARED = ("loyalty_teacher", "loyalty_student")
 
 
@@ -48,32 +41,39 @@ def pytest_load_initial_conftests(early_config, args, parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "loyalty(**thresholds): override loyalty gate thresholds for this test, "
                                        "e.g. @pytest.mark.loyalty(min_label_loyalty=0.95)")
-    _check_ini_keys(config)
-    session = LoyaltySession(config)
-    declared = declared_fixtures(config)
-    session.declared_teacher, session.declared_students = declared.get("loyalty_teacher"), declared.get("loyalty_student")
-    _check_sources(session)
     try:
-        session.check()  # thresholds, their ranges and the attack recipe fail here, before any model loads
-        _check_warn_only(session)
+        check_ini_keys(config.inipath, registered_ini_keys(config))
+    except LoyaltyError as error:
+        raise pytest.UsageError(str(error)) from error
+    settings = LoyaltySettings.from_config(config)  # the one place options and ini keys are read
+    declared = declared_fixtures(config)
+    config.stash[SETTINGS_KEY], config.stash[DECLARED_KEY] = settings, declared
+    has_teacher = bool(settings.teacher or declared.get("loyalty_teacher"))
+    has_students = bool(settings.students or declared.get("loyalty_student"))
+    _check_sources(settings, declared, has_teacher, has_students)
+    try:
+        settings.check()  # thresholds, their ranges, latency rounds, the engine's name
+        _check_warn_only(settings)
+        if has_teacher and has_students:  # a gate run: the session (and the modules it needs) now
+            loyalty_session(config).check()  # the attack recipe, the specs' form, the engine's extra
     except LoyaltyError as error:
         raise pytest.UsageError(f"loyalty: {error}") from error
-    config.stash[fixtures.SESSION_KEY] = session
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
-    if session.replaced_teacher or session.replaced_students:  # the command line over a declared fixture
-        config.pluginmanager.register(students, "loyalty-students")
     config.pluginmanager.register(told_once, "loyalty-told-once")
+    if has_teacher and has_students and (loyalty_session(config).replaced_teacher
+                                         or loyalty_session(config).replaced_students):
+        config.pluginmanager.register(students, "loyalty-students")  # the command line over a declared fixture
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ReportCollector(config, session), "loyalty-report")
-    if session.active and not config.getoption("loyalty_no_suite"):
-        _add_suite(config, session)
+        config.pluginmanager.register(ReportCollector(config, settings), "loyalty-report")
+    if has_teacher and has_students and not settings.no_suite:
+        _add_suite(config, loyalty_session(config))
 
 
 def _add_suite(config, session) -> None:
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if session.declared:
-        if (not explicit or config.getoption("loyalty_gates")) and not _suite_collected(config.args):
+        if (not explicit or session.settings.add_gates) and not _suite_collected(config.args):
             config.args.append(str(SUITE.parent))
     elif not explicit:
         config.args[:] = [str(SUITE.parent)]  # the folder, so node ids read test_loyalty_gates.py::test_…
@@ -103,23 +103,40 @@ def declared_fixtures(config) -> dict[str, str]:
     return found
 
 
-def _check_sources(session) -> None:
+def _check_sources(settings, declared: dict, has_teacher: bool, has_students: bool) -> None:
     """A teacher needs a student (and the other way round). A role given both on the command line
     and by a declared fixture takes the command line's model for this run (``students.py``)."""
-    if session.has_students and not session.has_teacher:
+    if has_students and not has_teacher:
         raise pytest.UsageError("loyalty: students need a teacher to be compared against: pass --teacher SPEC "
                                 "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture")
-    if session.has_teacher and not session.has_students:
-        raise pytest.UsageError(f"loyalty: teacher {session.teacher_spec or 'fixture'} needs at least one student: "
+    if has_teacher and not has_students:
+        raise pytest.UsageError(f"loyalty: teacher {settings.teacher or 'fixture'} needs at least one student: "
                                 "pass --student SPEC (a model or a recipe, e.g. --student int8) or declare a "
                                 "loyalty_student fixture")
 
 
-def _check_warn_only(session) -> None:
-    for name in warn_only_gates(session.thresholds()):
-        if name not in GATES:
-            raise LoyaltyError(f"warn_only names an unknown gate {name!r}{did_you_mean(name, GATES)}; "
-                               f"gates: {', '.join(GATES)}")
+def registered_ini_keys(config) -> set[str]:
+    """Every ``loyalty_*`` ini key registered with pytest's parser (by this plugin or another), so
+    a key ``--help`` documents is never refused."""
+    try:
+        registered = config._parser._inidict  # pytest keeps addini's keys here; it has no public list
+    except AttributeError:  # a pytest whose internals moved: the keys this plugin registers itself
+        from ..gates.thresholds import THRESHOLD_SPECS, ini_name
+
+        registered = {ini_name(key): None for key in THRESHOLD_SPECS}
+        registered.update(dict.fromkeys(("loyalty_engine", "loyalty_json", "loyalty_markdown")))
+    return {key for key in registered if key.startswith("loyalty_")}
+
+
+def _check_warn_only(settings) -> None:
+    from ..gates.registry import GATE_NAMES
+    from ..gates.thresholds import warn_only_gates
+    from ..infra.suggest import did_you_mean
+
+    for name in warn_only_gates(settings.thresholds()):
+        if name not in GATE_NAMES:
+            raise LoyaltyError(f"warn_only names an unknown gate {name!r}{did_you_mean(name, GATE_NAMES)}; "
+                               f"gates: {', '.join(GATE_NAMES)}")
 
 
 def _suite_collected(args) -> bool:
@@ -131,44 +148,8 @@ def _suite_collected(args) -> bool:
     return False
 
 
-def _check_ini_keys(config) -> None:
-    """A misspelt key would otherwise leave its setting at the default with only a warning. The
-    known keys are every ``loyalty_*`` key registered with pytest's parser (``addini``), so a key
-    ``--help`` documents is never refused."""
-    known = registered_ini_keys(config)
-    unknown = sorted(key for key in _ini_keys(config.inipath) if key.startswith("loyalty_") and key not in known)
-    if unknown:
-        hints = "".join(did_you_mean(key, known) for key in unknown)
-        raise pytest.UsageError(f"unknown ini key(s) {', '.join(unknown)}{hints} in {config.inipath}; "
-                                f"known loyalty keys: {', '.join(sorted(known))}")
-
-
-def registered_ini_keys(config) -> set[str]:
-    """Every ``loyalty_*`` ini key registered with pytest's parser, by this plugin or another."""
-    try:
-        registered = config._parser._inidict  # pytest keeps addini's keys here; it has no public list
-    except AttributeError:  # a pytest whose internals moved: the keys this plugin registers itself
-        registered = {ini_name(key): None for key in THRESHOLD_SPECS}
-        registered.update(dict.fromkeys(("loyalty_engine", "loyalty_json", "loyalty_markdown")))
-    return {key for key in registered if key.startswith("loyalty_")}
-
-
-def _ini_keys(inipath) -> set[str]:
-    """The keys of pytest's own section in its config file (``config.inicfg`` is deprecated)."""
-    if inipath is None or not Path(inipath).is_file():
-        return set()
-    path = Path(inipath)
-    if path.suffix == ".toml":
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
-        # pytest 9 reads [tool.pytest] natively and [tool.pytest.ini_options] as before.
-        return set(table.get("ini_options", {})) | {key for key in table if key != "ini_options"}
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path, encoding="utf-8")
-    return {key for section in ("pytest", "tool:pytest") if parser.has_section(section) for key in parser[section]}
-
-
 def pytest_report_header(config):
-    session = config.stash.get(fixtures.SESSION_KEY, None)
+    session = config.stash.get(SESSION_KEY, None)
     if session is None or not session.active:
         return None
     lines = [f"loyalty: {students.header_lines(session)}; data {session.data_spec}; "
@@ -176,7 +157,7 @@ def pytest_report_header(config):
     if session.attacking:
         attack = session.attack_config()
         lines.append(f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
-                     f"{config.getoption('loyalty_attack_block')}, budget {attack.budget} queries each, seed {attack.seed}")
+                     f"{session.settings.attack_block}, budget {attack.budget} queries each, seed {attack.seed}")
         feasibility = session.robustness_feasibility()
         if feasibility:
             lines.append(f"loyalty note: {feasibility}")
@@ -185,15 +166,31 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    session = config.stash.get(fixtures.SESSION_KEY, None)
+    session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.close()  # a Ray instance the engine started goes down with the run
 
 
 def pytest_collection_modifyitems(config, items):
-    """The baseline gate exists only with a baseline, the robustness gate only with an attack."""
-    optional = {"test_baseline": config.getoption("loyalty_baseline"), "test_robustness": config.getoption("loyalty_attack")}
-    dropped = [item for item in items if gate_runner.is_gate_item(item) and not optional.get(item.originalname, True)]
+    """An optional gate (the registry's ``collected_with``) exists only with its setting: the
+    baseline gate with a baseline, the robustness gate with an attack."""
+    from ..gates.registry import GATES
+
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    thresholds = settings.thresholds()
+
+    def collected(name: str) -> bool:
+        gate = GATES.get(name)
+        if gate is None or gate.collected_with is None:
+            return True
+        if gate.collected_with == "threshold":
+            return thresholds[gate.threshold].value is not None
+        return bool(getattr(settings, gate.collected_with))
+
+    dropped = [item for item in items if is_gate_item(item)
+               and not collected(item.originalname.removeprefix("test_"))]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]

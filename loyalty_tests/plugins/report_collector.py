@@ -12,15 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..report import document as render
-from ..infra.cache import atomic_write_text
-from .report_paths import REPORTS, report_path, write_report
-from .gate_runner import ITEM_PROPERTY, ROW_PROPERTY, SUITE_MODULE, is_gate_item
-
-
-def _is_gate_nodeid(nodeid: str) -> bool:
-    """Node ids are relative to where pytest collected the suite from, so only its file name is sure."""
-    return f"{SUITE_MODULE}::" in nodeid
+from .items import ITEM_PROPERTY, ROW_PROPERTY, is_gate_item, is_gate_nodeid
 
 
 def _reason(report) -> str:
@@ -34,18 +26,15 @@ def _reason(report) -> str:
 
 
 class ReportCollector:
-    def __init__(self, config, session):
+    def __init__(self, config, settings):
         self.config = config
-        self.session = session
+        self.settings = settings
         self.expected: set[str] = set()
         self.items: dict[str, dict] = {}
-        self.rows: list[dict] = []
+        self.records: list = []  # report.records.GateRecord
         self.report: dict | None = None
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
-        self.written: list[str] = []  # what was written where, for the terminal
-
-    def report_paths(self) -> dict:
-        return {name: path for name in REPORTS if (path := report_path(self.config, name)) is not None}
+        self.written: list[str] = []  # what was written (or appended to) where, for the terminal
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -53,7 +42,7 @@ class ReportCollector:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
-        self.expected |= {nodeid for nodeid in ids if _is_gate_nodeid(nodeid)}
+        self.expected |= {nodeid for nodeid in ids if is_gate_nodeid(nodeid)}
 
     def pytest_runtest_logreport(self, report):
         labelled = any(name == ITEM_PROPERTY for name, _ in report.user_properties)
@@ -65,9 +54,11 @@ class ReportCollector:
             if name == ITEM_PROPERTY:
                 item.update({key: value for key, value in json.loads(value).items() if item.get(key) is None})
             elif name == ROW_PROPERTY and report.when == "call":
-                row = json.loads(value)
-                self.rows.append(row)
-                item["gates"].append(row["gate"])
+                from ..report.records import GateRecord
+
+                record = GateRecord.from_json(value)
+                self.records.append(record)
+                item["gates"].append(record.result)
         outcome = self._outcome(report, item)
         if outcome is not None and item["outcome"] not in ("error", "failed"):
             item["outcome"] = outcome
@@ -81,7 +72,7 @@ class ReportCollector:
         if report.skipped:
             return "skipped"
         if report.when == "call":
-            return "warned" if any(not g["passed"] and g["warn_only"] for g in item["gates"]) else "passed"
+            return "warned" if any(not g.passed and g.warn_only for g in item["gates"]) else "passed"
         return None
 
     @pytest.hookimpl(tryfirst=True)
@@ -97,17 +88,22 @@ class ReportCollector:
                              "gates": []}
         for item in items.values():
             item["outcome"] = item["outcome"] or "missing"
-        option = self.config.getoption
-        self.report = render.build_report(self.session.teacher_spec, self.rows, items, seed=self.session.seed,
-                                          device=option("loyalty_device"))
+        from ..infra.cache import atomic_write_text
+        from ..report import document
+
+        settings = self.settings
+        self.report = document.build_report(settings.teacher, self.records, items, seed=settings.seed,
+                                            device=settings.device)
         if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
-        renderers = {"loyalty_json": render.to_json, "loyalty_markdown": render.render_markdown}
-        for name, path in self.report_paths().items():
-            self.written.append(write_report(path, renderers[name](self.report)))
-        if option("loyalty_baseline") and option("loyalty_update_baseline"):
+        from .report_paths import write_report
+
+        for path, render in ((settings.json_path, document.to_json), (settings.markdown_path, document.render_markdown)):
+            if path:
+                self.written.append(write_report(Path(path), render(self.report)))
+        if settings.baseline and settings.update_baseline:
             if self.report["passed"]:
-                atomic_write_text(Path(option("loyalty_baseline")), render.to_json(self.report))
+                atomic_write_text(Path(settings.baseline), document.to_json(self.report))
             else:
                 self.baseline_refused = True
 
@@ -115,14 +111,16 @@ class ReportCollector:
         if self.report is None:
             return
         terminalreporter.write_sep("=", "loyalty gate report")
-        for line in render.render_terminal(self.report):
+        from ..report import document
+
+        for line in document.render_terminal(self.report):
             terminalreporter.write_line(line)
-        option = self.config.getoption
+        settings = self.settings
         for line in self.written:
             terminalreporter.write_line(line)
-        if option("loyalty_baseline") and option("loyalty_update_baseline"):
+        if settings.baseline and settings.update_baseline:
             if self.baseline_refused:
-                terminalreporter.write_line(f"did not write baseline {option('loyalty_baseline')}: the verdict is "
+                terminalreporter.write_line(f"did not write baseline {settings.baseline}: the verdict is "
                                             "FAILED, and a failed run must not become the next release's reference")
             else:
-                terminalreporter.write_line(f"wrote baseline {option('loyalty_baseline')}")
+                terminalreporter.write_line(f"wrote baseline {settings.baseline}")

@@ -1,5 +1,5 @@
-"""Where the reports go: ``--loyalty-json``/``--loyalty-markdown`` or the ``loyalty_json``/
-``loyalty_markdown`` ini keys, and how each file is written.
+"""The report files: the ``loyalty_json``/``loyalty_markdown`` ini keys (``settings.py`` resolves
+them and ``--loyalty-json``/``--loyalty-markdown``), and how each file is written.
 
 Nothing is written unless one of them names a path: a plain ``pytest`` in CI writes reports when
 the project's ini says where. A command-line path is relative to the current folder, as pytest's
@@ -15,10 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..infra.cache import atomic_write_text
-
-REPORTS = ("loyalty_json", "loyalty_markdown")
-
 
 def add_report_ini(parser) -> None:
     parser.addini("loyalty_json", default=None,
@@ -26,18 +22,6 @@ def add_report_ini(parser) -> None:
     parser.addini("loyalty_markdown", default=None,
                   help="write the gate report as Markdown to this path (relative to the ini file; appended when it "
                        "is $GITHUB_STEP_SUMMARY); --loyalty-markdown wins")
-
-
-def report_path(config, name: str) -> Path | None:
-    """The path for report ``name`` (e.g. ``loyalty_json``): command line first, then ini, else None."""
-    given = config.getoption(name)
-    if given:
-        return Path(given)
-    value = config.getini(name)
-    if not value:
-        return None
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return base / Path(str(value)).expanduser()
 
 
 def is_step_summary(path: Path) -> bool:
@@ -52,5 +36,7 @@ def write_report(path: Path, text: str) -> str:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text if text.endswith("\n") else text + "\n")
         return f"appended to {path} ($GITHUB_STEP_SUMMARY)"
+    from ..infra.cache import atomic_write_text  # lazily: the plugin's import stays light
+
     atomic_write_text(Path(path), text)
     return f"wrote {path}"

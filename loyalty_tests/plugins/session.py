@@ -11,36 +11,33 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
-from ..infra.cache import default_cache_dir
-from ..data import EMBEDDED_DATASETS, load_dataset
-from ..errors import LoyaltyError
-from ..engines.latency import LatencyResult, measure_latency
 from ..comparison import LoyaltyReport, compare_predictions
-from ..predictions import predict
+from ..data import EMBEDDED_DATASETS, load_dataset
+from ..engines.latency import LatencyResult, measure_latency
+from ..errors import LoyaltyError
 from ..models.specs import ModelOptions, as_classifier, check_spec, load_model
-from ..gates.thresholds import resolve
+from ..predictions import predict
 from .labels import split_label
-from .options import cli_thresholds, ini_thresholds
-
-DEFAULT_DATA = "rotten_tomatoes"
+from .settings import LoyaltySettings
 
 
 class LoyaltySession:
-    def __init__(self, config):
-        self.config = config
-        option = config.getoption
-        self.teacher_spec = option("loyalty_teacher")
-        self.student_specs = list(dict.fromkeys(option("loyalty_students")))  # repeated specs run once
-        self.data_spec = option("loyalty_data") or DEFAULT_DATA
-        self.seed = option("loyalty_seed")
-        cache = option("loyalty_cache_dir")
-        self.cache_dir = Path(cache).expanduser() if cache else default_cache_dir()
-        self.use_cache = not option("loyalty_no_cache")
-        self.declared_teacher: str | None = None  # where a loyalty_teacher fixture is declared, if one is
-        self.declared_students: str | None = None
-        self.engine_name = option("loyalty_engine") or config.getini("loyalty_engine") or "local"
+    """The run's state and caches; every option comes from ``settings`` (read once)."""
+
+    def __init__(self, settings: LoyaltySettings, config, *, declared_teacher: str | None = None,
+                 declared_students: str | None = None):
+        self.settings = settings
+        self.config = config  # for the terminal reporter only (progress lines)
+        self.teacher_spec = settings.teacher
+        self.student_specs = list(settings.students)
+        self.data_spec = settings.data
+        self.seed = settings.seed
+        self.cache_dir = settings.cache_dir
+        self.use_cache = settings.use_cache
+        self.declared_teacher = declared_teacher  # where a loyalty_teacher fixture is declared, if one is
+        self.declared_students = declared_students
+        self.engine_name = settings.engine
         self._engine = None
         self.phases: list[dict] = []
         self._memo: dict[tuple, object] = {}
@@ -107,42 +104,35 @@ class LoyaltySession:
 
     # -- thresholds ----------------------------------------------------------------------------
     def thresholds(self, marker_kwargs: dict | None = None):
-        return resolve(cli_thresholds(self.config), ini_thresholds(self.config), marker_kwargs)
+        return self.settings.thresholds(marker_kwargs)
 
     # -- data ----------------------------------------------------------------------------------
     def data(self):
         if self._data is None:
-            option = self.config.getoption
-            self._data = load_dataset(
-                self.data_spec, text_column=option("loyalty_text_column"),
-                text_pair_column=option("loyalty_text_pair_column"), label_column=option("loyalty_label_column"),
-                limit=option("loyalty_limit"), seed=self.seed,
-            )
+            s = self.settings
+            self._data = load_dataset(self.data_spec, text_column=s.text_column, text_pair_column=s.text_pair_column,
+                                      label_column=s.label_column, limit=s.limit, seed=self.seed)
         return self._data
 
     def train_data(self):
         """Training data for recipes that train; None when there is none (int8 needs none)."""
         if self._train_data is None:
-            spec = self.config.getoption("loyalty_train_data")
+            s = self.settings
+            spec = s.train_data
             if spec is None and self.data_spec.split(":")[0] in EMBEDDED_DATASETS:
                 spec = self.data_spec.split(":")[0] + ":train"
             if spec is not None:
-                option = self.config.getoption
-                self._train_data = load_dataset(
-                    spec, text_column=option("loyalty_text_column"),
-                    text_pair_column=option("loyalty_text_pair_column"), label_column=option("loyalty_label_column"),
-                )
+                self._train_data = load_dataset(spec, text_column=s.text_column,
+                                                text_pair_column=s.text_pair_column, label_column=s.label_column)
         return self._train_data
 
     # -- models --------------------------------------------------------------------------------
     def model_options(self) -> ModelOptions:
-        option = self.config.getoption
+        s = self.settings
         return ModelOptions(
-            batch_size=option("loyalty_batch_size"), max_length=option("loyalty_max_length"),
-            device=option("loyalty_device"), tokenizer=option("loyalty_tokenizer"), cache_dir=self.cache_dir,
-            use_cache=self.use_cache,
-            trust_remote_code=option("loyalty_trust_remote_code"), allow_pickle=option("loyalty_allow_pickle"),
-            seed=self.seed, progress=self.progress,
+            batch_size=s.batch_size, max_length=s.max_length, device=s.device, tokenizer=s.tokenizer,
+            cache_dir=self.cache_dir, use_cache=self.use_cache, trust_remote_code=s.trust_remote_code,
+            allow_pickle=s.allow_pickle, seed=self.seed, progress=self.progress,
             train_data=self.train_data,  # called only by recipes that train
         )
 
@@ -175,9 +165,8 @@ class LoyaltySession:
         if self._engine is None:
             from ..engines import get_engine
 
-            option = self.config.getoption
-            address = option("loyalty_ray_address")
-            self._engine = get_engine(self.engine_name, device=option("loyalty_device"),
+            address = self.settings.ray_address
+            self._engine = get_engine(self.engine_name, device=self.settings.device,
                                       **({"address": address} if address else {}))
         return self._engine
 
@@ -201,7 +190,7 @@ class LoyaltySession:
         if key not in self._memo:
             self._memo[key] = compare_predictions(
                 self.data(), self.predictions(teacher), self.predictions(student),
-                n_resamples=self.config.getoption("loyalty_bootstrap"), seed=self.seed)
+                n_resamples=self.settings.bootstrap, seed=self.seed)
         base = self._memo[key]
         return LoyaltyReport(base.teacher_name, base.student_name, base.data, base.teacher_predictions,
                              base.student_predictions, base.metrics, self.thresholds(marker_kwargs), base.seed)
@@ -212,16 +201,15 @@ class LoyaltySession:
         until the speedup's CI clears ``limit`` or the cap is reached."""
         def measure():
             data = self.data()
-            option = self.config.getoption
-            count = min(option("loyalty_latency_examples"), len(data))
+            s = self.settings
+            count = min(s.latency_examples, len(data))
             indices = sorted(random.Random(self.seed).sample(range(len(data)), count))
             texts = [data.texts[i] for i in indices]
             pairs = [data.text_pairs[i] for i in indices] if data.text_pairs else None
             self.progress(f"timing teacher and student {student.name} side by side on {count} texts "
-                          f"(blocks of {option('loyalty_latency_rounds')} rounds, at most "
-                          f"{option('loyalty_latency_max_rounds')})")
-            return measure_latency(teacher, student, texts, pairs, rounds=option("loyalty_latency_rounds"),
-                                   max_rounds=option("loyalty_latency_max_rounds"), limit=limit, rule=rule.name,
+                          f"(blocks of {s.latency_rounds} rounds, at most {s.latency_max_rounds})")
+            return measure_latency(teacher, student, texts, pairs, rounds=s.latency_rounds,
+                                   max_rounds=s.latency_max_rounds, limit=limit, rule=rule.name,
                                    inconclusive=rule.inconclusive)
 
         return self._timed(("latency", id(teacher), id(student), limit, rule), "latency", student.name, measure)
@@ -229,24 +217,25 @@ class LoyaltySession:
     # -- robustness (with --attack) -----------------------------------------------------------
     @property
     def attacking(self) -> bool:
-        return bool(self.config.getoption("loyalty_attack"))
+        return self.settings.attacking
 
     def attack_config(self):
         """The attack every model gets: same recipe, seeded examples, seed and query budget."""
         from ..robustness import AttackConfig
 
-        option = self.config.getoption
-        return AttackConfig(recipe=option("loyalty_attack"), examples=option("loyalty_attack_examples"),
-                            budget=option("loyalty_attack_budget"), seed=self.seed)
+        s = self.settings
+        return AttackConfig(recipe=s.attack, examples=s.attack_examples, budget=s.attack_budget, seed=self.seed)
 
     def robustness(self, teacher, student, limit: float | None = None, rule=None):
         """Teacher and student attacked on the same seeded examples, block by block (``--attack-block``)
         until the robustness verdict is decided or ``--attack-examples`` are attacked; without a
         ``limit`` (the ``attack_results`` fixture), all of them. Returns the comparison and the
-        sequential decision (None when one block covers the run)."""
-        from ..robustness import RobustnessRun
+        sequential decision (None when one block covers the run) and the paired outcomes (indices,
+        teacher − student correct under attack), computed once here for the gate to reuse."""
+        from ..gates import robustness as robustness_gate
+        from ..robustness import RobustnessRun, summary
 
-        config, option = self.attack_config(), self.config.getoption
+        config = self.attack_config()
 
         def progress(role: str, done: int, total: int, succeeded: int) -> None:
             # A line every tenth of a block keeps long attacks visible without flooding the log.
@@ -258,18 +247,20 @@ class LoyaltySession:
         def attack():
             data = self.data()
             cap = min(config.examples, len(data))
-            block = min(option("loyalty_attack_block"), cap)
+            block = min(self.settings.attack_block, cap)
             self.progress(f"attacking teacher and student {student.name} with {config.recipe} (blocks of {block} "
                           f"examples, at most {cap}, budget {config.budget} queries each)")
             run = RobustnessRun(teacher, student, data, config, progress=progress,
                                 cache_dir=self.cache_dir if self.use_cache else None,
-                                in_flight=option("loyalty_attack_in_flight"),
+                                in_flight=self.settings.attack_in_flight,
                                 attack_examples=self.engine().attack_examples)
             while True:
                 comparison = run.attack_next(min(block, cap - run.attacked))
-                decision = robustness_sequence(comparison, run.order, limit, rule, block, cap)
+                outcomes = summary.paired_outcomes(comparison)
+                decision = robustness_gate.sequence(robustness_gate.in_attack_order(outcomes, run.order), limit,
+                                                    rule, block, cap) if rule is not None else None
                 if run.attacked >= cap or (decision is not None and decision.stopped):
-                    return comparison, decision
+                    return comparison, decision, outcomes
 
         def cached(result):
             comparison = result[0]
@@ -286,84 +277,20 @@ class LoyaltySession:
         return self._timed(key, "attack", student.name, attack, cached)
 
     def robustness_feasibility(self) -> str | None:
-        """Before any attack: can this many attacked examples give the robustness gate a PASS
-        outcome at all? Not if even a student identical to its teacher (no disagreement) keeps a CI
-        above the limit; then say how many examples it takes."""
-        import numpy as np
-
-        from ..stats.sample_size import feasibility_text, identical_student_feasibility
-        from ..stats.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
+        """Before any attack: can this many attacked examples give the robustness gate a PASS at all?"""
+        from ..gates import robustness as robustness_gate
 
         limit = self.thresholds()["max_robustness_drop"].value
-        cap, block = self.config.getoption("loyalty_attack_examples"), self.config.getoption("loyalty_attack_block")
-        if limit is None:
-            return None
-        looks = planned_looks(min(block, cap), cap)
-        if len(looks) == 1:
-            return feasibility_text("robustness_drop", identical_student_feasibility("paired_difference", cap, limit,
-                                                                                     "at_most"), "attacked examples")
-        _, highs = sequential_interval(np.zeros(cap), looks=looks)
-        if highs[-1] <= limit:
-            return None
-        # An identical student's differences are all zero; the shared search finds the block count
-        # whose confidence sequence would decide them.
-        enough = sequential_examples_to_decide(np.zeros(block), limit, "at_most", block_size=block, largest=20 * cap)
-        more = f"; raise --attack-examples to about {enough}" if enough else ""
-        return (f"with at most {cap} attacked examples in blocks of {block}, the robustness gate cannot reach a PASS "
-                f"outcome: even a student identical to its teacher keeps a confidence-sequence bound of "
-                f"{highs[-1]:.3f} > {limit:.3f}{more} (the estimate rule still decides by the point estimate)")
+        return robustness_gate.feasibility(limit, self.settings.attack_examples, self.settings.attack_block)
 
     def check(self) -> None:
         """Everything that can be checked without loading a model, so a bad option stops pytest
-        before any work: thresholds and their ranges, the attack recipe, the data spec's form."""
-        self.thresholds()
-        self._check_latency_rounds()
-        self._check_engine()
+        before any work: thresholds and their ranges, the engine, the attack recipe, the specs' form."""
+        self.settings.check()
+        self.engine()  # its extra and address; Ray is not started
         if self.attacking:
             self.attack_config()
         if self.teacher_spec:
             check_spec(self.teacher_spec, "teacher")
         for spec in self.student_specs:
             check_spec(split_label(spec)[1], "student")
-
-    def _check_engine(self) -> None:
-        """The engine's name, extra and address are checked before any work; Ray is not started."""
-        if self.engine_name not in ("local", "ray"):
-            raise LoyaltyError(f"ini loyalty_engine must be local or ray, got {self.engine_name!r}")
-        if self.config.getoption("loyalty_ray_address") and self.engine_name != "ray":
-            raise LoyaltyError("--loyalty-ray-address needs --loyalty-engine ray")
-        if self.engine_name == "ray" and getattr(self.config.option, "numprocesses", None):
-            raise LoyaltyError("--loyalty-engine ray and pytest-xdist -n both spread the work: Ray shards predictions "
-                               "and attacks over its cluster already; run without -n")
-        self.engine()
-
-    def _check_latency_rounds(self) -> None:
-        """Enough rounds that the speedup's CI can be finite at the cap (order statistics at the
-        per-look confidence), and a cap no smaller than a block."""
-        from ..stats.sequential import planned_looks
-        from ..stats.speedup import order_statistic_rank
-
-        block, cap = self.config.getoption("loyalty_latency_rounds"), self.config.getoption("loyalty_latency_max_rounds")
-        if cap < block:
-            raise LoyaltyError(f"--loyalty-latency-max-rounds ({cap}) must be at least --loyalty-latency-rounds ({block})")
-        per_look = 1.0 - 0.05 / len(planned_looks(block, cap))
-        if order_statistic_rank(cap, per_look) == 0:
-            fewest = next(n for n in range(cap, 10_000) if order_statistic_rank(n, 1.0 - 0.05 / len(planned_looks(block, n))))
-            raise LoyaltyError(f"--loyalty-latency-max-rounds {cap} is too few for the latency gate ever to decide "
-                               f"(its CI would stay unbounded); use at least {fewest}")
-
-
-def robustness_sequence(comparison, order, limit, rule, block: int, cap: int):
-    """The sequential robustness decision after the blocks attacked so far (None without a limit,
-    or when a single block covers the run: then the fixed-size interval decides). The per-example
-    drops go in the order they were attacked, as the confidence sequence needs them."""
-    from ..robustness import summary
-    from ..stats.sequential import planned_looks, sequential_decision
-
-    if limit is None or len(planned_looks(block, cap)) == 1:
-        return None
-    indices, differences = summary.paired_outcomes(comparison)
-    position = {index: i for i, index in enumerate(indices)}
-    values = [differences[position[index]] for index in order if index in position]
-    return sequential_decision(values, limit, "at_most", block_size=block, max_n=cap, rule=rule.name,
-                               inconclusive=rule.inconclusive, cap_name="--attack-examples")

@@ -1,4 +1,4 @@
-"""Gate rows and item outcomes -> one report dict -> JSON, Markdown and terminal lines.
+"""Gate records and item outcomes -> one report dict -> JSON, Markdown and terminal lines.
 
 The verdict is derived from every gate item's outcome, not from the rows alone: a gate that
 errored (a crash, bad input), failed, or never reported (an interrupted run) makes the verdict
@@ -13,47 +13,49 @@ import math
 from datetime import datetime, timezone
 
 from .. import __version__
+from ..gates.result import GateResult
 from ..infra.environment import environment
+from .records import GateRecord
 
 # outcome of a gate item -> does it let the verdict pass, and its mark in the terminal
 OUTCOMES = {"passed": (True, "PASS"), "warned": (True, "WARN"), "skipped": (True, "SKIP"),
             "failed": (False, "FAIL"), "error": (False, "ERROR"), "missing": (False, "MISSING")}
 
 
-def build_report(teacher: str | None, rows: list[dict], items: dict[str, dict], *, seed: int,
+def build_report(teacher: str | None, records: list[GateRecord], items: dict[str, dict], *, seed: int,
                  device: str = "cpu") -> dict:
-    """Merge gate rows and item outcomes into one report: per student, metrics and gates.
+    """Merge gate records and item outcomes into one report: per student, metrics and gates.
 
-    ``items`` maps a gate item's node id to ``{"student", "gate", "outcome", "reason"}``; rows
-    (one per checked gate) carry the numbers, the data and model fingerprints and thresholds.
+    ``items`` maps a gate item's node id to ``{"student", "gate", "outcome", "reason", "gates"}``
+    (``gates``: the item's typed ``GateResult``s); ``records`` (one per checked gate) carry the
+    numbers, the data and model fingerprints and the thresholds.
     """
     students: dict[str, dict] = {}
     report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "teacher": teacher, "teacher_fingerprint": None, "seed": seed, "engine": "local",
               "environment": environment(device),
               "data": None, "thresholds": None, "phases": [], "students": []}
-    for row in rows:
-        report["data"] = report["data"] or row["data"]
-        report["thresholds"] = report["thresholds"] or row["thresholds"]
-        report["teacher_fingerprint"] = report["teacher_fingerprint"] or row.get("teacher_fingerprint")
-        report["teacher"] = report["teacher"] or row.get("teacher_name")
-        report["engine"] = row.get("engine", "local")
-        entry = _student(students, row["student"])
-        entry["metrics"] = entry["metrics"] or row["metrics"]
-        entry["fingerprint"] = entry["fingerprint"] or row.get("student_fingerprint")
-        entry["flips"] = row.get("flips") or entry.get("flips")
-        entry["latency"] = row.get("latency") or entry["latency"]
-        entry["robustness"] = row.get("robustness") or entry["robustness"]
-        for phase in row.get("phases") or []:
+    for record in records:
+        report["data"] = report["data"] or record.data
+        report["thresholds"] = report["thresholds"] or record.thresholds
+        report["teacher_fingerprint"] = report["teacher_fingerprint"] or record.teacher_fingerprint
+        report["teacher"] = report["teacher"] or record.teacher_name
+        report["engine"] = record.engine
+        entry = _student(students, record.student)
+        entry["metrics"] = entry["metrics"] or record.metrics
+        entry["fingerprint"] = entry["fingerprint"] or record.student_fingerprint
+        entry["flips"] = record.flips or entry.get("flips")
+        entry["latency"] = record.latency or entry["latency"]
+        entry["robustness"] = record.robustness or entry["robustness"]
+        for phase in record.phases:
             if phase not in report["phases"]:
                 report["phases"].append(phase)
     for nodeid, item in sorted(items.items()):
         entry = _student(students, item["student"])
         reason = f"{item['gate']}: {item.get('reason') or item['outcome']}"
-        gates = item.get("gates") or [{"gate": item["gate"], "passed": False, "value": None, "limit": None,
-                                       "source": "", "warn_only": False, "message": reason}]
+        gates = item.get("gates") or [GateResult(item["gate"], False, None, None, "", reason)]
         for gate in gates:
-            entry["gates"].append({**gate, "outcome": _outcome(item["outcome"], gate), "item": nodeid})
+            entry["gates"].append({**gate.to_row(), "outcome": gate_outcome(item["outcome"], gate), "item": nodeid})
     report["students"] = list(students.values())
     outcomes = [gate["outcome"] for student in report["students"] for gate in student["gates"]]
     checked = [o for o in outcomes if o in ("passed", "warned", "failed")]
@@ -69,13 +71,20 @@ def _student(students: dict, label: str) -> dict:
                                        "robustness": None, "gates": []})
 
 
-def _outcome(item_outcome: str, gate: dict) -> str:
-    """One item may hold several gate rows (the baseline gate checks three metrics)."""
+def gate_outcome(item_outcome: str, gate: GateResult) -> str:
+    """One gate's outcome from its item's: one item may hold several results (the baseline gate
+    checks three metrics), so a passed item's failed warn-only result is "warned" and a failed
+    item's passing result is "passed".
+
+    >>> ok = GateResult("baseline:label_loyalty", True, 0.9, 0.8, "default", "")
+    >>> gate_outcome("failed", ok), gate_outcome("error", ok)
+    ('passed', 'error')
+    """
     if item_outcome in ("passed", "warned"):
-        if not gate.get("passed", True):
-            return "warned" if gate.get("warn_only") else "failed"
+        if not gate.passed:
+            return "warned" if gate.warn_only else "failed"
         return "passed"
-    if item_outcome == "failed" and gate.get("passed"):
+    if item_outcome == "failed" and gate.passed:
         return "passed"  # a sibling row failed the item
     return item_outcome
 

@@ -52,12 +52,22 @@ def robustness_drop(comparison) -> metrics.MetricValue:
     >>> robustness_drop(NS(teacher=teacher, student=student)).value
     0.5
     """
+    return drop_from_differences(paired_outcomes(comparison)[1])
+
+
+def drop_from_differences(differences) -> metrics.MetricValue:
+    """``robustness_drop`` from the paired outcomes already computed (teacher − student correct
+    under attack per example), so a run computes them once.
+
+    >>> drop_from_differences(np.array([0.0, 1.0])).value
+    0.5
+    """
     from ..stats.intervals import paired_difference_interval
 
-    order, differences = paired_outcomes(comparison)
+    differences = np.asarray(differences, dtype=float)
     b, c = int((differences > 0).sum()), int((differences < 0).sum())
-    low, high = paired_difference_interval(b, c, len(order))
-    return metrics.MetricValue(float(differences.mean()), float(low), float(high), n=len(order))
+    low, high = paired_difference_interval(b, c, len(differences))
+    return metrics.MetricValue(float(differences.mean()), float(low), float(high), n=len(differences))
 
 
 def student_only_fooled(comparison, k: int = 5) -> list[dict]:

@@ -1,33 +1,25 @@
 """Built-in release gates: one test item per gate and student (``-k`` selects them).
 
-Each gate's thresholds, their sources and the default values are listed in the report header;
-see ``loyalty_tests/thresholds.py``.
+The prediction gates' items are made from the gate registry (``loyalty_tests.gates.registry``),
+one per entry, so a new prediction gate needs no line here; latency, robustness and baseline
+take fixtures of their own. Each gate's thresholds, their sources and the default values are
+listed in the report header; see ``loyalty_tests/gates/thresholds.py``.
 """
 
-
-def test_accuracy_drop(loyalty_gate):
-    """The student's accuracy may fall at most max_accuracy_drop below the teacher's."""
-    loyalty_gate.check("accuracy_drop")
+from loyalty_tests.gates.registry import GATES, PREDICTION_GATES
 
 
-def test_label_loyalty(loyalty_gate):
-    """The student predicts the teacher's label on at least min_label_loyalty of the examples."""
-    loyalty_gate.check("label_loyalty")
+def _prediction_gate_test(name: str):
+    def test(loyalty_gate):
+        loyalty_gate.check(name)
+
+    test.__name__ = test.__qualname__ = f"test_{name}"
+    test.__doc__ = GATES[name].summary
+    return test
 
 
-def test_probability_loyalty(loyalty_gate):
-    """Mean 1 - sqrt(JSD) between the two models' probabilities is at least min_probability_loyalty."""
-    loyalty_gate.check("probability_loyalty")
-
-
-def test_negative_flip_rate(loyalty_gate):
-    """At most max_negative_flip_rate of all examples go from right (teacher) to wrong (student)."""
-    loyalty_gate.check("negative_flip_rate")
-
-
-def test_label_distribution(loyalty_gate):
-    """The student has not collapsed onto a few labels the teacher spreads its predictions over."""
-    loyalty_gate.check("label_distribution")
+for _name in PREDICTION_GATES:
+    globals()[f"test_{_name}"] = _prediction_gate_test(_name)
 
 
 def test_latency(loyalty_gate, benchmark):

@@ -1,0 +1,26 @@
+"""Accuracy drop: teacher accuracy minus student accuracy, at most the tighter of the absolute
+and the relative limit, with the paired (McNemar-style) examples that would decide it."""
+
+from __future__ import annotations
+
+from ..stats import intervals, sample_size
+from . import checks
+from .result import GateResult, Rule
+
+GATE = "accuracy_drop"
+
+
+def check(report, thresholds, *, warn_only: bool = False, **_) -> GateResult:
+    m = report.metrics
+    teacher_accuracy, student_accuracy = m["teacher_accuracy"].value, m["student_accuracy"].value
+    b, c, n = int(m["correct_to_wrong"].value), int(m["wrong_to_correct"].value), len(report.data)
+    limit, source = checks.accuracy_drop_limit(teacher_accuracy, thresholds["max_accuracy_drop"],
+                                               thresholds["max_accuracy_drop_relative"])
+    needed = None if limit is None else sample_size.paired_examples_to_decide(b, c, n, limit)
+    return checks.gate_metric(GATE, m[GATE], limit, source, intervals.AT_MOST, Rule.from_thresholds(thresholds),
+                              warn_only=warn_only, needed=needed,
+                              detail=f" (teacher {teacher_accuracy:.3f}, student {student_accuracy:.3f})")
+
+
+def failure_examples(report, k: int = 5) -> tuple[str, list[dict]]:
+    return "disagreements", report.worst_examples(k)
