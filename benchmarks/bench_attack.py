@@ -1,6 +1,6 @@
 """Our textfooler attack vs TextAttack's, on the same Rotten Tomatoes examples, side by side.
 
-    bash benchmarks/setup_textattack_env.sh                        # once: TextAttack's venv (/work/ta-venv)
+    bash benchmarks/setup_textattack_env.sh                        # once: TextAttack's venv (.venv-textattack/)
     .venv/bin/python benchmarks/bench_attack.py [--examples 50]    # the comparison
     .venv/bin/python benchmarks/bench_attack.py --per-recipe       # charswap, textfooler, pwws alone (20 sentences)
 
@@ -51,14 +51,20 @@ DATA_SPEC = "rotten_tomatoes:test"
 TARGETS = {"speedup_dynamic": 3.0, "speedup_shipped": 20.0, "success_points": 1.0, "bare_forward_ratio": 1.1}
 
 
+def textattack_venv() -> Path:
+    """Where setup_textattack_env.sh puts TextAttack's venv: $TA_VENV, else .venv-textattack/ here."""
+    return Path(os.environ.get("TA_VENV") or HERE.parent / ".venv-textattack")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=None, help="size of the seeded sample (50; 20 with --per-recipe)")
     parser.add_argument("--budget", type=int, default=500, help="max model queries per attacked example")
     parser.add_argument("--seed", type=int, default=0, help="picks the sample; handed to both engines")
     parser.add_argument("--in-flight", type=int, default=None, help="examples our engine attacks in lockstep")
-    parser.add_argument("--ta-python", default=os.environ.get("TA_PYTHON", "/work/ta-venv/bin/python"),
-                        help="python of the TextAttack venv (benchmarks/setup_textattack_env.sh)")
+    parser.add_argument("--ta-python", default=os.environ.get("TA_PYTHON", str(textattack_venv() / "bin" / "python")),
+                        help="python of the TextAttack venv (benchmarks/setup_textattack_env.sh; default "
+                             "$TA_VENV/bin/python, else .venv-textattack/bin/python in the project)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where the demo teacher is cached (default: $LOYALTY_CACHE_DIR or ~/.cache)")
     parser.add_argument("--textattack-only", action="store_true", help="run only TextAttack's half")

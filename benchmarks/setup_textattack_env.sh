@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set-up for benchmarks/textattack_reference.py: a virtualenv of its own (TA_VENV, default
-# /work/ta-venv) with TextAttack 0.3.11 and everything it needs to run fully offline.
+# Set-up for benchmarks/textattack_reference.py: a virtualenv of its own with TextAttack 0.3.11 and
+# everything it needs to run fully offline. It goes in .venv-textattack/ at the project's root
+# (git-ignored); set TA_VENV=/some/path to put it elsewhere (bench_attack.py reads TA_VENV too).
 # Safe to run again: pip skips what is already installed and the NLTK data is rewritten the same.
 #
 # Why a separate venv: textattack 0.3.11 caps transformers below 4.58, the project's main venv
@@ -28,7 +29,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-VENV="${TA_VENV:-/work/ta-venv}"
+VENV="${TA_VENV:-$REPO/.venv-textattack}"
 PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 start=$SECONDS
 

@@ -3,7 +3,7 @@
 Runs inside the TextAttack virtualenv (benchmarks/setup_textattack_env.sh makes it), never in the
 project's main venv; benchmarks/bench_attack.py calls it as a subprocess:
 
-    /work/ta-venv/bin/python benchmarks/textattack_reference.py examples.json --output result.json
+    .venv-textattack/bin/python benchmarks/textattack_reference.py examples.json --output result.json
 
 ``examples.json`` is written by bench_attack.py so that both engines attack the same texts and
 labels: {"label_names": [...], "examples": [{"index": 3, "text": "...", "label": 1}, ...]}.

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/pytest loyalty_tests/suite --teacher demo --student int8 --attack textfooler --attack-examples 100 \
+exec "${LOYALTY_VENV:-.venv}/bin/pytest" loyalty_tests/suite --teacher demo --student int8 --attack textfooler --attack-examples 100 \
   --loyalty-json loyalty-report.json --loyalty-markdown loyalty-report.md --loyalty-html loyalty-report.html "$@"

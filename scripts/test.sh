@@ -20,9 +20,10 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
     || echo "test.sh: could not install chromium; the browser test will be skipped" >&2
 fi
 # Lint and format before the tests: a ruff failure fails the script (ruff comes with the dev extra).
-.venv/bin/ruff check . || { echo "test.sh: ruff check failed (try: .venv/bin/ruff check --fix .)" >&2; exit 1; }
-.venv/bin/ruff format --check . || { echo "test.sh: ruff format found unformatted files (run: .venv/bin/ruff format .)" >&2; exit 1; }
-.venv/bin/pytest "$@"
+VENV="${LOYALTY_VENV:-.venv}"
+"$VENV/bin/ruff" check . || { echo "test.sh: ruff check failed (try: $VENV/bin/ruff check --fix .)" >&2; exit 1; }
+"$VENV/bin/ruff" format --check . || { echo "test.sh: ruff format found unformatted files (run: $VENV/bin/ruff format .)" >&2; exit 1; }
+"$VENV/bin/pytest" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "test.sh: pytest collected no tests; that is a failure" >&2

@@ -129,3 +129,23 @@ def test_the_built_folder_is_readable_by_everyone(tiny_demo):
     folder = demo.build_demo_teacher(tiny_demo, progress=lambda message: None)
     assert folder.stat().st_mode & 0o777 == 0o755
     assert {path.stat().st_mode & 0o777 for path in folder.iterdir()} == {0o644}
+
+
+def test_the_demo_teacher_is_saved_to_a_folder_a_team_can_point_at(tiny_demo, tmp_path, capsys):
+    from loyalty_tests import load_model
+    from loyalty_tests.models import demo_export
+    from loyalty_tests.predictions import predict
+
+    target = tmp_path / "project" / "models" / "teacher"
+    assert demo_export.main([str(target), "--cache-dir", str(tiny_demo)]) == 0
+    assert f"to {target}; use it as --teacher {target} or load_model({str(target)!r})" in capsys.readouterr().out
+    assert {"model.safetensors", "config.json", "tokenizer.json", "demo.json"} <= {p.name for p in target.iterdir()}
+    assert [p.name for p in target.parent.iterdir()] == ["teacher"]  # no staging folder left behind
+    data = TextDataset("tiny:test", POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE),
+                       ("negative", "positive"))
+    saved = predict(load_model(str(target)), data).probabilities
+    cached = predict(load_model(str(demo.build_demo_teacher(tiny_demo))), data).probabilities
+    assert saved.tolist() == cached.tolist()
+    # never written over: a second save to the same folder is refused, and says why
+    assert demo_export.main([str(target), "--cache-dir", str(tiny_demo)]) == 2
+    assert "already exists and is not an empty folder" in capsys.readouterr().err

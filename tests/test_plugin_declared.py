@@ -1,5 +1,5 @@
 """Teams declare their teacher and students as fixtures (issue 9): plain `pytest` then runs every
-built-in gate on them; a clash with a command-line spec is an error; and only the selected gates'
+built-in gate on them; a command-line spec replaces the declared fixture for that run; and only the selected gates'
 work is done (none at all under --collect-only)."""
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ class Keyword:
         CALLS.append((self.name, len(texts)))
         hit = np.array([self.word in t for t in texts], dtype=float)
         return np.stack([0.9 - 0.8 * hit, 0.1 + 0.8 * hit], axis=1)
+
+
+def candidate():
+    return Keyword("model", "good")
 '''
 
 
@@ -116,19 +120,64 @@ def test_declared_onnx_student(team, tmp_path):
     result.stdout.fnmatch_lines(["*test_probability_loyalty PASSED*"])
 
 
-def test_a_declared_fixture_and_a_command_line_spec_clash(team):
-    team.makeconftest("""
-        import pytest
+DECLARED_PAIR = """
+    import pytest
+    from toy_models import Keyword
+
+    @pytest.fixture(scope="session")
+    def loyalty_teacher():
+        return Keyword("teacher")
+
+    @pytest.fixture(scope="session", params=["good", "bad"], ids=["loyal", "contrary"])
+    def loyalty_student(request, loyalty_teacher):
+        return Keyword(f"student-{request.param}", request.param)
+"""
+
+
+def test_the_command_line_student_replaces_the_declared_one_for_that_run(team):
+    """pytest's precedence: command line over configuration; the header says the fixture was replaced."""
+    team.makeconftest(DECLARED_PAIR)
+    team.makepyfile(test_team="def test_teams_own(student):\n    assert student.fingerprint == 'keyword-model'\n")
+    result = team.runpytest("-v", "--student", "candidate=toy_models:candidate", "--loyalty-json", "r.json")
+    result.stdout.fnmatch_lines(["*loyalty: teacher loyalty_teacher fixture (*conftest.py); students "
+                                 "candidate=toy_models:candidate (--student, replacing the loyalty_student fixture "
+                                 "in *conftest.py for this run)*"])
+    result.stdout.fnmatch_lines(["*test_label_loyalty[[]candidate[]] PASSED*"])
+    result.stdout.no_fnmatch_line("*[[]loyal[]]*")
+    result.stdout.no_fnmatch_line("*[[]contrary[]]*")
+    report = json.loads((team.path / "r.json").read_text())
+    assert [s["spec"] for s in report["students"]] == ["candidate"]
+    # the factory's own name, not the declared fixture's Keyword("student-good")
+    assert report["students"][0]["fingerprint"] == "keyword-model"
+    assert report["verdict"] == "PASSED" and result.ret == 0
+    # the team's own test sees the command-line student too
+    result.stdout.fnmatch_lines(["*test_teams_own[[]candidate[]] PASSED*"])
+
+
+def test_the_command_line_teacher_replaces_the_declared_one_everywhere(team):
+    """A declared student built from loyalty_teacher gets the command-line teacher too."""
+    team.makeconftest(DECLARED_PAIR.replace('return Keyword(f"student-{request.param}", request.param)',
+                                            'return Keyword(f"from-{loyalty_teacher.fingerprint}-{request.param}", request.param)'))
+    team.makepyfile(other_models="""
         from toy_models import Keyword
 
-        @pytest.fixture(scope="session", params=["good"])
-        def loyalty_student(request):
-            return Keyword("s")
+        def make():
+            return Keyword("replacement", "good")
     """)
-    result = team.runpytest("--teacher", "toy_models:Keyword", "--student", "int8")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--student int8 and a loyalty_student fixture (*conftest.py) both give the "
-                                 "students; use one of them*"])
+    result = team.runpytest("-v", "--teacher", "other_models:make", "--loyalty-json", "r.json")
+    result.stdout.fnmatch_lines(["*loyalty: teacher other_models:make (--teacher, replacing the loyalty_teacher "
+                                 "fixture in *conftest.py for this run); students loyalty_student fixture*"])
+    report = json.loads((team.path / "r.json").read_text())
+    assert report["teacher_fingerprint"] == "keyword-replacement"
+    assert [s["fingerprint"] for s in report["students"]] == ["keyword-from-keyword-replacement-good", "keyword-from-keyword-replacement-bad"]
+    result.stdout.fnmatch_lines(["*test_label_loyalty[[]contrary[]] FAILED*"])
+
+
+def test_without_the_command_line_the_declared_fixtures_serve(team):
+    team.makeconftest(DECLARED_PAIR)
+    result = team.runpytest("-v", "-k", "label_loyalty")
+    result.stdout.fnmatch_lines(["*test_label_loyalty[[]loyal[]] PASSED*", "*test_label_loyalty[[]contrary[]] FAILED*"])
+    result.stdout.no_fnmatch_line("*replacing*")
 
 
 def test_a_declared_student_without_a_teacher_is_an_error(team):

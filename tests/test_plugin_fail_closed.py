@@ -238,8 +238,31 @@ def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     assert worse.ret == 1
     worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=12 distinct, 12 duplicates not counted, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
                                 "0.010); outcome FAIL*--loyalty-update-baseline*"])
+
+
+def test_a_renamed_student_is_compared_with_the_baseline_s_only_student(toy):
+    """A release baseline holds the last release's student wherever its files were: with one student
+    in each report, those two are compared, and every line names both."""
+    write_baseline(toy)
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
-    other.stdout.fnmatch_lines(["*has no student 'toy_models:teacher' (it has [[]'toy_models:twin'[]])*"])
+    other.assert_outcomes(passed=1, deselected=7)
+    other.stdout.fnmatch_lines(["PASS [[]toy_models:teacher[]] label_loyalty 1.000 *; this run's student "
+                                "'toy_models:teacher' against the baseline's 'toy_models:twin' (one student in each "
+                                "report)"])
+
+
+def test_with_several_students_a_baseline_matches_by_label(toy):
+    two = ["--student", "candidate=toy_models:teacher", "--loyalty-baseline", "base.json"]
+    written = toy.runpytest(*toy_args(toy, "release=toy_models:twin", *two, "--loyalty-update-baseline"))
+    assert written.ret == 0
+    assert [s["spec"] for s in json.loads((toy.path / "base.json").read_text())["students"]] == ["release", "candidate"]
+    # the next release: release's files moved, a new candidate under a label the baseline lacks
+    result = toy.runpytest(*toy_args(toy, "release=toy_models:teacher", "--student", "next=toy_models:twin",
+                                     "--loyalty-baseline", "base.json", "-k", "baseline", "-v"))
+    result.stdout.fnmatch_lines(["*test_baseline[[]release[]] PASSED*"])
+    result.stdout.fnmatch_lines(["*test_baseline[[]next[]] FAILED*"])
+    result.stdout.fnmatch_lines(["*base.json: has no student 'next' (it has [[]'candidate', 'release'[]]); label the "
+                                 "students so they match: --student LABEL=SPEC*"])
 
 
 def test_ray_and_xdist_together_are_refused(toy):

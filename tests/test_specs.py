@@ -9,7 +9,7 @@ from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.models.classifiers import CallableClassifier, HFClassifier, OnnxClassifier
-from loyalty_tests.models.specs import ModelOptions, as_classifier, load_model
+from loyalty_tests.models.specs import ModelOptions, as_classifier, check_spec, load_model
 
 TEXTS = ["a good movie", "bad", "the film is not very good at all, really", "great", "awful film", "x"]
 
@@ -143,3 +143,20 @@ def test_loading_prints_no_progress_bars(tiny_dir, capfd):
     load_model(str(tiny_dir))
     captured = capfd.readouterr()
     assert "Loading weights" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("spec, hint", [("int9", "int8"), ("pune", "prune"), ("distil:layers=3", "distill")])
+def test_a_spec_that_reads_like_a_misspelt_recipe_gets_the_recipe_suggestion(spec, hint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LoyaltyError, match=rf"\(did you mean {hint}\?\)"):
+        check_spec(spec, "student")
+    if ":" not in spec:  # what a declared fixture's load_model("int9") says
+        with pytest.raises(LoyaltyError, match=rf"unknown model spec '{spec}' \(did you mean {hint}\?\)"):
+            load_model(spec)
+
+
+def test_a_missing_path_gets_no_recipe_suggestion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LoyaltyError, match="model path './int9' does not exist") as error:
+        check_spec("./int9", "student")
+    assert "did you mean" not in str(error.value)

@@ -9,6 +9,7 @@ file (``plugins/baseline.py``) and hands over its contents, or the reason it cou
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .checks import gate_baseline
@@ -26,10 +27,36 @@ def _failure(reason: str, tolerance: Threshold, path: Path) -> list[GateResult]:
     return [GateResult(GATE, False, None, None, tolerance.source, message)]
 
 
+def match_baseline_student(label: str, run_students, baseline_students) -> tuple[str | None, str]:
+    """Which of the baseline's students this run's student ``label`` is compared with, and a note
+    naming both when they differ; (None, the reason) when none fits.
+
+    A student is matched by its label (``--student LABEL=SPEC``, a declared fixture's param id, or
+    its spec); a release baseline holds the last release's student wherever its files were, so
+    when each report has exactly one student, those two are compared.
+
+    >>> match_baseline_student("release", ["release"], ["release", "int8"])
+    ('release', '')
+    >>> match_baseline_student("./models/mid", ["./models/mid"], ["./models/student"])[0]
+    './models/student'
+    >>> match_baseline_student("mid", ["mid", "int8"], ["student", "int8"])[0] is None
+    True
+    """
+    baseline_students = sorted(map(str, baseline_students))
+    if label in baseline_students:
+        return label, ""
+    if len(baseline_students) == 1 and len(set(run_students)) == 1:
+        old = baseline_students[0]
+        return old, f"this run's student {label!r} against the baseline's {old!r} (one student in each report)"
+    return None, (f"has no student {label!r} (it has {baseline_students}); label the students so they match: "
+                  "--student LABEL=SPEC, or the loyalty_student fixture's param ids")
+
+
 def check(baseline: dict | str, path: Path, label: str, report, teacher_fingerprint: str | None,
-          tolerance: Threshold, rule: Rule = Rule(), *, warn_only: bool = False) -> list[GateResult]:
+          tolerance: Threshold, rule: Rule = Rule(), *, warn_only: bool = False, run_students=()) -> list[GateResult]:
     """One result per metric of ``BASELINE_METRICS`` for student ``label``; ``baseline`` is the
-    report read from ``path`` or the reason it could not be used."""
+    report read from ``path`` or the reason it could not be used; ``run_students`` are the labels
+    of every student in this run."""
     if isinstance(baseline, str):
         return _failure(baseline, tolerance, path)
     data = report.data
@@ -45,9 +72,11 @@ def check(baseline: dict | str, path: Path, label: str, report, teacher_fingerpr
         return _failure(f"not comparable: {why} (baseline teacher fingerprint {old_teacher}, this run's "
                         f"{teacher_fingerprint})", tolerance, path)
     students = {row.get("spec"): row for row in baseline["students"] if isinstance(row, dict)}
-    if label not in students:
-        return _failure(f"has no student {label!r} (it has {sorted(map(str, students))})", tolerance, path)
-    old = students[label].get("metrics") or {}
-    return [gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance, rule,
-                          warn_only=warn_only, duplicates=getattr(report, "duplicates", 0))
-            for name in BASELINE_METRICS]
+    matched, note = match_baseline_student(label, run_students or [label], students)
+    if matched is None:
+        return _failure(note, tolerance, path)
+    old = students[matched].get("metrics") or {}
+    results = [gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance, rule,
+                             warn_only=warn_only, duplicates=getattr(report, "duplicates", 0))
+               for name in BASELINE_METRICS]
+    return [dataclasses.replace(result, message=f"{result.message}; {note}") for result in results] if note else results

@@ -110,7 +110,7 @@ def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
                            f"to the current folder {Path.cwd()}); check the path")
     if _HUB_ID.match(spec):
         return _load_hub(spec, path, options, teacher)
-    raise LoyaltyError(f"unknown model spec {spec!r}; give {SPEC_FORMS}")
+    raise LoyaltyError(f"unknown model spec {spec!r}{recipe_hint(spec)}; give {SPEC_FORMS}")
 
 
 def _is_path(spec: str) -> bool:
@@ -337,5 +337,25 @@ def check_spec(spec: str, role: str) -> None:
                            f"(relative to {Path.cwd()})")
     if path.exists() or (_HUB_ID.match(spec) and not _is_path(spec)):
         return  # a hub id is checked when it loads: that needs the network
+    hint = recipe_hint(spec)
+    if hint:
+        raise LoyaltyError(f"{role} spec {spec!r} is neither a compression recipe nor an existing path{hint}; "
+                           f"a spec is {SPEC_FORMS}")
     raise LoyaltyError(f"{role} model path {spec!r} does not exist (looked for {path.absolute()}); check the path; "
                        f"a spec is {SPEC_FORMS}")
+
+
+def recipe_hint(spec: str) -> str:
+    """`` (did you mean int8?)`` for a spec that reads like a misspelt recipe name (``int9``), not a path.
+
+    >>> recipe_hint("int9")
+    ' (did you mean int8?)'
+    >>> recipe_hint("./int9")
+    ''
+    """
+    from ..compress import known_method_names
+    from ..infra.suggest import did_you_mean
+
+    if _is_path(spec) or "/" in spec:
+        return ""
+    return did_you_mean(spec.split("+", 1)[0].split(":", 1)[0], known_method_names())

@@ -75,7 +75,8 @@ def baseline_shape_problem(report: dict) -> str | None:
     return None
 
 
-def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, warn: bool) -> list[GateResult]:
+def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, warn: bool,
+                   run_students=()) -> list[GateResult]:
     path = Path(settings.baseline)
     if settings.update_baseline:
         import pytest
@@ -83,7 +84,8 @@ def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, w
         pytest.skip(f"--loyalty-update-baseline: this run's report will be written to {path}")
     baseline = load_baseline(path)
     results = GATES["baseline"].check(baseline, path, label, report, teacher.fingerprint,
-                                  thresholds["baseline_tolerance"], rule, warn_only=warn)
+                                  thresholds["baseline_tolerance"], rule, warn_only=warn,
+                                  run_students=run_students)
     if len(results) == len(BASELINE_METRICS):  # compared: say when the environments differ
         _warn_on_environment(baseline.get("environment") or {}, path)
     return results

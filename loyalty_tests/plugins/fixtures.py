@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 
 from ..errors import LoyaltyError
+from .labels import split_label
 
 SETTINGS_KEY = pytest.StashKey[object]()  # LoyaltySettings, built in pytest_configure
 DECLARED_KEY = pytest.StashKey[dict]()  # which of loyalty_teacher/loyalty_student a conftest declares, and where
@@ -55,7 +56,7 @@ def student_label(item) -> str:
     if callspec is None:
         return "student"
     if "loyalty_student_spec" in callspec.params:
-        return callspec.params["loyalty_student_spec"]
+        return split_label(callspec.params["loyalty_student_spec"])[0]
     return callspec.id
 
 
@@ -71,7 +72,7 @@ def failing(work):
 def pytest_generate_tests(metafunc):
     if "loyalty_student_spec" in metafunc.fixturenames:
         specs = list(metafunc.config.stash[SETTINGS_KEY].students) or [None]
-        metafunc.parametrize("loyalty_student_spec", specs, ids=[s or "no-student" for s in specs], scope="session")
+        metafunc.parametrize("loyalty_student_spec", specs, ids=[split_label(s)[0] if s else "no-student" for s in specs], scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +108,7 @@ def loyalty_student(request, loyalty_student_spec, loyalty_teacher):
         pytest.skip(unseen_fixture("loyalty_student", session.declared_students) or
                     "no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
     teacher = session.classifier(loyalty_teacher, "teacher")
-    return failing(lambda: session.student_from_spec(loyalty_student_spec, teacher))
+    return failing(lambda: session.student_from_spec(split_label(loyalty_student_spec)[1], teacher))
 
 
 @pytest.fixture(scope="session")

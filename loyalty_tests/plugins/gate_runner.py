@@ -130,8 +130,9 @@ class GateRunner:
     def check_baseline(self) -> list:
         from .baseline import check_baseline
 
+        run_students = {student_label(item) for item in self.request.session.items if is_gate_item(item)}
         results = check_baseline(self.settings, self.label, self.report, self.teacher, self.thresholds,
-                                 self.rule, warn="baseline" in self.warn_only)
+                                 self.rule, warn="baseline" in self.warn_only, run_students=sorted(run_students))
         for result in results:
             self._record(result)
         bad = [r for r in results if not r.passed or r.warned]

@@ -11,6 +11,7 @@ import argparse
 import re
 
 from ..gates.thresholds import THRESHOLD_SPECS, cli_flag, ini_name
+from .report_paths import add_report_ini
 
 
 def whole_number(minimum: int, maximum: int | None = None):
@@ -40,10 +41,12 @@ def add_options(parser) -> None:
     group = parser.getgroup("loyalty", "loyalty: gate a compressed student against its teacher")
     add = group.addoption
     add("--teacher", "--loyalty-teacher", dest="loyalty_teacher", default=None, metavar="SPEC",
-        help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME")
+        help="teacher model: demo, ./hf-dir, ./model.onnx, pkg.module:factory or ORG/NAME; replaces a declared "
+             "loyalty_teacher fixture for this run")
     add("--student", "--loyalty-student", dest="loyalty_students", action="append", default=[], metavar="SPEC",
         help="student model (repeatable): any teacher spec or a compression recipe of the teacher, e.g. int8; "
-             "every gate runs once per student")
+             "LABEL=SPEC names it in ids, reports and baselines (release=./models/mid); every gate runs once per "
+             "student; replaces a declared loyalty_student fixture for this run")
     add("--loyalty-data", default=None, metavar="SPEC",
         help="evaluation data: file.csv/.tsv/.jsonl, rotten_tomatoes (default), imdb, bbc_news "
              "(add :train/:validation/:test), or a hub dataset name/config:split")
@@ -92,9 +95,11 @@ def add_options(parser) -> None:
     add("--loyalty-ray-address", default=None, metavar="ADDRESS",
         help="with --loyalty-engine ray: the cluster to join (auto: the one `ray start` made; HOST:PORT or "
              "ray://...); default: start a local Ray instance")
-    add("--loyalty-json", default=None, metavar="PATH", help="write the gate report as JSON")
+    add("--loyalty-json", default=None, metavar="PATH",
+        help="write the gate report as JSON (ini loyalty_json; default: no file)")
     add("--loyalty-markdown", default=None, metavar="PATH",
-        help="write the gate report as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+        help="write the gate report as Markdown (ini loyalty_markdown; default: no file); replaces the file, "
+             "except $GITHUB_STEP_SUMMARY's, which it appends to")
     add("--loyalty-html", default=None, metavar="PATH",
         help="write the gate report as one self-contained HTML page (charts need the [html] extra); "
              "ini loyalty_html")
@@ -127,7 +132,7 @@ def add_options(parser) -> None:
 
     add_lm_options(group, whole_number)
     parser.addini("loyalty_engine", help="where predictions and attacks run: local (default) or ray", default=None)
-    parser.addini("loyalty_html", help="write the gate report as one self-contained HTML page here", default=None)
+    add_report_ini(parser)
     for key, spec in THRESHOLD_SPECS.items():
         # The robustness threshold also answers to the short form the other attack options use.
         short = ("--max-robustness-drop",) if key == "max_robustness_drop" else ()

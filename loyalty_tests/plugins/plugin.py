@@ -1,7 +1,8 @@
 """pytest entry point (``pytest11``): options, fixtures, the built-in gate suite and reports.
 
 Teacher and students come from the command line (``--teacher``/``--student``) or from fixtures a
-conftest declares (``loyalty_teacher``/``loyalty_student``); never both for the same role. The
+conftest declares (``loyalty_teacher``/``loyalty_student``); for a role given both ways, the
+command line wins for that run (``students.py``). The
 gate suite (``loyalty_tests/suite``) is collected when there is a teacher and a student: with
 command-line specs and no test paths, it is all that runs (``pytest --teacher demo --student int8``
 in a project with its own tests gates the models and nothing else); with declared fixtures,
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import LoyaltyError
-from . import fixtures, gate_runner
+from . import fixtures, gate_runner, students, told_once
 from .configfile import realign
 from .fixtures import DECLARED_KEY, SESSION_KEY, SETTINGS_KEY, loyalty_session
 from .items import is_gate_item
@@ -41,7 +42,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "loyalty(**thresholds): override loyalty gate thresholds for this test, "
                                        "e.g. @pytest.mark.loyalty(min_label_loyalty=0.95)")
     try:
-        check_ini_keys(config.inipath)
+        check_ini_keys(config.inipath, registered_ini_keys(config))
     except LoyaltyError as error:
         raise pytest.UsageError(str(error)) from error
     settings = LoyaltySettings.from_config(config)  # the one place options and ini keys are read
@@ -59,6 +60,10 @@ def pytest_configure(config):
         raise pytest.UsageError(f"loyalty: {error}") from error
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
+    config.pluginmanager.register(told_once, "loyalty-told-once")
+    if has_teacher and has_students and (loyalty_session(config).replaced_teacher
+                                         or loyalty_session(config).replaced_students):
+        config.pluginmanager.register(students, "loyalty-students")  # the command line over a declared fixture
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, settings), "loyalty-report")
     if has_teacher and has_students and not settings.no_suite:
@@ -104,15 +109,8 @@ def declared_fixtures(config) -> dict[str, str]:
 
 
 def _check_sources(settings, declared: dict, has_teacher: bool, has_students: bool) -> None:
-    """Each role has one source, and a teacher needs a student (and the other way round)."""
-    declared_teacher, declared_students = declared.get("loyalty_teacher"), declared.get("loyalty_student")
-    if settings.teacher and declared_teacher:
-        raise pytest.UsageError(f"loyalty: --teacher {settings.teacher} and a loyalty_teacher fixture "
-                                f"({declared_teacher}) both give the teacher; use one of them")
-    if settings.students and declared_students:
-        raise pytest.UsageError(f"loyalty: --student {' --student '.join(settings.students)} and a "
-                                f"loyalty_student fixture ({declared_students}) both give the students; "
-                                "use one of them")
+    """A teacher needs a student (and the other way round). A role given both on the command line
+    and by a declared fixture takes the command line's model for this run (``students.py``)."""
     if has_students and not has_teacher:
         raise pytest.UsageError("loyalty: students need a teacher to be compared against: pass --teacher SPEC "
                                 "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture")
@@ -120,6 +118,19 @@ def _check_sources(settings, declared: dict, has_teacher: bool, has_students: bo
         raise pytest.UsageError(f"loyalty: teacher {settings.teacher or 'fixture'} needs at least one student: "
                                 "pass --student SPEC (a model or a recipe, e.g. --student int8) or declare a "
                                 "loyalty_student fixture")
+
+
+def registered_ini_keys(config) -> set[str]:
+    """Every ``loyalty_*`` ini key registered with pytest's parser (by this plugin or another), so
+    a key ``--help`` documents is never refused."""
+    try:
+        registered = config._parser._inidict  # pytest keeps addini's keys here; it has no public list
+    except AttributeError:  # a pytest whose internals moved: the keys this plugin registers itself
+        from ..gates.thresholds import THRESHOLD_SPECS, ini_name
+
+        registered = {ini_name(key): None for key in THRESHOLD_SPECS}
+        registered.update(dict.fromkeys(("loyalty_engine", "loyalty_json", "loyalty_markdown")))
+    return {key for key in registered if key.startswith("loyalty_")}
 
 
 def _check_warn_only(settings) -> None:
@@ -146,9 +157,7 @@ def pytest_report_header(config):
     session = config.stash.get(SESSION_KEY, None)
     if session is None or not session.active:
         return None
-    teacher = session.teacher_spec or f"loyalty_teacher fixture ({session.declared_teacher})"
-    students = ", ".join(session.student_specs) or f"loyalty_student fixture ({session.declared_students})"
-    lines = [f"loyalty: teacher {teacher}; students {students}; data {session.data_spec}; "
+    lines = [f"loyalty: {students.header_lines(session)}; data {session.data_spec}; "
              f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}; engine {session.engine_name}"]
     if session.attacking:
         attack = session.attack_config()

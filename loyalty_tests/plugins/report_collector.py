@@ -34,7 +34,7 @@ class ReportCollector:
         self.records: list = []  # report.records.GateRecord
         self.report: dict | None = None
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
-        self.written: list[str] = []
+        self.written: dict[str, str] = {}  # path -> what was done there (written, appended to), for the terminal
         self.unwritten: list[str] = []  # one line per report file that could not be written
 
     @pytest.hookimpl(trylast=True)
@@ -119,11 +119,10 @@ class ReportCollector:
     def _write(self, path: str, text) -> None:
         """Write one report file; one that cannot be written (read-only folder, full disk) is named
         after the report is printed, not raised from the session's end as a traceback."""
-        from ..infra.cache import atomic_write_text
+        from .report_paths import write_report
 
         try:
-            atomic_write_text(Path(path), text())
-            self.written.append(path)
+            self.written[path] = write_report(Path(path), text())
         except OSError as error:
             self.unwritten.append(f"could not write {path}: {error.strerror or type(error).__name__}"
                                   f"{f' ({error.filename})' if error.filename and str(error.filename) != path else ''}")
@@ -139,7 +138,7 @@ class ReportCollector:
         settings = self.settings
         for path in (settings.json_path, settings.markdown_path, settings.html_path):
             if path and path in self.written:
-                terminalreporter.write_line(f"wrote {path}")
+                terminalreporter.write_line(self.written[path])
         if settings.baseline and settings.update_baseline:
             if self.baseline_refused:
                 terminalreporter.write_line(f"did not write baseline {settings.baseline}: the verdict is "

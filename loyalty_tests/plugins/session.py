@@ -20,6 +20,7 @@ from ..engines.latency import LatencyResult, measure_latency
 from ..errors import LoyaltyError
 from ..models.specs import ModelOptions, as_classifier, check_spec, load_model
 from ..predictions import predict
+from .labels import split_label
 from .settings import LoyaltySettings
 
 
@@ -55,6 +56,15 @@ class LoyaltySession:
     @property
     def has_students(self) -> bool:
         return bool(self.student_specs or self.declared_students)
+
+    @property
+    def replaced_teacher(self) -> bool:
+        """``--teacher`` given while a conftest declares ``loyalty_teacher``: the command line wins."""
+        return bool(self.teacher_spec and self.declared_teacher)
+
+    @property
+    def replaced_students(self) -> bool:
+        return bool(self.student_specs and self.declared_students)
 
     @property
     def active(self) -> bool:
@@ -293,4 +303,4 @@ class LoyaltySession:
         if self.teacher_spec:
             check_spec(self.teacher_spec, "teacher")
         for spec in self.student_specs:
-            check_spec(spec, "student")
+            check_spec(split_label(spec)[1], "student")

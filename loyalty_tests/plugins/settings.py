@@ -20,8 +20,9 @@ from ..infra.cache import default_cache_dir
 from ..infra.suggest import did_you_mean
 
 DEFAULT_DATA = "rotten_tomatoes"
-# every key options.add_options adds
-INI_KEYS = ("loyalty_engine", "loyalty_html", *(ini_name(key) for key in THRESHOLD_SPECS))
+# every key options.add_options adds; report paths in ini are relative to the ini file
+INI_KEYS = ("loyalty_engine", "loyalty_json", "loyalty_markdown", "loyalty_html",
+            *(ini_name(key) for key in THRESHOLD_SPECS))
 ENGINES = ("local", "ray")
 
 
@@ -81,12 +82,13 @@ class LoyaltySettings:
                         for key in THRESHOLD_SPECS})
         options["numprocesses"] = getattr(config.option, "numprocesses", None)
         ini = {name: config.getini(name) for name in INI_KEYS}
-        return cls.from_mappings(options, ini)
+        return cls.from_mappings(options, ini, ini_folder=config.inipath.parent if config.inipath else config.rootpath)
 
     @classmethod
-    def from_mappings(cls, options: dict, ini: dict) -> "LoyaltySettings":
+    def from_mappings(cls, options: dict, ini: dict, ini_folder: Path | None = None) -> "LoyaltySettings":
         """Settings from parsed options (argparse ``dest`` -> value) and ini values (name -> raw
-        value); a missing entry takes its default. Precedence: default < ini < command line."""
+        value); a missing entry takes its default. Precedence: default < ini < command line. A report
+        path from ini is relative to ``ini_folder``; one from the command line to the current folder."""
         values = {name: options[dest] for dest, name in OPTION_FIELDS.items() if options.get(dest) is not None}
         cache = values.pop("cache_dir", None)
         engine = values.get("engine") or ini.get("loyalty_engine") or "local"
@@ -96,7 +98,10 @@ class LoyaltySettings:
                       "cache_dir": Path(cache).expanduser() if cache else default_cache_dir(),
                       "use_cache": not options.get("loyalty_no_cache"),
                       "engine": engine, "xdist_workers": options.get("numprocesses"),
-                      "html_path": values.get("html_path") or ini.get("loyalty_html") or None,
+                      "json_path": values.get("json_path") or _ini_path(ini.get("loyalty_json"), ini_folder),
+                      "markdown_path": values.get("markdown_path") or _ini_path(ini.get("loyalty_markdown"),
+                                                                                ini_folder),
+                      "html_path": values.get("html_path") or _ini_path(ini.get("loyalty_html"), ini_folder),
                       "cli_thresholds": {key: options.get("loyalty_threshold_" + key) for key in THRESHOLD_SPECS},
                       "ini_thresholds": {key: ini.get(ini_name(key)) for key in THRESHOLD_SPECS}})
 
@@ -161,18 +166,28 @@ OPTION_FIELDS = {
 assert set(OPTION_FIELDS.values()) <= {f.name for f in fields(LoyaltySettings)}
 
 
-def unknown_ini_keys(inipath) -> list[str]:
+def unknown_ini_keys(inipath, known=INI_KEYS) -> list[str]:
     """``loyalty_*`` keys in pytest's config file that name no threshold or setting: a misspelt
-    threshold key would otherwise leave its gate at the default with only a warning."""
-    return sorted(key for key in _ini_keys(inipath) if key.startswith("loyalty_") and key not in INI_KEYS)
+    threshold key would otherwise leave its gate at the default with only a warning. ``known``: the
+    keys registered with pytest's parser, so a key ``--help`` documents (this plugin's or another's)
+    is never refused."""
+    return sorted(key for key in _ini_keys(inipath) if key.startswith("loyalty_") and key not in known)
 
 
-def check_ini_keys(inipath) -> None:
-    unknown = unknown_ini_keys(inipath)
+def check_ini_keys(inipath, known=INI_KEYS) -> None:
+    unknown = unknown_ini_keys(inipath, known)
     if unknown:
-        hints = "".join(did_you_mean(key, INI_KEYS) for key in unknown)
+        hints = "".join(did_you_mean(key, known) for key in unknown)
         raise LoyaltyError(f"unknown ini key(s) {', '.join(unknown)}{hints} in {inipath}; "
-                           f"known loyalty keys: {', '.join(sorted(INI_KEYS))}")
+                           f"known loyalty keys: {', '.join(sorted(known))}")
+
+
+def _ini_path(value, folder: Path | None) -> str | None:
+    """A report path from ini: relative to the ini file's folder, as pytest's own ``paths`` values."""
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    return str(path if path.is_absolute() or folder is None else Path(folder) / path)
 
 
 def _ini_keys(inipath) -> set[str]:

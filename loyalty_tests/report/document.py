@@ -134,9 +134,8 @@ def table_rows(report: dict) -> list[list[str]]:
     rows.append(teacher_row + [""])
     for student in report["students"]:
         metrics, gates = student["metrics"], student["gates"]
-        passed = sum(1 for g in gates if g["outcome"] == "passed")
         bad = [f"{g['gate']} {g['outcome']}" for g in gates if not OUTCOMES[g["outcome"]][0] or g["outcome"] == "warned"]
-        verdict = f"{passed}/{len(gates)} passed" + (f" ({', '.join(bad)})" if bad else "")
+        verdict = gate_counts(gates) + (f" ({', '.join(bad)})" if bad else "")
         speedup = f"{student['latency']['speedup']:.2f}x" if student.get("latency") else "–"
         row = [student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
                _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True), speedup]
@@ -145,6 +144,19 @@ def table_rows(report: dict) -> list[list[str]]:
             row.append(f"{robustness['student']['accuracy_under_attack']:.3f}" if robustness else "–")
         rows.append(row + [verdict])
     return rows
+
+
+def gate_counts(gates: list[dict]) -> str:
+    """Each outcome counted apart, as pytest counts tests: a skipped gate is neither passed nor failed.
+
+    >>> gate_counts([{"outcome": "passed"}] * 5 + [{"outcome": "skipped"}])
+    '5 passed, 1 skipped'
+    >>> gate_counts([{"outcome": "error"}, {"outcome": "passed"}, {"outcome": "error"}])
+    '1 passed, 2 errors'
+    """
+    counts = {outcome: sum(1 for g in gates if g["outcome"] == outcome) for outcome in OUTCOMES}
+    return ", ".join(f"{n} {outcome}{'s' if outcome == 'error' and n > 1 else ''}"
+                     for outcome, n in counts.items() if n) or "no gates"
 
 
 def robustness_lines(report: dict, examples: int = 2) -> list[str]:
