@@ -70,7 +70,7 @@ def test_failing_gate_exits_1_with_numbers_and_examples(project):
         "*label_loyalty 0.* (n=12 distinct, 36 duplicates not counted, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
         "*worst disagreements:*",
         "*#* label=* teacher[[]negative=* positive=*[]] student[[]negative=*",
-        "gate verdict: FAILED",
+        "gate verdict: FAILED*",
     ])
 
 
