@@ -75,7 +75,7 @@ def test_every_ini_key_the_parser_knows_is_accepted(toy, request):
 
 def test_plain_pytest_writes_no_report_unless_ini_names_one(toy):
     toy.makeini("[pytest]\n")
-    toy.runpytest(*toy_args(toy)).assert_outcomes(passed=5, deselected=3)
+    toy.runpytest(*toy_args(toy)).assert_outcomes(passed=5, skipped=4, deselected=4)  # factories load before they are told apart: the four LM gates skip
     assert not list(toy.path.glob("*.json")) and not list(toy.path.glob("*.md"))
 
 
