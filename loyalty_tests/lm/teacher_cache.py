@@ -92,19 +92,28 @@ def pad_id(tokenizer) -> int:
     return 0
 
 
+def next_token_logits(model, role: str, texts: TokenizedTexts, batch_size: int,
+                      progress: Callable[[str], None] | None = None):
+    """Yield ``(index, logits, next_tokens)`` per text, one forward pass of ``model`` per batch of
+    similar-length texts: ``logits`` are the positions that predict ``next_tokens`` (ids[1:])."""
+    groups = batches([len(row) for row in texts.ids], batch_size)
+    for number, group in enumerate(groups, 1):
+        input_ids, mask = padded([texts.ids[i] for i in group], pad_id(model.tokenizer))
+        logits = model.logits(input_ids, mask)
+        for row, index in enumerate(group):
+            n = len(texts.ids[index])
+            yield index, logits[row, : n - 1].numpy(), texts.ids[index][1:]
+        del logits  # a batch's full-vocabulary logits are the biggest thing held; free them before the next
+        if progress is not None:
+            progress(f"{role} {model.name}: batch {number}/{len(groups)}")
+
+
 def run_teacher(teacher, texts: TokenizedTexts, k: int, batch_size: int,
                 progress: Callable[[str], None] | None = None) -> list[TeacherSummary]:
     """One forward pass of the teacher per batch; per text, its top-K summary."""
     summaries: list[TeacherSummary | None] = [None] * len(texts.ids)
-    groups = batches([len(row) for row in texts.ids], batch_size)
-    for number, group in enumerate(groups, 1):
-        input_ids, mask = padded([texts.ids[i] for i in group], pad_id(teacher.tokenizer))
-        logits = teacher.logits(input_ids, mask)
-        for row, index in enumerate(group):
-            n = len(texts.ids[index])
-            summaries[index] = summarize_teacher(logits[row, :n - 1].numpy(), texts.ids[index][1:], k)
-        if progress is not None:
-            progress(f"teacher {teacher.name}: batch {number}/{len(groups)}")
+    for index, logits, next_tokens in next_token_logits(teacher, "teacher", texts, batch_size, progress):
+        summaries[index] = summarize_teacher(logits, next_tokens, k)
     return summaries
 
 

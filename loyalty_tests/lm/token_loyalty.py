@@ -19,7 +19,7 @@ import numpy as np
 from ..metrics import MetricValue
 from ..stats.clustered import cluster_ratio_interval
 from .model import check_same_kind, check_same_tokenizer
-from .teacher_cache import batches, pad_id, padded, teacher_summaries, tokenize
+from .teacher_cache import next_token_logits, teacher_summaries, tokenize
 from .tokens import STATISTICS, TeacherSummary, token_statistics
 
 # Which scale each mean's interval is built on (see stats.clustered): shares on the logit scale,
@@ -126,16 +126,8 @@ def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, ba
     summaries, from_cache = teacher_summaries(teacher, tokenized, k=top_k, batch_size=batch_size,
                                               cache_dir=cache_dir, use_cache=use_cache, progress=progress)
     per_text: list[dict[str, np.ndarray] | None] = [None] * len(tokenized.ids)
-    groups = batches([len(row) for row in tokenized.ids], batch_size)
-    for number, group in enumerate(groups, 1):
-        input_ids, mask = padded([tokenized.ids[i] for i in group], pad_id(student.tokenizer))
-        logits = student.logits(input_ids, mask)
-        for row, index in enumerate(group):
-            n = len(tokenized.ids[index])
-            per_text[index] = _text_statistics(summaries[index], logits[row, :n - 1].numpy(), tokenized.ids[index][1:])
-        del logits
-        if progress is not None:
-            progress(f"student {student.name}: batch {number}/{len(groups)}")
+    for index, logits, next_tokens in next_token_logits(student, "student", tokenized, batch_size, progress):
+        per_text[index] = _text_statistics(summaries[index], logits, next_tokens)
     per_token = {name: np.concatenate([values[name] for values in per_text]) for name in STATISTICS}
     offsets = np.concatenate([[0], np.cumsum(tokenized.observations)])
     return TokenLoyaltyResult(teacher.name, student.name, int(top_k), offsets, per_token,
