@@ -20,7 +20,8 @@ from loyalty_tests.models.classifiers import HFClassifier
 
 # One small recipe per registered method; a method registered without one here fails the test below.
 RECIPES = {"int8": "int8", "prune": "prune:0.4", "heads": "heads:0.5", "distill": "distill:layers=1",
-           "theseus": "theseus:layers=1,rate=0.7", "qat": "qat:fraction=0.5", "onnx-int8": "onnx-int8"}
+           "theseus": "theseus:layers=1,rate=0.7", "qat": "qat:fraction=0.5", "onnx-int8": "onnx-int8",
+           "int8-weight": "int8-weight:keep=classifier"}
 TEXTS = POSITIVE + NEGATIVE
 
 

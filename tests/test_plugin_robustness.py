@@ -151,7 +151,7 @@ def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy
     sequential_project(toy_project, 400)
     result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400",
                                                     "--attack-block", "50"))
-    result.assert_outcomes(passed=1, deselected=8)
+    result.assert_outcomes(passed=1, deselected=12)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     assert robustness["stop_reason"] == "decided PASS after 100 of 400 examples"
     assert robustness["robustness_drop"]["n"] == 100
@@ -161,20 +161,24 @@ def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project)
     sequential_project(toy_project, 100)
     result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50",
                                                     "--attack-block", "50"))
-    result.assert_outcomes(passed=1, deselected=8)
+    result.assert_outcomes(passed=1, deselected=12)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     drop = robustness["robustness_drop"]
     assert robustness["stop_reason"] == "attacked all 50 examples"
-    assert drop["ci_high"] == pytest.approx(1.96 ** 2 / (50 + 1.96 ** 2), abs=2e-3)  # Tango at b = c = 0
+    # Tango with the gates' continuity count at b = c = 0: the restricted MLE puts all mass on one
+    # side (p01 = 0), so the bound solves (n d - 1)^2 = z^2 n d (1 - d), a quadratic in d
+    n, z = 50, 1.96
+    a, b, c = n * n + z * z * n, 2 * n + z * z * n, 1.0
+    assert drop["ci_high"] == pytest.approx((b + (b * b - 4 * a * c) ** 0.5) / (2 * a), abs=2e-3)
 
 
 def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
     result = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
                                    "dev.csv", "--attack", "charswap", "--attack-examples", "10", "--collect-only")
     result.stdout.fnmatch_lines(["*loyalty note: with 10 attacked examples the robustness_drop gate cannot PASS*"
-                                 "use at least 35 attacked examples*"])
+                                 "use at least 53 attacked examples*"])
     enough = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
-                                   "dev.csv", "--attack", "charswap", "--attack-examples", "50", "--attack-block", "50",
+                                   "dev.csv", "--attack", "charswap", "--attack-examples", "53", "--attack-block", "53",
                                    "--collect-only")
     assert "loyalty note" not in enough.stdout.str()
 

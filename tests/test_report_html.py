@@ -174,5 +174,5 @@ def test_plugin_writes_the_page_from_the_option_and_from_ini(pytester):
     assert np.sum(student["evidence"]["agreement_matrix"]) == report["data"]["n"]
     assert {"gates", "agreement", "examples", "calibration"} <= set(sections(page))
     pytester.makeini("[pytest]\nloyalty_html = from-ini.html\n")
-    pytester.runpytest(*args).stdout.fnmatch_lines(["wrote from-ini.html"])
+    pytester.runpytest(*args).stdout.fnmatch_lines([f"wrote {pytester.path / 'from-ini.html'}"])  # beside the ini
     assert (pytester.path / "from-ini.html").read_text().startswith("<!doctype html>")

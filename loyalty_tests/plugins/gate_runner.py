@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 from .fixtures import failing, loyalty_session, marker_thresholds, student_label
-from .items import ITEM_PROPERTY, ROW_PROPERTY, is_gate_item
+from .items import ITEM_PROPERTY, NOT_APPLICABLE_PROPERTY, ROW_PROPERTY, is_gate_item
 
 EVIDENCE_ATTACHED = pytest.StashKey[set]()  # students whose evidence a record already carries
 
@@ -56,6 +56,7 @@ class GateRunner:
         self.lm_run = failing(lambda: lm_session.pair_is_lm(teacher, student))
         reason = lm_session.skip_reason(gate, self.lm_run, teacher)
         if reason:
+            request.node.user_properties.append((NOT_APPLICABLE_PROPERTY, reason))
             pytest.skip(reason)
         if gate in PREDICTION_GATES or gate == "baseline":
             self.report  # computed in setup: a model that crashes makes the gate an ERROR, not a FAIL

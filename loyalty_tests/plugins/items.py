@@ -6,6 +6,9 @@ from __future__ import annotations
 
 ROW_PROPERTY = "loyalty_row"  # a GateRecord as JSON, one per checked gate
 ITEM_PROPERTY = "loyalty_item"  # {"student", "gate"}, set before the item runs
+# set on a gate item skipped because it does not apply to this pair (an LM gate for classifiers, a
+# classifier gate for LMs without a choice task): the report leaves it out rather than count a skip
+NOT_APPLICABLE_PROPERTY = "loyalty_not_applicable"
 SUITE_MODULE = "test_loyalty_gates.py"
 LM_SUITE_MODULE = "test_lm_gates.py"  # the causal-LM gates
 

@@ -202,5 +202,7 @@ def pytest_collection_modifyitems(config, items):
     from .items import LM_SUITE_MODULE
     from .lm_session import spec_kind
 
-    if spec_kind(settings.teacher) == "classifier":  # plainly no LM: no LM gates listed at all
-        items[:] = [item for item in items if item.path.name != LM_SUITE_MODULE]
+    lm_items = [item for item in items if is_gate_item(item) and item.path.name == LM_SUITE_MODULE]
+    items[:] = [item for item in items if item not in lm_items]
+    if spec_kind(settings.teacher) != "classifier":  # plainly no LM: no LM gates listed at all
+        items += lm_items  # last: a classifier pair's own gates run (and tell a load error) first

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .items import ITEM_PROPERTY, ROW_PROPERTY, is_gate_item, is_gate_nodeid
+from .items import ITEM_PROPERTY, NOT_APPLICABLE_PROPERTY, ROW_PROPERTY, is_gate_item, is_gate_nodeid
 
 
 def _reason(report) -> str:
@@ -36,6 +36,7 @@ class ReportCollector:
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
         self.written: dict[str, str] = {}  # path -> what was done there (written, appended to), for the terminal
         self.unwritten: list[str] = []  # one line per report file that could not be written
+        self.not_applicable: dict[str, str] = {}  # nodeid -> why the gate does not apply to this pair
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -48,6 +49,11 @@ class ReportCollector:
     def pytest_runtest_logreport(self, report):
         labelled = any(name == ITEM_PROPERTY for name, _ in report.user_properties)
         if not (labelled or report.nodeid in self.expected):
+            return
+        reasons = [value for name, value in report.user_properties if name == NOT_APPLICABLE_PROPERTY]
+        if reasons:  # not a gate of this pair: neither a pass nor a skip in the report
+            self.not_applicable[report.nodeid] = reasons[0]
+            self.items.pop(report.nodeid, None)
             return
         item = self.items.setdefault(report.nodeid, {"student": None, "gate": None, "outcome": None,
                                                      "reason": None, "gates": []})
@@ -81,7 +87,7 @@ class ReportCollector:
         if hasattr(self.config, "workerinput") or not (self.items or self.expected):
             return
         items = dict(self.items)
-        for nodeid in self.expected - set(items):
+        for nodeid in self.expected - set(items) - set(self.not_applicable):
             name = nodeid.rsplit("::", 1)[-1]
             gate, _, student = name.partition("[")
             items[nodeid] = {"student": student.rstrip("]") or "student", "gate": gate.removeprefix("test_"),
@@ -135,6 +141,11 @@ class ReportCollector:
 
         for line in document.render_terminal(self.report):
             terminalreporter.write_line(line)
+        if self.not_applicable:
+            gates = sorted({nodeid.rsplit("::", 1)[-1].partition("[")[0].removeprefix("test_")
+                            for nodeid in self.not_applicable})
+            terminalreporter.write_line(f"left out {len(self.not_applicable)} gate item(s) that do not apply to "
+                                        f"this pair ({', '.join(gates)}): {sorted(set(self.not_applicable.values()))[0]}")
         settings = self.settings
         for path in (settings.json_path, settings.markdown_path, settings.html_path):
             if path and path in self.written:

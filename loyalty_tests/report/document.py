@@ -128,7 +128,7 @@ def table_rows(report: dict) -> list[list[str]]:
               "speedup"] + (["acc. under attack"] if attacked else []) + ["gates"]
     rows = [header]
     first = next((s["metrics"] for s in report["students"] if s["metrics"]), {})
-    teacher_row = [f"teacher {report['teacher']}", _value(first, "teacher_accuracy"), "", "", "", ""]
+    teacher_row = [f"teacher {report['teacher'] or '(not loaded)'}", _value(first, "teacher_accuracy"), "", "", "", ""]
     if attacked:
         teacher_row.append(f"{attacked[0]['teacher']['accuracy_under_attack']:.3f}")
     rows.append(teacher_row + [""])
@@ -284,7 +284,7 @@ def render_markdown(report: dict, html_path: str | None = None) -> str:
     rows = table_rows(report)
     page = f" Charts and examples: `{html_path}` (one self-contained HTML page)." if html_path else ""
     lines = [f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}", "",
-             f"Teacher `{report['teacher']}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.{page}",
+             f"Teacher `{report['teacher'] or '(not loaded)'}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.{page}",
              "",
              "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
