@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from loyalty_tests.infra.cache import fingerprint
 from loyalty_tests.data import TextDataset, load_dataset
 from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.infra.cache import fingerprint
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "textattack_reference.py"
@@ -58,21 +58,34 @@ def textattack_venv() -> Path:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=None, help="size of the seeded sample (50; 20 with --per-recipe)")
+    parser.add_argument(
+        "--examples", type=int, default=None, help="size of the seeded sample (50; 20 with --per-recipe)"
+    )
     parser.add_argument("--budget", type=int, default=500, help="max model queries per attacked example")
     parser.add_argument("--seed", type=int, default=0, help="picks the sample; handed to both engines")
     parser.add_argument("--in-flight", type=int, default=None, help="examples our engine attacks in lockstep")
-    parser.add_argument("--ta-python", default=os.environ.get("TA_PYTHON", str(textattack_venv() / "bin" / "python")),
-                        help="python of the TextAttack venv (benchmarks/setup_textattack_env.sh; default "
-                             "$TA_VENV/bin/python, else .venv-textattack/bin/python in the project)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="where the demo teacher is cached (default: $LOYALTY_CACHE_DIR or ~/.cache)")
+    parser.add_argument(
+        "--ta-python",
+        default=os.environ.get("TA_PYTHON", str(textattack_venv() / "bin" / "python")),
+        help="python of the TextAttack venv (benchmarks/setup_textattack_env.sh; default "
+        "$TA_VENV/bin/python, else .venv-textattack/bin/python in the project)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where the demo teacher is cached (default: $LOYALTY_CACHE_DIR or ~/.cache)",
+    )
     parser.add_argument("--textattack-only", action="store_true", help="run only TextAttack's half")
     parser.add_argument("--ours-only", action="store_true", help="run only our engine (no TextAttack venv needed)")
-    parser.add_argument("--skip-shipped", action="store_true",
-                        help="run TextAttack with dynamic padding only (quick parity checks; no shipped ratio)")
-    parser.add_argument("--per-recipe", action="store_true",
-                        help="our charswap, textfooler and pwws on the demo teacher; no TextAttack")
+    parser.add_argument(
+        "--skip-shipped",
+        action="store_true",
+        help="run TextAttack with dynamic padding only (quick parity checks; no shipped ratio)",
+    )
+    parser.add_argument(
+        "--per-recipe", action="store_true", help="our charswap, textfooler and pwws on the demo teacher; no TextAttack"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every result here")
     same = parser.add_argument_group("textfooler settings, given to both engines")
     same.add_argument("--max-candidates", type=int, default=50)
@@ -89,9 +102,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def our_recipe(args) -> str:
     """The textfooler recipe string with the settings TextAttack gets too."""
-    return (f"textfooler:candidates_per_word={args.max_candidates},min_cosine={args.min_cos_sim},"
-            f"similarity_threshold={args.sim_threshold},window_size={args.sim_window},"
-            f"compare_against_original={str(args.sim_compare == 'original').lower()}")
+    return (
+        f"textfooler:candidates_per_word={args.max_candidates},min_cosine={args.min_cos_sim},"
+        f"similarity_threshold={args.sim_threshold},window_size={args.sim_window},"
+        f"compare_against_original={str(args.sim_compare == 'original').lower()}"
+    )
 
 
 def sample_indices(size: int, examples: int, seed: int) -> list[int]:
@@ -114,38 +129,69 @@ def write_examples(data: TextDataset, indices: list[int], path: Path) -> None:
 
 def run_textattack(args: argparse.Namespace, examples_path: Path, teacher_folder: Path) -> dict:
     if not Path(args.ta_python).is_file():
-        raise LoyaltyError(f"--ta-python {args.ta_python} does not exist; make the TextAttack venv with "
-                           "`bash benchmarks/setup_textattack_env.sh` (TA_VENV=... to put it elsewhere)")
+        raise LoyaltyError(
+            f"--ta-python {args.ta_python} does not exist; make the TextAttack venv with "
+            "`bash benchmarks/setup_textattack_env.sh` (TA_VENV=... to put it elsewhere)"
+        )
     from loyalty_tests.robustness.constraints import STOP_WORDS
 
     output, stopwords = examples_path.with_name("textattack_result.json"), examples_path.with_name("stopwords.txt")
     stopwords.write_text("\n".join(sorted(STOP_WORDS)) + "\n", encoding="utf-8")  # same stop words on both sides
-    command = [args.ta_python, str(REFERENCE), str(examples_path), "--output", str(output), "--budget", str(args.budget),
-               "--seed", str(args.seed), "--model", str(teacher_folder), "--stopwords", str(stopwords),
-               "--max-candidates", str(args.max_candidates), "--min-cos-sim", str(args.min_cos_sim),
-               "--sim-threshold", str(args.sim_threshold), "--sim-window", str(args.sim_window),
-               "--sim-compare", args.sim_compare, "--wrappers", "dynamic" if args.skip_shipped else "shipped,dynamic"]
+    command = [
+        args.ta_python,
+        str(REFERENCE),
+        str(examples_path),
+        "--output",
+        str(output),
+        "--budget",
+        str(args.budget),
+        "--seed",
+        str(args.seed),
+        "--model",
+        str(teacher_folder),
+        "--stopwords",
+        str(stopwords),
+        "--max-candidates",
+        str(args.max_candidates),
+        "--min-cos-sim",
+        str(args.min_cos_sim),
+        "--sim-threshold",
+        str(args.sim_threshold),
+        "--sim-window",
+        str(args.sim_window),
+        "--sim-compare",
+        args.sim_compare,
+        "--wrappers",
+        "dynamic" if args.skip_shipped else "shipped,dynamic",
+    ]
     # The child is another venv's python: none of this venv's import paths may leak into it.
     environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
     print(f"[textattack] attacking {args.examples} examples twice in {args.ta_python} ...", flush=True)
     finished = subprocess.run(command, env=environment)
     if finished.returncode != 0 or not output.is_file():
-        raise LoyaltyError(f"textattack_reference.py exited with {finished.returncode} (its errors are above); "
-                           "rerun `bash benchmarks/setup_textattack_env.sh` if TextAttack fails to import")
+        raise LoyaltyError(
+            f"textattack_reference.py exited with {finished.returncode} (its errors are above); "
+            "rerun `bash benchmarks/setup_textattack_env.sh` if TextAttack fails to import"
+        )
     return json.loads(output.read_text(encoding="utf-8"))
 
 
 def check_identical(ta: dict) -> None:
     """The two TextAttack runs differ only in padding: every outcome must be the same."""
     keys = ("index", "status", "queries", "perturbed_text")
-    shipped, dynamic = ([{k: row[k] for k in keys} for row in ta["runs"][name]["per_example"]]
-                        for name in ("shipped", "dynamic"))
+    shipped, dynamic = (
+        [{k: row[k] for k in keys} for row in ta["runs"][name]["per_example"]] for name in ("shipped", "dynamic")
+    )
     differing = [(a, b) for a, b in zip(shipped, dynamic) if a != b]
     if differing or len(shipped) != len(dynamic):
-        raise AssertionError(f"TextAttack's outcomes differ between padding to 512 and dynamic padding on "
-                             f"{len(differing)} examples, e.g. {differing[:2]}; the speed comparison would be unfair")
-    print(f"[check] TextAttack shipped vs dynamic padding: all {len(shipped)} outcomes identical "
-          "(status, queries, adversarial text)")
+        raise AssertionError(
+            f"TextAttack's outcomes differ between padding to 512 and dynamic padding on "
+            f"{len(differing)} examples, e.g. {differing[:2]}; the speed comparison would be unfair"
+        )
+    print(
+        f"[check] TextAttack shipped vs dynamic padding: all {len(shipped)} outcomes identical "
+        "(status, queries, adversarial text)"
+    )
 
 
 class TimedClassifier:
@@ -184,8 +230,12 @@ def run_engine(args: argparse.Namespace, teacher, data: TextDataset, indices: li
     spare, warm_up_seconds = spare_index(len(data), args.examples, args.seed), None
     if spare is not None:  # resources load on first use; TextAttack's setup is outside its timed loop too
         start = time.perf_counter()
-        run_attack(TimedClassifier(teacher, "warm-up"), data, AttackConfig(recipe, examples=1, budget=args.budget,
-                                                                           seed=args.seed), indices=[spare])
+        run_attack(
+            TimedClassifier(teacher, "warm-up"),
+            data,
+            AttackConfig(recipe, examples=1, budget=args.budget, seed=args.seed),
+            indices=[spare],
+        )
         warm_up_seconds = time.perf_counter() - start
     encoder = None
     if recipe.startswith("textfooler"):
@@ -206,17 +256,38 @@ def run_engine(args: argparse.Namespace, teacher, data: TextDataset, indices: li
     wall = time.perf_counter() - start
     encoder_seconds = (encoder.seconds - encoder_before) if encoder else 0.0
     attacked = result.attacked
-    rows = [{"index": e.index, "label": e.label, "status": e.status, "queries": e.queries,
-             "original_text": e.original_text, "perturbed_text": e.perturbed_text,
-             "perturbed_fraction": e.perturbed_fraction} for e in result.examples]
-    return {"engine": "loyalty_tests", "recipe": recipe, "in_flight": in_flight, "examples": len(result.examples),
-            "attacked": len(attacked), "succeeded": sum(e.status == "succeeded" for e in attacked),
-            "success_rate": result.attack_success_rate, "mean_queries": result.mean_queries,
-            "mean_perturbed_fraction": result.mean_perturbed_fraction, "wall_seconds": wall,
-            "warm_up_seconds": warm_up_seconds, "seconds_per_attacked_example": wall / len(attacked) if attacked else None,
-            "forward_seconds": timed.seconds, "forward_calls": len(timed.calls),
-            "forward_texts": sum(len(texts) for texts, _ in timed.calls), "encoder_seconds": encoder_seconds,
-            "bare_forward_seconds": timed.bare_forward_seconds(), "per_example": rows}
+    rows = [
+        {
+            "index": e.index,
+            "label": e.label,
+            "status": e.status,
+            "queries": e.queries,
+            "original_text": e.original_text,
+            "perturbed_text": e.perturbed_text,
+            "perturbed_fraction": e.perturbed_fraction,
+        }
+        for e in result.examples
+    ]
+    return {
+        "engine": "loyalty_tests",
+        "recipe": recipe,
+        "in_flight": in_flight,
+        "examples": len(result.examples),
+        "attacked": len(attacked),
+        "succeeded": sum(e.status == "succeeded" for e in attacked),
+        "success_rate": result.attack_success_rate,
+        "mean_queries": result.mean_queries,
+        "mean_perturbed_fraction": result.mean_perturbed_fraction,
+        "wall_seconds": wall,
+        "warm_up_seconds": warm_up_seconds,
+        "seconds_per_attacked_example": wall / len(attacked) if attacked else None,
+        "forward_seconds": timed.seconds,
+        "forward_calls": len(timed.calls),
+        "forward_texts": sum(len(texts) for texts, _ in timed.calls),
+        "encoder_seconds": encoder_seconds,
+        "bare_forward_seconds": timed.bare_forward_seconds(),
+        "per_example": rows,
+    }
 
 
 def _progress(done: int, total: int, succeeded: int) -> None:
@@ -227,10 +298,12 @@ def _progress(done: int, total: int, succeeded: int) -> None:
 def derived(run: dict) -> dict:
     """Shares and ratios every engine's row shows."""
     wall = run["wall_seconds"]
-    return {"outside_forward": 1 - run["forward_seconds"] / wall,
-            "outside_both": 1 - (run["forward_seconds"] + run["encoder_seconds"]) / wall,
-            "bare_ratio": wall / run["bare_forward_seconds"] if run["bare_forward_seconds"] else None,
-            "bare_both_ratio": wall / (run["bare_forward_seconds"] + run["encoder_seconds"])}
+    return {
+        "outside_forward": 1 - run["forward_seconds"] / wall,
+        "outside_both": 1 - (run["forward_seconds"] + run["encoder_seconds"]) / wall,
+        "bare_ratio": wall / run["bare_forward_seconds"] if run["bare_forward_seconds"] else None,
+        "bare_both_ratio": wall / (run["bare_forward_seconds"] + run["encoder_seconds"]),
+    }
 
 
 def _cell(value, form: str = "{:.2f}") -> str:
@@ -238,48 +311,72 @@ def _cell(value, form: str = "{:.2f}") -> str:
 
 
 def print_side_by_side(columns: dict[str, dict]) -> None:
-    rows = [("examples (attacked)", lambda r, d: f"{r['examples']} ({r['attacked']})"),
-            ("wall seconds, attack loop", lambda r, d: _cell(r["wall_seconds"], "{:.1f}")),
-            ("seconds / attacked example", lambda r, d: _cell(r["seconds_per_attacked_example"], "{:.3f}")),
-            ("success rate", lambda r, d: _cell(r["success_rate"], "{:.1%}")),
-            ("mean queries (attacked)", lambda r, d: _cell(r["mean_queries"], "{:.1f}")),
-            ("mean perturbed fraction", lambda r, d: _cell(r["mean_perturbed_fraction"], "{:.1%}")),
-            ("classifier calls / texts", lambda r, d: f"{r['forward_calls']} / {r['forward_texts']}"),
-            ("outside classifier forward", lambda r, d: _cell(d["outside_forward"], "{:.1%}")),
-            ("outside classifier+encoder", lambda r, d: _cell(d["outside_both"], "{:.1%}")),
-            ("attack / bare classifier fwd", lambda r, d: _cell(d["bare_ratio"], "{:.2f}")),
-            ("attack / (bare fwd + encoder)", lambda r, d: _cell(d["bare_both_ratio"], "{:.2f}"))]
+    rows = [
+        ("examples (attacked)", lambda r, d: f"{r['examples']} ({r['attacked']})"),
+        ("wall seconds, attack loop", lambda r, d: _cell(r["wall_seconds"], "{:.1f}")),
+        ("seconds / attacked example", lambda r, d: _cell(r["seconds_per_attacked_example"], "{:.3f}")),
+        ("success rate", lambda r, d: _cell(r["success_rate"], "{:.1%}")),
+        ("mean queries (attacked)", lambda r, d: _cell(r["mean_queries"], "{:.1f}")),
+        ("mean perturbed fraction", lambda r, d: _cell(r["mean_perturbed_fraction"], "{:.1%}")),
+        ("classifier calls / texts", lambda r, d: f"{r['forward_calls']} / {r['forward_texts']}"),
+        ("outside classifier forward", lambda r, d: _cell(d["outside_forward"], "{:.1%}")),
+        ("outside classifier+encoder", lambda r, d: _cell(d["outside_both"], "{:.1%}")),
+        ("attack / bare classifier fwd", lambda r, d: _cell(d["bare_ratio"], "{:.2f}")),
+        ("attack / (bare fwd + encoder)", lambda r, d: _cell(d["bare_both_ratio"], "{:.2f}")),
+    ]
     print("\n" + f"{'':31}" + "".join(f"{name:>20}" for name in columns))
     for label, cell in rows:
         print(f"{label:31}" + "".join(f"{cell(run, derived(run)):>20}" for run in columns.values()))
-    print("bare forward = every classifier call the engine made, made again after the attack with the same "
-          "texts in the same calls (TextAttack: its batches of 32; ours: its lockstep calls, split by the "
-          "classifier into length-sorted batches of its batch size); the encoder's seconds are as measured "
-          "during the attack")
+    print(
+        "bare forward = every classifier call the engine made, made again after the attack with the same "
+        "texts in the same calls (TextAttack: its batches of 32; ours: its lockstep calls, split by the "
+        "classifier into length-sorted batches of its batch size); the encoder's seconds are as measured "
+        "during the attack"
+    )
 
 
 def print_targets(shipped: dict, dynamic: dict, ours: dict) -> None:
     checks = []
-    for name, theirs, target in (("dynamic", dynamic, TARGETS["speedup_dynamic"]),
-                                 ("shipped", shipped, TARGETS["speedup_shipped"])):
+    for name, theirs, target in (
+        ("dynamic", dynamic, TARGETS["speedup_dynamic"]),
+        ("shipped", shipped, TARGETS["speedup_shipped"]),
+    ):
         speedup = theirs["seconds_per_attacked_example"] / ours["seconds_per_attacked_example"]
-        checks.append((f"speedup per attacked example vs TextAttack {name} {speedup:.1f}x", speedup >= target,
-                       f">= {target:g}x"))
-    checks.append((f"mean queries {ours['mean_queries']:.1f} vs TextAttack's {dynamic['mean_queries']:.1f}",
-                   ours["mean_queries"] <= dynamic["mean_queries"], "<= TextAttack's"))
+        checks.append(
+            (f"speedup per attacked example vs TextAttack {name} {speedup:.1f}x", speedup >= target, f">= {target:g}x")
+        )
+    checks.append(
+        (
+            f"mean queries {ours['mean_queries']:.1f} vs TextAttack's {dynamic['mean_queries']:.1f}",
+            ours["mean_queries"] <= dynamic["mean_queries"],
+            "<= TextAttack's",
+        )
+    )
     points = 100 * (ours["success_rate"] - dynamic["success_rate"])
-    checks.append((f"success rate {points:+.1f} points vs TextAttack", points >= -TARGETS["success_points"],
-                   f">= -{TARGETS['success_points']:g} points"))
+    checks.append(
+        (
+            f"success rate {points:+.1f} points vs TextAttack",
+            points >= -TARGETS["success_points"],
+            f">= -{TARGETS['success_points']:g} points",
+        )
+    )
     ratio = derived(ours)["bare_ratio"]
-    checks.append((f"attack / bare classifier forward {ratio:.2f}", ratio <= TARGETS["bare_forward_ratio"],
-                   f"<= {TARGETS['bare_forward_ratio']:g}"))
+    checks.append(
+        (
+            f"attack / bare classifier forward {ratio:.2f}",
+            ratio <= TARGETS["bare_forward_ratio"],
+            f"<= {TARGETS['bare_forward_ratio']:g}",
+        )
+    )
     for text, met, target in checks:
         print(f"[{'met ' if met else 'MISS'}] {text} (target {target})")
     # Same model, same texts: both engines must skip the same examples (the teacher was wrong there).
     skipped = [{row["index"] for row in run["per_example"] if row["status"] == "skipped"} for run in (dynamic, ours)]
     if skipped[0] != skipped[1]:
-        print(f"[warn] the engines disagree on which examples the teacher got wrong: TextAttack only "
-              f"{sorted(skipped[0] - skipped[1])}, ours only {sorted(skipped[1] - skipped[0])}")
+        print(
+            f"[warn] the engines disagree on which examples the teacher got wrong: TextAttack only "
+            f"{sorted(skipped[0] - skipped[1])}, ours only {sorted(skipped[1] - skipped[0])}"
+        )
 
 
 def print_parity(dynamic: dict, ours: dict) -> None:
@@ -287,8 +384,10 @@ def print_parity(dynamic: dict, ours: dict) -> None:
     pairs = list(zip(dynamic["per_example"], ours["per_example"]))
     same = [a["status"] == b["status"] and a["perturbed_text"] == b["perturbed_text"] for a, b in pairs]
     queries = [b["queries"] - a["queries"] for a, b in pairs]
-    print(f"[parity] same outcome and adversarial text on {sum(same)}/{len(pairs)} examples; our queries minus "
-          f"TextAttack's per example: {queries}")
+    print(
+        f"[parity] same outcome and adversarial text on {sum(same)}/{len(pairs)} examples; our queries minus "
+        f"TextAttack's per example: {queries}"
+    )
 
 
 def per_recipe(args, teacher, data, indices) -> dict:
@@ -296,12 +395,15 @@ def per_recipe(args, teacher, data, indices) -> dict:
     for recipe in ("charswap", "textfooler", "pwws"):
         results[recipe] = run_engine(args, teacher, data, indices, recipe)
     print(f"\nper recipe on the demo teacher: {len(indices)} sentences of {DATA_SPEC}, budget {args.budget}")
-    print(f"{'recipe':12}{'seconds':>9}{'s/attacked':>12}{'attacked':>10}{'success':>9}{'queries':>9}"
-          f"{'outside fwd':>13}")
+    print(
+        f"{'recipe':12}{'seconds':>9}{'s/attacked':>12}{'attacked':>10}{'success':>9}{'queries':>9}{'outside fwd':>13}"
+    )
     for recipe, run in results.items():
-        print(f"{recipe:12}{run['wall_seconds']:>9.1f}{_cell(run['seconds_per_attacked_example'], '{:.3f}'):>12}"
-              f"{run['attacked']:>10}{_cell(run['success_rate'], '{:.1%}'):>9}{_cell(run['mean_queries'], '{:.1f}'):>9}"
-              f"{derived(run)['outside_forward']:>13.1%}")
+        print(
+            f"{recipe:12}{run['wall_seconds']:>9.1f}{_cell(run['seconds_per_attacked_example'], '{:.3f}'):>12}"
+            f"{run['attacked']:>10}{_cell(run['success_rate'], '{:.1%}'):>9}{_cell(run['mean_queries'], '{:.1f}'):>9}"
+            f"{derived(run)['outside_forward']:>13.1%}"
+        )
     return results
 
 
@@ -318,14 +420,18 @@ def main(argv=None) -> None:
     data = load_dataset(DATA_SPEC)
     indices = sample_indices(len(data), args.examples, args.seed)
     teacher_folder = build_demo_teacher(default_cache_dir())  # built on first use (a few minutes)
-    print(f"data: {DATA_SPEC}, {len(indices)} of {len(data)} examples (seed {args.seed}); budget {args.budget}; "
-          f"teacher: {teacher_folder}; torch threads {torch.get_num_threads()}")
+    print(
+        f"data: {DATA_SPEC}, {len(indices)} of {len(data)} examples (seed {args.seed}); budget {args.budget}; "
+        f"teacher: {teacher_folder}; torch threads {torch.get_num_threads()}"
+    )
     teacher = None
     if not args.textattack_only:
         teacher = load_model("demo", options=ModelOptions(cache_dir=default_cache_dir()))
         if tuple(teacher.label_names) != tuple(data.label_names):
-            raise LoyaltyError(f"the demo teacher's labels {teacher.label_names} are not the data's "
-                               f"{data.label_names}; rebuild the demo teacher")
+            raise LoyaltyError(
+                f"the demo teacher's labels {teacher.label_names} are not the data's "
+                f"{data.label_names}; rebuild the demo teacher"
+            )
     if args.per_recipe:
         payload = per_recipe(args, teacher, data, indices)
     else:

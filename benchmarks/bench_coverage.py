@@ -26,9 +26,9 @@ from scipy.stats import beta as beta_distribution
 from scipy.stats import binom
 from scipy.stats import t as student_t
 
+from loyalty_tests.stats.intervals import bounded_mean_interval, decide, paired_difference_interval, wilson_interval
 from loyalty_tests.stats.sequential import betting_interval, planned_looks, sequential_interval
 from loyalty_tests.stats.speedup import latency_decision, order_statistic_rank
-from loyalty_tests.stats.intervals import bounded_mean_interval, decide, paired_difference_interval, wilson_interval
 
 RULES = [("estimate", "fail"), ("confident", "fail"), ("three-way", "pass")]
 
@@ -65,8 +65,11 @@ def section_paired(rng, simulations):
             boot = covered(*bootstrap_paired(rng, b[:1000], c[:1000], n), p_b - p_c)
             width = float(np.mean(np.subtract(*paired_difference_interval(b, c, n)[::-1])))
             rows.append([n, f"{p_b:.2f} / {p_c:.2f}", tango, width, boot])
-    table("Paired difference: simulated coverage (Tango score vs percentile bootstrap, 1000 runs for the bootstrap)",
-          ["n", "P(b) / P(c)", "Tango", "Tango mean width", "bootstrap"], rows)
+    table(
+        "Paired difference: simulated coverage (Tango score vs percentile bootstrap, 1000 runs for the bootstrap)",
+        ["n", "P(b) / P(c)", "Tango", "Tango mean width", "bootstrap"],
+        rows,
+    )
     rows = []
     for n in (10, 50, 500):
         b, c = (g.ravel() for g in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
@@ -80,8 +83,11 @@ def section_paired(rng, simulations):
                 probability = np.exp(log_p)
                 coverages.append(probability[(low <= p_b - p_c) & (p_b - p_c <= high)].sum())
         rows.append([n, float(np.mean(coverages)), float(np.min(coverages))])
-    table("Paired difference: Tango's exact coverage over P(b), P(c) in {0.005 .. 0.35}^2 (36 points)",
-          ["n", "mean", "min"], rows)
+    table(
+        "Paired difference: Tango's exact coverage over P(b), P(c) in {0.005 .. 0.35}^2 (36 points)",
+        ["n", "mean", "min"],
+        rows,
+    )
 
 
 def section_proportion(rng, simulations):
@@ -90,8 +96,10 @@ def section_proportion(rng, simulations):
     for n in (10, 50, 500):
         x = np.arange(n + 1)
         wilson = wilson_interval(x, n)
-        clopper = (np.where(x > 0, beta_distribution.ppf(0.025, x, n - x + 1), 0.0),
-                   np.where(x < n, beta_distribution.ppf(0.975, x + 1, n - x), 1.0))
+        clopper = (
+            np.where(x > 0, beta_distribution.ppf(0.025, x, n - x + 1), 0.0),
+            np.where(x < n, beta_distribution.ppf(0.975, x + 1, n - x), 1.0),
+        )
         star = rng.binomial(n, x[:, None] / n, size=(n + 1, 1000)) / n
         bootstrap = (np.quantile(star, 0.025, axis=1), np.quantile(star, 0.975, axis=1))
         row = [n]
@@ -99,9 +107,11 @@ def section_proportion(rng, simulations):
             coverage = np.array([binom.pmf(x, n, p)[(low <= p) & (p <= high)].sum() for p in grid])
             row += [float(coverage.mean()), float(coverage.min()), float(coverage[89])]
         rows.append(row)
-    table("Proportion: exact coverage over p = 0.01 .. 0.99 (mean, min, at p = 0.90)",
-          ["n", "Wilson mean", "min", "p=.9", "Clopper-Pearson mean", "min", "p=.9", "bootstrap mean", "min", "p=.9"],
-          rows)
+    table(
+        "Proportion: exact coverage over p = 0.01 .. 0.99 (mean, min, at p = 0.90)",
+        ["n", "Wilson mean", "min", "p=.9", "Clopper-Pearson mean", "min", "p=.9", "bootstrap mean", "min", "p=.9"],
+        rows,
+    )
 
 
 def bounded_draws(rng, kind, size, n):
@@ -136,10 +146,22 @@ def section_bounded(rng, simulations):
             for low, high in (score, betting, t_interval, bootstrap):
                 row += [covered(low, high, mean), float(np.mean(high - low))]
             rows.append(row)
-    table("Bounded mean (probability loyalty): simulated coverage and mean width (betting and bootstrap: 400 runs)",
-          ["n", "values", "Wilson-bound cov", "width", "betting cov", "width", "t cov", "width", "bootstrap cov",
-           "width"],
-          rows)
+    table(
+        "Bounded mean (probability loyalty): simulated coverage and mean width (betting and bootstrap: 400 runs)",
+        [
+            "n",
+            "values",
+            "Wilson-bound cov",
+            "width",
+            "betting cov",
+            "width",
+            "t cov",
+            "width",
+            "bootstrap cov",
+            "width",
+        ],
+        rows,
+    )
 
 
 def section_sequential(rng, simulations):
@@ -164,21 +186,46 @@ def section_sequential(rng, simulations):
                 peek_wrong |= still_open & ((t_low > limit) if drop <= limit + 1e-12 else (t_high <= limit))
                 still_open &= ~((t_high <= limit) | (t_low > limit))
             used = np.asarray(looks)[stop]
-            rows.append([n, block, f"{p_b:.2f} / {p_c:.2f} ({drop:+.2f})", float(inside.all(axis=1).mean()),
-                         float(inside[at_stop].mean()), float(decided.any(axis=1).mean()), float(used.mean()),
-                         float(wrong.mean()), float(peek_wrong.mean())])
-    table("Sequential robustness (limit 0.10): betting CS at every look / at the stop, share decided, "
-          "mean examples used, wrong-side verdicts; and peeking at Tango's fixed-n CI",
-          ["n", "block", "P(b) / P(c) (true drop)", "CS cov all looks", "CS cov at stop", "decided", "mean n used",
-           "CS wrong verdicts", "peeking Tango wrong"], rows)
+            rows.append(
+                [
+                    n,
+                    block,
+                    f"{p_b:.2f} / {p_c:.2f} ({drop:+.2f})",
+                    float(inside.all(axis=1).mean()),
+                    float(inside[at_stop].mean()),
+                    float(decided.any(axis=1).mean()),
+                    float(used.mean()),
+                    float(wrong.mean()),
+                    float(peek_wrong.mean()),
+                ]
+            )
+    table(
+        "Sequential robustness (limit 0.10): betting CS at every look / at the stop, share decided, "
+        "mean examples used, wrong-side verdicts; and peeking at Tango's fixed-n CI",
+        [
+            "n",
+            "block",
+            "P(b) / P(c) (true drop)",
+            "CS cov all looks",
+            "CS cov at stop",
+            "decided",
+            "mean n used",
+            "CS wrong verdicts",
+            "peeking Tango wrong",
+        ],
+        rows,
+    )
 
 
 def latency_rounds(rng, size, n, log_speedup, sigma, hiccup=0.05):
     """Per-round timings: shared drift, log-normal noise, and hiccups (5%: +Exp(0.3) in log seconds)."""
     drift = np.cumsum(rng.normal(0.0, 0.02, (size, n)), axis=1)
+
     def noise():
-        return rng.normal(0.0, sigma, (size, n)) + np.where(rng.random((size, n)) < hiccup,
-                                                              rng.exponential(0.3, (size, n)), 0.0)
+        return rng.normal(0.0, sigma, (size, n)) + np.where(
+            rng.random((size, n)) < hiccup, rng.exponential(0.3, (size, n)), 0.0
+        )
+
     return np.exp(drift + noise()), np.exp(drift - log_speedup + noise())
 
 
@@ -195,8 +242,12 @@ def section_latency(rng, simulations):
             half = student_t.ppf(0.975, n - 1) * logs.std(axis=1, ddof=1) / np.sqrt(n)
             t_ci = (np.exp(logs.mean(axis=1) - half), np.exp(logs.mean(axis=1) + half))
             rows.append([n, sigma, covered(*median_ci, truth), covered(*t_ci, truth)])
-    table("Latency: coverage of the median ratio 1.3 (order-statistic CI vs t-interval on log ratios; "
-          "5% hiccups, which do not shift the median)", ["rounds", "noise sigma", "median CI", "t on logs"], rows)
+    table(
+        "Latency: coverage of the median ratio 1.3 (order-statistic CI vs t-interval on log ratios; "
+        "5% hiccups, which do not shift the median)",
+        ["rounds", "noise sigma", "median CI", "t on logs"],
+        rows,
+    )
     rows = []
     size = simulations // 4
     for sigma in (0.02, 0.05, 0.10):
@@ -207,8 +258,9 @@ def section_latency(rng, simulations):
                 used = []
                 for run in range(size):
                     for look in planned_looks(10, 50):
-                        result = latency_decision(teacher[run, :look], student[run, :look], limit, block_size=10,
-                                                  max_rounds=50)
+                        result = latency_decision(
+                            teacher[run, :look], student[run, :look], limit, block_size=10, max_rounds=50
+                        )
                         if result.stopped:
                             break
                     used.append(result.n_used)
@@ -216,38 +268,75 @@ def section_latency(rng, simulations):
                     for rule, policy in RULES:
                         failed[rule] += not decide(d.estimate, d.low, d.high, limit, "at_least", rule, policy).passed
                 rows.append([sigma, label, limit] + [failed[rule] / size for rule, _ in RULES] + [float(np.mean(used))])
-    table(f"Latency gate, rounds in blocks of 10 up to 50, Bonferroni over 5 looks ({size} runs): FAIL rate",
-          ["noise sigma", "student", "limit", "estimate", "confident", "three-way (inconclusive=pass)", "mean rounds"],
-          rows)
+    table(
+        f"Latency gate, rounds in blocks of 10 up to 50, Bonferroni over 5 looks ({size} runs): FAIL rate",
+        ["noise sigma", "student", "limit", "estimate", "confident", "three-way (inconclusive=pass)", "mean rounds"],
+        rows,
+    )
 
 
 def section_demo(rng, simulations):
     n, rows = 854, []
     scenarios = [
-        ("accuracy_drop, identical student (b = c = 0)", lambda: paired_difference_interval(0, 0, n) + (0.0,), 0.02,
-         "at_most"),
+        (
+            "accuracy_drop, identical student (b = c = 0)",
+            lambda: paired_difference_interval(0, 0, n) + (0.0,),
+            0.02,
+            "at_most",
+        ),
         ("label_loyalty, identical student (all agree)", lambda: wilson_interval(n, n) + (1.0,), 0.90, "at_least"),
-        ("probability_loyalty, identical student (all 1.0)", lambda: bounded_mean_interval(np.ones(n)) + (1.0,), 0.85,
-         "at_least"),
+        (
+            "probability_loyalty, identical student (all 1.0)",
+            lambda: bounded_mean_interval(np.ones(n)) + (1.0,),
+            0.85,
+            "at_least",
+        ),
     ]
     for name, interval, limit, direction in scenarios:
         low, high, estimate = interval()
-        rows.append([name, 1] + [float(not decide(estimate, low, high, limit, direction, rule, policy).passed)
-                                 for rule, policy in RULES])
+        rows.append(
+            [name, 1]
+            + [float(not decide(estimate, low, high, limit, direction, rule, policy).passed) for rule, policy in RULES]
+        )
     for disagreement in (0.05, 0.10, 0.20):  # same accuracy, different mistakes: true drop 0
         counts = rng.multinomial(n, [disagreement / 2, disagreement / 2, 1 - disagreement], size=simulations)
         low, high = paired_difference_interval(counts[:, 0], counts[:, 1], n)
         estimate = (counts[:, 0] - counts[:, 1]) / n
-        rows.append([f"accuracy_drop A/A: true drop 0, {disagreement:.0%} disagree (limit 0.02)", simulations] + [
-            float(np.mean([not decide(e, lo, hi, 0.02, "at_most", rule, policy).passed
-                           for e, lo, hi in zip(estimate, low, high)])) for rule, policy in RULES])
+        rows.append(
+            [f"accuracy_drop A/A: true drop 0, {disagreement:.0%} disagree (limit 0.02)", simulations]
+            + [
+                float(
+                    np.mean(
+                        [
+                            not decide(e, lo, hi, 0.02, "at_most", rule, policy).passed
+                            for e, lo, hi in zip(estimate, low, high)
+                        ]
+                    )
+                )
+                for rule, policy in RULES
+            ]
+        )
     agree = rng.binomial(n, 0.80, size=simulations)
     low, high = wilson_interval(agree, n)
-    rows.append(["label_loyalty truly 0.80 (limit 0.90): detection", simulations] + [
-        float(np.mean([not decide(a / n, lo, hi, 0.90, "at_least", rule, policy).passed
-                       for a, lo, hi in zip(agree, low, high)])) for rule, policy in RULES])
-    table("Demo data size n = 854: FAIL rate per rule (A/A rows: false fails; detection row: wanted fails)",
-          ["scenario", "runs", "estimate", "confident", "three-way (inconclusive=pass)"], rows)
+    rows.append(
+        ["label_loyalty truly 0.80 (limit 0.90): detection", simulations]
+        + [
+            float(
+                np.mean(
+                    [
+                        not decide(a / n, lo, hi, 0.90, "at_least", rule, policy).passed
+                        for a, lo, hi in zip(agree, low, high)
+                    ]
+                )
+            )
+            for rule, policy in RULES
+        ]
+    )
+    table(
+        "Demo data size n = 854: FAIL rate per rule (A/A rows: false fails; detection row: wanted fails)",
+        ["scenario", "runs", "estimate", "confident", "three-way (inconclusive=pass)"],
+        rows,
+    )
 
 
 def main(argv=None) -> int:
@@ -256,8 +345,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(f"# Verdict statistics: coverage and error rates (seed {args.seed}, {args.simulations} simulations)")
-    for section in (section_paired, section_proportion, section_bounded, section_sequential, section_latency,
-                    section_demo):
+    for section in (
+        section_paired,
+        section_proportion,
+        section_bounded,
+        section_sequential,
+        section_latency,
+        section_demo,
+    ):
         section(np.random.default_rng(args.seed), args.simulations)
     return 0
 

@@ -54,26 +54,37 @@ def main() -> None:
             quantize_,
         )
     except ImportError as error:
-        raise SystemExit(f"this benchmark needs torchao ({error}); pip install torchao into a folder of its own "
-                         "and put it on PYTHONPATH") from None
+        raise SystemExit(
+            f"this benchmark needs torchao ({error}); pip install torchao into a folder of its own "
+            "and put it on PYTHONPATH"
+        ) from None
     teacher = load_model("demo", options=ModelOptions(progress=lambda message: None))
     texts = list(load_dataset("rotten_tomatoes:test", limit=args.examples, seed=0).texts)
     dynamic = torch.ao.quantization.quantize_dynamic(copy.deepcopy(teacher.model), {torch.nn.Linear}, dtype=torch.qint8)
     per_token = copy.deepcopy(teacher.model)
     quantize_(per_token, Int8DynamicActivationInt8WeightConfig())
-    models = {"fp32": teacher,
-              "torch dynamic int8 (per batch)": HFClassifier(dynamic, teacher.tokenizer, "int8", 32, 128, fingerprint="-"),
-              "torchao int8 (per token)": HFClassifier(per_token, teacher.tokenizer, "torchao", 32, 128, fingerprint="-")}
-    print(f"demo teacher, {len(texts)} Rotten Tomatoes test sentences, batch 32, {torch.get_num_threads()} threads, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    models = {
+        "fp32": teacher,
+        "torch dynamic int8 (per batch)": HFClassifier(dynamic, teacher.tokenizer, "int8", 32, 128, fingerprint="-"),
+        "torchao int8 (per token)": HFClassifier(per_token, teacher.tokenizer, "torchao", 32, 128, fingerprint="-"),
+    }
+    print(
+        f"demo teacher, {len(texts)} Rotten Tomatoes test sentences, batch 32, {torch.get_num_threads()} threads, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    )
     timings = {}
     for name, model in models.items():
         timings[name] = seconds_per_text(model, texts, args.rounds)
-        print(f"{name:32s} alone-vs-batch max |dp| {batch_dependence(model, texts[:16]):.2e}   "
-              f"{timings[name] * 1e3:7.2f} ms/text", flush=True)
+        print(
+            f"{name:32s} alone-vs-batch max |dp| {batch_dependence(model, texts[:16]):.2e}   "
+            f"{timings[name] * 1e3:7.2f} ms/text",
+            flush=True,
+        )
     fp32, dynamic_time = timings["fp32"], timings["torch dynamic int8 (per batch)"]
     for name, value in timings.items():
-        print(f"{name:32s} {fp32 / value:5.2f}x fp32 speed   {value / dynamic_time:5.2f}x the time of torch dynamic int8")
+        print(
+            f"{name:32s} {fp32 / value:5.2f}x fp32 speed   {value / dynamic_time:5.2f}x the time of torch dynamic int8"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ class Busy:
 
     def __enter__(self):
         stop_at = time.time() + self.seconds
-        self.processes = [multiprocessing.Process(target=_spin, args=(stop_at,), daemon=True) for _ in range(self.count)]
+        self.processes = [
+            multiprocessing.Process(target=_spin, args=(stop_at,), daemon=True) for _ in range(self.count)
+        ]
         for process in self.processes:
             process.start()
         return self
@@ -75,10 +77,17 @@ class Slower:
 def judge(latency) -> dict:
     metric = MetricValue(latency.speedup, latency.ci_low, latency.ci_high, latency.rounds)
     estimate = gate_checks.gate_metric("latency", metric, LIMIT, "default", "at_least", level=latency.level)
-    three_way = gate_checks.gate_metric("latency", metric, LIMIT, "default", "at_least",
-                                        gate_checks.Rule("three-way", "pass"), level=latency.level)
-    return {"fail": not estimate.passed, "outcome": three_way.three_way, "speedup": latency.speedup,
-            "rounds": latency.rounds, "ci": (latency.ci_low, latency.ci_high), "level": latency.level}
+    three_way = gate_checks.gate_metric(
+        "latency", metric, LIMIT, "default", "at_least", gate_checks.Rule("three-way", "pass"), level=latency.level
+    )
+    return {
+        "fail": not estimate.passed,
+        "outcome": three_way.three_way,
+        "speedup": latency.speedup,
+        "rounds": latency.rounds,
+        "ci": (latency.ci_low, latency.ci_high),
+        "level": latency.level,
+    }
 
 
 def runs_of(teacher, student, texts, runs: int, label: str) -> dict:
@@ -88,10 +97,13 @@ def runs_of(teacher, student, texts, runs: int, label: str) -> dict:
     fails = sum(r["fail"] for r in results)
     outcomes = {o: sum(r["outcome"] == o for r in results) for o in ("PASS", "INCONCLUSIVE", "FAIL")}
     speedups = [r["speedup"] for r in results]
-    print(f"{label}: {runs} runs in {time.perf_counter() - started:.0f} s; FAIL (estimate rule) {fails}/{runs}; "
-          f"outcomes PASS {outcomes['PASS']}, INCONCLUSIVE {outcomes['INCONCLUSIVE']}, FAIL {outcomes['FAIL']}; "
-          f"speedup median {np.median(speedups):.3f} (min {min(speedups):.3f}, max {max(speedups):.3f}); "
-          f"rounds median {np.median([r['rounds'] for r in results]):.0f}; {results[0]['level']}", flush=True)
+    print(
+        f"{label}: {runs} runs in {time.perf_counter() - started:.0f} s; FAIL (estimate rule) {fails}/{runs}; "
+        f"outcomes PASS {outcomes['PASS']}, INCONCLUSIVE {outcomes['INCONCLUSIVE']}, FAIL {outcomes['FAIL']}; "
+        f"speedup median {np.median(speedups):.3f} (min {min(speedups):.3f}, max {max(speedups):.3f}); "
+        f"rounds median {np.median([r['rounds'] for r in results]):.0f}; {results[0]['level']}",
+        flush=True,
+    )
     return {"runs": runs, "fails": fails, "outcomes": outcomes}
 
 
@@ -123,9 +135,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs", type=int, default=20, help="runs per tiny-BERT comparison")
     parser.add_argument("--demo-runs", type=int, default=3, help="runs of the demo teacher against its copy")
     parser.add_argument("--busy", type=int, default=2, help="spinning processes keeping the cores busy")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per model call (1: two OpenMP threads spinning against the busy "
-                             "processes made a 40 ms call take a second here)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per model call (1: two OpenMP threads spinning against the busy "
+        "processes made a 40 ms call take a second here)",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -134,16 +150,20 @@ def main(argv=None) -> dict:
     found = {}
     with Busy(args.busy):
         teacher, twin = tiny_models()
-        found["tiny A/A"] = runs_of(teacher, twin, texts, args.runs, f"tiny BERT vs its copy, {args.busy} busy processes")
-        found["tiny 1.2x"] = runs_of(teacher, Slower(twin), texts, args.runs,
-                                     f"tiny BERT vs a 1.2x slower copy, {args.busy} busy processes")
+        found["tiny A/A"] = runs_of(
+            teacher, twin, texts, args.runs, f"tiny BERT vs its copy, {args.busy} busy processes"
+        )
+        found["tiny 1.2x"] = runs_of(
+            teacher, Slower(twin), texts, args.runs, f"tiny BERT vs a 1.2x slower copy, {args.busy} busy processes"
+        )
         if args.demo_runs:
             from loyalty_tests.data import load_dataset
 
             demo_texts = list(load_dataset("rotten_tomatoes:test").texts[:64])
             teacher, twin = demo_models()
-            found["demo A/A"] = runs_of(teacher, twin, demo_texts, args.demo_runs,
-                                        f"demo teacher vs its copy, {args.busy} busy processes")
+            found["demo A/A"] = runs_of(
+                teacher, twin, demo_texts, args.demo_runs, f"demo teacher vs its copy, {args.busy} busy processes"
+            )
     return found
 
 

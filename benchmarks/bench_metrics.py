@@ -55,8 +55,10 @@ def main() -> None:
     error = np.abs(per_example_probability_loyalty(subset_t, subset_s) - looped).max()
     print(f"probability_loyalty on {args.rows:,} x {args.classes} rows (seed {args.seed})")
     print(f"  vectorized numpy (best of 3):        {vectorized:9.3f} s")
-    print(f"  scipy jensenshannon Python loop:     {loop_estimate:9.3f} s  (extrapolated linearly from "
-          f"{loop_subset:.3f} s on the first {loop_rows:,} rows)")
+    print(
+        f"  scipy jensenshannon Python loop:     {loop_estimate:9.3f} s  (extrapolated linearly from "
+        f"{loop_subset:.3f} s on the first {loop_rows:,} rows)"
+    )
     print(f"  speedup:                             {loop_estimate / vectorized:9.1f}x  (target >= 50x)")
     print(f"  max |difference| on the looped rows: {error:.2e}")
 

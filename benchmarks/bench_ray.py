@@ -53,8 +53,9 @@ def build_model(kind: str, batch_size: int) -> HFClassifier:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from tiny import tiny_bert, tiny_tokenizer
 
-    return HFClassifier(tiny_bert(layers=2, hidden=64, heads=2), tiny_tokenizer(Path(tempfile.mkdtemp())), "tiny-bert",
-                        batch_size, 128)
+    return HFClassifier(
+        tiny_bert(layers=2, hidden=64, heads=2), tiny_tokenizer(Path(tempfile.mkdtemp())), "tiny-bert", batch_size, 128
+    )
 
 
 def evaluation_data(count: int, seed: int) -> TextDataset:
@@ -63,8 +64,12 @@ def evaluation_data(count: int, seed: int) -> TextDataset:
     order = list(range(len(source))) * (count // len(source) + 1)
     random.Random(seed).shuffle(order)
     order = order[:count]
-    return TextDataset(f"rotten_tomatoes x{count}", tuple(source.texts[i] for i in order),
-                       tuple(source.labels[i] for i in order), source.label_names)
+    return TextDataset(
+        f"rotten_tomatoes x{count}",
+        tuple(source.texts[i] for i in order),
+        tuple(source.labels[i] for i in order),
+        source.label_names,
+    )
 
 
 def timed(function, *args, **kwargs):
@@ -88,8 +93,10 @@ def bench_predictions(model, texts, worker_counts, small: int) -> dict:
     local, seconds = timed(model.predict_proba, texts)
     _, single = one_thread(model.predict_proba, texts)
     figures = {"local": len(texts) / seconds, "local_1": len(texts) / single}
-    print(f"[predict] local: {len(texts)} examples in {seconds:.2f} s, {figures['local']:.0f} examples/s "
-          f"({torch.get_num_threads()} torch threads); 1 thread {figures['local_1']:.0f} examples/s")
+    print(
+        f"[predict] local: {len(texts)} examples in {seconds:.2f} s, {figures['local']:.0f} examples/s "
+        f"({torch.get_num_threads()} torch threads); 1 thread {figures['local_1']:.0f} examples/s"
+    )
     for workers in worker_counts:
         engine = get_engine("ray", workers=workers)
         _, overhead = timed(engine.predict_proba, model, texts[:small])  # a small run: mostly start-up
@@ -101,10 +108,12 @@ def bench_predictions(model, texts, worker_counts, small: int) -> dict:
         per_worker = run["examples"] / run["worker_seconds"]  # time inside predict_proba on the replicas
         fixed = seconds - run["worker_seconds"] / run["workers"]
         figures[workers] = {"rate": len(texts) / seconds, "per_worker": per_worker, "fixed": fixed, "small": overhead}
-        print(f"[predict] ray x{workers}: {seconds:.2f} s, {len(texts) / seconds:.0f} examples/s "
-              f"({len(texts) / seconds / figures['local']:.2f}x local); per replica {per_worker:.0f} examples/s; "
-              f"outside the model {fixed:.2f} s; a {small}-example run takes {overhead:.2f} s; "
-              f"max |ray - local| {difference:.1e}, labels equal")
+        print(
+            f"[predict] ray x{workers}: {seconds:.2f} s, {len(texts) / seconds:.0f} examples/s "
+            f"({len(texts) / seconds / figures['local']:.2f}x local); per replica {per_worker:.0f} examples/s; "
+            f"outside the model {fixed:.2f} s; a {small}-example run takes {overhead:.2f} s; "
+            f"max |ray - local| {difference:.1e}, labels equal"
+        )
     if {1, 2} <= set(worker_counts):
         print(f"[predict] ray x2 / ray x1 end to end: {figures[2]['rate'] / figures[1]['rate']:.2f}x")
     best = figures[max(worker_counts)]
@@ -113,8 +122,10 @@ def bench_predictions(model, texts, worker_counts, small: int) -> dict:
         break_even = best["fixed"] * figures["local"] * ray_rate / (ray_rate - figures["local"])
         print(f"[predict] with {max(worker_counts)} replicas Ray beats local above about {break_even:.0f} examples")
     else:
-        print(f"[predict] {max(worker_counts)} one-thread replicas are no faster than local torch on all cores here: "
-              "Ray pays off only with more machines or GPUs than this one")
+        print(
+            f"[predict] {max(worker_counts)} one-thread replicas are no faster than local torch on all cores here: "
+            "Ray pays off only with more machines or GPUs than this one"
+        )
     return figures
 
 
@@ -124,9 +135,11 @@ def bench_attacks(model, data, config, worker_counts, warm_up: list[int], indice
     _, single = one_thread(run_attack, model, data, config, indices=indices)
     queries = sum(e.queries for e in local.examples) / len(indices)
     figures = {"local": len(indices) / seconds, "local_1": len(indices) / single, "queries": queries}
-    print(f"[attack] {config.recipe}, budget {config.budget}, {queries:.0f} queries per example: local "
-          f"{len(indices)} examples in {seconds:.2f} s, {figures['local']:.2f} examples/s; 1 thread "
-          f"{figures['local_1']:.2f} examples/s")
+    print(
+        f"[attack] {config.recipe}, budget {config.budget}, {queries:.0f} queries per example: local "
+        f"{len(indices)} examples in {seconds:.2f} s, {figures['local']:.2f} examples/s; 1 thread "
+        f"{figures['local_1']:.2f} examples/s"
+    )
     for workers in worker_counts:
         with get_engine("ray", workers=workers) as engine:  # closed after: its workers hold their CPUs
             _, start_up = timed(engine.run_attack, model, data, config, indices=warm_up)
@@ -137,9 +150,11 @@ def bench_attacks(model, data, config, worker_counts, warm_up: list[int], indice
             raise SystemExit(f"Ray ({workers} workers) attack outcomes differ from the local run's")
         per_worker = run["examples"] / run["worker_seconds"]
         figures[workers] = {"rate": len(indices) / seconds, "per_worker": per_worker, "start_up": start_up}
-        print(f"[attack] ray x{workers}: {seconds:.2f} s, {len(indices) / seconds:.2f} examples/s "
-              f"({len(indices) / seconds / figures['local']:.2f}x local); per worker {per_worker:.2f} examples/s; "
-              f"start-up (workers, recipe, {len(warm_up)} warm-up examples) {start_up:.2f} s")
+        print(
+            f"[attack] ray x{workers}: {seconds:.2f} s, {len(indices) / seconds:.2f} examples/s "
+            f"({len(indices) / seconds / figures['local']:.2f}x local); per worker {per_worker:.2f} examples/s; "
+            f"start-up (workers, recipe, {len(warm_up)} warm-up examples) {start_up:.2f} s"
+        )
     if {1, 2} <= set(worker_counts):
         print(f"[attack] ray x2 / ray x1: {figures[2]['rate'] / figures[1]['rate']:.2f}x")
     return figures
@@ -151,19 +166,27 @@ def scaling(predictions: dict, attacks: dict, n_predictions: int, n_attacks: int
     per_query = per_attack * attacks["queries"]  # attack cost is model queries: scale by those
     fixed_prediction = max(v["fixed"] for k, v in predictions.items() if isinstance(k, int))
     fixed_attack = max(v["start_up"] for k, v in attacks.items() if isinstance(k, int))
-    print(f"[scale] one worker (1 CPU, 1 torch thread), measured on Ray: {per_prediction:.0f} predictions/s; "
-          f"{per_attack:.2f} attacked examples/s at {attacks['queries']:.0f} queries each = {per_query:.0f} queries/s")
+    print(
+        f"[scale] one worker (1 CPU, 1 torch thread), measured on Ray: {per_prediction:.0f} predictions/s; "
+        f"{per_attack:.2f} attacked examples/s at {attacks['queries']:.0f} queries each = {per_query:.0f} queries/s"
+    )
     if 2 in predictions and 2 in attacks:
-        print(f"[scale] per-worker rate with 2 workers / with 1 on this machine: predictions "
-              f"{predictions[2]['per_worker'] / per_prediction:.2f}, attacks {attacks[2]['per_worker'] / per_attack:.2f} "
-              "(1.00 = linear; less = the cores were not free)")
-    print(f"[scale] time ~ fixed + work / (W x one worker's rate), linear in W; fixed {fixed_prediction:.1f} s "
-          f"(predictions), {fixed_attack:.1f} s (attacks); attacks at {queries} queries per example")
+        print(
+            f"[scale] per-worker rate with 2 workers / with 1 on this machine: predictions "
+            f"{predictions[2]['per_worker'] / per_prediction:.2f}, attacks {attacks[2]['per_worker'] / per_attack:.2f} "
+            "(1.00 = linear; less = the cores were not free)"
+        )
+    print(
+        f"[scale] time ~ fixed + work / (W x one worker's rate), linear in W; fixed {fixed_prediction:.1f} s "
+        f"(predictions), {fixed_attack:.1f} s (attacks); attacks at {queries} queries per example"
+    )
     for workers in (1, 2, 8, 32, 128):
         predict_s = fixed_prediction + n_predictions / (workers * per_prediction)
         attack_s = fixed_attack + n_attacks * queries / (workers * per_query)
-        print(f"[scale] W={workers:>3}: {n_predictions} predictions ~ {predict_s / 60:7.2f} min; "
-              f"{n_attacks} attacked examples ~ {attack_s / 60:7.2f} min")
+        print(
+            f"[scale] W={workers:>3}: {n_predictions} predictions ~ {predict_s / 60:7.2f} min; "
+            f"{n_attacks} attacked examples ~ {attack_s / 60:7.2f} min"
+        )
 
 
 def main(argv=None) -> None:
@@ -186,7 +209,7 @@ def main(argv=None) -> None:
 
     model = build_model(args.model, args.batch_size)
     data = evaluation_data(max(args.examples, args.attack_examples + 4), args.seed)
-    texts = list(data.texts[:args.examples])
+    texts = list(data.texts[: args.examples])
     print(f"model: {model.name}; data: {data.name}; machine: {torch.get_num_threads()} torch threads")
     ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level="WARNING")
     try:

@@ -16,15 +16,14 @@ import argparse
 import tempfile
 import time
 
-
+from loyalty_tests.compress import compress
+from loyalty_tests.data import load_dataset
 from loyalty_tests.gates.registry import GATES
 from loyalty_tests.gates.result import Rule
 from loyalty_tests.gates.robustness import in_attack_order, robustness_sequence
-from loyalty_tests.compress import compress
-from loyalty_tests.data import load_dataset
+from loyalty_tests.models.specs import load_model
 from loyalty_tests.robustness import AttackConfig, RobustnessRun
 from loyalty_tests.robustness.summary import drop_from_differences, paired_outcomes
-from loyalty_tests.models.specs import load_model
 
 
 def sequential(teacher, student, data, config, block: int, cap: int, limit: float):
@@ -34,8 +33,9 @@ def sequential(teacher, student, data, config, block: int, cap: int, limit: floa
         while True:
             comparison = run.attack_next(min(block, cap - run.attacked))
             # the plugin's own sequence (gates/robustness.py), so the benchmark measures what it runs
-            decision = robustness_sequence(in_attack_order(paired_outcomes(comparison), run.order), limit, Rule(),
-                                           block, cap)
+            decision = robustness_sequence(
+                in_attack_order(paired_outcomes(comparison), run.order), limit, Rule(), block, cap
+            )
             if decision.stopped or run.attacked >= cap:
                 return run.attacked, time.perf_counter() - started, decision
 
@@ -72,11 +72,18 @@ def main(argv=None) -> None:
         student = compress(teacher, recipe, train, progress=lambda message: None)
         n, seconds, decision = sequential(teacher, student, data, config, args.block, args.cap, limit)
         d = decision.decision
-        print(f"| {recipe} | sequential | {n} | {seconds:.0f} | {d.estimate:.3f} | {d.low:.3f}–{d.high:.3f} | "
-              f"{d.outcome} | {decision.reason} |", flush=True)
+        print(
+            f"| {recipe} | sequential | {n} | {seconds:.0f} | {d.estimate:.3f} | {d.low:.3f}–{d.high:.3f} | "
+            f"{d.outcome} | {decision.reason} |",
+            flush=True,
+        )
         n, seconds, drop, result = fixed(teacher, student, data, config, args.cap, limit)
-        print(f"| {recipe} | fixed size | {n} | {seconds:.0f} | {drop.value:.3f} | {drop.ci_low:.3f}–{drop.ci_high:.3f} | "
-              f"{result.three_way} | attacked all {n} |", flush=True)
+        print(
+            f"| {recipe} | fixed size | {n} | {seconds:.0f} | {drop.value:.3f} | "
+            f"{drop.ci_low:.3f}–{drop.ci_high:.3f} | "
+            f"{result.three_way} | attacked all {n} |",
+            flush=True,
+        )
     print("\n(each run attacked both models from an empty attack cache of its own)")
 
 

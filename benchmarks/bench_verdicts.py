@@ -28,17 +28,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny.py builds the tiny BERT
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_intervals, bench_latency_load
 
-from loyalty_tests.gates.registry import GATES
-from loyalty_tests.gates.result import Rule
+from loyalty_tests.comparison import compare_predictions  # noqa: E402
 from loyalty_tests.data import TextDataset  # noqa: E402
 from loyalty_tests.engines.latency import measure_latency  # noqa: E402
-from loyalty_tests.comparison import compare_predictions  # noqa: E402
 from loyalty_tests.gates.prediction import PREDICTION_GATES, prediction_gate  # noqa: E402
-from loyalty_tests.predictions import Predictions  # noqa: E402
+from loyalty_tests.gates.registry import GATES
+from loyalty_tests.gates.result import Rule
 from loyalty_tests.gates.thresholds import resolve  # noqa: E402
+from loyalty_tests.predictions import Predictions  # noqa: E402
 
-RULES = {"estimate": {}, "confident": {"decision": "confident"},
-         "three-way, inconclusive=pass": {"decision": "three-way", "inconclusive": "pass"}}
+RULES = {
+    "estimate": {},
+    "confident": {"decision": "confident"},
+    "three-way, inconclusive=pass": {"decision": "three-way", "inconclusive": "pass"},
+}
 N = 854
 LABELS = ("negative", "positive")
 
@@ -54,8 +57,13 @@ def teacher_pool(rng, size=20_000):
 
 def report_for(gold, teacher, student, seed):
     data = TextDataset("resampled", [f"text {i}" for i in range(len(gold))], gold.tolist(), LABELS)
-    return compare_predictions(data, Predictions("teacher", teacher, LABELS, 0.0),
-                               Predictions("student", student, LABELS, 0.0), n_resamples=200, seed=seed)
+    return compare_predictions(
+        data,
+        Predictions("teacher", teacher, LABELS, 0.0),
+        Predictions("student", student, LABELS, 0.0),
+        n_resamples=200,
+        seed=seed,
+    )
 
 
 def fail_rates(reports, gates) -> dict[str, dict[str, float]]:
@@ -63,8 +71,12 @@ def fail_rates(reports, gates) -> dict[str, dict[str, float]]:
     rates = {}
     for rule, setting in RULES.items():
         thresholds = resolve(setting, {})
-        failed = np.array([[not prediction_gate(gate, report, thresholds, n_resamples=200).passed for gate in gates]
-                           for report in reports])
+        failed = np.array(
+            [
+                [not prediction_gate(gate, report, thresholds, n_resamples=200).passed for gate in gates]
+                for report in reports
+            ]
+        )
         rates[rule] = {gate: float(failed[:, i].mean()) for i, gate in enumerate(gates)}
         if len(gates) > 1:
             rates[rule]["any prediction gate"] = float(failed.any(axis=1).mean())
@@ -118,30 +130,37 @@ def latency_aa(runs: int):
         for rule, setting in RULES.items():
             rule_obj = Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
             results[rule].append(not GATES["latency"].check(latency, limit, "default", rule_obj).passed)
-    print(f"latency A/A: {runs} runs in {time.perf_counter() - started:.0f} s; rounds per run median "
-          f"{np.median(rounds):.0f} (min {min(rounds)}, max {max(rounds)}); speedup median {np.median(speedups):.3f} "
-          f"(min {min(speedups):.3f}, max {max(speedups):.3f}); limit {limit}")
+    print(
+        f"latency A/A: {runs} runs in {time.perf_counter() - started:.0f} s; rounds per run median "
+        f"{np.median(rounds):.0f} (min {min(rounds)}, max {max(rounds)}); speedup median {np.median(speedups):.3f} "
+        f"(min {min(speedups):.3f}, max {max(speedups):.3f}); limit {limit}"
+    )
     return {rule: {"latency": float(np.mean(fails))} for rule, fails in results.items()}
 
 
 def robustness_aa(runs: int):
     """Teacher and an identical copy attacked on the same seeded examples: the paired drop is 0."""
-    from loyalty_tests.robustness import AttackConfig, compare_robustness
-
     from keyword_model import KeywordModel
+
+    from loyalty_tests.robustness import AttackConfig, compare_robustness
 
     weights = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0}
     texts = [f"a {w} movie about {v} things" for w in weights for v in ("odd", "new")]
     from loyalty_tests.robustness.summary import paired_outcomes
     from loyalty_tests.stats.sequential import sequential_decision
 
-    data = TextDataset("hand-made", [f"{t} take {i}" for i, t in enumerate(texts * 10)],
-                       [int(i % 5 < 3) for i in range(100)], LABELS)
+    data = TextDataset(
+        "hand-made", [f"{t} take {i}" for i, t in enumerate(texts * 10)], [int(i % 5 < 3) for i in range(100)], LABELS
+    )
     fails = {rule: [] for rule in RULES}
     for seed in range(runs):
         # the plugin's defaults: attacked in blocks of 25 up to --attack-examples 100, sequential gate
-        comparison = compare_robustness(KeywordModel(weights, "teacher"), KeywordModel(weights, "copy"), data,
-                                        AttackConfig("charswap", examples=100, budget=100, seed=seed))
+        comparison = compare_robustness(
+            KeywordModel(weights, "teacher"),
+            KeywordModel(weights, "copy"),
+            data,
+            AttackConfig("charswap", examples=100, budget=100, seed=seed),
+        )
         _, differences = paired_outcomes(comparison)
         for look in (25, 50, 75, 100):
             sequence = sequential_decision(differences[:look], 0.10, "at_most", block_size=25, max_n=100)
@@ -149,8 +168,9 @@ def robustness_aa(runs: int):
                 break
         for rule, setting in RULES.items():
             rule_obj = Rule(setting.get("decision", "estimate"), setting.get("inconclusive", "fail"))
-            fails[rule].append(not GATES["robustness"].check(comparison, 0.10, "default", rule_obj, decision=sequence,
-                                                             block=25).passed)
+            fails[rule].append(
+                not GATES["robustness"].check(comparison, 0.10, "default", rule_obj, decision=sequence, block=25).passed
+            )
     return {rule: {"robustness": float(np.mean(f))} for rule, f in fails.items()}
 
 
@@ -164,9 +184,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="seeded runs per prediction/robustness gate")
     parser.add_argument("--latency-runs", type=int, default=100, help="seeded A/A latency measurements")
-    parser.add_argument("--all", action="store_true",
-                        help="every issue-16 figure: this table, the intervals (bench_intervals.py) and real latency "
-                             "runs on a busy runner (bench_latency_load.py), then the family-wise A/A summary")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every issue-16 figure: this table, the intervals (bench_intervals.py) and real latency "
+        "runs on a busy runner (bench_latency_load.py), then the family-wise A/A summary",
+    )
     parser.add_argument("--load-runs", type=int, default=20, help="with --all: real tiny-BERT runs under load")
     parser.add_argument("--demo-runs", type=int, default=3, help="with --all: demo teacher runs under load")
     args = parser.parse_args(argv)
@@ -178,8 +201,10 @@ def main(argv=None) -> None:
         for rule, rates in part.items():
             table[rule].update(rates)
     gates = list(next(iter(table.values())))
-    print(f"\nA/A false-FAIL rate (student identical to its teacher), n={N}, {args.runs} runs "
-          f"({'real runs under load below' if args.all else f'{args.latency_runs} for latency'}):")
+    print(
+        f"\nA/A false-FAIL rate (student identical to its teacher), n={N}, {args.runs} runs "
+        f"({'real runs under load below' if args.all else f'{args.latency_runs} for latency'}):"
+    )
     print("| rule | " + " | ".join(gates) + " |")
     print("|---|" + "---|" * len(gates))
     for rule, rates in table.items():
@@ -202,14 +227,20 @@ def main(argv=None) -> None:
     slower = load["tiny 1.2x"]
     prediction = table["estimate"]["any prediction gate"] + table["estimate"]["robustness"]
     print(f"\nSummary under the defaults (rule estimate), measured {time.strftime('%Y-%m-%d')}:")
-    print(f"  A/A per gate: prediction gates at most {max(table['estimate'][g] for g in PREDICTION_GATES):.1%} "
-          f"({args.runs} runs), robustness {table['estimate']['robustness']:.1%}, latency {latency_fails}/"
-          f"{latency_runs} real runs under load (95% upper bound {_upper(latency_fails, latency_runs):.1%})")
-    print(f"  A/A family-wise (any gate fails): {prediction:.1%} from prediction and robustness gates + latency "
-          f"{latency_fails}/{latency_runs} -> {latency_fails}/{latency_runs} runs with a false FAIL "
-          f"(target <= 2%)")
-    print(f"  detection: label loyalty 10 points short {caught['estimate']['label_loyalty']:.1%} (n={N}); 1.2x slower "
-          f"student {slower['fails']}/{slower['runs']} FAIL under load (target >= 95%)")
+    print(
+        f"  A/A per gate: prediction gates at most {max(table['estimate'][g] for g in PREDICTION_GATES):.1%} "
+        f"({args.runs} runs), robustness {table['estimate']['robustness']:.1%}, latency {latency_fails}/"
+        f"{latency_runs} real runs under load (95% upper bound {_upper(latency_fails, latency_runs):.1%})"
+    )
+    print(
+        f"  A/A family-wise (any gate fails): {prediction:.1%} from prediction and robustness gates + latency "
+        f"{latency_fails}/{latency_runs} -> {latency_fails}/{latency_runs} runs with a false FAIL "
+        f"(target <= 2%)"
+    )
+    print(
+        f"  detection: label loyalty 10 points short {caught['estimate']['label_loyalty']:.1%} (n={N}); 1.2x slower "
+        f"student {slower['fails']}/{slower['runs']} FAIL under load (target >= 95%)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,15 @@ from loyalty_tests.engines import get_engine  # noqa: E402
 from loyalty_tests.models.classifiers import HFClassifier  # noqa: E402
 from loyalty_tests.robustness import AttackConfig, run_attack  # noqa: E402
 
-TEXTS = ["a good movie", "great film", "very bad", "the film is awful", "not good at all", "a great movie",
-         "the film is a great and moving story about a family that finds its way home"] * 20
+TEXTS = [
+    "a good movie",
+    "great film",
+    "very bad",
+    "the film is awful",
+    "not good at all",
+    "a great movie",
+    "the film is a great and moving story about a family that finds its way home",
+] * 20
 
 
 def main() -> None:
@@ -51,16 +58,22 @@ def main() -> None:
     local = classifier.predict_proba(TEXTS)
     remote = engine.predict_proba(classifier, TEXTS)
     difference = float(np.abs(local - remote).max())
-    print(f"predictions: max |ray - local| = {difference:.2e}, labels equal: {(local.argmax(1) == remote.argmax(1)).all()}")
+    print(
+        f"predictions: max |ray - local| = {difference:.2e}, "
+        f"labels equal: {(local.argmax(1) == remote.argmax(1)).all()}"
+    )
     data = TextDataset("gpu-check", tuple(TEXTS), tuple([1, 1, 0, 0, 0, 1, 1] * 20), ("negative", "positive"))
     config = AttackConfig("charswap", examples=12, budget=60, seed=0)
     indices = list(range(12))
     local_attack = run_attack(classifier, data, config, indices=indices)
     remote_attack = engine.run_attack(classifier, data, config, indices=indices)
-    same = [(e.status, e.perturbed_text, e.queries) for e in local_attack.examples] == \
-           [(e.status, e.perturbed_text, e.queries) for e in remote_attack.examples]
-    print(f"attack: outcomes equal: {same}; success rate local {local_attack.attack_success_rate:.3f}, "
-          f"ray {remote_attack.attack_success_rate:.3f}")
+    same = [(e.status, e.perturbed_text, e.queries) for e in local_attack.examples] == [
+        (e.status, e.perturbed_text, e.queries) for e in remote_attack.examples
+    ]
+    print(
+        f"attack: outcomes equal: {same}; success rate local {local_attack.attack_success_rate:.3f}, "
+        f"ray {remote_attack.attack_success_rate:.3f}"
+    )
     workers = [ray.get(worker.describe.remote()) for worker in engine._attack_workers]
     print("attack workers:", workers)
     on_gpu = all(w["gpu_ids"] and all(d.startswith("cuda") for d in w["models"].values() if d != "-") for w in workers)

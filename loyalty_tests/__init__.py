@@ -13,19 +13,30 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # assertion helpers for users' own tests
-    "assert_loyal": "assertions", "assert_faster": "assertions", "assert_robust": "assertions",
+    "assert_loyal": "assertions",
+    "assert_faster": "assertions",
+    "assert_robust": "assertions",
     # data -> models -> predictions -> the teacher/student report
-    "load_dataset": "data", "TextDataset": "data",
-    "load_model": "models.specs", "ModelOptions": "models.specs",
-    "predict": "predictions", "Predictions": "predictions",
-    "compare_predictions": "comparison", "LoyaltyReport": "comparison", "Comparison": "comparison",
+    "load_dataset": "data",
+    "TextDataset": "data",
+    "load_model": "models.specs",
+    "ModelOptions": "models.specs",
+    "predict": "predictions",
+    "Predictions": "predictions",
+    "compare_predictions": "comparison",
+    "LoyaltyReport": "comparison",
+    "Comparison": "comparison",
     # robustness and latency
-    "run_attack": "robustness", "compare_robustness": "robustness", "AttackConfig": "robustness",
+    "run_attack": "robustness",
+    "compare_robustness": "robustness",
+    "AttackConfig": "robustness",
     "RobustnessComparison": "robustness",
-    "measure_latency": "engines.latency", "LatencyResult": "engines.latency",
+    "measure_latency": "engines.latency",
+    "LatencyResult": "engines.latency",
     # making students: `from loyalty_tests import compress` gives the compress package, which is
     # callable as the function is: compress(teacher, "int8") (see compress/__init__.py)
-    "LoyaltyError": "errors", "LoyaltyCacheWarning": "errors",
+    "LoyaltyError": "errors",
+    "LoyaltyCacheWarning": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

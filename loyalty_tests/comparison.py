@@ -59,8 +59,12 @@ class LoyaltyReport:
         student_pred = np.asarray(self.student_predictions.predicted_labels)[rows]
         names = list(self.label_names)
         matrix = flips.flip_matrix(gold, teacher_pred, student_pred, len(names))
-        return {**flips.flip_counts(gold, teacher_pred, student_pred).to_row(), "label_names": names,
-                "negative_flip_matrix": matrix.tolist(), "top_negative_flips": flips.top_flips(matrix, names, k)}
+        return {
+            **flips.flip_counts(gold, teacher_pred, student_pred).to_row(),
+            "label_names": names,
+            "negative_flip_matrix": matrix.tolist(),
+            "top_negative_flips": flips.top_flips(matrix, names, k),
+        }
 
     def metric_rows(self) -> dict:
         return {name: _metric_row(value) for name, value in self.metrics.items()}
@@ -87,18 +91,39 @@ def distinct_indices(texts, text_pairs=None) -> np.ndarray:
     return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
 
 
-def compare_predictions(data, teacher_predictions: Predictions, student_predictions: Predictions, *,
-                        thresholds=None, n_resamples: int = 1000, seed: int = 0) -> LoyaltyReport:
+def compare_predictions(
+    data,
+    teacher_predictions: Predictions,
+    student_predictions: Predictions,
+    *,
+    thresholds=None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> LoyaltyReport:
     """Metrics over the *distinct* examples: a text repeated 50 times is one example, not 50 (a
     deterministic model answers each copy alike, so copies add no evidence but would shrink every
     interval as if they did). ``report.duplicates`` says how many were left out."""
     check_same_labels(teacher_predictions, student_predictions)
     keep = distinct_indices(data.texts, data.text_pairs)
-    values = metrics.compare(np.asarray(data.labels)[keep], teacher_predictions.probabilities[keep],
-                             student_predictions.probabilities[keep], n_resamples=n_resamples, seed=seed)
+    values = metrics.compare(
+        np.asarray(data.labels)[keep],
+        teacher_predictions.probabilities[keep],
+        student_predictions.probabilities[keep],
+        n_resamples=n_resamples,
+        seed=seed,
+    )
     distinct = None if keep.size == len(data) else tuple(int(i) for i in keep)
-    return LoyaltyReport(teacher_predictions.model_name, student_predictions.model_name, data,
-                         teacher_predictions, student_predictions, values, thresholds or {}, seed, distinct)
+    return LoyaltyReport(
+        teacher_predictions.model_name,
+        student_predictions.model_name,
+        data,
+        teacher_predictions,
+        student_predictions,
+        values,
+        thresholds or {},
+        seed,
+        distinct,
+    )
 
 
 def worst_examples(data, teacher_predictions: Predictions, student_predictions: Predictions, k: int = 5) -> list[dict]:
@@ -116,11 +141,18 @@ def worst_examples(data, teacher_predictions: Predictions, student_predictions: 
 def _example_rows(data, teacher, student, indices, names) -> list[dict]:
     """``names``: the probability columns' labels (the data's first, so data.labels index them)."""
     loyalty = metrics.per_example_probability_loyalty(teacher, student)
-    return [{"index": int(i), "text": data.texts[i], "text_pair": data.text_pairs[i] if data.text_pairs else None,
-             "label": names[data.labels[i]],
-             "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},
-             "student": {n: round(float(p), 4) for n, p in zip(names, student[i])},
-             "probability_loyalty": round(float(loyalty[i]), 4)} for i in indices]
+    return [
+        {
+            "index": int(i),
+            "text": data.texts[i],
+            "text_pair": data.text_pairs[i] if data.text_pairs else None,
+            "label": names[data.labels[i]],
+            "teacher": {n: round(float(p), 4) for n, p in zip(names, teacher[i])},
+            "student": {n: round(float(p), 4) for n, p in zip(names, student[i])},
+            "probability_loyalty": round(float(loyalty[i]), 4),
+        }
+        for i in indices
+    ]
 
 
 def format_examples(rows: list[dict], width: int = 90) -> str:
@@ -129,6 +161,8 @@ def format_examples(rows: list[dict], width: int = 90) -> str:
         text = row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"
         teacher = " ".join(f"{n}={p:.3f}" for n, p in row["teacher"].items())
         student = " ".join(f"{n}={p:.3f}" for n, p in row["student"].items())
-        lines.append(f"  #{row['index']} label={row['label']} teacher[{teacher}] student[{student}] "
-                     f"loyalty={row['probability_loyalty']:.3f}\n    {text!r}")
+        lines.append(
+            f"  #{row['index']} label={row['label']} teacher[{teacher}] student[{student}] "
+            f"loyalty={row['probability_loyalty']:.3f}\n    {text!r}"
+        )
     return "\n".join(lines)

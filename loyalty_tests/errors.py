@@ -11,3 +11,10 @@ class LoyaltyCacheWarning(UserWarning):
     The cache only saves time: whatever it cannot serve is recomputed, so this is a warning (shown
     in pytest's warnings summary), never an error, and never a reason to trust a file.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an exception's message (its type's name when there is none):
+    what a one-line error needs from a library's multi-line message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

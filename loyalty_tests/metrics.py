@@ -34,6 +34,7 @@ class MetricValue:
     >>> MetricValue(0.9, 0.85, 0.95, n=200).ci_low
     0.85
     """
+
     value: float
     ci_low: float | None
     ci_high: float | None
@@ -80,8 +81,9 @@ def _probability_loyalty_rows(teacher: np.ndarray, student: np.ndarray) -> np.nd
     # JSD of 1e-10 moves the result by 5e-9. Hence the log1p form of ln(p / m) near the mixture.
     total = teacher + student
     d = np.divide(teacher - student, total, out=np.zeros_like(total), where=total > 0)
-    nats = (teacher * _log_ratio_to_mixture(teacher, total, d)
-            + student * _log_ratio_to_mixture(student, total, -d)).sum(axis=1)
+    nats = (
+        teacher * _log_ratio_to_mixture(teacher, total, d) + student * _log_ratio_to_mixture(student, total, -d)
+    ).sum(axis=1)
     jsd = 0.5 * nats / np.log(2.0)
     # JSD in bits lies in [0, 1]; rounding can leave it a hair outside, and sqrt would amplify that.
     return 1.0 - np.sqrt(np.clip(jsd, 0.0, 1.0))
@@ -139,13 +141,18 @@ def flips(y_true, teacher_pred, student_pred) -> dict:
     {'correct_to_wrong': 1, 'wrong_to_correct': 1, 'both_correct': 1, 'both_wrong': 1}
     """
     y_true = class_indices("y_true", y_true)
-    teacher_pred, student_pred = class_indices("teacher_pred", teacher_pred), class_indices("student_pred", student_pred)
+    teacher_pred, student_pred = (
+        class_indices("teacher_pred", teacher_pred),
+        class_indices("student_pred", student_pred),
+    )
     same_length(("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))
     teacher_right, student_right = teacher_pred == y_true, student_pred == y_true
-    return {"correct_to_wrong": int(np.sum(teacher_right & ~student_right)),
-            "wrong_to_correct": int(np.sum(~teacher_right & student_right)),
-            "both_correct": int(np.sum(teacher_right & student_right)),
-            "both_wrong": int(np.sum(~teacher_right & ~student_right))}
+    return {
+        "correct_to_wrong": int(np.sum(teacher_right & ~student_right)),
+        "wrong_to_correct": int(np.sum(~teacher_right & student_right)),
+        "both_correct": int(np.sum(teacher_right & student_right)),
+        "both_wrong": int(np.sum(~teacher_right & ~student_right)),
+    }
 
 
 def mcnemar_p_value(y_true, teacher_pred, student_pred) -> float:
@@ -274,8 +281,11 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
         n = same_length(*((f"arrays[{i}]", array) for i, array in enumerate(arrays))) if arrays else 0
         if n == 0:
             raise LoyaltyError("bootstrap_ci(metric_fn, *arrays) needs non-empty arrays (one entry per example)")
-        statistics = [scores_or_metric(*(array[rows] for array in arrays))
-                      for indices in _resample_indices(n, int(n_resamples), 1, seed) for rows in indices]
+        statistics = [
+            scores_or_metric(*(array[rows] for array in arrays))
+            for indices in _resample_indices(n, int(n_resamples), 1, seed)
+            for rows in indices
+        ]
         low, high = np.quantile(np.asarray(statistics, dtype=np.float64), quantiles)
         return float(low), float(high)
     scores = np.asarray(scores_or_metric, dtype=np.float64)
@@ -284,8 +294,9 @@ def bootstrap_ci(scores_or_metric, *arrays, n_resamples: int = 1000, confidence:
     if not np.isfinite(scores).all():
         raise LoyaltyError("per_example_scores has NaN or inf values; the bootstrap needs finite scores")
     n, width = scores.shape[0], (1 if scores.ndim == 1 else scores.shape[1])
-    means = np.concatenate([scores[indices].mean(axis=1)
-                            for indices in _resample_indices(n, int(n_resamples), width, seed)])
+    means = np.concatenate(
+        [scores[indices].mean(axis=1) for indices in _resample_indices(n, int(n_resamples), width, seed)]
+    )
     low, high = np.quantile(means, quantiles, axis=0)
     return (float(low), float(high)) if scores.ndim == 1 else (low, high)
 
@@ -334,8 +345,9 @@ def compare(y_true, teacher_probs, student_probs, *, n_resamples: int = 1000, se
         "student_accuracy": proportion(int((student_pred == y_true).sum()), n),
         "accuracy_drop": MetricValue((b - c) / n, *map(float, exact.gate_paired_interval(b, c, n)), n),
         "label_loyalty": proportion(int((teacher_pred == student_pred).sum()), n),
-        "probability_loyalty": MetricValue(float(loyalty.mean()),
-                                           *map(float, bounded_means.dispersion_score_interval(loyalty)), n),
+        "probability_loyalty": MetricValue(
+            float(loyalty.mean()), *map(float, bounded_means.dispersion_score_interval(loyalty)), n
+        ),
         "negative_flip_rate": proportion(b, n),
         "positive_flip_rate": proportion(c, n),
     }

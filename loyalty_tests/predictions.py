@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import validation
-from .infra.cache import cached_file, fingerprint
 from .errors import LoyaltyError
+from .infra.cache import cached_file, fingerprint
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,10 @@ def label_permutation(model_labels, data_labels, model_name: str, data_name: str
     if unknown:
         hint = ""
         if all(str(name).startswith("LABEL_") for name in model_labels):
-            hint = (" The model uses Hugging Face's default names LABEL_0, LABEL_1, ...: set id2label in its "
-                    "config.json to the data's label names.")
+            hint = (
+                " The model uses Hugging Face's default names LABEL_0, LABEL_1, ...: set id2label in its "
+                "config.json to the data's label names."
+            )
         raise LoyaltyError(
             f"data {data_name!r} has labels that model {model_name!r} does not know: {unknown} (model has "
             f"{sorted(model_labels)}, data has {sorted(data_labels)}). Labels are matched by name, never by "
@@ -133,8 +135,14 @@ def predict(
         return buffer.getvalue()
 
     path = Path(cache_dir) / "predictions" / f"{key}.npz"
-    predictions, _ = cached_file(path, key, compute=lambda: _run(model, dataset, columns, names, progress, predict_proba),
-                                 dump=dump, read_key=read_key, load=load)
+    predictions, _ = cached_file(
+        path,
+        key,
+        compute=lambda: _run(model, dataset, columns, names, progress, predict_proba),
+        dump=dump,
+        read_key=read_key,
+        load=load,
+    )
     return predictions
 
 

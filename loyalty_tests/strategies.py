@@ -27,8 +27,9 @@ def _size(value, low: int, high: int):
 
 
 @st.composite
-def probability_vectors(draw, n_classes: int | None = None, *, min_classes: int = 2, max_classes: int = 6,
-                        unique_argmax: bool = False) -> np.ndarray:
+def probability_vectors(
+    draw, n_classes: int | None = None, *, min_classes: int = 2, max_classes: int = 6, unique_argmax: bool = False
+) -> np.ndarray:
     """A float64 vector of ``n_classes`` (or ``min_classes..max_classes``) non-negative
     probabilities summing to 1. ``unique_argmax=True`` breaks ties for the largest entry, for
     properties that only hold when the predicted label is unambiguous.
@@ -61,9 +62,17 @@ def _near_tie(probs: np.ndarray) -> np.ndarray:
 
 
 @st.composite
-def probability_matrices(draw, n_rows: int | None = None, n_classes: int | None = None, *, min_rows: int = 1,
-                         max_rows: int = 12, min_classes: int = 2, max_classes: int = 6,
-                         unique_argmax: bool = False) -> np.ndarray:
+def probability_matrices(
+    draw,
+    n_rows: int | None = None,
+    n_classes: int | None = None,
+    *,
+    min_rows: int = 1,
+    max_rows: int = 12,
+    min_classes: int = 2,
+    max_classes: int = 6,
+    unique_argmax: bool = False,
+) -> np.ndarray:
     """An (n_rows, n_classes) float64 array whose rows are probability vectors.
 
     >>> @settings(max_examples=20, deadline=None, database=None)
@@ -85,9 +94,17 @@ def _nudge(teacher: np.ndarray, noise: np.ndarray, scale: float) -> np.ndarray:
 
 
 @st.composite
-def prediction_pairs(draw, n_rows: int | None = None, n_classes: int | None = None, *, min_rows: int = 1,
-                     max_rows: int = 12, min_classes: int = 2, max_classes: int = 6,
-                     unique_argmax: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def prediction_pairs(
+    draw,
+    n_rows: int | None = None,
+    n_classes: int | None = None,
+    *,
+    min_rows: int = 1,
+    max_rows: int = 12,
+    min_classes: int = 2,
+    max_classes: int = 6,
+    unique_argmax: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(teacher_probs, student_probs)`` of the same shape. The student is independent of the
     teacher, identical to it, or a small perturbation of it (the near-identity regime where
     rounding errors in a metric show up).
@@ -114,8 +131,16 @@ def prediction_pairs(draw, n_rows: int | None = None, n_classes: int | None = No
 
 
 @st.composite
-def label_arrays(draw, n: int | None = None, n_classes: int | None = None, *, min_size: int = 1,
-                 max_size: int = 12, min_classes: int = 2, max_classes: int = 6) -> np.ndarray:
+def label_arrays(
+    draw,
+    n: int | None = None,
+    n_classes: int | None = None,
+    *,
+    min_size: int = 1,
+    max_size: int = 12,
+    min_classes: int = 2,
+    max_classes: int = 6,
+) -> np.ndarray:
     """An int64 array of ``n`` class indices in ``[0, n_classes)``.
 
     >>> @settings(max_examples=20, deadline=None, database=None)
@@ -138,18 +163,29 @@ def _call(fn, name: str, teacher: np.ndarray, student: np.ndarray) -> float:
     try:
         value = float(fn(teacher, student))
     except Exception as error:  # a metric must accept every valid pair of probability arrays
-        raise AssertionError(f"invariant 'accepts valid input' broken: {name} raised {type(error).__name__}: "
-                             f"{error}\nteacher_probs={_show(teacher)}\nstudent_probs={_show(student)}") from error
+        raise AssertionError(
+            f"invariant 'accepts valid input' broken: {name} raised {type(error).__name__}: "
+            f"{error}\nteacher_probs={_show(teacher)}\nstudent_probs={_show(student)}"
+        ) from error
     if not math.isfinite(value):
-        raise AssertionError(f"invariant 'finite' broken: {name} returned {value}\n"
-                             f"teacher_probs={_show(teacher)}\nstudent_probs={_show(student)}")
+        raise AssertionError(
+            f"invariant 'finite' broken: {name} returned {value}\n"
+            f"teacher_probs={_show(teacher)}\nstudent_probs={_show(student)}"
+        )
     return value
 
 
-def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.0),
-                            identity_value: float | None = 1.0, symmetric: bool = True,
-                            permutation_invariant: bool = True, max_examples: int | None = None,
-                            derandomize: bool | None = None, tolerance: float = 1e-6) -> None:
+def check_metric_invariants(
+    fn,
+    *,
+    bounds: tuple[float, float] | None = (0.0, 1.0),
+    identity_value: float | None = 1.0,
+    symmetric: bool = True,
+    permutation_invariant: bool = True,
+    max_examples: int | None = None,
+    derandomize: bool | None = None,
+    tolerance: float = 1e-6,
+) -> None:
     """Run hypothesis-driven checks of a metric ``fn(teacher_probs, student_probs) -> float``.
 
     Invariants, each skipped when its argument is None/False:
@@ -171,11 +207,16 @@ def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.
     """
     name = getattr(fn, "__name__", repr(fn))
     profile = settings.default
-    run = settings(max_examples=profile.max_examples if max_examples is None else max_examples, deadline=None,
-                   derandomize=profile.derandomize if derandomize is None else derandomize, database=None,
-                   # a metric under test may be slow on hypothesis's large arrays; that is not a bug
-                   suppress_health_check=[HealthCheck.too_slow], report_multiple_bugs=False,
-                   phases=(Phase.explicit, Phase.generate, Phase.shrink))  # no slow "explain" phase
+    run = settings(
+        max_examples=profile.max_examples if max_examples is None else max_examples,
+        deadline=None,
+        derandomize=profile.derandomize if derandomize is None else derandomize,
+        database=None,
+        # a metric under test may be slow on hypothesis's large arrays; that is not a bug
+        suppress_health_check=[HealthCheck.too_slow],
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    )  # no slow "explain" phase
 
     def where(teacher, student) -> str:
         return f"\nteacher_probs={_show(teacher)}\nstudent_probs={_show(student)}"
@@ -184,19 +225,22 @@ def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.
         value = _call(fn, name, *pair)
         low, high = bounds
         assert low - tolerance <= value <= high + tolerance, (
-            f"invariant 'bounds' broken: {name} returned {value!r} outside [{low}, {high}]" + where(*pair))
+            f"invariant 'bounds' broken: {name} returned {value!r} outside [{low}, {high}]" + where(*pair)
+        )
 
     def check_identity(pair):
         teacher = pair[0]
         value = _call(fn, name, teacher, teacher.copy())
         assert abs(value - identity_value) <= tolerance, (
             f"invariant 'identity' broken: {name}(t, t) returned {value!r}, expected {identity_value!r}"
-            + where(teacher, teacher))
+            + where(teacher, teacher)
+        )
 
     def check_symmetry(pair):
         forward, backward = _call(fn, name, *pair), _call(fn, name, pair[1], pair[0])
         assert abs(forward - backward) <= tolerance, (
-            f"invariant 'symmetric' broken: {name}(t, s)={forward!r} but {name}(s, t)={backward!r}" + where(*pair))
+            f"invariant 'symmetric' broken: {name}(t, s)={forward!r} but {name}(s, t)={backward!r}" + where(*pair)
+        )
 
     def check_permutation(pair, data):
         teacher, student = pair
@@ -204,7 +248,8 @@ def check_metric_invariants(fn, *, bounds: tuple[float, float] | None = (0.0, 1.
         before, after = _call(fn, name, teacher, student), _call(fn, name, teacher[:, order], student[:, order])
         assert abs(before - after) <= tolerance, (
             f"invariant 'permutation_invariant' broken: {name} gave {before!r}, but {after!r} after reordering "
-            f"the classes of both arrays by {order.tolist()}" + where(teacher, student))
+            f"the classes of both arrays by {order.tolist()}" + where(teacher, student)
+        )
 
     checks = []
     if bounds is not None:

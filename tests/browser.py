@@ -41,8 +41,9 @@ Array.from(document.querySelectorAll('svg.chart')).map(e => {
 
 
 def chromium() -> str | None:
-    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(name)), None)
+    return next(
+        (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+    )
 
 
 class Browser:
@@ -50,11 +51,25 @@ class Browser:
         from websockets.sync.client import connect
 
         self.process = subprocess.Popen(
-            [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
-             f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND", "--no-first-run",
-             "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-extensions", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                chromium(),
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
@@ -66,8 +81,9 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
             page = next(t for t in json.load(response) if t["type"] == "page")
         self.exit_stack = contextlib.ExitStack()
-        self.socket = self.exit_stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None,
-                                                            open_timeout=30))
+        self.socket = self.exit_stack.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+        )
         self.next_id, self.events = 0, []
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
@@ -111,10 +127,17 @@ class Browser:
                 errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 errors.append(params["entry"]["text"] + " " + params["entry"].get("url", ""))
-        requests = [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
-        return {"url": url, "errors": errors, "requests": requests,
-                "sections": self.evaluate(SECTIONS_JS), "charts": self.evaluate(CHARTS_JS),
-                "background": self.evaluate("getComputedStyle(document.body).backgroundColor")}
+        requests = [
+            e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"
+        ]
+        return {
+            "url": url,
+            "errors": errors,
+            "requests": requests,
+            "sections": self.evaluate(SECTIONS_JS),
+            "charts": self.evaluate(CHARTS_JS),
+            "background": self.evaluate("getComputedStyle(document.body).backgroundColor"),
+        }
 
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -126,8 +149,12 @@ class Browser:
         """A PNG of the page from the top, the full page or its first ``max_height`` CSS pixels."""
         size = self.call("Page.getLayoutMetrics")["cssContentSize"]
         height = size["height"] if max_height is None else min(size["height"], max_height)
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1})
+        shot = self.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1},
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
@@ -163,8 +190,15 @@ def main(argv: list[str] | None = None) -> None:
             browser.screenshot(args.out, args.height)
         finally:
             browser.close()
-    print(json.dumps({"errors": seen["errors"], "requests": seen["requests"],
-                      "sections": [s["name"] for s in seen["sections"] if s["visible"]]}))
+    print(
+        json.dumps(
+            {
+                "errors": seen["errors"],
+                "requests": seen["requests"],
+                "sections": [s["name"] for s in seen["sections"] if s["visible"]],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

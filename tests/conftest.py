@@ -16,8 +16,7 @@ pytest_plugins = ["pytester"]
 # and fast; HYPOTHESIS_PROFILE=dev searches 1,000 fresh random examples per property, for a
 # developer hunting for counterexamples (it prints the seed of any failure to replay it).
 settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None)
-settings.register_profile("dev", max_examples=1000, derandomize=False, database=None, deadline=None,
-                          print_blob=True)
+settings.register_profile("dev", max_examples=1000, derandomize=False, database=None, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSITIVE = ["a good movie", "great film", "very good", "the film is great", "good good good", "a great movie"]

@@ -22,19 +22,22 @@ class Fixed:
         return np.resize(self.rows, (len(texts), self.rows.shape[1]))
 
 
-
 def cached_files(folder):
-    return sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".lock")) if folder.exists() else []
-
+    return (
+        sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+        if folder.exists()
+        else []
+    )
 
 
 def damaged(path, how: str) -> None:
     content = path.read_bytes()
-    path.write_bytes({"empty": b"", "garbage": b"not a cache file at all", "truncated": content[: len(content) // 2]}[how])
+    path.write_bytes(
+        {"empty": b"", "garbage": b"not a cache file at all", "truncated": content[: len(content) // 2]}[how]
+    )
 
 
 DAMAGE = ["empty", "garbage", "truncated"]
-
 
 
 def make_read_only(folder, undo: list) -> None:

@@ -19,7 +19,9 @@ class KeywordModel:
     def __init__(self, weights: dict, name: str = "keywords", fingerprint: str | None = "derived"):
         self.name, self.weights = name, dict(weights)
         # cacheable by default, keyed by what decides its outputs; None: never cached
-        self.fingerprint = f"keywords-{name}-{sorted(self.weights.items())}" if fingerprint == "derived" else fingerprint
+        self.fingerprint = (
+            f"keywords-{name}-{sorted(self.weights.items())}" if fingerprint == "derived" else fingerprint
+        )
         self.calls: list[list[str]] = []  # the texts of each predict_proba call
         self.pairs: list[list[str] | None] = []  # and their pairs' second texts
 

@@ -39,9 +39,16 @@ def tiny_llama(vocab_size: int = 257, *, seed: int = 0, hidden: int = 32, layers
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2,
-                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                         max_position_embeddings=256, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=False,
+    )
     return _widen(LlamaForCausalLM(config).eval(), seed, scale)
 
 
@@ -49,8 +56,15 @@ def tiny_gpt2(vocab_size: int = 257, *, seed: int = 0, hidden: int = 32, layers:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=vocab_size, n_embd=hidden, n_layer=layers, n_head=2, n_positions=256,
-                        bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_embd=hidden,
+        n_layer=layers,
+        n_head=2,
+        n_positions=256,
+        bos_token_id=vocab_size - 1,
+        eos_token_id=vocab_size - 1,
+    )
     return _widen(GPT2LMHeadModel(config).eval(), seed, scale)
 
 

@@ -98,7 +98,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_one_that_imports_it_back():
     graph = import_graph()
-    assert graph["loyalty_tests.models.specs"] >= {"loyalty_tests.models.classifiers", "loyalty_tests.models.demo"}  # the check sees lazy imports
+    assert graph["loyalty_tests.models.specs"] >= {
+        "loyalty_tests.models.classifiers",
+        "loyalty_tests.models.demo",
+    }  # the check sees lazy imports
     assert circles(graph) == []
 
 
@@ -143,8 +146,13 @@ def test_data_flows_one_way():
     """No module imports one from a higher layer: gates know nothing of the plugin or the report,
     the report nothing of the plugin, metrics nothing of models."""
     graph = import_graph()
-    upward = sorted(f"{module} -> {target}" for module, targets in graph.items() if room(module)
-                    for target in targets if room(target) and layer(target) > layer(module))
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if room(module)
+        for target in targets
+        if room(target) and layer(target) > layer(module)
+    )
     assert upward == []
 
 
@@ -172,11 +180,14 @@ def test_the_plugin_loads_no_model_code():
     import subprocess
     import sys
 
-    code = ("import sys, loyalty_tests.plugins.plugin; "
-            "print(sorted(m for m in ('numpy', 'torch', 'loyalty_tests.plugins.session', 'loyalty_tests.models.specs', "
-            "'loyalty_tests.gates.checks') if m in sys.modules))")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=PACKAGE.parent).stdout.strip()
+    code = (
+        "import sys, loyalty_tests.plugins.plugin; "
+        "print(sorted(m for m in ('numpy', 'torch', 'loyalty_tests.plugins.session', 'loyalty_tests.models.specs', "
+        "'loyalty_tests.gates.checks') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    ).stdout.strip()
     assert loaded == "[]"
 
 

@@ -34,16 +34,41 @@ def project(pytester, monkeypatch):
     folder = save_tiny_bert(pytester.path / "teacher")
     sensitive_bert(0).save_pretrained(folder)  # outputs that attacks can flip
     long = "the film is a great and moving story about a family that finds its way home after a long winter"
-    rows = [(t, "positive") for t in POSITIVE + [long, "good"]] + [(t, "negative") for t in NEGATIVE + ["a bad bad film"]]
+    rows = [(t, "positive") for t in POSITIVE + [long, "good"]] + [
+        (t, "negative") for t in NEGATIVE + ["a bad bad film"]
+    ]
     write_csv(pytester.path / "dev.csv", rows * 2)
     return pytester
 
 
 def run(project, name: str, *extra):
-    args = ["--teacher", "./teacher", "--student", "int8", "--loyalty-data", "dev.csv", "--loyalty-batch-size", "4",
-            "--loyalty-cache-dir", str(project.path / f"cache-{name}"), "-p", "no:cacheprovider",
-            "--attack", "charswap", "--attack-examples", "20", "--attack-budget", "60", "--loyalty-seed", "3", "-k", "robustness",
-            "--loyalty-json", f"{name}.json", *extra]
+    args = [
+        "--teacher",
+        "./teacher",
+        "--student",
+        "int8",
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-batch-size",
+        "4",
+        "--loyalty-cache-dir",
+        str(project.path / f"cache-{name}"),
+        "-p",
+        "no:cacheprovider",
+        "--attack",
+        "charswap",
+        "--attack-examples",
+        "20",
+        "--attack-budget",
+        "60",
+        "--loyalty-seed",
+        "3",
+        "-k",
+        "robustness",
+        "--loyalty-json",
+        f"{name}.json",
+        *extra,
+    ]
     result = project.runpytest_subprocess(*args, timeout=600)
     assert result.ret in (0, 1), result.stdout.str()[-3000:]
     assert "robustness" in result.stdout.str()

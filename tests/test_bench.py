@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert
 
+from conftest import NEGATIVE, POSITIVE, write_csv
 from loyalty_tests.bench import run as bench
 from loyalty_tests.bench.render import render_markdown
 
@@ -23,9 +23,27 @@ def tiny_project(tmp_path):
 
 def test_bench_writes_rows_table_and_plot(tiny_project, capsys):
     out = tiny_project / "results"
-    code = bench.main(["--teacher", str(tiny_project / "teacher"), "--data", str(tiny_project / "dev.csv"),
-                       "--train-data", str(tiny_project / "train.csv"), "--recipes", "int8", "--seeds", "0", "1",
-                       "--latency-rounds", "1", "--cache-dir", str(tiny_project / "cache"), "--out", str(out)])
+    code = bench.main(
+        [
+            "--teacher",
+            str(tiny_project / "teacher"),
+            "--data",
+            str(tiny_project / "dev.csv"),
+            "--train-data",
+            str(tiny_project / "train.csv"),
+            "--recipes",
+            "int8",
+            "--seeds",
+            "0",
+            "1",
+            "--latency-rounds",
+            "1",
+            "--cache-dir",
+            str(tiny_project / "cache"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
     assert [(row["recipe"], row["seed"]) for row in rows] == [("int8", 0), ("int8", 1)]
@@ -43,16 +61,39 @@ def test_bench_writes_rows_table_and_plot(tiny_project, capsys):
 
 
 def test_bench_bad_recipe_exits_2_with_the_reason(tiny_project, capsys):
-    code = bench.main(["--teacher", str(tiny_project / "teacher"), "--data", str(tiny_project / "dev.csv"),
-                       "--recipes", "int8:nonsense=1", "--cache-dir", str(tiny_project / "cache"),
-                       "--out", str(tiny_project / "results")])
+    code = bench.main(
+        [
+            "--teacher",
+            str(tiny_project / "teacher"),
+            "--data",
+            str(tiny_project / "dev.csv"),
+            "--recipes",
+            "int8:nonsense=1",
+            "--cache-dir",
+            str(tiny_project / "cache"),
+            "--out",
+            str(tiny_project / "results"),
+        ]
+    )
     assert code == 2
     assert "unknown option 'nonsense'" in capsys.readouterr().err
 
 
 def test_table_shows_mean_and_std_over_seeds():
-    rows = [{"recipe": "prune:0.3", "family": "pruning", "seed": seed, "accuracy": accuracy, "label_loyalty": 0.9,
-             "probability_loyalty": 0.9, "speedup": 1.0, "teacher": "t", "n": 4, "teacher_accuracy": 0.8}
-            for seed, accuracy in ((0, 0.70), (1, 0.74), (2, 0.72))]
-    line = [l for l in render_markdown(rows).splitlines() if l.startswith("| `prune:0.3`")][0]
+    rows = [
+        {
+            "recipe": "prune:0.3",
+            "family": "pruning",
+            "seed": seed,
+            "accuracy": accuracy,
+            "label_loyalty": 0.9,
+            "probability_loyalty": 0.9,
+            "speedup": 1.0,
+            "teacher": "t",
+            "n": 4,
+            "teacher_accuracy": 0.8,
+        }
+        for seed, accuracy in ((0, 0.70), (1, 0.74), (2, 0.72))
+    ]
+    line = [row for row in render_markdown(rows).splitlines() if row.startswith("| `prune:0.3`")][0]
     assert "0.720 ± 0.020" in line and "| 3 |" in line

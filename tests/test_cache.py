@@ -13,6 +13,7 @@ from pathlib import Path
 import filelock
 import pytest
 
+from loyalty_tests.errors import LoyaltyCacheWarning
 from loyalty_tests.infra import cache
 from loyalty_tests.infra.cache import (
     atomic_write_bytes,
@@ -25,15 +26,20 @@ from loyalty_tests.infra.cache import (
     writable,
     write_verified,
 )
-from loyalty_tests.errors import LoyaltyCacheWarning
 
 ROOT = Path(cache.__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
 
 
 def python(code: str, *args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=ENV,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 # A JSON entry {"key": ..., "value": ...}: the smallest format that stores its key.
@@ -51,9 +57,13 @@ def dump_for(key):
 
 # ---- fingerprints ------------------------------------------------------------------------------------
 
+
 def test_fingerprints_are_stable_across_processes_and_order_sensitive():
     here = fingerprint("predictions", "model-a", [1, 2], {"b": 1, "a": 2})
-    code = "from loyalty_tests.infra.cache import fingerprint; print(fingerprint('predictions', 'model-a', [1, 2], {'a': 2, 'b': 1}))"
+    code = (
+        "from loyalty_tests.infra.cache import fingerprint; "
+        "print(fingerprint('predictions', 'model-a', [1, 2], {'a': 2, 'b': 1}))"
+    )
     there = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True)
     assert there.stdout.strip() == here and len(here) == 64  # dict key order does not matter; salted hash() would
     assert fingerprint("a", "b") != fingerprint("b", "a")
@@ -62,6 +72,7 @@ def test_fingerprints_are_stable_across_processes_and_order_sensitive():
 
 
 # ---- atomic writes and locks ---------------------------------------------------------------------
+
 
 def test_an_atomic_write_publishes_the_whole_file_or_nothing(tmp_path):
     target = tmp_path / "entry.bin"
@@ -136,6 +147,7 @@ def test_two_processes_needing_one_entry_compute_it_once(tmp_path):
 
 # ---- verified reads and writes -------------------------------------------------------------------
 
+
 def test_read_verified_serves_only_an_entry_with_its_key(tmp_path):
     path = tmp_path / "entry.json"
     with warnings.catch_warnings():
@@ -175,6 +187,7 @@ def test_writable_probes_and_leaves_nothing(tmp_path):
 
 # ---- cached entries ----------------------------------------------------------------------------------
 
+
 def test_cached_file_computes_once_and_replaces_a_bad_entry(tmp_path):
     path, calls = tmp_path / "entry.json", []
 
@@ -199,8 +212,12 @@ def test_cached_folder_builds_once_then_verifies_the_marker(tmp_path):
         (folder / "data.txt").write_text("built")
         (folder / "marker.json").write_text(json.dumps({"key": "k"}))
 
-    arguments = dict(prepare=lambda: "trained", save=save, read_key=lambda f: read_key(f / "marker.json"),
-                     load=lambda f: (f / "data.txt").read_text())
+    arguments = dict(
+        prepare=lambda: "trained",
+        save=save,
+        read_key=lambda f: read_key(f / "marker.json"),
+        load=lambda f: (f / "data.txt").read_text(),
+    )
     target = tmp_path / "entry"
     assert cached_folder(target, "k", **arguments) == ("built", False, target)
     assert cached_folder(target, "k", **arguments) == ("built", True, target)
@@ -222,6 +239,7 @@ def test_a_failed_folder_build_leaves_no_staging_behind(tmp_path):
 
 
 # ---- cleanup -----------------------------------------------------------------------------------------
+
 
 def test_clean_orphans_removes_only_old_temporaries(tmp_path):
     old_file, old_dir = tmp_path / ".a.npz.1.tmp", tmp_path / ".b.1.tmp"

@@ -22,8 +22,8 @@ from loyalty_tests.compress import (
     parse_recipe,
     register,
     registered_methods,
+    registry,
 )
-from loyalty_tests.compress import registry
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.metrics import probability_loyalty
 from loyalty_tests.models.classifiers import HFClassifier
@@ -68,62 +68,79 @@ def teacher(tmp_path):
 
 # ---- recipes ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("recipe, expected", [
-    ("int8", (Int8Config(),)),
-    (" int8 ", (Int8Config(),)),
-    ("int8:per_channel=true", (Int8Config(per_channel=True),)),
-    ("int8:per-channel=yes", (Int8Config(per_channel=True),)),
-    ("int8:1", (Int8Config(per_channel=True),)),  # a bare value fills the first field
-    ("int8+int8:per_channel=false", (Int8Config(), Int8Config())),
-    ("toy:0.25", (ToyConfig(sparsity=0.25),)),
-    ("toy:0.25,layers=2", (ToyConfig(sparsity=0.25, layers=2),)),
-    ("toy:schedule=LINEAR,label=abc,alpha=0.3,exact=on", (ToyConfig(schedule="linear", label="abc", alpha=0.3, exact=True),)),
-    ("toy:alpha=none+int8", (ToyConfig(), Int8Config())),
-])
+
+@pytest.mark.parametrize(
+    "recipe, expected",
+    [
+        ("int8", (Int8Config(),)),
+        (" int8 ", (Int8Config(),)),
+        ("int8:per_channel=true", (Int8Config(per_channel=True),)),
+        ("int8:per-channel=yes", (Int8Config(per_channel=True),)),
+        ("int8:1", (Int8Config(per_channel=True),)),  # a bare value fills the first field
+        ("int8+int8:per_channel=false", (Int8Config(), Int8Config())),
+        ("toy:0.25", (ToyConfig(sparsity=0.25),)),
+        ("toy:0.25,layers=2", (ToyConfig(sparsity=0.25, layers=2),)),
+        (
+            "toy:schedule=LINEAR,label=abc,alpha=0.3,exact=on",
+            (ToyConfig(schedule="linear", label="abc", alpha=0.3, exact=True),),
+        ),
+        ("toy:alpha=none+int8", (ToyConfig(), Int8Config())),
+    ],
+)
 def test_parse_recipe(recipe, expected):
     assert parse_recipe(recipe) == expected
 
 
-@pytest.mark.parametrize("configs, recipe", [
-    ((Int8Config(),), "int8"),
-    ((Int8Config(per_channel=True),), "int8:per_channel=true"),
-    ((ToyConfig(layers=2), Int8Config()), "toy:layers=2+int8"),
-    ((ToyConfig(sparsity=1e-05, alpha=0.1),), "toy:sparsity=1e-05,alpha=0.1"),
-])
+@pytest.mark.parametrize(
+    "configs, recipe",
+    [
+        ((Int8Config(),), "int8"),
+        ((Int8Config(per_channel=True),), "int8:per_channel=true"),
+        ((ToyConfig(layers=2), Int8Config()), "toy:layers=2+int8"),
+        ((ToyConfig(sparsity=1e-05, alpha=0.1),), "toy:sparsity=1e-05,alpha=0.1"),
+    ],
+)
 def test_config_to_recipe(configs, recipe):
     assert config_to_recipe(configs) == recipe
     assert parse_recipe(recipe) == configs
 
 
 @given(
-    sparsity=st.floats(0, 1), layers=st.integers(-5, 50), schedule=st.sampled_from(["constant", "linear"]),
-    label=st.text("abcxyz_-.", min_size=1, max_size=8), alpha=st.none() | st.floats(allow_nan=False, allow_infinity=False),
-    exact=st.booleans(), then_int8=st.booleans(),
+    sparsity=st.floats(0, 1),
+    layers=st.integers(-5, 50),
+    schedule=st.sampled_from(["constant", "linear"]),
+    label=st.text("abcxyz_-.", min_size=1, max_size=8),
+    alpha=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    exact=st.booleans(),
+    then_int8=st.booleans(),
 )
 def test_config_to_recipe_round_trips(sparsity, layers, schedule, label, alpha, exact, then_int8):
     configs = (ToyConfig(sparsity, layers, schedule, label, alpha, exact),) + ((Int8Config(),) if then_int8 else ())
     assert parse_recipe(config_to_recipe(configs)) == configs
 
 
-@pytest.mark.parametrize("recipe, message", [
-    ("qat:fraction=0", r"fraction in \(0, 1\]"),
-    ("prune:1.5", r"sparsity must lie in \[0, 1\)"),
-    ("distill:layers=3,temp=2", r"unknown option 'temp'.*valid keys: layers, temperature, alpha"),
-    ("theseus:schedule=cosine", r"bad value 'cosine' for theseus:schedule.*valid values: constant, linear"),
-    ("quantise", r"unknown compression method 'quantise'; registered methods: .*int8"),
-    ("", r"empty compression recipe.*int8"),
-    ("int8++int8", r"empty step"),
-    ("int8:", r"nothing after ':'"),
-    ("int8:bits=4", r"unknown option 'bits'.*valid keys: per_channel"),
-    ("int8:per_channel=maybe", r"bad value 'maybe' for int8:per_channel.*valid values: true, false"),
-    ("toy:layers=1.5", r"bad value '1.5' for toy:layers.*whole number"),
-    ("toy:sparsity=lots", r"bad value 'lots' for toy:sparsity.*number"),
-    ("toy:sparsity=nan", r"finite number"),
-    ("toy:schedule=cosine", r"bad value 'cosine' for toy:schedule.*valid values: constant, linear"),
-    ("toy:layers=2,layers=3", r"'layers' is given twice"),
-    ("toy:layers=2,0.5", r"option '0.5'.*needs a key.*sparsity, layers"),
-    ("toy:sparsity=2", r"sparsity must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ("qat:fraction=0", r"fraction in \(0, 1\]"),
+        ("prune:1.5", r"sparsity must lie in \[0, 1\)"),
+        ("distill:layers=3,temp=2", r"unknown option 'temp'.*valid keys: layers, temperature, alpha"),
+        ("theseus:schedule=cosine", r"bad value 'cosine' for theseus:schedule.*valid values: constant, linear"),
+        ("quantise", r"unknown compression method 'quantise'; registered methods: .*int8"),
+        ("", r"empty compression recipe.*int8"),
+        ("int8++int8", r"empty step"),
+        ("int8:", r"nothing after ':'"),
+        ("int8:bits=4", r"unknown option 'bits'.*valid keys: per_channel"),
+        ("int8:per_channel=maybe", r"bad value 'maybe' for int8:per_channel.*valid values: true, false"),
+        ("toy:layers=1.5", r"bad value '1.5' for toy:layers.*whole number"),
+        ("toy:sparsity=lots", r"bad value 'lots' for toy:sparsity.*number"),
+        ("toy:sparsity=nan", r"finite number"),
+        ("toy:schedule=cosine", r"bad value 'cosine' for toy:schedule.*valid values: constant, linear"),
+        ("toy:layers=2,layers=3", r"'layers' is given twice"),
+        ("toy:layers=2,0.5", r"option '0.5'.*needs a key.*sparsity, layers"),
+        ("toy:sparsity=2", r"sparsity must be in \[0, 1\]"),
+    ],
+)
 def test_bad_recipes_name_the_input_and_the_valid_choices(recipe, message):
     with pytest.raises(LoyaltyError, match=message):
         parse_recipe(recipe)
@@ -140,6 +157,7 @@ def test_config_to_recipe_rejects_what_a_recipe_cannot_hold():
 
 # ---- registry ---------------------------------------------------------------------------------
 
+
 def test_registry_lists_registered_methods_with_their_keys():
     assert registered_methods()["int8"] == ("per_channel", "keep")
     for name in ("prune", "heads", "distill", "theseus", "qat", "onnx-int8", "int8-weight"):
@@ -147,8 +165,11 @@ def test_registry_lists_registered_methods_with_their_keys():
 
 
 def test_a_misspelt_method_gets_a_suggestion_and_the_list():
-    with pytest.raises(LoyaltyError, match=r"unknown compression method 'pune' \(did you mean prune\?\); "
-                                           r"registered methods: .*int8 \(keys: per_channel\)"):
+    with pytest.raises(
+        LoyaltyError,
+        match=r"unknown compression method 'pune' \(did you mean prune\?\); "
+        r"registered methods: .*int8 \(keys: per_channel\)",
+    ):
         parse_recipe("pune:0.3")
 
 
@@ -204,6 +225,7 @@ def test_every_registered_method_declares_its_family():
 
 # ---- compress and int8 --------------------------------------------------------------------------
 
+
 def test_int8_leaves_the_teacher_untouched_and_quantizes_every_linear(teacher):
     before = {key: value.clone() for key, value in teacher.model.state_dict().items()}
     teacher_fingerprint = teacher.fingerprint
@@ -248,7 +270,9 @@ def test_label_names_follow_the_teacher_even_when_permuted(tmp_path):
 
 def test_pipelines_apply_left_to_right_and_name_the_student(teacher):
     seen = []
-    registry._HANDLERS[ToyConfig] = lambda t, config, data, seed, context: seen.append((t.name, config, data, seed)) or t
+    registry._HANDLERS[ToyConfig] = lambda t, config, data, seed, context: (
+        seen.append((t.name, config, data, seed)) or t
+    )
     try:
         student = compress(teacher, (ToyConfig(layers=2), Int8Config()), data="DATA", seed=7)
     finally:

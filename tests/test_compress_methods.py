@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.compress import compress, config_to_recipe, parse_recipe, registered_methods
 from loyalty_tests.compress.distill import kd_loss
 from loyalty_tests.compress.prune import encoder_linear_weights, measured_sparsity
@@ -19,9 +19,16 @@ from loyalty_tests.metrics import probability_loyalty
 from loyalty_tests.models.classifiers import HFClassifier
 
 # One small recipe per registered method; a method registered without one here fails the test below.
-RECIPES = {"int8": "int8", "prune": "prune:0.4", "heads": "heads:0.5", "distill": "distill:layers=1",
-           "theseus": "theseus:layers=1,rate=0.7", "qat": "qat:fraction=0.5", "onnx-int8": "onnx-int8",
-           "int8-weight": "int8-weight:keep=classifier"}
+RECIPES = {
+    "int8": "int8",
+    "prune": "prune:0.4",
+    "heads": "heads:0.5",
+    "distill": "distill:layers=1",
+    "theseus": "theseus:layers=1,rate=0.7",
+    "qat": "qat:fraction=0.5",
+    "onnx-int8": "onnx-int8",
+    "int8-weight": "int8-weight:keep=classifier",
+}
 TEXTS = POSITIVE + NEGATIVE
 
 
@@ -108,8 +115,8 @@ def test_a_dead_head_goes_first_and_removing_it_changes_nothing(teacher, train_d
     size = teacher.model.config.hidden_size // 4
     value = teacher.model.base_model.encoder.layer[0].attention.self.value
     with torch.no_grad():
-        value.weight[size:2 * size] = 0.0
-        value.bias[size:2 * size] = 0.0
+        value.weight[size : 2 * size] = 0.0
+        value.bias[size : 2 * size] = 0.0
     student = compress(teacher, f"heads:0.125,importance={importance}", train_data)
     assert student.info["importance"] == importance and student.info["heads_per_layer"] == [3, 4]
     np.testing.assert_allclose(student.predict_proba(TEXTS), teacher.predict_proba(TEXTS), atol=1e-5)
@@ -152,6 +159,7 @@ def test_linear_schedule_and_bad_config():
     assert rates[0] == 0.3 and rates[1] < rates[2] == 1.0 == rates[3]
     with pytest.raises(LoyaltyError, match="cannot keep 4 of the teacher's 6 layers"):
         from loyalty_tests.compress.distill import kept_layers
+
         kept_layers(6, 4)
 
 

@@ -10,8 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from loyalty_tests.data import embedded
-from loyalty_tests.data import EMBEDDED_DATASETS, TextDataset, load_dataset
+from loyalty_tests.data import EMBEDDED_DATASETS, TextDataset, embedded, load_dataset
 from loyalty_tests.errors import LoyaltyError
 
 
@@ -25,6 +24,7 @@ def write_jsonl(path, records):
 
 
 # -- file formats ---------------------------------------------------------------------------------
+
 
 def test_csv_names_labels_and_keeps_row_order(tmp_path):
     path = write(tmp_path / "dev.csv", 'text,label\ngood film,positive\n"bad, awful film",negative\nfine,positive\n')
@@ -46,8 +46,9 @@ def test_tsv_uses_tabs_and_custom_columns(tmp_path):
 
 
 def test_jsonl_with_integer_labels_named_as_strings(tmp_path):
-    path = write_jsonl(tmp_path / "dev.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": 0},
-                                                {"text": "c", "label": 1.0}])
+    path = write_jsonl(
+        tmp_path / "dev.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": 0}, {"text": "c", "label": 1.0}]
+    )
     write(path, path.read_text() + "\n")  # a trailing blank line is not a record
     dataset = load_dataset(str(path))
     assert dataset.label_names == ("0", "1")
@@ -73,9 +74,11 @@ def test_csv_with_byte_order_mark_and_multiline_field(tmp_path):
 def test_text_pairs_for_nli(tmp_path, suffix):
     rows = [("a man sleeps", "a person rests", "entailment"), ("a dog runs", "a cat sits", "contradiction")]
     if suffix == ".csv":
-        path = write(tmp_path / "nli.csv", "premise,hypothesis,label\n" + "".join(f"{p},{h},{l}\n" for p, h, l in rows))
+        lines = "".join(f"{p},{h},{label}\n" for p, h, label in rows)
+        path = write(tmp_path / "nli.csv", "premise,hypothesis,label\n" + lines)
     else:
-        path = write_jsonl(tmp_path / "nli.jsonl", [{"premise": p, "hypothesis": h, "label": l} for p, h, l in rows])
+        records = [{"premise": p, "hypothesis": h, "label": label} for p, h, label in rows]
+        path = write_jsonl(tmp_path / "nli.jsonl", records)
     dataset = load_dataset(str(path), text_column="premise", text_pair_column="hypothesis")
     assert dataset.texts == ("a man sleeps", "a dog runs")
     assert dataset.text_pairs == ("a person rests", "a cat sits")
@@ -84,9 +87,15 @@ def test_text_pairs_for_nli(tmp_path, suffix):
 
 # -- TextDataset ----------------------------------------------------------------------------------
 
+
 def small(n=10, pairs=False) -> TextDataset:
-    return TextDataset("small", [f"text {i}" for i in range(n)], [i % 3 for i in range(n)], ["a", "b", "c"],
-                       [f"pair {i}" for i in range(n)] if pairs else None)
+    return TextDataset(
+        "small",
+        [f"text {i}" for i in range(n)],
+        [i % 3 for i in range(n)],
+        ["a", "b", "c"],
+        [f"pair {i}" for i in range(n)] if pairs else None,
+    )
 
 
 def test_constructor_stores_tuples_and_checks_lengths_and_label_range():
@@ -115,14 +124,24 @@ def test_fingerprint_covers_content_not_name():
     ]
     assert len({base.fingerprint, *(changed.fingerprint for changed in changes)}) == 6
     # string boundaries count: ("ab", "c") is not ("a", "bc")
-    assert TextDataset("x", ("ab", "c"), (0, 0), ("n",)).fingerprint != TextDataset("x", ("a", "bc"), (0, 0), ("n",)).fingerprint
+    assert (
+        TextDataset("x", ("ab", "c"), (0, 0), ("n",)).fingerprint
+        != TextDataset("x", ("a", "bc"), (0, 0), ("n",)).fingerprint
+    )
 
 
 def test_fingerprint_is_the_same_in_another_process():
-    code = ("from loyalty_tests.data import TextDataset; "
-            "print(TextDataset('s', ('é', 'b'), (0, 1), ('n', 'p'), ('x', 'y')).fingerprint)")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
+    code = (
+        "from loyalty_tests.data import TextDataset; "
+        "print(TextDataset('s', ('é', 'b'), (0, 1), ('n', 'p'), ('x', 'y')).fingerprint)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    ).stdout.strip()
     assert other == TextDataset("s", ("é", "b"), (0, 1), ("n", "p"), ("x", "y")).fingerprint
 
 
@@ -200,7 +219,10 @@ def test_embedded_split_is_deterministic():
     assert tuple(texts[i] for i in again["train"]) == full["train"].texts
     # pinned: the held-out split must be the same examples on every machine and release
     test = load_dataset("rotten_tomatoes:test")
-    assert test.texts[0] == "the story loses its bite in a last-minute happy ending that's even less plausible than the rest of the picture . much of the way , though , this is a refreshingly novel ride ."
+    assert test.texts[0] == (
+        "the story loses its bite in a last-minute happy ending that's even less plausible than the rest of "
+        "the picture . much of the way , though , this is a refreshingly novel ride ."
+    )
     assert test.fingerprint == "1c6bae32a5ad716943911820d4b79edbcd74641599cd83361e023251f06a80c4"
 
 
@@ -218,6 +240,7 @@ def test_embedded_missing_package_names_the_extra(monkeypatch):
 
 
 # -- errors ---------------------------------------------------------------------------------------
+
 
 def test_missing_file_says_the_path_and_what_specs_are(tmp_path):
     missing = tmp_path / "nope.csv"
@@ -238,9 +261,14 @@ def test_unknown_extension(tmp_path):
         load_dataset(str(tmp_path))  # a folder
 
 
-@pytest.mark.parametrize("option, column, role", [
-    ("text_column", "sentence", "text"), ("label_column", "gold", "label"), ("text_pair_column", "hyp", "text pair"),
-])
+@pytest.mark.parametrize(
+    "option, column, role",
+    [
+        ("text_column", "sentence", "text"),
+        ("label_column", "gold", "label"),
+        ("text_pair_column", "hyp", "text pair"),
+    ],
+)
 def test_missing_column_lists_the_columns_that_exist(tmp_path, option, column, role):
     path = write(tmp_path / "d.csv", "text,label,extra\na,x,1\n")
     with pytest.raises(LoyaltyError) as error:
@@ -249,9 +277,14 @@ def test_missing_column_lists_the_columns_that_exist(tmp_path, option, column, r
     assert f"no {role} column '{column}'" in message and "['text', 'label', 'extra']" in message
 
 
-@pytest.mark.parametrize("filename, content", [
-    ("header.csv", "text,label\n"), ("empty.csv", ""), ("empty.jsonl", "\n\n"),
-])
+@pytest.mark.parametrize(
+    "filename, content",
+    [
+        ("header.csv", "text,label\n"),
+        ("empty.csv", ""),
+        ("empty.jsonl", "\n\n"),
+    ],
+)
 def test_empty_data(tmp_path, filename, content):
     with pytest.raises(LoyaltyError, match=r"no examples \(0 rows\)"):
         load_dataset(str(write(tmp_path / filename, content)))
@@ -266,12 +299,15 @@ def test_blank_text_names_the_row(tmp_path):
         load_dataset(str(pairs), text_column="a", text_pair_column="b")
 
 
-@pytest.mark.parametrize("records, where", [
-    ([{"text": "a", "label": 1}, {"text": "b", "label": None}], "line 2"),
-    ([{"text": "a", "label": 1}, {"text": "b"}], "line 2"),
-    ([{"text": "a", "label": "  "}], "line 1"),
-    ([{"text": "a", "label": float("nan")}], "line 1"),
-])
+@pytest.mark.parametrize(
+    "records, where",
+    [
+        ([{"text": "a", "label": 1}, {"text": "b", "label": None}], "line 2"),
+        ([{"text": "a", "label": 1}, {"text": "b"}], "line 2"),
+        ([{"text": "a", "label": "  "}], "line 1"),
+        ([{"text": "a", "label": float("nan")}], "line 1"),
+    ],
+)
 def test_missing_label_names_the_row(tmp_path, records, where):
     path = write(tmp_path / "d.jsonl", "".join(json.dumps(record) + "\n" for record in records))
     with pytest.raises(LoyaltyError, match=f"{where}: label column 'label' has no value"):
@@ -283,13 +319,16 @@ def test_short_csv_row_is_an_error_not_a_skip(tmp_path):
         load_dataset(str(write(tmp_path / "d.csv", "text,label\na,x\nb\n")))
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{not json", "line 1 is not valid JSON"),
-    ('["a", 1]', "line 1 is a JSON list"),
-    ('{"text": 5, "label": 1}', "line 1: column 'text' holds int 5, expected text"),
-    ('{"text": "a", "label": [1]}', "line 1: label .* is a list"),
-    ('{"text": "a", "label": 0.5}', "line 1: label 0.5 is a float"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "line 1 is not valid JSON"),
+        ('["a", 1]', "line 1 is a JSON list"),
+        ('{"text": 5, "label": 1}', "line 1: column 'text' holds int 5, expected text"),
+        ('{"text": "a", "label": [1]}', "line 1: label .* is a list"),
+        ('{"text": "a", "label": 0.5}', "line 1: label 0.5 is a float"),
+    ],
+)
 def test_malformed_jsonl(tmp_path, line, message):
     with pytest.raises(LoyaltyError, match=message):
         load_dataset(str(write(tmp_path / "d.jsonl", line + "\n")))
@@ -303,6 +342,7 @@ def test_non_utf8_file(tmp_path):
 
 
 # -- hub datasets, through a fake `datasets` module (never the network) ---------------------------
+
 
 class FakeClassLabel:
     def __init__(self, names):
@@ -353,8 +393,9 @@ def test_hub_plain_labels_and_pairs(monkeypatch):
 
 
 def test_hub_unlabelled_rows_are_an_error(monkeypatch):
-    fake_datasets(monkeypatch, [{"text": "a", "label": 0}, {"text": "b", "label": -1}],
-                  {"label": FakeClassLabel(["neg", "pos"])})
+    fake_datasets(
+        monkeypatch, [{"text": "a", "label": 0}, {"text": "b", "label": -1}], {"label": FakeClassLabel(["neg", "pos"])}
+    )
     with pytest.raises(LoyaltyError, match=r"row 2: label -1 .*unlabelled.*use validation"):
         load_dataset("glue/sst2:test")
 
@@ -374,8 +415,9 @@ def test_hub_without_datasets_names_the_extra(monkeypatch):
         load_dataset("glue/sst2:validation")
 
 
-@pytest.mark.parametrize("spec, suggestion", [("rotten_tomatos", "rotten_tomatoes"), ("imbd:test", "imdb"),
-                                              ("bbc_new:train", "bbc_news")])
+@pytest.mark.parametrize(
+    "spec, suggestion", [("rotten_tomatos", "rotten_tomatoes"), ("imbd:test", "imdb"), ("bbc_new:train", "bbc_news")]
+)
 def test_a_misspelt_embedded_dataset_gets_a_suggestion(spec, suggestion):
     with pytest.raises(LoyaltyError, match=rf"unknown dataset '{spec}' \(did you mean {suggestion}\?\)"):
         load_dataset(spec)
@@ -390,5 +432,7 @@ def test_a_limited_sample_is_the_start_of_the_attack_order():
     full = TextDataset("full", texts, [i % 2 for i in range(200)], ("negative", "positive"))
     limited = full.sample(60, seed=3)
     attacked_full = [full.texts[i] for i in sample_indices(full, AttackConfig("charswap", examples=20, seed=3))]
-    attacked_limited = [limited.texts[i] for i in sample_indices(limited, AttackConfig("charswap", examples=20, seed=3))]
+    attacked_limited = [
+        limited.texts[i] for i in sample_indices(limited, AttackConfig("charswap", examples=20, seed=3))
+    ]
     assert attacked_limited == attacked_full

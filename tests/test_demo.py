@@ -8,14 +8,14 @@ import threading
 import time
 
 import pytest
-from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests.models import demo
-from loyalty_tests.models.training import TrainConfig
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.data import TextDataset
 from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.models import demo
 from loyalty_tests.models.classifiers import HFClassifier
+from loyalty_tests.models.training import TrainConfig
 
 TINY_TRAINING = TrainConfig(epochs=2, batch_size=4, learning_rate=1e-3, max_length=16, seed=0)
 
@@ -89,8 +89,10 @@ def test_two_builders_at_once_build_once(tiny_demo, monkeypatch):
 
     monkeypatch.setattr(demo, "_train", counted)
     folders = []
-    workers = [threading.Thread(target=lambda: folders.append(demo.build_demo_teacher(tiny_demo, lambda m: None)))
-               for _ in range(2)]
+    workers = [
+        threading.Thread(target=lambda: folders.append(demo.build_demo_teacher(tiny_demo, lambda m: None)))
+        for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -141,8 +143,9 @@ def test_the_demo_teacher_is_saved_to_a_folder_a_team_can_point_at(tiny_demo, tm
     assert f"to {target}; use it as --teacher {target} or load_model({str(target)!r})" in capsys.readouterr().out
     assert {"model.safetensors", "config.json", "tokenizer.json", "demo.json"} <= {p.name for p in target.iterdir()}
     assert [p.name for p in target.parent.iterdir()] == ["teacher"]  # no staging folder left behind
-    data = TextDataset("tiny:test", POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE),
-                       ("negative", "positive"))
+    data = TextDataset(
+        "tiny:test", POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE), ("negative", "positive")
+    )
     saved = predict(load_model(str(target)), data).probabilities
     cached = predict(load_model(str(demo.build_demo_teacher(tiny_demo))), data).probabilities
     assert saved.tolist() == cached.tolist()

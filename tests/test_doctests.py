@@ -13,13 +13,20 @@ from loyalty_tests import metrics
 PACKAGE = Path(metrics.__file__).resolve().parent
 # Every module of the package whose source holds a docstring example, found, not listed: a new
 # module's examples run without anyone remembering to add it here.
-MODULES = sorted(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-                 for path in PACKAGE.rglob("*.py") if ">>>" in path.read_text(encoding="utf-8"))
+MODULES = sorted(
+    ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    for path in PACKAGE.rglob("*.py")
+    if ">>>" in path.read_text(encoding="utf-8")
+)
 
 
 def test_the_discovery_finds_the_modules_with_examples():
-    assert {"loyalty_tests.metrics", "loyalty_tests.stats.intervals", "loyalty_tests.stats.sequential",
-            "loyalty_tests.robustness.summary"} <= set(MODULES)
+    assert {
+        "loyalty_tests.metrics",
+        "loyalty_tests.stats.intervals",
+        "loyalty_tests.stats.sequential",
+        "loyalty_tests.robustness.summary",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -36,8 +43,13 @@ def test_every_public_metric_has_a_formula_and_an_example():
     import re
 
     formula = re.compile(r"``[^`]*(=|\bmean\(|\bsum|\bsqrt|·|\|\|)[^`]*``")
-    public = [name for name in dir(metrics) if not name.startswith("_") and callable(getattr(metrics, name))
-              and getattr(getattr(metrics, name), "__module__", None) == metrics.__name__]
+    public = [
+        name
+        for name in dir(metrics)
+        if not name.startswith("_")
+        and callable(getattr(metrics, name))
+        and getattr(getattr(metrics, name), "__module__", None) == metrics.__name__
+    ]
     assert len(public) >= 13
     for name in public:
         doc = getattr(metrics, name).__doc__ or ""

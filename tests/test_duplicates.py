@@ -17,8 +17,12 @@ LABELS = ("negative", "positive")
 
 def report(texts, labels, teacher, student):
     data = TextDataset("toy", texts, labels, LABELS)
-    return compare_predictions(data, Predictions("t", np.asarray(teacher, float), LABELS, 0.0),
-                               Predictions("s", np.asarray(student, float), LABELS, 0.0), n_resamples=100)
+    return compare_predictions(
+        data,
+        Predictions("t", np.asarray(teacher, float), LABELS, 0.0),
+        Predictions("s", np.asarray(student, float), LABELS, 0.0),
+        n_resamples=100,
+    )
 
 
 def test_two_texts_copied_fifty_times_are_two_examples():
@@ -47,6 +51,7 @@ def test_distinct_data_is_unchanged_and_says_nothing_about_duplicates():
 def test_a_repeated_text_with_another_pair_is_another_example():
     data = TextDataset("pairs", ["premise"] * 4, [0, 1, 0, 1], LABELS, text_pairs=["h1", "h2", "h1", "h3"])
     probs = np.array([[0.9, 0.1], [0.2, 0.8]] * 2)
-    pairs = compare_predictions(data, Predictions("t", probs, LABELS, 0.0), Predictions("s", probs, LABELS, 0.0),
-                                n_resamples=100)
+    pairs = compare_predictions(
+        data, Predictions("t", probs, LABELS, 0.0), Predictions("s", probs, LABELS, 0.0), n_resamples=100
+    )
     assert pairs.duplicates == 1 and pairs.metrics["label_loyalty"].n == 3

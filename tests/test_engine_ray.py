@@ -21,13 +21,13 @@ import textwrap
 import threading
 from pathlib import Path
 
+import keyword_model
 import numpy as np
 import pytest
 import torch
-import keyword_model
-from conftest import NEGATIVE, POSITIVE
-from tiny import sensitive_bert, save_tiny_bert
+from tiny import save_tiny_bert, sensitive_bert
 
+from conftest import NEGATIVE, POSITIVE
 from loyalty_tests.compress import compress
 from loyalty_tests.data import TextDataset
 from loyalty_tests.engines import RAY_EXTRA, get_engine
@@ -115,10 +115,16 @@ def engine(folders):
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     head = {"LOYALTY_RAY_WORKER_CACHE_DIR": str(folders["head_worker"])}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "env_vars": head})
-    cluster.add_node(num_cpus=1, env_vars={"LOYALTY_RAY_WORKER_CACHE_DIR": str(folders["node_worker"]),
-                                           "LOYALTY_CACHE_DIR": str(folders["node_worker"] / "default")})
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "env_vars": head}
+    )
+    cluster.add_node(
+        num_cpus=1,
+        env_vars={
+            "LOYALTY_RAY_WORKER_CACHE_DIR": str(folders["node_worker"]),
+            "LOYALTY_CACHE_DIR": str(folders["node_worker"] / "default"),
+        },
+    )
     engine = get_engine("ray", address=cluster.address, max_restarts=2)
     try:
         engine.connect()  # this engine joins first, so it is the one that disconnects
@@ -142,14 +148,20 @@ def teacher(tmp_path_factory):
 def same_attack(local, remote) -> None:
     """Identical outcomes; probabilities equal within float noise (a local run reuses a text's
     output from another example's batch, a worker computes it in this example's batch)."""
-    assert [(e.index, e.status, e.perturbed_text, e.queries, e.perturbed_fraction) for e in remote.examples] == \
-           [(e.index, e.status, e.perturbed_text, e.queries, e.perturbed_fraction) for e in local.examples]
+    assert [(e.index, e.status, e.perturbed_text, e.queries, e.perturbed_fraction) for e in remote.examples] == [
+        (e.index, e.status, e.perturbed_text, e.queries, e.perturbed_fraction) for e in local.examples
+    ]
     for mine, theirs in zip(remote.examples, local.examples):
         np.testing.assert_allclose(mine.original_probs, theirs.original_probs, atol=1e-6, rtol=0)
         if theirs.perturbed_probs is not None:
             np.testing.assert_allclose(mine.perturbed_probs, theirs.perturbed_probs, atol=1e-6, rtol=0)
-    for metric in ("original_accuracy", "accuracy_under_attack", "attack_success_rate", "mean_perturbed_fraction",
-                   "mean_queries"):
+    for metric in (
+        "original_accuracy",
+        "accuracy_under_attack",
+        "attack_success_rate",
+        "mean_perturbed_fraction",
+        "mean_queries",
+    ):
         assert getattr(remote, metric) == pytest.approx(getattr(local, metric), abs=1e-6, nan_ok=True), metric
     assert (remote.model_name, remote.config, remote.label_names) == (local.model_name, local.config, local.label_names)
 
@@ -188,7 +200,11 @@ def test_models_ship_without_the_files_they_came_from(tmp_path, teacher):
     for model in (teacher, student):
         rebuilt = unship(pickle.loads(cloudpickle.dumps(ship(model))))
         assert np.array_equal(rebuilt.predict_proba(TEXTS), model.predict_proba(TEXTS))
-        assert (rebuilt.name, rebuilt.label_names, rebuilt.fingerprint) == (model.name, model.label_names, model.fingerprint)
+        assert (rebuilt.name, rebuilt.label_names, rebuilt.fingerprint) == (
+            model.name,
+            model.label_names,
+            model.fingerprint,
+        )
     # A worker with only the installed packages: this test module is not importable there.
     payload = tmp_path / "model.pkl"
     payload.write_bytes(cloudpickle.dumps(ship(KeywordModel())))
@@ -298,8 +314,9 @@ def test_attacks_equal_the_local_run(engine, teacher, folders):
     finally:
         torch.set_num_threads(threads)
     assert grouped.student.examples == local.student.examples  # equal as dataclasses: every field but the time
-    remote = engine.compare_robustness(teacher, student, data, config, cache_dir=folders["driver"],
-                                       progress=lambda *report: progress.append(report))
+    remote = engine.compare_robustness(
+        teacher, student, data, config, cache_dir=folders["driver"], progress=lambda *report: progress.append(report)
+    )
     same_attack(local.teacher, remote.teacher)
     same_attack(local.student, remote.student)
     assert remote.teacher.examples == local.teacher.examples  # the same bits, not only within float noise
@@ -324,7 +341,9 @@ def test_a_recipe_object_travels_and_a_killed_attack_worker_is_survived(engine, 
     assert len(marker.read_text().split()) == 1
     same_attack(local, remote)
     assert any(e.status == "succeeded" for e in remote.examples)
-    with pytest.raises(LoyaltyError, match=r"attacking keywords could not finish on Ray: a worker died again after 2 restart\(s\)"):
+    with pytest.raises(
+        LoyaltyError, match=r"attacking keywords could not finish on Ray: a worker died again after 2 restart\(s\)"
+    ):
         engine.run_attack(FlakyModel(tmp_path / "again", always=True), data, config, recipe=recipe)
     with pytest.raises(LoyaltyError, match="^model 'broken' cannot score texts: its vocabulary is missing$"):
         engine.run_attack(BrokenModel("broken"), data, config, recipe=recipe)
@@ -346,8 +365,18 @@ def test_textfooler_resources_cache_on_the_workers_never_in_the_drivers_folder(e
     assert written <= {"predictions", "attacks", "local-run"}  # the driver wrote only its result caches
 
 
-TIMING = {"created", "phases", "seconds", "forward_seconds", "measured_seconds", "measured_at", "cached",
-          "cached_examples", "engine", "wall_seconds"}
+TIMING = {
+    "created",
+    "phases",
+    "seconds",
+    "forward_seconds",
+    "measured_seconds",
+    "measured_at",
+    "cached",
+    "cached_examples",
+    "engine",
+    "wall_seconds",
+}
 
 
 def without_timings(value):
@@ -370,12 +399,35 @@ def test_the_plugin_on_ray_writes_the_local_report(pytester):
     save_tiny_bert(pytester.path / "teacher", seed=0)
     save_tiny_bert(pytester.path / "student", seed=1)
     write_csv(pytester.path / "dev.csv", [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE])
-    args = ["--teacher", "./teacher", "--student", "./student", "--loyalty-data", "dev.csv", "--attack", "charswap",
-            "--attack-examples", "8", "--attack-budget", "40", "-k", "not latency", "-p", "no:cacheprovider"]
+    args = [
+        "--teacher",
+        "./teacher",
+        "--student",
+        "./student",
+        "--loyalty-data",
+        "dev.csv",
+        "--attack",
+        "charswap",
+        "--attack-examples",
+        "8",
+        "--attack-budget",
+        "40",
+        "-k",
+        "not latency",
+        "-p",
+        "no:cacheprovider",
+    ]
     reports = {}
     for engine in ("local", "ray"):
-        result = pytester.runpytest_subprocess(*args, "--loyalty-engine", engine, "--loyalty-json", f"{engine}.json",
-                                               "--loyalty-cache-dir", str(pytester.path / f"cache-{engine}"))
+        result = pytester.runpytest_subprocess(
+            *args,
+            "--loyalty-engine",
+            engine,
+            "--loyalty-json",
+            f"{engine}.json",
+            "--loyalty-cache-dir",
+            str(pytester.path / f"cache-{engine}"),
+        )
         assert result.ret in (0, 1), result.stdout.str()[-2000:]
         reports[engine] = json.loads((pytester.path / f"{engine}.json").read_text())
     assert (reports["local"]["engine"], reports["ray"]["engine"]) == ("local", "ray")
@@ -401,8 +453,10 @@ def test_an_int8_student_gives_the_same_results_on_every_engine_and_grouping(eng
         torch.set_num_threads(threads)
 
     def outcome(result):
-        return [(e.index, e.status, e.perturbed_text, e.queries, e.original_probs, e.perturbed_probs)
-                for e in result.examples]
+        return [
+            (e.index, e.status, e.perturbed_text, e.queries, e.original_probs, e.perturbed_probs)
+            for e in result.examples
+        ]
 
     assert all(outcome(run) == outcome(runs[0]) for run in runs[1:])
     assert any(e.status == "succeeded" for e in runs[0].examples)

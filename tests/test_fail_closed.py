@@ -10,17 +10,17 @@ import time
 
 import numpy as np
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 from faults import Fixed, cached_files
 from tiny import tiny_bert, tiny_tokenizer
 
-from loyalty_tests.models import classifiers as models
+from conftest import NEGATIVE, POSITIVE, write_csv
+from loyalty_tests.comparison import compare_predictions
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.comparison import compare_predictions
+from loyalty_tests.models import classifiers as models
 from loyalty_tests.models.classifiers import CallableClassifier, HFClassifier
-from loyalty_tests.predictions import predict
 from loyalty_tests.models.specs import ModelOptions, load_model
+from loyalty_tests.predictions import predict
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +36,7 @@ def data(sentiment_csv):
 
 
 # ---- 1. a negative batch size scored uninitialised memory and cached it ---------------------------
+
 
 @pytest.mark.parametrize("field, value", [("batch_size", -1), ("batch_size", 0), ("max_length", 1)])
 def test_batch_size_and_max_length_out_of_range_are_refused_naming_the_value(tmp_path, field, value):
@@ -79,6 +80,7 @@ def test_predictions_with_a_row_never_computed_are_never_cached(data, tmp_path, 
 
 
 # ---- 6. a path typo never becomes a hub download ---------------------------------------------------
+
 
 def hub_forbidden(monkeypatch):
     import transformers
@@ -155,11 +157,13 @@ def test_the_reachability_check_says_yes_to_a_listening_endpoint_and_no_to_a_clo
 
 # ---- 7. trained students follow --loyalty-cache-dir and --loyalty-no-cache -------------------------
 
+
 def test_a_trained_student_lands_in_the_given_cache_dir_and_nowhere_else(tiny_hf, data, tmp_path, private_cache):
     options = ModelOptions(cache_dir=tmp_path / "given", train_data=data, progress=lambda message: None)
     load_model("distill:layers=1,epochs=1", teacher=tiny_hf, options=options)
-    assert [p.suffix for p in (tmp_path / "given" / "students").iterdir() if p.is_file()
-            and not p.name.endswith(".lock")] == [".safetensors"]
+    assert [
+        p.suffix for p in (tmp_path / "given" / "students").iterdir() if p.is_file() and not p.name.endswith(".lock")
+    ] == [".safetensors"]
     assert cached_files(private_cache) == []
 
 
@@ -181,9 +185,20 @@ def test_bench_cache_dir_and_no_cache_reach_the_students(tmp_path, private_cache
     save_tiny_bert(tmp_path / "teacher")
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
     write_csv(tmp_path / "dev.csv", rows)
-    common = ["--teacher", str(tmp_path / "teacher"), "--data", str(tmp_path / "dev.csv"), "--train-data",
-              str(tmp_path / "dev.csv"), "--recipes", "distill:layers=1", "--latency-rounds", "1",
-              "--out", str(tmp_path / "out")]
+    common = [
+        "--teacher",
+        str(tmp_path / "teacher"),
+        "--data",
+        str(tmp_path / "dev.csv"),
+        "--train-data",
+        str(tmp_path / "dev.csv"),
+        "--recipes",
+        "distill:layers=1",
+        "--latency-rounds",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert bench.main([*common, "--cache-dir", str(tmp_path / "none"), "--no-cache"]) == 0
     assert cached_files(tmp_path / "none") == [] and cached_files(private_cache) == []
     assert bench.main([*common, "--cache-dir", str(tmp_path / "given")]) == 0
@@ -192,6 +207,7 @@ def test_bench_cache_dir_and_no_cache_reach_the_students(tmp_path, private_cache
 
 
 # ---- 10. a user's factory or model that raises is named, not an INTERNALERROR ----------------------
+
 
 def broken_factory():
     raise RuntimeError("weights not found on the share")
@@ -214,31 +230,42 @@ def this_module_as(monkeypatch):
 
 
 def test_a_factory_that_raises_names_the_spec_and_the_exception(this_module_as):
-    with pytest.raises(LoyaltyError, match=r"'fail_closed_factories:broken_factory' raised RuntimeError: "
-                                           "weights not found") as error:
+    with pytest.raises(
+        LoyaltyError,
+        match=r"'fail_closed_factories:broken_factory' raised RuntimeError: "
+        "weights not found",
+    ) as error:
         load_model("fail_closed_factories:broken_factory")
     assert isinstance(error.value.__cause__, RuntimeError)
 
 
 def test_a_model_whose_predict_proba_raises_is_named(this_module_as, data):
     model = load_model("fail_closed_factories:raising_model")
-    with pytest.raises(LoyaltyError, match=r"model 'fail_closed_factories:raising_model' raised ZeroDivisionError "
-                                           "while predicting 36 examples") as error:
+    with pytest.raises(
+        LoyaltyError,
+        match=r"model 'fail_closed_factories:raising_model' raised ZeroDivisionError "
+        "while predicting 36 examples",
+    ) as error:
         predict(model, data)
     assert isinstance(error.value.__cause__, ZeroDivisionError)
 
 
 # ---- 11. max_length above the model's position limit ----------------------------------------------
 
+
 def test_max_length_above_the_position_limit_is_refused_with_the_limit(tiny_dir):
-    with pytest.raises(LoyaltyError, match=r"max_length 1024 is above model .* limit of 128 tokens.*"
-                                           r"--loyalty-max-length 128 or less"):
+    with pytest.raises(
+        LoyaltyError,
+        match=r"max_length 1024 is above model .* limit of 128 tokens.*"
+        r"--loyalty-max-length 128 or less",
+    ):
         load_model(str(tiny_dir), options=ModelOptions(max_length=1024))
     at_the_limit = load_model(str(tiny_dir), options=ModelOptions(max_length=128))
     assert at_the_limit.predict_proba(["a very long text " * 60]).shape == (1, 2)
 
 
 # ---- 14. negative entries are named as such --------------------------------------------------------
+
 
 def test_negative_probabilities_are_named_by_row(data):
     rows = [[0.5, 0.5], [1.5, -0.5], [0.5, 0.5], [-0.25, 1.25]]  # every row sums to 1
@@ -248,6 +275,7 @@ def test_negative_probabilities_are_named_by_row(data):
 
 
 # ---- 15. data with a subset of the model's labels --------------------------------------------------
+
 
 @pytest.fixture
 def positives_only(tmp_path):
@@ -281,8 +309,11 @@ def test_a_label_the_model_does_not_know_is_named(data):
 def test_teacher_and_student_with_different_label_sets_name_both(positives_only):
     teacher = CallableClassifier(Fixed([[0.4, 0.6]]), "t", ("negative", "positive"))
     student = CallableClassifier(Fixed([[0.4, 0.6]]), "s", ("neutral", "positive"))
-    with pytest.raises(LoyaltyError, match=r"teacher 't' has labels \['negative', 'positive'\] but student 's' "
-                                           r"has \['neutral', 'positive'\]"):
+    with pytest.raises(
+        LoyaltyError,
+        match=r"teacher 't' has labels \['negative', 'positive'\] but student 's' "
+        r"has \['neutral', 'positive'\]",
+    ):
         compare_predictions(positives_only, predict(teacher, positives_only), predict(student, positives_only))
 
 
@@ -294,6 +325,7 @@ def test_the_label_distribution_gate_sees_a_student_collapsing_onto_an_extra_lab
     report = compare_predictions(positives_only, teacher, student, n_resamples=50)
     names = report.label_names
     assert smallest_share_ratio(teacher.predicted_labels, student.predicted_labels, len(names)) == 0.0
-    assert "label 'positive' shrank most" in label_distribution_message(teacher.predicted_labels,
-                                                                         student.predicted_labels, names)
+    assert "label 'positive' shrank most" in label_distribution_message(
+        teacher.predicted_labels, student.predicted_labels, names
+    )
     assert smallest_share_ratio(teacher.predicted_labels, teacher.predicted_labels, len(names)) == 1.0

@@ -19,10 +19,10 @@ from faults import DAMAGE, Fixed, cached_files, damaged, make_read_only, make_wr
 from test_demo import tiny_demo  # noqa: F401  (the demo builder on a tiny BERT)
 from tiny import tiny_bert
 
-from loyalty_tests.infra import cache
-from loyalty_tests.models import demo
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyCacheWarning
+from loyalty_tests.infra import cache
+from loyalty_tests.models import demo
 from loyalty_tests.models.classifiers import CallableClassifier
 from loyalty_tests.predictions import predict, prediction_key
 
@@ -52,6 +52,7 @@ def read_only():
 
 
 # ---- 5. a cache file is verified against its key ---------------------------------------------------
+
 
 def test_a_prediction_file_of_another_model_is_not_served(data, tmp_path):
     a = CallableClassifier(Fixed([[0.9, 0.1]]), "a", ("negative", "positive"), fingerprint="model-a")
@@ -96,8 +97,11 @@ def test_a_demo_teacher_folder_that_does_not_verify_is_rebuilt(tiny_demo, damage
     elif damage == "bad JSON":
         info_file.write_text('{"held_out_accuracy": 0.8')
     else:
-        info_file.write_text(json.dumps({**info, "key": "0" * 64} if damage == "another key" else
-                                        {k: v for k, v in info.items() if k != "key"}))
+        info_file.write_text(
+            json.dumps(
+                {**info, "key": "0" * 64} if damage == "another key" else {k: v for k, v in info.items() if k != "key"}
+            )
+        )
     messages = []
     with pytest.warns(LoyaltyCacheWarning, match=rf"{folder}"):
         teacher = demo.load_demo_teacher(tiny_demo, progress=messages.append)
@@ -131,6 +135,7 @@ def test_an_onnx_int8_folder_that_does_not_verify_is_rebuilt(tiny_hf, tmp_path, 
 
 
 # ---- 9. corrupt, truncated or empty cache files; read-only and vanishing cache folders -------------
+
 
 @pytest.mark.parametrize("how", DAMAGE)
 def test_a_damaged_prediction_file_is_recomputed_and_replaced(data, tmp_path, how):
@@ -213,8 +218,11 @@ def test_old_orphans_go_and_young_ones_stay(data, tmp_path):
     young.write_bytes(b"another worker, writing now")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    predict(CallableClassifier(Fixed([[0.7, 0.3]]), "m", ("negative", "positive"), fingerprint="abc"),
-            data, cache_dir=tmp_path)
+    predict(
+        CallableClassifier(Fixed([[0.7, 0.3]]), "m", ("negative", "positive"), fingerprint="abc"),
+        data,
+        cache_dir=tmp_path,
+    )
     assert not old.exists() and young.exists()
 
 
@@ -258,10 +266,18 @@ class Rows:
 
 @pytest.mark.parametrize("when", ["mid-write", "before-rename"])
 def test_a_writer_killed_mid_write_leaves_a_cache_that_reads_correctly(sentiment_csv, data, tmp_path, when):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(cache.Path(cache.__file__).parents[1]),
-                                                                    os.environ.get("PYTHONPATH")) if p)}
-    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(sentiment_csv), str(tmp_path), when],
-                            env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(cache.Path(cache.__file__).parents[1]), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(sentiment_csv), str(tmp_path), when],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert list((tmp_path / "predictions").glob(".*.tmp")), "the writer died before writing anything"
     model = CallableClassifier(Rows(), "m", ("negative", "positive"), fingerprint="killed")

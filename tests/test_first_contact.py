@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 
+from conftest import NEGATIVE, POSITIVE, write_csv
 from loyalty_tests.gates.thresholds import THRESHOLD_SPECS, ini_name
 
-TOY = '''
+TOY = """
 import numpy as np
 
 
@@ -32,7 +32,7 @@ def teacher():
 
 def student():
     return Fixed("student")
-'''
+"""
 
 
 @pytest.fixture
@@ -45,13 +45,30 @@ def toy(pytester):
 
 
 def toy_args(pytester, *extra):
-    return ["--teacher", "toy_models:teacher", "--student", "toy_models:student", "--loyalty-data", "dev.csv",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "-p", "no:cacheprovider", "-k", "not latency", *extra]
+    return [
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        "toy_models:student",
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not latency",
+        *extra,
+    ]
 
 
 # A valid value for each key this plugin registers; a key another plugin registers gets "x".
-VALID = {ini_name(key): ("0.05" if spec.default is None else "latency" if spec.key == "warn_only"
-                         else str(spec.default).lower()) for key, spec in THRESHOLD_SPECS.items()}
+VALID = {
+    ini_name(key): (
+        "0.05" if spec.default is None else "latency" if spec.key == "warn_only" else str(spec.default).lower()
+    )
+    for key, spec in THRESHOLD_SPECS.items()
+}
 VALID.update(loyalty_engine="local", loyalty_json="r.json", loyalty_markdown="r.md")
 
 
@@ -64,18 +81,22 @@ def test_every_ini_key_the_parser_knows_is_accepted(toy, request):
     toy.makeini("[pytest]\n" + "\n".join(lines + ["loyalty_min_label_loyality = 0.9"]) + "\n")
     refused = toy.runpytest(*toy_args(toy), "--collect-only")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
-    refused.stderr.fnmatch_lines(["*unknown ini key(s) loyalty_min_label_loyality (did you mean "
-                                  "loyalty_min_label_loyalty?) in *tox.ini*"])
+    refused.stderr.fnmatch_lines(
+        ["*unknown ini key(s) loyalty_min_label_loyality (did you mean loyalty_min_label_loyalty?) in *tox.ini*"]
+    )
     toy.makeini("[pytest]\n" + "\n".join(line for line in lines if line.split(" = ")[0] in VALID) + "\n")
     accepted = toy.runpytest(*toy_args(toy))
     assert accepted.ret == pytest.ExitCode.OK, accepted.stderr.str()
-    accepted.stdout.fnmatch_lines(["*loyalty threshold warn_only = latency [[]ini loyalty_warn_only[]]*",
-                                   f"wrote {toy.path / 'r.json'}"])
+    accepted.stdout.fnmatch_lines(
+        ["*loyalty threshold warn_only = latency [[]ini loyalty_warn_only[]]*", f"wrote {toy.path / 'r.json'}"]
+    )
 
 
 def test_plain_pytest_writes_no_report_unless_ini_names_one(toy):
     toy.makeini("[pytest]\n")
-    toy.runpytest(*toy_args(toy)).assert_outcomes(passed=5, skipped=4, deselected=4)  # factories load before they are told apart: the four LM gates skip
+    toy.runpytest(*toy_args(toy)).assert_outcomes(
+        passed=5, skipped=4, deselected=4
+    )  # factories load before they are told apart: the four LM gates skip
     assert not list(toy.path.glob("*.json")) and not list(toy.path.glob("*.md"))
 
 
@@ -86,7 +107,9 @@ def test_ini_report_paths_are_relative_to_the_ini_file(toy, monkeypatch):
     monkeypatch.chdir(toy.path / "ci")
     args = [a.replace("dev.csv", str(toy.path / "dev.csv")) for a in toy_args(toy)]
     result = toy.runpytest("-c", str(toy.path / "tox.ini"), "--rootdir", str(toy.path), *args)
-    result.stdout.fnmatch_lines([f"wrote {toy.path / 'reports' / 'gate.json'}", f"wrote {toy.path / 'reports' / 'gate.md'}"])
+    result.stdout.fnmatch_lines(
+        [f"wrote {toy.path / 'reports' / 'gate.json'}", f"wrote {toy.path / 'reports' / 'gate.md'}"]
+    )
     assert json.loads((toy.path / "reports" / "gate.json").read_text())["verdict"] == "PASSED"
     # the command line wins over ini
     toy.runpytest("-c", str(toy.path / "tox.ini"), "--rootdir", str(toy.path), *args, "--loyalty-json", "cli.json")
@@ -123,11 +146,14 @@ def test_a_wrong_model_path_in_a_conftest_is_told_once(toy):
             return Fixed("student")
     """)
     toy.makeini("[pytest]\n")
-    result = toy.runpytest("--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency",
-                           "--loyalty-json", "r.json")
+    result = toy.runpytest(
+        "--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency", "--loyalty-json", "r.json"
+    )
     result.assert_outcomes(errors=9, deselected=4)  # the kind is unknown: LM gates error too
     output = result.stdout.str()
-    shown = [line for line in result.stdout.lines if line.startswith("LoyaltyError: model path './models/no-such-teacher'")]
+    shown = [
+        line for line in result.stdout.lines if line.startswith("LoyaltyError: model path './models/no-such-teacher'")
+    ]
     assert len(shown) == 1 and "(raised in conftest.py:" in shown[0] and "loyalty_teacher)" in shown[0]
     assert output.count("errored by the LoyaltyError shown for test_loyalty_gates.py::test_accuracy_drop") == 8 * 2
     assert "Traceback" not in output and "def loyalty_teacher" not in output and len(result.stdout.lines) < 90
@@ -151,7 +177,7 @@ def test_a_bug_in_a_conftest_keeps_its_traceback_once(toy):
     toy.makeini("[pytest]\n")
     result = toy.runpytest("--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency")
     result.assert_outcomes(errors=9, deselected=4)  # the kind is unknown: LM gates error too
-    assert result.stdout.str().count("return Fixed(\"teacher\").no_such_attribute") == 1
+    assert result.stdout.str().count('return Fixed("teacher").no_such_attribute') == 1
     assert result.stdout.str().count("errored by the AttributeError shown for") == 8 * 2  # ERRORS and the report
 
 
@@ -167,13 +193,17 @@ def test_a_skipped_gate_is_counted_apart(toy):
 def test_pytest_xdist_comes_with_a_user_facing_extra():
     """`pytest -n 2` after the README's install line: xdist is in an extra that line installs."""
     import re
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parent.parent
     extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    with_xdist = {name for name, requirements in extras.items()
-                  if any(r.startswith("pytest-xdist") for r in requirements) and name != "dev"}
+    with_xdist = {
+        name
+        for name, requirements in extras.items()
+        if any(r.startswith("pytest-xdist") for r in requirements) and name != "dev"
+    }
     assert with_xdist, "pytest-xdist is only in the dev extra"
     install = re.search(r"pip install -e '[^'\[]*\[([\w,]+)\]'", (root / "README.md").read_text())
     assert install and with_xdist & set(install.group(1).split(",")), install and install.group(0)

@@ -50,8 +50,11 @@ def test_counts_agree_with_metrics_flips_and_add_up(data):
     y_true, teacher, student, n_classes = data
     counts = flip_counts(y_true, teacher, student)
     assert metrics.flips(y_true, teacher, student) == {
-        "correct_to_wrong": counts.negative_flips, "wrong_to_correct": counts.positive_flips,
-        "both_correct": counts.both_correct, "both_wrong": counts.both_wrong}
+        "correct_to_wrong": counts.negative_flips,
+        "wrong_to_correct": counts.positive_flips,
+        "both_correct": counts.both_correct,
+        "both_wrong": counts.both_wrong,
+    }
     assert counts.negative_flips + counts.positive_flips + counts.both_correct + counts.both_wrong == counts.n
     # accuracy drop = NFR - PFR: the paired difference the accuracy gate tests
     drop = metrics.accuracy(y_true, teacher) - metrics.accuracy(y_true, student)
@@ -64,11 +67,16 @@ def test_counts_agree_with_metrics_flips_and_add_up(data):
 def test_flip_matrices_match_sklearn_on_the_flipped_rows(data):
     y_true, teacher, student, n_classes = data
     labels = list(range(n_classes))
-    for kind, rows in (("negative", (teacher == y_true) & (student != y_true)),
-                       ("positive", (teacher != y_true) & (student == y_true))):
+    for kind, rows in (
+        ("negative", (teacher == y_true) & (student != y_true)),
+        ("positive", (teacher != y_true) & (student == y_true)),
+    ):
         matrix = flip_matrix(y_true, teacher, student, n_classes, kind=kind)
-        expected = (confusion_matrix(teacher[rows], student[rows], labels=labels) if rows.any()
-                    else np.zeros((n_classes, n_classes), dtype=int))
+        expected = (
+            confusion_matrix(teacher[rows], student[rows], labels=labels)
+            if rows.any()
+            else np.zeros((n_classes, n_classes), dtype=int)
+        )
         np.testing.assert_array_equal(matrix, expected)
         assert np.trace(matrix) == 0  # a flip changes the prediction
     negative = flip_matrix(y_true, teacher, student, n_classes)
@@ -94,16 +102,19 @@ def test_top_flips_name_the_broken_classes():
     assert top_flips(np.zeros((2, 2), dtype=int)) == []
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: flip_counts([0, 1], [0], [0, 1]), "lengths differ"),
-    (lambda: flip_counts([0.5, 1], [0, 1], [0, 1]), "integer class indices"),
-    (lambda: flip_counts([], [], []), "empty"),
-    (lambda: flip_matrix([0, 3], [0, 1], [0, 1], n_classes=3), "outside [0, 3)"),
-    (lambda: flip_matrix([0, 1], [0, 1], [0, 1], n_classes=0), "n_classes"),
-    (lambda: flip_matrix([0, 1], [0, 1], [0, 1], n_classes=2, kind="all"), "kind must be"),
-    (lambda: top_flips([[0, 1]]), "square"),
-    (lambda: top_flips([[0, 1], [1, 0]], ["a"]), "label_names has 1"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: flip_counts([0, 1], [0], [0, 1]), "lengths differ"),
+        (lambda: flip_counts([0.5, 1], [0, 1], [0, 1]), "integer class indices"),
+        (lambda: flip_counts([], [], []), "empty"),
+        (lambda: flip_matrix([0, 3], [0, 1], [0, 1], n_classes=3), "outside [0, 3)"),
+        (lambda: flip_matrix([0, 1], [0, 1], [0, 1], n_classes=0), "n_classes"),
+        (lambda: flip_matrix([0, 1], [0, 1], [0, 1], n_classes=2, kind="all"), "kind must be"),
+        (lambda: top_flips([[0, 1]]), "square"),
+        (lambda: top_flips([[0, 1], [1, 0]], ["a"]), "label_names has 1"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError) as error:
         call()

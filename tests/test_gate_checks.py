@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.gates.thresholds import Threshold, resolve, warn_only_gates
 
 
@@ -29,14 +29,17 @@ def test_precedence_default_ini_cli_marker():
     assert (marked.value, marked.source) == (0.5, "@pytest.mark.loyalty")
 
 
-@pytest.mark.parametrize("cli, ini, marker, message", [
-    ({}, {}, {"min_label_loyality": 0.9}, "unknown loyalty threshold 'min_label_loyality'"),
-    ({"min_label_loyalty": "high"}, {}, None, "must be a number"),
-    ({}, {"gate_on_lower_bound": "perhaps"}, None, "true or false"),
-    ({"max_accuracy_drop": "-0.1"}, {}, None, r"must lie in \[0, 1\]"),
-    ({"min_label_loyalty": "1.5"}, {}, None, r"must lie in \[0, 1\], got .1\.5."),
-    ({}, {"decision": "sometimes"}, None, "must be one of estimate, confident, three-way"),
-])
+@pytest.mark.parametrize(
+    "cli, ini, marker, message",
+    [
+        ({}, {}, {"min_label_loyality": 0.9}, "unknown loyalty threshold 'min_label_loyality'"),
+        ({"min_label_loyalty": "high"}, {}, None, "must be a number"),
+        ({}, {"gate_on_lower_bound": "perhaps"}, None, "true or false"),
+        ({"max_accuracy_drop": "-0.1"}, {}, None, r"must lie in \[0, 1\]"),
+        ({"min_label_loyalty": "1.5"}, {}, None, r"must lie in \[0, 1\], got .1\.5."),
+        ({}, {"decision": "sometimes"}, None, "must be one of estimate, confident, three-way"),
+    ],
+)
 def test_bad_thresholds_fail_closed(cli, ini, marker, message):
     with pytest.raises(LoyaltyError, match=message):
         resolve(cli, ini, marker)
@@ -48,26 +51,39 @@ def at_least(value, low, high, limit, rule=gate_checks.Rule(), n=100):
 
 def test_minimum_gate_is_inclusive_and_names_source():
     assert gate_checks.gate_metric("label_loyalty", Value(0.97, 0.96, 0.98), 0.97, "ini", "at_least").passed
-    failed = gate_checks.gate_metric("label_loyalty", Value(0.962, 0.956, 0.967, 5000), 0.97,
-                                     "ini loyalty_min_label_loyalty", "at_least")
+    failed = gate_checks.gate_metric(
+        "label_loyalty", Value(0.962, 0.956, 0.967, 5000), 0.97, "ini loyalty_min_label_loyalty", "at_least"
+    )
     assert not failed.passed and failed.three_way == "FAIL"
-    assert failed.message == ("label_loyalty 0.962 (n=5000, 95% CI 0.956–0.967) < 0.970 "
-                              "[ini loyalty_min_label_loyalty]; outcome FAIL")
+    assert failed.message == (
+        "label_loyalty 0.962 (n=5000, 95% CI 0.956–0.967) < 0.970 [ini loyalty_min_label_loyalty]; outcome FAIL"
+    )
 
 
-@pytest.mark.parametrize("low, high, outcome", [(0.91, 0.95, "PASS"), (0.85, 0.89, "FAIL"), (0.88, 0.95, "INCONCLUSIVE"),
-                                                (0.90, 0.95, "PASS"), (0.85, 0.90, "INCONCLUSIVE")])
+@pytest.mark.parametrize(
+    "low, high, outcome",
+    [
+        (0.91, 0.95, "PASS"),
+        (0.85, 0.89, "FAIL"),
+        (0.88, 0.95, "INCONCLUSIVE"),
+        (0.90, 0.95, "PASS"),
+        (0.85, 0.90, "INCONCLUSIVE"),
+    ],
+)
 def test_every_gate_gets_a_three_way_outcome_from_its_ci(low, high, outcome):
     assert at_least((low + high) / 2, low, high, 0.90).three_way == outcome
 
 
-@pytest.mark.parametrize("rule, passes_inconclusive, warned", [
-    (gate_checks.Rule("estimate"), True, False),  # the point estimate 0.93 >= 0.90 decides
-    (gate_checks.Rule("confident"), False, False),  # the CI's low end 0.88 < 0.90
-    (gate_checks.Rule("three-way", "fail"), False, False),
-    (gate_checks.Rule("three-way", "warn"), True, True),
-    (gate_checks.Rule("three-way", "pass"), True, False),
-])
+@pytest.mark.parametrize(
+    "rule, passes_inconclusive, warned",
+    [
+        (gate_checks.Rule("estimate"), True, False),  # the point estimate 0.93 >= 0.90 decides
+        (gate_checks.Rule("confident"), False, False),  # the CI's low end 0.88 < 0.90
+        (gate_checks.Rule("three-way", "fail"), False, False),
+        (gate_checks.Rule("three-way", "warn"), True, True),
+        (gate_checks.Rule("three-way", "pass"), True, False),
+    ],
+)
 def test_each_rule_on_an_inconclusive_gate(rule, passes_inconclusive, warned):
     result = at_least(0.93, 0.88, 0.97, 0.90, rule)
     assert result.three_way == "INCONCLUSIVE"
@@ -75,18 +91,22 @@ def test_each_rule_on_an_inconclusive_gate(rule, passes_inconclusive, warned):
     assert "examples would" not in result.message or result.needed is None  # needed comes from the caller
 
 
-@pytest.mark.parametrize("rule", [gate_checks.Rule("estimate"), gate_checks.Rule("confident"),
-                                  gate_checks.Rule("three-way", "pass")])
+@pytest.mark.parametrize(
+    "rule", [gate_checks.Rule("estimate"), gate_checks.Rule("confident"), gate_checks.Rule("three-way", "pass")]
+)
 def test_every_rule_passes_a_clear_pass_and_fails_a_clear_fail(rule):
     assert at_least(0.95, 0.93, 0.97, 0.90, rule).passed
     assert not at_least(0.80, 0.77, 0.83, 0.90, rule).passed
 
 
 def test_an_inconclusive_gate_says_how_many_examples_would_decide():
-    result = gate_checks.gate_metric("label_loyalty", Value(0.93, 0.88, 0.97, 50), 0.90, "default", "at_least",
-                                     needed=410)
-    assert "n=50 cannot tell label_loyalty 0.930 (95% CI 0.880–0.970) from its limit 0.900; about 410 examples would" \
+    result = gate_checks.gate_metric(
+        "label_loyalty", Value(0.93, 0.88, 0.97, 50), 0.90, "default", "at_least", needed=410
+    )
+    assert (
+        "n=50 cannot tell label_loyalty 0.930 (95% CI 0.880–0.970) from its limit 0.900; about 410 examples would"
         in result.message
+    )
     assert result.needed == 410
 
 
@@ -97,8 +117,11 @@ def test_missing_metric_fails(metric):
 
 
 def drop_gate(teacher, student, absolute=0.02, relative=None, ci=None, rule=gate_checks.Rule()):
-    limit, source = gate_checks.accuracy_drop_limit(teacher, Threshold("max_accuracy_drop", absolute, "default"),
-                                                    Threshold("max_accuracy_drop_relative", relative, "relative"))
+    limit, source = gate_checks.accuracy_drop_limit(
+        teacher,
+        Threshold("max_accuracy_drop", absolute, "default"),
+        Threshold("max_accuracy_drop_relative", relative, "relative"),
+    )
     drop = teacher - student
     low, high = ci or (drop, drop)
     return gate_checks.gate_metric("accuracy_drop", Value(drop, low, high), limit, source, "at_most", rule)
@@ -153,7 +176,9 @@ def test_warn_only_parsing():
 
 
 @pytest.mark.parametrize("low, high", [(float("nan"), 0.99), (0.95, None), (None, None)])
-@pytest.mark.parametrize("rule", [gate_checks.Rule(), gate_checks.Rule("confident"), gate_checks.Rule("three-way", "pass")])
+@pytest.mark.parametrize(
+    "rule", [gate_checks.Rule(), gate_checks.Rule("confident"), gate_checks.Rule("three-way", "pass")]
+)
 def test_a_missing_or_nan_bound_is_never_a_pass(low, high, rule):
     result = gate_checks.gate_metric("label_loyalty", Value(0.97, low, high), 0.90, "default", "at_least", rule)
     assert not result.passed and result.three_way != "PASS"
@@ -172,8 +197,11 @@ def test_an_empty_threshold_is_refused_on_the_command_line_and_in_ini(key, raw):
         with pytest.raises(LoyaltyError, match="is empty") as error:
             resolve(cli, ini)
         if key != "gate_on_lower_bound":
-            gate = {"min_label_loyalty": "label_loyalty", "max_accuracy_drop": "accuracy_drop",
-                    "min_speedup": "latency"}[key]
+            gate = {
+                "min_label_loyalty": "label_loyalty",
+                "max_accuracy_drop": "accuracy_drop",
+                "min_speedup": "latency",
+            }[key]
             assert f"loyalty_warn_only = {gate}" in str(error.value) and f'-k "not {gate}"' in str(error.value)
 
 

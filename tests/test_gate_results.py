@@ -13,8 +13,14 @@ from loyalty_tests.engines.latency import LatencyResult
 from loyalty_tests.gates import latency, robustness
 from loyalty_tests.gates.checks import gate_baseline, gate_metric
 from loyalty_tests.gates.registry import GATE_NAMES, GATES, PREDICTION_GATES
-from loyalty_tests.gates.result import (RESULT_TYPES, GateResult, LatencyGateResult, RobustnessGateResult, Rule,
-                                        result_from_json)
+from loyalty_tests.gates.result import (
+    RESULT_TYPES,
+    GateResult,
+    LatencyGateResult,
+    RobustnessGateResult,
+    Rule,
+    result_from_json,
+)
 from loyalty_tests.gates.thresholds import Threshold
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.plugins.report_collector import ReportCollector, _reason
@@ -22,9 +28,15 @@ from loyalty_tests.report.document import gate_outcome
 
 
 def timing(teacher_seconds, student_seconds, rounds=10):
-    return LatencyResult(tuple([teacher_seconds] * rounds), tuple([student_seconds] * rounds), 64,
-                         teacher_seconds / student_seconds, teacher_seconds / student_seconds * 0.95,
-                         teacher_seconds / student_seconds * 1.05, f"decided after {rounds} of 50 rounds")
+    return LatencyResult(
+        tuple([teacher_seconds] * rounds),
+        tuple([student_seconds] * rounds),
+        64,
+        teacher_seconds / student_seconds,
+        teacher_seconds / student_seconds * 0.95,
+        teacher_seconds / student_seconds * 1.05,
+        f"decided after {rounds} of 50 rounds",
+    )
 
 
 def attacked(teacher_statuses, student_statuses, recipe="charswap"):
@@ -41,13 +53,18 @@ def robust_comparison(n=40, student_fooled=0):
 
 
 def every_result_type():
-    metric = gate_metric("label_loyalty", MetricValue(0.93, 0.88, 0.97, 50), 0.9, "default", "at_least",
-                         Rule("three-way", "warn"))
-    return [metric,
-            gate_baseline("label_loyalty", MetricValue(0.93, 0.92, 0.94, 500), 0.955, Threshold("baseline_tolerance", 0.01, "ini")),
-            gate_metric("accuracy_drop", None, 0.02, "default", "at_most"),  # missing metric
-            latency.check(timing(0.012, 0.004), 0.9, "default"),
-            robustness.check(robust_comparison(student_fooled=20), 0.1, "--max-robustness-drop", Rule("confident"))]
+    metric = gate_metric(
+        "label_loyalty", MetricValue(0.93, 0.88, 0.97, 50), 0.9, "default", "at_least", Rule("three-way", "warn")
+    )
+    return [
+        metric,
+        gate_baseline(
+            "label_loyalty", MetricValue(0.93, 0.92, 0.94, 500), 0.955, Threshold("baseline_tolerance", 0.01, "ini")
+        ),
+        gate_metric("accuracy_drop", None, 0.02, "default", "at_most"),  # missing metric
+        latency.check(timing(0.012, 0.004), 0.9, "default"),
+        robustness.check(robust_comparison(student_fooled=20), 0.1, "--max-robustness-drop", Rule("confident")),
+    ]
 
 
 @pytest.mark.parametrize("result", every_result_type(), ids=lambda r: f"{type(r).__name__}-{r.gate}")
@@ -108,18 +125,26 @@ def test_robustness_feasibility_note():
 
 
 def test_registry_is_the_one_list():
-    assert GATE_NAMES[:len(PREDICTION_GATES)] == PREDICTION_GATES
+    assert GATE_NAMES[: len(PREDICTION_GATES)] == PREDICTION_GATES
     lm_gates = {"token_agreement", "mean_kl", "perplexity_ratio", "generation_agreement"}  # suite/test_lm_gates.py
     assert set(GATE_NAMES) - set(PREDICTION_GATES) - lm_gates == {"latency", "robustness", "baseline"}
     assert {GATES[name].kind for name in lm_gates} == {"lm"}
     assert GATES["robustness"].collected_with == "attack" and GATES["baseline"].collected_with == "baseline"
 
 
-@pytest.mark.parametrize("item_outcome, passed, warn_only, expected", [
-    ("passed", True, False, "passed"), ("passed", False, True, "warned"), ("passed", False, False, "failed"),
-    ("failed", True, False, "passed"), ("failed", False, False, "failed"), ("error", True, False, "error"),
-    ("skipped", True, False, "skipped"), ("missing", False, False, "missing"),
-])
+@pytest.mark.parametrize(
+    "item_outcome, passed, warn_only, expected",
+    [
+        ("passed", True, False, "passed"),
+        ("passed", False, True, "warned"),
+        ("passed", False, False, "failed"),
+        ("failed", True, False, "passed"),
+        ("failed", False, False, "failed"),
+        ("error", True, False, "error"),
+        ("skipped", True, False, "skipped"),
+        ("missing", False, False, "missing"),
+    ],
+)
 def test_gate_outcome_from_its_item(item_outcome, passed, warn_only, expected):
     assert gate_outcome(item_outcome, GateResult("g", passed, 1.0, 1.0, "default", "", warn_only)) == expected
 
@@ -127,8 +152,12 @@ def test_gate_outcome_from_its_item(item_outcome, passed, warn_only, expected):
 def test_reason_lines():
     skipped = NS(skipped=True, longrepr=("file", 1, "Skipped: latency gate needs pytest-benchmark"))
     assert _reason(skipped) == "latency gate needs pytest-benchmark"
-    failed = NS(skipped=False, longreprtext="def test():\n>   boom()\nE   RuntimeError: boom\nE   more", longrepr=None,
-                outcome="failed")
+    failed = NS(
+        skipped=False,
+        longreprtext="def test():\n>   boom()\nE   RuntimeError: boom\nE   more",
+        longrepr=None,
+        outcome="failed",
+    )
     assert _reason(failed) == "RuntimeError: boom"
     bare = NS(skipped=False, longreprtext="", longrepr=None, outcome="failed")
     assert _reason(bare) == "failed"
@@ -151,8 +180,12 @@ def kl_report(student_probabilities):
     names = ("neg", "pos")
     teacher = np.array([[0.9, 0.1], [0.2, 0.8]] * 50)
     data = TextDataset("hand", [f"t{i}" for i in range(100)], [0, 1] * 50, names)
-    return compare_predictions(data, Predictions("t", teacher, names, 0.0),
-                               Predictions("s", np.array(student_probabilities * 50), names, 0.0), n_resamples=200)
+    return compare_predictions(
+        data,
+        Predictions("t", teacher, names, 0.0),
+        Predictions("s", np.array(student_probabilities * 50), names, 0.0),
+        n_resamples=200,
+    )
 
 
 def test_kl_gate_both_ways_and_only_with_its_threshold():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from loyalty_tests.assertions import assert_faster
-from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.engines.latency import measure_latency
+from loyalty_tests.errors import LoyaltyError
 
 
 class Sleeper:

@@ -16,8 +16,12 @@ from loyalty_tests.lm.choices import ChoiceClassifier, ChoiceTask, load_choice_f
 from loyalty_tests.lm.scoring import continuation_logprobs, front_special_ids, split_whitespace
 from loyalty_tests.predictions import predict
 
-PAIRS = [("Review: a fine film\nSentiment:", " good"), ("Q: 2+2?", " four"),
-         ("A much longer prompt that pads the others in its batch:", " yes"), ("x", " no, not at all")]
+PAIRS = [
+    ("Review: a fine film\nSentiment:", " good"),
+    ("Q: 2+2?", " four"),
+    ("A much longer prompt that pads the others in its batch:", " yes"),
+    ("x", " no, not at all"),
+]
 
 
 def reference_logprob(lm, context: str, continuation: str) -> float:
@@ -70,27 +74,35 @@ def write_choices(path, rows):
 
 
 def test_choice_file_answers_by_index_or_text(tmp_path):
-    path = write_choices(tmp_path / "q.jsonl", [
-        {"prompt": "Capital of France?", "choices": [" Paris", " Rome"], "answer": 0},
-        {"prompt": "2+2=", "choices": [" 3", " 4", " 5"], "answer": " 4"}])
+    path = write_choices(
+        tmp_path / "q.jsonl",
+        [
+            {"prompt": "Capital of France?", "choices": [" Paris", " Rome"], "answer": 0},
+            {"prompt": "2+2=", "choices": [" 3", " 4", " 5"], "answer": " 4"},
+        ],
+    )
     data = load_choice_file(path)
     assert data.label_names == ("choice 1", "choice 2", "choice 3")
     assert data.labels == (0, 1)
     assert data.text_pairs == ("Capital of France?", "2+2=")  # the prompt is the attacked text
-    probabilities = ChoiceClassifier(TinyLM(tiny_llama(), char_tokenizer()), ChoiceTask(), data.label_names) \
-        .predict_proba(data.texts, data.text_pairs)
+    probabilities = ChoiceClassifier(
+        TinyLM(tiny_llama(), char_tokenizer()), ChoiceTask(), data.label_names
+    ).predict_proba(data.texts, data.text_pairs)
     assert probabilities.shape == (2, 3)
     assert probabilities[0, 2] == 0.0  # the first question has two choices only
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"prompt": "p", "choices": [" a", " b"]}, "needs keys prompt, choices and answer"),
-    ({"prompt": "p", "choices": [" a", " b"], "answer": 2}, "neither an index"),
-    ({"prompt": "p", "choices": [" a", " b"], "answer": " c"}, "neither an index"),
-    ({"prompt": "p", "choices": [" a"], "answer": 0}, "at least two"),
-    ({"prompt": " ", "choices": [" a", " b"], "answer": 0}, "prompt must be non-empty"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"prompt": "p", "choices": [" a", " b"]}, "needs keys prompt, choices and answer"),
+        ({"prompt": "p", "choices": [" a", " b"], "answer": 2}, "neither an index"),
+        ({"prompt": "p", "choices": [" a", " b"], "answer": " c"}, "neither an index"),
+        ({"prompt": "p", "choices": [" a"], "answer": 0}, "at least two"),
+        ({"prompt": " ", "choices": [" a", " b"], "answer": 0}, "prompt must be non-empty"),
+    ],
+)
 def test_bad_choice_files_are_named(tmp_path, row, message):
     with pytest.raises(LoyaltyError, match=message):
         load_choice_file(write_choices(tmp_path / "bad.jsonl", [row]))
@@ -105,8 +117,11 @@ def test_template_task_maps_words_to_labels():
     assert named.label_words == (("negative", " bad"), ("positive", " good"))
     spaced = template_task("{text} is ", ["bad", "good"], ("negative", "positive"))
     assert spaced.label_words == (("negative", "bad"), ("positive", "good"))  # the template ends in a space
-    for words, message in ((["bad"], "1 label words"), (["negative=bad", "good"], "mix"),
-                           (["negative=bad", "neutral=meh"], "the data's labels")):
+    for words, message in (
+        (["bad"], "1 label words"),
+        (["negative=bad", "good"], "mix"),
+        (["negative=bad", "neutral=meh"], "the data's labels"),
+    ):
         with pytest.raises(LoyaltyError, match=message):
             template_task("{text}:", words, ("negative", "positive"))
     with pytest.raises(LoyaltyError, match="placeholder"):
@@ -136,8 +151,9 @@ def test_the_existing_pipeline_takes_choice_classifiers(tmp_path):
     model = tiny_llama()
     teacher = ChoiceClassifier(TinyLM(model, char_tokenizer(), name="teacher", fingerprint="t"), task, data.label_names)
     same = ChoiceClassifier(TinyLM(model, char_tokenizer(), name="copy", fingerprint="c"), task, data.label_names)
-    noisy = ChoiceClassifier(TinyLM(perturbed(model, 0.5), char_tokenizer(), name="noisy", fingerprint="n"), task,
-                             data.label_names)
+    noisy = ChoiceClassifier(
+        TinyLM(perturbed(model, 0.5), char_tokenizer(), name="noisy", fingerprint="n"), task, data.label_names
+    )
     teacher_predictions = predict(teacher, data, cache_dir=tmp_path)
     assert predict(teacher, data, cache_dir=tmp_path).from_cache  # keyed by the LM's and the task's fingerprint
     aa = compare_predictions(data, teacher_predictions, predict(same, data))
@@ -145,6 +161,9 @@ def test_the_existing_pipeline_takes_choice_classifiers(tmp_path):
     assert aa.metrics["probability_loyalty"].value == pytest.approx(1.0)
     ab = compare_predictions(data, teacher_predictions, predict(noisy, data))
     assert ab.metrics["probability_loyalty"].value < 0.999
-    other = ChoiceClassifier(TinyLM(model, char_tokenizer(), fingerprint="t"), template_task(
-        "Text: {text}\nLabel:", ["bad", "good"], data.label_names), data.label_names)
+    other = ChoiceClassifier(
+        TinyLM(model, char_tokenizer(), fingerprint="t"),
+        template_task("Text: {text}\nLabel:", ["bad", "good"], data.label_names),
+        data.label_names,
+    )
     assert other.fingerprint != teacher.fingerprint

@@ -21,10 +21,11 @@ def test_greedy_matches_hugging_face_generate_alone_and_batched(build):
     assert batched == alone
     for prompt, ours in zip(PROMPTS, batched):
         ids = torch.tensor([tokenizer(prompt)["input_ids"]])
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
-                             pad_token_id=0, eos_token_id=3)
-        theirs = [t for t in out[0, ids.shape[1]:].tolist() if t != 3]
-        assert ours == theirs[:len(ours)] and len(ours) == len(theirs)
+        out = model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False, pad_token_id=0, eos_token_id=3
+        )
+        theirs = [t for t in out[0, ids.shape[1] :].tolist() if t != 3]
+        assert ours == theirs[: len(ours)] and len(ours) == len(theirs)
 
 
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2])

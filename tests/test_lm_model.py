@@ -13,7 +13,8 @@ from tiny import save_tiny_bert
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.lm.loading import as_causal_lm
 from loyalty_tests.lm.model import CausalLM, check_same_kind, check_same_tokenizer, model_kind
-from loyalty_tests.models.specs import ModelOptions, check_spec, load_model
+from loyalty_tests.models.spec_forms import check_spec
+from loyalty_tests.models.specs import ModelOptions, load_model
 
 
 def encode(lm, texts):
@@ -92,8 +93,9 @@ def test_tokenizer_mismatch_names_both_fingerprints(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
-@pytest.mark.parametrize("recipe", ["int8", "int8:keep=lm_head", "int8-weight",
-                                    "int8-weight:keep=lm_head/embed_tokens"])
+@pytest.mark.parametrize(
+    "recipe", ["int8", "int8:keep=lm_head", "int8-weight", "int8-weight:keep=lm_head/embed_tokens"]
+)
 def test_lm_recipes_make_lm_students_that_share_the_tokenizer(tmp_path, kind, recipe):
     if kind == "gpt2":  # GPT-2 calls its token embeddings wte
         recipe = recipe.replace("embed_tokens", "wte")
@@ -115,8 +117,10 @@ def test_weight_only_int8_is_closer_to_the_teacher_than_naive_int8(tmp_path):
     teacher = tiny_causal_lm(tmp_path, scale=0.3)
     ids, mask = encode(teacher, ["the quick brown fox jumps over the lazy dog"])
     reference = teacher.logits(ids, mask)
-    error = {recipe: (load_model(recipe, teacher=teacher).logits(ids, mask) - reference).abs().mean().item()
-             for recipe in ("int8", "int8-weight:keep=lm_head")}
+    error = {
+        recipe: (load_model(recipe, teacher=teacher).logits(ids, mask) - reference).abs().mean().item()
+        for recipe in ("int8", "int8-weight:keep=lm_head")
+    }
     assert error["int8-weight:keep=lm_head"] < error["int8"]
 
 
@@ -138,7 +142,8 @@ def test_factory_spec_returning_a_causal_lm_pair_loads_as_an_lm(tmp_path, monkey
         "from transformers import AutoTokenizer\n"
         "from lm_tiny import tiny_llama\n"
         f"def make():\n    tokenizer = AutoTokenizer.from_pretrained({str(tmp_path / 'tok')!r})\n"
-        "    return tiny_llama(len(tokenizer)), tokenizer\n")
+        "    return tiny_llama(len(tokenizer)), tokenizer\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     lm = load_model("my_lm_factory:make")
     assert isinstance(lm, CausalLM) and lm.name == "my_lm_factory:make" and model_kind(lm) == "lm"

@@ -134,6 +134,9 @@ def test_gate_modules_check_the_same_as_the_named_functions(teacher, tmp_path):
 
     result = token_loyalty(teacher, with_lm_head(teacher, 4.0, "sharper"), TEXTS, top_k=8, cache_dir=tmp_path)
     thresholds = resolve({}, {})
-    for module, function in ((token_agreement, min_token_agreement), (mean_kl, max_mean_kl),
-                             (perplexity_ratio, max_perplexity_ratio)):
+    for module, function in (
+        (token_agreement, min_token_agreement),
+        (mean_kl, max_mean_kl),
+        (perplexity_ratio, max_perplexity_ratio),
+    ):
         assert module.check(result, thresholds) == function(result, thresholds)

@@ -56,8 +56,9 @@ def test_teacher_summary_memory_is_k_per_token_whatever_the_vocabulary():
     for vocab in (100, 5000):
         teacher, _, next_tokens = random_logits(1, 10, vocab, 2.0)
         summary = summarize_teacher(teacher, next_tokens, k=32)
-        sizes.add(sum(array.nbytes for array in (summary.top_logprobs, summary.top_ids, summary.tail_logmass,
-                                                  summary.nll)))
+        sizes.add(
+            sum(array.nbytes for array in (summary.top_logprobs, summary.top_ids, summary.tail_logmass, summary.nll))
+        )
     assert len(sizes) == 1
 
 
@@ -66,8 +67,8 @@ def independent_cr3(sums, counts, confidence=0.95):
     total, groups = counts.sum(), len(counts)
     estimate = sums.sum() / total
     adjusted = [(sums[g] - estimate * counts[g]) / (1 - counts[g] / total) for g in range(groups)]
-    variance = np.sum(np.square(adjusted)) / total ** 2
-    a = np.diag([1 / ((1 - n / total) ** 2 * total ** 2) for n in counts])
+    variance = np.sum(np.square(adjusted)) / total**2
+    a = np.diag([1 / ((1 - n / total) ** 2 * total**2) for n in counts])
     sigma = np.diag(counts) - np.outer(counts, counts) / total
     product = a @ sigma
     degrees = np.trace(product) ** 2 / np.trace(product @ product)

@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
 from loyalty_tests import metrics
-from loyalty_tests.strategies import (check_metric_invariants, label_arrays, prediction_pairs, probability_matrices,
-                                      probability_vectors)
+from loyalty_tests.strategies import (
+    check_metric_invariants,
+    label_arrays,
+    prediction_pairs,
+    probability_matrices,
+    probability_vectors,
+)
+
 
 # Example counts and randomness come from the hypothesis profile (tests/conftest.py): derandomized
 # in CI, random with HYPOTHESIS_PROFILE=dev. A few tests scale the profile's count up or down.
@@ -160,14 +166,17 @@ def nan_on_ties(teacher, student):
     return float("nan") if (teacher == 0.5).any() else 1.0
 
 
-@pytest.mark.parametrize("metric,invariant", [
-    (doubled, "'bounds' broken: doubled returned 2.0 outside"),
-    (constant_half, r"'identity' broken: constant_half\(t, t\) returned 0.5, expected 1.0"),
-    (exp_minus_kl, r"'symmetric' broken: exp_minus_kl\(t, s\)="),
-    (first_class_only, r"'permutation_invariant' broken: first_class_only gave .* after reordering the classes"),
-    (rejects_two_classes, r"'accepts valid input' broken: rejects_two_classes raised ValueError"),
-    (nan_on_ties, r"'finite' broken: nan_on_ties returned nan"),
-])
+@pytest.mark.parametrize(
+    "metric,invariant",
+    [
+        (doubled, "'bounds' broken: doubled returned 2.0 outside"),
+        (constant_half, r"'identity' broken: constant_half\(t, t\) returned 0.5, expected 1.0"),
+        (exp_minus_kl, r"'symmetric' broken: exp_minus_kl\(t, s\)="),
+        (first_class_only, r"'permutation_invariant' broken: first_class_only gave .* after reordering the classes"),
+        (rejects_two_classes, r"'accepts valid input' broken: rejects_two_classes raised ValueError"),
+        (nan_on_ties, r"'finite' broken: nan_on_ties returned nan"),
+    ],
+)
 def test_checker_catches_a_broken_metric(metric, invariant):
     with pytest.raises(AssertionError, match=invariant) as failure:
         check_metric_invariants(metric)

@@ -35,6 +35,7 @@ def case():
 
 # ------------------------------------------------------------ against scipy / sklearn
 
+
 @pytest.mark.parametrize("zeros", [False, True])
 def test_probability_loyalty_matches_scipy_jensenshannon(zeros):
     teacher, student = random_probs(300, 5, 3, zeros), random_probs(300, 5, 4, zeros)
@@ -97,12 +98,15 @@ def test_mcnemar_small_tables(b, c):
 
 # ------------------------------------------------------------ hand-computed cases
 
+
 def test_hand_computed_loyalty():
     teacher = [[0.5, 0.5], [1.0, 0.0], [0.2, 0.8]]
     student = [[1.0, 0.0], [1.0, 0.0], [0.6, 0.4]]
     # row 0: m = [.75, .25]; JSD = ½(½log2(⅔) + ½log2 2) + ½ log2(4/3)
     jsd0 = 0.5 * (0.5 * np.log2(0.5 / 0.75) + 0.5 * np.log2(0.5 / 0.25)) + 0.5 * np.log2(1 / 0.75)
-    jsd2 = 0.5 * (0.2 * np.log2(0.2 / 0.4) + 0.8 * np.log2(0.8 / 0.6)) + 0.5 * (0.6 * np.log2(0.6 / 0.4) + 0.4 * np.log2(0.4 / 0.6))
+    jsd2 = 0.5 * (0.2 * np.log2(0.2 / 0.4) + 0.8 * np.log2(0.8 / 0.6)) + 0.5 * (
+        0.6 * np.log2(0.6 / 0.4) + 0.4 * np.log2(0.4 / 0.6)
+    )
     expected = np.array([1 - np.sqrt(jsd0), 1.0, 1 - np.sqrt(jsd2)])
     np.testing.assert_allclose(metrics.per_example_probability_loyalty(teacher, student), expected, rtol=1e-12)
     assert metrics.label_loyalty(teacher, student) == pytest.approx(2 / 3)  # row 0: tie -> class 0, agrees
@@ -115,7 +119,7 @@ def test_near_identical_rows_keep_their_precision(eps):
     teacher = np.array([[0.2, 0.3, 0.5]])
     delta = eps * np.array([[1.0, -1.0, 0.0]])
     mixture = teacher + delta / 2
-    jsd_bits = (delta ** 2 / (8 * mixture)).sum() / np.log(2)
+    jsd_bits = (delta**2 / (8 * mixture)).sum() / np.log(2)
     distance = 1.0 - metrics.per_example_probability_loyalty(teacher, teacher + delta)[0]
     assert distance == pytest.approx(np.sqrt(jsd_bits), rel=1e-4)
 
@@ -156,6 +160,7 @@ def test_expected_calibration_error_by_hand():
 
 # ------------------------------------------------------------ bootstrap and compare
 
+
 def test_bootstrap_is_seeded_and_contains_the_estimate(case):
     _, teacher, student = case
     scores = metrics.per_example_probability_loyalty(teacher, student)
@@ -171,7 +176,8 @@ def test_bootstrap_metric_function_form_uses_the_same_resamples(case):
     y_true, teacher, student = case
     correct = (teacher.argmax(1) == y_true).astype(float)
     assert metrics.bootstrap_ci(np.mean, correct, n_resamples=200) == pytest.approx(
-        metrics.bootstrap_ci(correct, n_resamples=200), abs=1e-12)
+        metrics.bootstrap_ci(correct, n_resamples=200), abs=1e-12
+    )
     low, high = metrics.bootstrap_ci(lambda t, s: metrics.label_loyalty(t, s), teacher, student, n_resamples=100)
     assert low <= metrics.label_loyalty(teacher, student) <= high
 
@@ -193,8 +199,17 @@ def test_compare_values_and_cis(case):
     assert values["label_loyalty"].value == pytest.approx(metrics.label_loyalty(teacher, student))
     assert values["kl_student_teacher"].value == pytest.approx(metrics.kl_divergence(student, teacher))
     assert values["student_ece"].value == pytest.approx(metrics.expected_calibration_error(y_true, student))
-    with_ci = ["teacher_accuracy", "student_accuracy", "accuracy_drop", "label_loyalty", "probability_loyalty",
-               "kl_teacher_student", "kl_student_teacher", "teacher_ece", "student_ece"]
+    with_ci = [
+        "teacher_accuracy",
+        "student_accuracy",
+        "accuracy_drop",
+        "label_loyalty",
+        "probability_loyalty",
+        "kl_teacher_student",
+        "kl_student_teacher",
+        "teacher_ece",
+        "student_ece",
+    ]
     for name in with_ci:
         metric = values[name]
         assert metric.n == 400
@@ -216,17 +231,20 @@ def with_row(row, value):
     return bad
 
 
-@pytest.mark.parametrize("student,message", [
-    (with_row(1, [np.nan, 0.5]), r"student_probs has NaN in 1 row \(first: row 1\); the model produced NaN"),
-    (with_row(2, [np.inf, 0.0]), r"student_probs has inf in 1 row \(first: row 2\)"),
-    (with_row(0, [1.5, -0.5]), r"student_probs has negative values .*logits"),
-    (GOOD * 2, r"student_probs rows must sum to 1 .*3 rows \(first: row 0\).*sums to 2"),
-    (GOOD[:2], r"teacher_probs has 3 rows but student_probs has 2"),
-    (np.array([[0.5, 0.5, 0.0]] * 3), r"teacher_probs has 2 classes but student_probs has 3.*label name"),
-    (GOOD[0], r"student_probs must be 2-D"),
-    (np.zeros((0, 2)), r"student_probs is empty"),
-    ([["a", "b"]] * 3, r"student_probs must be a numeric array"),
-])
+@pytest.mark.parametrize(
+    "student,message",
+    [
+        (with_row(1, [np.nan, 0.5]), r"student_probs has NaN in 1 row \(first: row 1\); the model produced NaN"),
+        (with_row(2, [np.inf, 0.0]), r"student_probs has inf in 1 row \(first: row 2\)"),
+        (with_row(0, [1.5, -0.5]), r"student_probs has negative values .*logits"),
+        (GOOD * 2, r"student_probs rows must sum to 1 .*3 rows \(first: row 0\).*sums to 2"),
+        (GOOD[:2], r"teacher_probs has 3 rows but student_probs has 2"),
+        (np.array([[0.5, 0.5, 0.0]] * 3), r"teacher_probs has 2 classes but student_probs has 3.*label name"),
+        (GOOD[0], r"student_probs must be 2-D"),
+        (np.zeros((0, 2)), r"student_probs is empty"),
+        ([["a", "b"]] * 3, r"student_probs must be a numeric array"),
+    ],
+)
 def test_bad_probabilities_name_the_input_and_the_fix(student, message):
     with pytest.raises(LoyaltyError, match=message):
         metrics.probability_loyalty(GOOD, student)
@@ -237,13 +255,16 @@ def test_small_row_sum_drift_is_accepted():
     assert metrics.probability_loyalty(GOOD, drifted) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("y_true,message", [
-    ([0, 1], r"y_true has 2 entries but there are 3 examples"),
-    ([0, 1, 2], r"y_true has class indices outside \[0, 2\)"),
-    ([0.5, 1, 0], r"y_true must hold integer class indices"),
-    ([[0, 1, 0]], r"y_true must be 1-D"),
-    ([], r"y_true must be 1-D|y_true is empty"),
-])
+@pytest.mark.parametrize(
+    "y_true,message",
+    [
+        ([0, 1], r"y_true has 2 entries but there are 3 examples"),
+        ([0, 1, 2], r"y_true has class indices outside \[0, 2\)"),
+        ([0.5, 1, 0], r"y_true must hold integer class indices"),
+        ([[0, 1, 0]], r"y_true must be 1-D"),
+        ([], r"y_true must be 1-D|y_true is empty"),
+    ],
+)
 def test_bad_labels(y_true, message):
     with pytest.raises(LoyaltyError, match=message):
         metrics.compare(y_true, GOOD, GOOD, n_resamples=10)

@@ -32,10 +32,12 @@ def test_a_ray_address_that_does_not_answer_fails_in_bounded_time_naming_it():
     import sys
 
     pytest.importorskip("ray")
-    script = ("from loyalty_tests.engines import get_engine\n"
-              "from loyalty_tests.errors import LoyaltyError\n"
-              "try:\n    get_engine('ray', address='127.0.0.1:1').connect()\n"
-              "except LoyaltyError as error:\n    print(error)\n")
+    script = (
+        "from loyalty_tests.engines import get_engine\n"
+        "from loyalty_tests.errors import LoyaltyError\n"
+        "try:\n    get_engine('ray', address='127.0.0.1:1').connect()\n"
+        "except LoyaltyError as error:\n    print(error)\n"
+    )
     try:
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90, check=False)
     except subprocess.TimeoutExpired:
@@ -108,8 +110,10 @@ def test_a_malicious_pickle_with_allow_pickle_is_blocked_in_one_sentence(tmp_pat
     with pytest.raises(LoyaltyError) as error:
         load_model(str(folder), options=ModelOptions(allow_pickle=True, cache_dir=tmp_path / "cache"))
     message = one_sentence(error)
-    assert f"refused to load the pickle weights (pytorch_model.bin) in folder {str(folder)!r}: they call posix.system" \
+    assert (
+        f"refused to load the pickle weights (pytorch_model.bin) in folder {str(folder)!r}: they call posix.system"
         in message
+    )
 
 
 # -- item 5: a malformed baseline names its bad field ----------------------------------------------
@@ -120,13 +124,24 @@ def set_field(report: dict, path: str, value) -> None:
     report[int(last) if isinstance(report, list) else last] = value
 
 
-@pytest.mark.parametrize("path, value, named", [
-    ("students.0.metrics.label_loyalty.value", "abc", "field 'students[0].metrics.label_loyalty.value' is 'abc' (a str)"),
-    ("students.0.metrics.label_loyalty.value", True, "field 'students[0].metrics.label_loyalty.value' is True (a bool)"),
-    ("students.0.metrics", "garbage", "field 'students[0].metrics' is 'garbage' (a str)"),
-    ("students.0", [1, 2], "field 'students[0]' is a list"),
-    ("environment", [1], "field 'environment' is [1] (a list)"),
-])
+@pytest.mark.parametrize(
+    "path, value, named",
+    [
+        (
+            "students.0.metrics.label_loyalty.value",
+            "abc",
+            "field 'students[0].metrics.label_loyalty.value' is 'abc' (a str)",
+        ),
+        (
+            "students.0.metrics.label_loyalty.value",
+            True,
+            "field 'students[0].metrics.label_loyalty.value' is True (a bool)",
+        ),
+        ("students.0.metrics", "garbage", "field 'students[0].metrics' is 'garbage' (a str)"),
+        ("students.0", [1, 2], "field 'students[0]' is a list"),
+        ("environment", [1], "field 'environment' is [1] (a list)"),
+    ],
+)
 def test_a_malformed_baseline_names_the_bad_field(toy, path, value, named):  # noqa: F811
     import json
 
@@ -160,11 +175,14 @@ def test_an_unset_max_length_becomes_the_models_limit_and_says_so(tmp_path):
     from loyalty_tests.models.specs import ModelOptions, load_model
 
     said = []
-    model = load_model(str(short_model_folder(tmp_path)), options=ModelOptions(cache_dir=tmp_path / "c",
-                                                                               progress=said.append))
+    model = load_model(
+        str(short_model_folder(tmp_path)), options=ModelOptions(cache_dir=tmp_path / "c", progress=said.append)
+    )
     assert model.max_length == 64
-    assert any("reads at most 64 tokens: its texts are truncated to 64 (--loyalty-max-length was not set" in line
-               for line in said), said
+    assert any(
+        "reads at most 64 tokens: its texts are truncated to 64 (--loyalty-max-length was not set" in line
+        for line in said
+    ), said
     assert model.predict_proba(["good " * 100]).shape == (1, 2)  # a long text is truncated, not a crash
 
 
@@ -177,7 +195,7 @@ def test_an_explicit_max_length_above_the_limit_is_still_refused(tmp_path):
 
 
 # -- items 4, 6, 11: the plugin ---------------------------------------------------------------------
-SUB_CONFTEST = '''
+SUB_CONFTEST = """
 import pytest
 from toy_models import Fixed
 
@@ -190,15 +208,24 @@ def loyalty_teacher():
 @pytest.fixture(scope="session")
 def loyalty_student():
     return Fixed("twin")
-'''
+"""
 
 
 def test_gates_asked_for_with_models_only_in_a_sub_folder_fail_with_a_message(toy):  # noqa: F811
     sub = toy.mkpydir("sub")
     (sub / "conftest.py").write_text(SUB_CONFTEST)
     (sub / "test_own.py").write_text("def test_own():\n    assert True\n")
-    common = ["--loyalty-data", "dev.csv", "--loyalty-cache-dir", str(toy.path / "cache"), "-p", "no:cacheprovider",
-              "-k", "not latency", "--loyalty-gates"]
+    common = [
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-cache-dir",
+        str(toy.path / "cache"),
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not latency",
+        "--loyalty-gates",
+    ]
     from_root = toy.runpytest(*common)  # before: exit 0, no gate checked, no report
     assert from_root.ret == pytest.ExitCode.USAGE_ERROR
     from_root.stderr.fnmatch_lines(["*--loyalty-gates, but no teacher and student were found*root conftest.py*"])
@@ -206,8 +233,12 @@ def test_gates_asked_for_with_models_only_in_a_sub_folder_fail_with_a_message(to
     assert from_sub.ret == pytest.ExitCode.TESTS_FAILED
     output = from_sub.stdout.str()
     assert "Traceback" not in output and "TypeError" not in output
-    from_sub.stdout.fnmatch_lines(["*loyalty_teacher is declared in *sub*conftest.py, but the gate suite cannot see it*",
-                                   "*gate verdict: FAILED (no gate was checked)*"])
+    from_sub.stdout.fnmatch_lines(
+        [
+            "*loyalty_teacher is declared in *sub*conftest.py, but the gate suite cannot see it*",
+            "*gate verdict: FAILED (no gate was checked)*",
+        ]
+    )
 
 
 def test_a_report_that_cannot_be_written_is_one_line_after_the_report(toy):  # noqa: F811
@@ -217,7 +248,9 @@ def test_a_report_that_cannot_be_written_is_one_line_after_the_report(toy):  # n
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert "Traceback" not in output and "INTERNAL" not in output
-    result.stdout.fnmatch_lines(["*gate verdict: PASSED*", "*could not write dev.csv/report.json: File exists (dev.csv)*"])
+    result.stdout.fnmatch_lines(
+        ["*gate verdict: PASSED*", "*could not write dev.csv/report.json: File exists (dev.csv)*"]
+    )
     assert "wrote dev.csv/report.json" not in output
 
 
@@ -236,4 +269,6 @@ def test_the_report_header_never_reads_data_none(toy):  # noqa: F811
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert "data None" not in output and "n=None" not in output
-    result.stdout.fnmatch_lines(["*teacher toy_models:teacher | data not read (no gate got as far as predicting) | seed 0*"])
+    result.stdout.fnmatch_lines(
+        ["*teacher toy_models:teacher | data not read (no gate got as far as predicting) | seed 0*"]
+    )

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert
+
+from conftest import NEGATIVE, POSITIVE, write_csv
 
 
 @pytest.fixture
@@ -27,25 +28,39 @@ def project(pytester, monkeypatch):
 
 def gate_args(pytester, *students, extra=()):
     """The latency gate is deselected here: tiny models' timings are noise; it has tests of its own."""
-    args = ["--teacher", "./teacher", "--loyalty-data", "dev.csv",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "200",
-            "-p", "no:cacheprovider", "-k", "not latency"]
+    args = [
+        "--teacher",
+        "./teacher",
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "--loyalty-bootstrap",
+        "200",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not latency",
+    ]
     for student in students:
         args += ["--student", student]
     return [*args, *extra]
 
 
 def test_passing_gate_writes_reports(project):
-    result = project.runpytest(*gate_args(project, "./twin", extra=[
-        "--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"]))
+    result = project.runpytest(
+        *gate_args(project, "./twin", extra=["--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"])
+    )
     result.assert_outcomes(passed=5, deselected=4)  # latency here; baseline, robustness and kl_divergence are off
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*test_label_loyalty[[]./twin[]] PASSED*",
-        "*loyalty gate report*",
-        "*label_loyalty 1.000*>= 0.900 [[]default[]]*",
-        "gate verdict: PASSED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_label_loyalty[[]./twin[]] PASSED*",
+            "*loyalty gate report*",
+            "*label_loyalty 1.000*>= 0.900 [[]default[]]*",
+            "gate verdict: PASSED*",
+        ]
+    )
     assert "Loading weights" not in result.stdout.str() + result.stderr.str()  # no transformers bars
     report = json.loads((project.path / "report.json").read_text())
     assert report["passed"] is True
@@ -53,7 +68,12 @@ def test_passing_gate_writes_reports(project):
     assert student["spec"] == "./twin"
     assert student["metrics"]["label_loyalty"]["value"] == 1.0
     assert {g["gate"] for g in student["gates"]} == {
-        "accuracy_drop", "label_loyalty", "probability_loyalty", "negative_flip_rate", "label_distribution"}
+        "accuracy_drop",
+        "label_loyalty",
+        "probability_loyalty",
+        "negative_flip_rate",
+        "label_distribution",
+    }
     assert {g["three_way"] for g in student["gates"]} <= {"PASS", "INCONCLUSIVE"}
     assert {g["outcome"] for g in student["gates"]} == {"passed"}
     assert report["verdict"] == "PASSED"
@@ -66,12 +86,15 @@ def test_passing_gate_writes_reports(project):
 def test_failing_gate_exits_1_with_numbers_and_examples(project):
     result = project.runpytest(*gate_args(project, "./contrarian", extra=["--loyalty-min-label-loyalty", "0.99"]))
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*label_loyalty 0.* (n=12 distinct, 36 duplicates not counted, 95% CI *) < 0.990 [[]--loyalty-min-label-loyalty[]]*",
-        "*worst disagreements:*",
-        "*#* label=* teacher[[]negative=* positive=*[]] student[[]negative=*",
-        "gate verdict: FAILED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*label_loyalty 0.* (n=12 distinct, 36 duplicates not counted, 95% CI *) < 0.990 "
+            "[[]--loyalty-min-label-loyalty[]]*",
+            "*worst disagreements:*",
+            "*#* label=* teacher[[]negative=* positive=*[]] student[[]negative=*",
+            "gate verdict: FAILED*",
+        ]
+    )
 
 
 def test_every_gate_runs_once_per_student(project):
@@ -111,7 +134,8 @@ def test_permuted_student_is_fully_loyal(project):
 
 def test_marker_and_ini_thresholds_in_users_tests(project):
     project.makeini("[pytest]\nloyalty_min_label_loyalty = 0.97\n")
-    project.makepyfile(test_mine="""
+    project.makepyfile(
+        test_mine="""
         import pytest
         from loyalty_tests.assertions import assert_loyal
 
@@ -127,26 +151,41 @@ def test_marker_and_ini_thresholds_in_users_tests(project):
         def test_fixtures(teacher, student, loyalty_data, teacher_predictions, student_predictions):
             assert teacher_predictions.probabilities.shape == (len(loyalty_data), 2)
             assert student.label_names == teacher.label_names
-    """)
+    """
+    )
     result = project.runpytest("test_mine.py", *gate_args(project, "./twin", extra=["--loyalty-no-suite"]))
     result.assert_outcomes(passed=3)
 
 
 def test_assert_loyal_failure_shows_threshold_and_examples(project):
-    project.makepyfile(test_mine="""
+    project.makepyfile(
+        test_mine="""
         from loyalty_tests.assertions import assert_loyal
 
         def test_strict(loyalty_report):
             assert_loyal(loyalty_report, min_label_loyalty=0.999)
-    """)
+    """
+    )
     result = project.runpytest("test_mine.py", *gate_args(project, "./contrarian", extra=["--loyalty-no-suite"]))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*is not loyal to teacher*", "*< 0.999 [[]argument[]]*", "*worst 5 disagreements*"])
 
 
 def test_warn_only_gate_passes_with_a_warning(project):
-    result = project.runpytest(*gate_args(project, "./contrarian", extra=[
-        "--loyalty-min-label-loyalty", "0.99", "--loyalty-warn-only", "label_loyalty", "-k", "label_loyalty"]))
+    result = project.runpytest(
+        *gate_args(
+            project,
+            "./contrarian",
+            extra=[
+                "--loyalty-min-label-loyalty",
+                "0.99",
+                "--loyalty-warn-only",
+                "label_loyalty",
+                "-k",
+                "label_loyalty",
+            ],
+        )
+    )
     # deselected: the five other gates, and the baseline, robustness and kl_divergence gates (which
     # exist only with --loyalty-baseline, --attack and --loyalty-max-kl-divergence).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
@@ -154,17 +193,24 @@ def test_warn_only_gate_passes_with_a_warning(project):
     result.stdout.fnmatch_lines(["gate verdict: PASSED*"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     # the warning names the gate's test line, not the plugin's internals
-    result.stdout.fnmatch_lines(["*suite/test_loyalty_gates.py:*: LoyaltyGateWarning*",
-                                 "WARN [[]./contrarian[]] label_loyalty*"])
+    result.stdout.fnmatch_lines(
+        ["*suite/test_loyalty_gates.py:*: LoyaltyGateWarning*", "WARN [[]./contrarian[]] label_loyalty*"]
+    )
 
 
 def test_baseline_missing_then_written_then_compared(project):
     baseline = str(project.path / "baseline.json")
     missing = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline, "-k", "baseline"]))
     assert missing.ret == 1
-    missing.stdout.fnmatch_lines(["*baseline */baseline.json: no baseline report there; write a new baseline with --loyalty-baseline*--loyalty-update-baseline*"])
-    written = project.runpytest(*gate_args(project, "./twin", extra=[
-        "--loyalty-baseline", baseline, "--loyalty-update-baseline"]))
+    missing.stdout.fnmatch_lines(
+        [
+            "*baseline */baseline.json: no baseline report there; "
+            "write a new baseline with --loyalty-baseline*--loyalty-update-baseline*"
+        ]
+    )
+    written = project.runpytest(
+        *gate_args(project, "./twin", extra=["--loyalty-baseline", baseline, "--loyalty-update-baseline"])
+    )
     assert written.ret == 0
     assert json.loads(open(baseline).read())["students"][0]["spec"] == "./twin"
     again = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline]))
@@ -187,7 +233,9 @@ def test_unknown_ini_key_is_an_error(pytester):
     pytester.makeini("[pytest]\nloyalty_min_label_loyality = 0.9\n")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown ini key(s) loyalty_min_label_loyality (did you mean loyalty_min_label_loyalty?)*"])
+    result.stderr.fnmatch_lines(
+        ["*unknown ini key(s) loyalty_min_label_loyality (did you mean loyalty_min_label_loyalty?)*"]
+    )
 
 
 def test_unknown_spec_is_a_clear_error(project):
@@ -201,8 +249,14 @@ def test_under_xdist_latency_skips_with_reason(project):
     args = [a for a in gate_args(project, "./twin", extra=["-n", "2", "-rs"]) if a not in ("-k", "not latency")]
     result = project.runpytest_subprocess(*args)
     result.assert_outcomes(passed=5, skipped=1)
-    result.stdout.fnmatch_lines(["*loyalty gate report*", "*5 passed, 1 skipped", "gate verdict: PASSED*",
-                                 "*latency gate needs pytest-benchmark*-n*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*loyalty gate report*",
+            "*5 passed, 1 skipped",
+            "gate verdict: PASSED*",
+            "*latency gate needs pytest-benchmark*-n*",
+        ]
+    )
 
 
 def test_command_line_specs_gate_only_the_models_not_the_projects_own_tests(project):
@@ -223,8 +277,13 @@ def test_the_kl_gate_exists_with_its_threshold_and_decides_both_ways(project):
     twin.assert_outcomes(passed=1, deselected=8)
     gate = json.loads((project.path / "r.json").read_text())["students"][0]["gates"][0]
     assert (gate["gate"], gate["value"], gate["limit"], gate["source"]) == (
-        "kl_divergence", 0.0, 1e-6, "--loyalty-max-kl-divergence")
+        "kl_divergence",
+        0.0,
+        1e-6,
+        "--loyalty-max-kl-divergence",
+    )
     contrarian = project.runpytest(*gate_args(project, "./contrarian", extra=args))
     contrarian.assert_outcomes(failed=1, deselected=8)
-    contrarian.stdout.fnmatch_lines(["*kl(teacher||student) * > 0.000 [[]--loyalty-max-kl-divergence[]]*",
-                                     "*worst disagreements:*"])
+    contrarian.stdout.fnmatch_lines(
+        ["*kl(teacher||student) * > 0.000 [[]--loyalty-max-kl-divergence[]]*", "*worst disagreements:*"]
+    )

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert
+
+from conftest import NEGATIVE, POSITIVE, write_csv
 
 TOY = '''
 import numpy as np
@@ -41,8 +42,10 @@ def team(pytester, monkeypatch):
     pytester.syspathinsert()
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
     write_csv(pytester.path / "dev.csv", rows * 2)
-    pytester.makeini("[pytest]\naddopts = --loyalty-data dev.csv -p no:cacheprovider -k 'not latency'\n"
-                     f"    --loyalty-cache-dir {pytester.path / 'cache'}\n")
+    pytester.makeini(
+        "[pytest]\naddopts = --loyalty-data dev.csv -p no:cacheprovider -k 'not latency'\n"
+        f"    --loyalty-cache-dir {pytester.path / 'cache'}\n"
+    )
     return pytester
 
 
@@ -60,7 +63,9 @@ def test_declared_callable_models_are_gated_per_param(team):
             return Keyword(f"student-{request.param}", request.param)
     """)
     result = team.runpytest("-v", "--loyalty-json", "r.json")
-    result.stdout.fnmatch_lines(["*loyalty: teacher loyalty_teacher fixture (*conftest.py); students loyalty_student fixture*"])
+    result.stdout.fnmatch_lines(
+        ["*loyalty: teacher loyalty_teacher fixture (*conftest.py); students loyalty_student fixture*"]
+    )
     for gate in ("accuracy_drop", "label_loyalty", "probability_loyalty", "label_distribution"):
         result.stdout.fnmatch_lines([f"*test_{gate}[[]loyal[]] PASSED*"])
     result.stdout.fnmatch_lines(["*test_label_loyalty[[]contrary[]] FAILED*"])
@@ -80,7 +85,7 @@ def test_declared_hugging_face_pair_and_a_compressed_student(team, tmp_path):
 
         @pytest.fixture(scope="session")
         def loyalty_teacher():
-            return load_model({str(tmp_path / 'teacher')!r})
+            return load_model({str(tmp_path / "teacher")!r})
 
         @pytest.fixture(scope="session", params=["int8"])
         def loyalty_student(request, loyalty_teacher):
@@ -114,7 +119,8 @@ def test_declared_onnx_student(team, tmp_path):
 
         @pytest.fixture(scope="session")
         def loyalty_student():
-            return load_model({onnx.path!r}, options=__import__("loyalty_tests").ModelOptions(tokenizer={str(teacher_dir)!r}))
+            options = __import__("loyalty_tests").ModelOptions(tokenizer={str(teacher_dir)!r})
+            return load_model({onnx.path!r}, options=options)
     """)
     result = team.runpytest("-k", "probability_loyalty", "-v")
     result.stdout.fnmatch_lines(["*test_probability_loyalty PASSED*"])
@@ -139,9 +145,13 @@ def test_the_command_line_student_replaces_the_declared_one_for_that_run(team):
     team.makeconftest(DECLARED_PAIR)
     team.makepyfile(test_team="def test_teams_own(student):\n    assert student.fingerprint == 'keyword-model'\n")
     result = team.runpytest("-v", "--student", "candidate=toy_models:candidate", "--loyalty-json", "r.json")
-    result.stdout.fnmatch_lines(["*loyalty: teacher loyalty_teacher fixture (*conftest.py); students "
-                                 "candidate=toy_models:candidate (--student, replacing the loyalty_student fixture "
-                                 "in *conftest.py for this run)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*loyalty: teacher loyalty_teacher fixture (*conftest.py); students "
+            "candidate=toy_models:candidate (--student, replacing the loyalty_student fixture "
+            "in *conftest.py for this run)*"
+        ]
+    )
     result.stdout.fnmatch_lines(["*test_label_loyalty[[]candidate[]] PASSED*"])
     result.stdout.no_fnmatch_line("*[[]loyal[]]*")
     result.stdout.no_fnmatch_line("*[[]contrary[]]*")
@@ -156,20 +166,33 @@ def test_the_command_line_student_replaces_the_declared_one_for_that_run(team):
 
 def test_the_command_line_teacher_replaces_the_declared_one_everywhere(team):
     """A declared student built from loyalty_teacher gets the command-line teacher too."""
-    team.makeconftest(DECLARED_PAIR.replace('return Keyword(f"student-{request.param}", request.param)',
-                                            'return Keyword(f"from-{loyalty_teacher.fingerprint}-{request.param}", request.param)'))
-    team.makepyfile(other_models="""
+    team.makeconftest(
+        DECLARED_PAIR.replace(
+            'return Keyword(f"student-{request.param}", request.param)',
+            'return Keyword(f"from-{loyalty_teacher.fingerprint}-{request.param}", request.param)',
+        )
+    )
+    team.makepyfile(
+        other_models="""
         from toy_models import Keyword
 
         def make():
             return Keyword("replacement", "good")
-    """)
+    """
+    )
     result = team.runpytest("-v", "--teacher", "other_models:make", "--loyalty-json", "r.json")
-    result.stdout.fnmatch_lines(["*loyalty: teacher other_models:make (--teacher, replacing the loyalty_teacher "
-                                 "fixture in *conftest.py for this run); students loyalty_student fixture*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*loyalty: teacher other_models:make (--teacher, replacing the loyalty_teacher "
+            "fixture in *conftest.py for this run); students loyalty_student fixture*"
+        ]
+    )
     report = json.loads((team.path / "r.json").read_text())
     assert report["teacher_fingerprint"] == "keyword-replacement"
-    assert [s["fingerprint"] for s in report["students"]] == ["keyword-from-keyword-replacement-good", "keyword-from-keyword-replacement-bad"]
+    assert [s["fingerprint"] for s in report["students"]] == [
+        "keyword-from-keyword-replacement-good",
+        "keyword-from-keyword-replacement-bad",
+    ]
     result.stdout.fnmatch_lines(["*test_label_loyalty[[]contrary[]] FAILED*"])
 
 
@@ -244,8 +267,9 @@ def test_a_deselected_attack_costs_nothing(team):
     selected.assert_outcomes(passed=1, deselected=12)
     # two prediction calls (teacher and student on the data), no attack queries
     selected.stdout.fnmatch_lines(["*MODEL CALLS 2"])
-    attacked = team.runpytest("--attack", "charswap", "--attack-examples", "6", "--loyalty-no-cache", "-k",
-                              "robustness", "-s")
+    attacked = team.runpytest(
+        "--attack", "charswap", "--attack-examples", "6", "--loyalty-no-cache", "-k", "robustness", "-s"
+    )
     attacked.assert_outcomes(passed=1, deselected=12)
     calls = int(attacked.stdout.str().split("MODEL CALLS ")[1].split()[0])
     assert calls > 2  # the attack queried both models

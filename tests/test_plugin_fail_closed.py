@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NEGATIVE, POSITIVE, write_csv
 from tiny import save_tiny_bert
 
-TOY = '''
+from conftest import NEGATIVE, POSITIVE, write_csv
+
+TOY = """
 import os
 
 import numpy as np
@@ -42,7 +43,7 @@ def twin():
 
 def crasher():
     return Fixed("crasher", crash=True)
-'''
+"""
 
 
 @pytest.fixture
@@ -56,23 +57,39 @@ def toy(pytester, monkeypatch):
 
 
 def toy_args(pytester, student="toy_models:twin", *extra):
-    return ["--teacher", "toy_models:teacher", "--student", student, "--loyalty-data", "dev.csv",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "-p", "no:cacheprovider", "-k", "not latency", *extra]
+    return [
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        student,
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not latency",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--loyalty-batch-size", "-1", "must be a whole number >= 1, got '-1'"),
-    ("--loyalty-batch-size", "0", "must be a whole number >= 1"),
-    ("--loyalty-max-length", "1", "must be a whole number >= 2"),
-    ("--loyalty-latency-rounds", "0", "must be a whole number >= 2"),
-    ("--loyalty-latency-max-rounds", "1", "must be a whole number >= 2"),
-    ("--loyalty-latency-examples", "0", "must be a whole number >= 1"),
-    ("--loyalty-bootstrap", "5", "must be a whole number >= 100"),
-    ("--loyalty-limit", "0", "must be a whole number >= 1"),
-    ("--attack-examples", "0", "must be a whole number >= 1"),
-    ("--attack-budget", "many", "must be a whole number >= 1, got 'many'"),
-    ("--loyalty-device", "gpu", "must be cpu, cuda, cuda:N or mps"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--loyalty-batch-size", "-1", "must be a whole number >= 1, got '-1'"),
+        ("--loyalty-batch-size", "0", "must be a whole number >= 1"),
+        ("--loyalty-max-length", "1", "must be a whole number >= 2"),
+        ("--loyalty-latency-rounds", "0", "must be a whole number >= 2"),
+        ("--loyalty-latency-max-rounds", "1", "must be a whole number >= 2"),
+        ("--loyalty-latency-examples", "0", "must be a whole number >= 1"),
+        ("--loyalty-bootstrap", "5", "must be a whole number >= 100"),
+        ("--loyalty-limit", "0", "must be a whole number >= 1"),
+        ("--attack-examples", "0", "must be a whole number >= 1"),
+        ("--attack-budget", "many", "must be a whole number >= 1, got 'many'"),
+        ("--loyalty-device", "gpu", "must be cpu, cuda, cuda:N or mps"),
+    ],
+)
 def test_bad_numbers_stop_pytest_before_any_model_work(toy, option, value, message):
     result = toy.runpytest(*toy_args(toy), option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -80,17 +97,20 @@ def test_bad_numbers_stop_pytest_before_any_model_work(toy, option, value, messa
     assert not (toy.path / "cache").exists()  # nothing was predicted, nothing cached
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--loyalty-min-label-loyalty", "1.5", "must lie in [[]0, 1[]], got '1.5'"),
-    ("--loyalty-max-accuracy-drop", "-0.1", "must lie in [[]0, 1[]]"),
-    ("--loyalty-min-speedup", "0", "must lie in [[]1e-06, 1e+06[]]"),
-    ("--loyalty-decision", "three_way", "must be one of estimate, confident, three-way*did you mean three-way?"),
-    ("--loyalty-warn-only", "latncy", "unknown gate 'latncy' (did you mean latency?)"),
-    ("--loyalty-ray-address", "auto", "--loyalty-ray-address needs --loyalty-engine ray"),
-    ("--loyalty-min-label-loyalty", " ", "is empty*loyalty_warn_only = label_loyalty*-k \"not label_loyalty\"*"),
-    ("--loyalty-max-accuracy-drop", "", "is empty*"),
-    ("--loyalty-max-accuracy-drop", "=", "is empty*"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--loyalty-min-label-loyalty", "1.5", "must lie in [[]0, 1[]], got '1.5'"),
+        ("--loyalty-max-accuracy-drop", "-0.1", "must lie in [[]0, 1[]]"),
+        ("--loyalty-min-speedup", "0", "must lie in [[]1e-06, 1e+06[]]"),
+        ("--loyalty-decision", "three_way", "must be one of estimate, confident, three-way*did you mean three-way?"),
+        ("--loyalty-warn-only", "latncy", "unknown gate 'latncy' (did you mean latency?)"),
+        ("--loyalty-ray-address", "auto", "--loyalty-ray-address needs --loyalty-engine ray"),
+        ("--loyalty-min-label-loyalty", " ", 'is empty*loyalty_warn_only = label_loyalty*-k "not label_loyalty"*'),
+        ("--loyalty-max-accuracy-drop", "", "is empty*"),
+        ("--loyalty-max-accuracy-drop", "=", "is empty*"),
+    ],
+)
 def test_thresholds_outside_their_range_are_refused(toy, option, value, message):
     result = toy.runpytest(*toy_args(toy), option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -100,8 +120,15 @@ def test_thresholds_outside_their_range_are_refused(toy, option, value, message)
 def test_help_works_and_shows_every_option(pytester):
     result = pytester.runpytest("--help")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*--teacher=SPEC*", "*--loyalty-batch-size=N*", "*--loyalty-max-accuracy-drop-relative=X*",
-                                 "*3 percent*", "*--loyalty-decision=estimate|confident|three-way*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*--teacher=SPEC*",
+            "*--loyalty-batch-size=N*",
+            "*--loyalty-max-accuracy-drop-relative=X*",
+            "*3 percent*",
+            "*--loyalty-decision=estimate|confident|three-way*",
+        ]
+    )
     assert pytester.runpytest("-h").ret == 0
 
 
@@ -112,11 +139,18 @@ def test_both_spellings_read_the_project_ini(pytester, tmp_path_factory, form):
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\nloyalty_min_probability_loyalty = 0.95\n")
     rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
     write_csv(pytester.path / "dev.csv", rows)
-    specs = (["--teacher", str(teacher), "--student", str(student)] if form == "space"
-             else [f"--teacher={teacher}", f"--student={student}"])
+    specs = (
+        ["--teacher", str(teacher), "--student", str(student)]
+        if form == "space"
+        else [f"--teacher={teacher}", f"--student={student}"]
+    )
     result = pytester.runpytest(*specs, "--loyalty-data", "dev.csv", "--collect-only", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*loyalty threshold min_probability_loyalty = 0.95 [[]ini loyalty_min_probability_loyalty[]]*",
-                                 "configfile: pyproject.toml"])
+    result.stdout.fnmatch_lines(
+        [
+            "*loyalty threshold min_probability_loyalty = 0.95 [[]ini loyalty_min_probability_loyalty[]]*",
+            "configfile: pyproject.toml",
+        ]
+    )
 
 
 @pytest.mark.parametrize("value", ['""', '"none"', '" "'])
@@ -137,10 +171,17 @@ def test_the_unknown_key_check_runs_in_the_space_form_too(pytester, tmp_path_fac
 
 
 def test_a_crashing_student_reads_as_error_everywhere(toy):
-    result = toy.runpytest(*toy_args(toy, "toy_models:crasher", "--loyalty-json", "r.json", "--loyalty-markdown", "r.md"))
+    result = toy.runpytest(
+        *toy_args(toy, "toy_models:crasher", "--loyalty-json", "r.json", "--loyalty-markdown", "r.md")
+    )
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*ERROR [[]toy_models:crasher[]] accuracy_drop: model 'toy_models:crasher' raised RuntimeError*server is down*",
-                                 "gate verdict: FAILED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR [[]toy_models:crasher[]] accuracy_drop: "
+            "model 'toy_models:crasher' raised RuntimeError*server is down*",
+            "gate verdict: FAILED*",
+        ]
+    )
     report = json.loads((toy.path / "r.json").read_text())
     assert report["passed"] is False and report["verdict"] == "FAILED"
     assert {g["outcome"] for s in report["students"] for g in s["gates"]} == {"error"}
@@ -193,8 +234,9 @@ def test_no_gate_checked_is_not_a_pass(toy):
 
 
 def write_baseline(toy, *extra):
-    result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json",
-                                     "--loyalty-update-baseline", *extra))
+    result = toy.runpytest(
+        *toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "--loyalty-update-baseline", *extra)
+    )
     assert result.ret == 0, result.stdout.str()
 
 
@@ -202,8 +244,12 @@ def test_a_baseline_from_other_data_is_not_comparable(toy):
     write_baseline(toy, "--loyalty-data", "other.csv")
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*not comparable: made on other data ('other.csv', n=12, fingerprint *) than this "
-                                 "run ('dev.csv', n=24, fingerprint *)*--loyalty-update-baseline*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*not comparable: made on other data ('other.csv', n=12, fingerprint *) than this "
+            "run ('dev.csv', n=24, fingerprint *)*--loyalty-update-baseline*"
+        ]
+    )
 
 
 def test_a_baseline_from_another_teacher_is_not_comparable(toy):
@@ -213,15 +259,22 @@ def test_a_baseline_from_another_teacher_is_not_comparable(toy):
     args[1] = "other_teacher:teacher"
     result = toy.runpytest(*args)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*not comparable: made with another teacher (baseline teacher fingerprint toy-teacher, "
-                                 "this run's toy-another)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*not comparable: made with another teacher (baseline teacher fingerprint toy-teacher, "
+            "this run's toy-another)*"
+        ]
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "cannot be read as a JSON report (JSONDecodeError"),
-    ("[1, 2]", "is not a loyalty gate report (no 'students' list)"),
-    ("", "cannot be read as a JSON report"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "cannot be read as a JSON report (JSONDecodeError"),
+        ("[1, 2]", "is not a loyalty gate report (no 'students' list)"),
+        ("", "cannot be read as a JSON report"),
+    ],
+)
 def test_a_corrupt_baseline_is_a_clear_failure(toy, content, message):
     (toy.path / "base.json").write_text(content)
     result = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
@@ -237,8 +290,12 @@ def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1
-    worse.stdout.fnmatch_lines(["*label_loyalty 0.000 (n=12 distinct, 12 duplicates not counted, 95% CI *) < 0.990 [[]default[]] (baseline 1.000 - tolerance "
-                                "0.010); outcome FAIL*--loyalty-update-baseline*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*label_loyalty 0.000 (n=12 distinct, 12 duplicates not counted, 95% CI *) < 0.990 [[]default[]] "
+            "(baseline 1.000 - tolerance 0.010); outcome FAIL*--loyalty-update-baseline*"
+        ]
+    )
 
 
 def test_a_renamed_student_is_compared_with_the_baseline_s_only_student(toy):
@@ -247,9 +304,13 @@ def test_a_renamed_student_is_compared_with_the_baseline_s_only_student(toy):
     write_baseline(toy)
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
     other.assert_outcomes(passed=1, deselected=12)
-    other.stdout.fnmatch_lines(["PASS [[]toy_models:teacher[]] label_loyalty 1.000 *; this run's student "
-                                "'toy_models:teacher' against the baseline's 'toy_models:twin' (one student in each "
-                                "report)"])
+    other.stdout.fnmatch_lines(
+        [
+            "PASS [[]toy_models:teacher[]] label_loyalty 1.000 *; this run's student "
+            "'toy_models:teacher' against the baseline's 'toy_models:twin' (one student in each "
+            "report)"
+        ]
+    )
 
 
 def test_with_several_students_a_baseline_matches_by_label(toy):
@@ -258,12 +319,27 @@ def test_with_several_students_a_baseline_matches_by_label(toy):
     assert written.ret == 0
     assert [s["spec"] for s in json.loads((toy.path / "base.json").read_text())["students"]] == ["release", "candidate"]
     # the next release: release's files moved, a new candidate under a label the baseline lacks
-    result = toy.runpytest(*toy_args(toy, "release=toy_models:teacher", "--student", "next=toy_models:twin",
-                                     "--loyalty-baseline", "base.json", "-k", "baseline", "-v"))
+    result = toy.runpytest(
+        *toy_args(
+            toy,
+            "release=toy_models:teacher",
+            "--student",
+            "next=toy_models:twin",
+            "--loyalty-baseline",
+            "base.json",
+            "-k",
+            "baseline",
+            "-v",
+        )
+    )
     result.stdout.fnmatch_lines(["*test_baseline[[]release[]] PASSED*"])
     result.stdout.fnmatch_lines(["*test_baseline[[]next[]] FAILED*"])
-    result.stdout.fnmatch_lines(["*base.json: has no student 'next' (it has [[]'candidate', 'release'[]]); label the "
-                                 "students so they match: --student LABEL=SPEC*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*base.json: has no student 'next' (it has [[]'candidate', 'release'[]]); label the "
+            "students so they match: --student LABEL=SPEC*"
+        ]
+    )
 
 
 def test_ray_and_xdist_together_are_refused(toy):

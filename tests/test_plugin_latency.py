@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import NEGATIVE, POSITIVE, write_csv
 
-SLEEPERS = '''
+SLEEPERS = """
 import time
 
 import numpy as np
@@ -36,7 +37,7 @@ def twin():
 
 def slow():
     return Sleeper("slow", 0.008)
-'''
+"""
 
 
 @pytest.fixture
@@ -49,13 +50,27 @@ def timed(pytester, monkeypatch):
 
 
 def latency_args(pytester, student, *extra):
-    return ["--teacher", "sleepers:teacher", "--student", student, "--loyalty-data", "dev.csv", "-k", "latency",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "-p", "no:cacheprovider", *extra]
+    return [
+        "--teacher",
+        "sleepers:teacher",
+        "--student",
+        student,
+        "--loyalty-data",
+        "dev.csv",
+        "-k",
+        "latency",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
 
 
 def test_a_student_as_fast_as_its_teacher_passes_with_the_defaults(timed):
-    result = timed.runpytest(*latency_args(timed, "sleepers:twin", "--loyalty-json", "r.json",
-                                           "--benchmark-json", "bench.json"))
+    result = timed.runpytest(
+        *latency_args(timed, "sleepers:twin", "--loyalty-json", "r.json", "--benchmark-json", "bench.json")
+    )
     result.assert_outcomes(passed=1, deselected=12)
     latency = json.loads((timed.path / "r.json").read_text())["students"][0]["latency"]
     assert 0.9 <= latency["speedup"] <= 1.1 and latency["rounds"] >= 10
@@ -73,7 +88,9 @@ def test_a_student_twice_as_slow_fails_with_its_ci(timed):
     result = timed.runpytest(*latency_args(timed, "sleepers:slow"))
     assert result.ret == 1
     # the interval says what it is: each look's level, and the level over all looks
-    result.stdout.fnmatch_lines(["*speedup 0.* (n=*, 99% CI per look (95% over 5 looks) 0.*) < 0.900 [[]default[]]*outcome FAIL*"])
+    result.stdout.fnmatch_lines(
+        ["*speedup 0.* (n=*, 99% CI per look (95% over 5 looks) 0.*) < 0.900 [[]default[]]*outcome FAIL*"]
+    )
 
 
 def test_a_demand_for_a_faster_student_fails_the_twin(timed):

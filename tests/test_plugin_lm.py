@@ -7,11 +7,22 @@ import json
 import pytest
 from tiny_causal import char_tokenizer, perturbed, save_tiny_lm, tiny_llama
 
-SENTENCES = ["the film was a delight from start to end", "a dull and tired story", "great acting, weak plot",
-             "i would watch it again", "nothing works here", "a small gem of a movie", "too long by an hour",
-             "funny, warm and clever", "the ending falls flat", "a bold and moving film"] * 2
-QUESTIONS = [{"prompt": f"Review: {s}\nSentiment:", "choices": [" good", " bad"], "answer": i % 2}
-             for i, s in enumerate(SENTENCES[:10])]
+SENTENCES = [
+    "the film was a delight from start to end",
+    "a dull and tired story",
+    "great acting, weak plot",
+    "i would watch it again",
+    "nothing works here",
+    "a small gem of a movie",
+    "too long by an hour",
+    "funny, warm and clever",
+    "the ending falls flat",
+    "a bold and moving film",
+] * 2
+QUESTIONS = [
+    {"prompt": f"Review: {s}\nSentiment:", "choices": [" good", " bad"], "answer": i % 2}
+    for i, s in enumerate(SENTENCES[:10])
+]
 
 
 @pytest.fixture
@@ -27,10 +38,28 @@ def lm_project(pytester):
 
 
 def lm_args(pytester, student, *extra):
-    return ["--teacher", "./teacher", "--student", student, "--loyalty-data", "corpus.txt",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "200",
-            "--loyalty-generation-prompts", "8", "--loyalty-max-new-tokens", "6",
-            "-p", "no:cacheprovider", "-k", "not latency", "-rs", *extra]
+    return [
+        "--teacher",
+        "./teacher",
+        "--student",
+        student,
+        "--loyalty-data",
+        "corpus.txt",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "--loyalty-bootstrap",
+        "200",
+        "--loyalty-generation-prompts",
+        "8",
+        "--loyalty-max-new-tokens",
+        "6",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not latency",
+        "-rs",
+        *extra,
+    ]
 
 
 def student_report(path) -> dict:
@@ -40,8 +69,9 @@ def student_report(path) -> dict:
 
 
 def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
-    result = lm_project.runpytest(*lm_args(lm_project, "./twin", "--loyalty-choices", "choices.jsonl",
-                                           "--loyalty-json", "report.json"))
+    result = lm_project.runpytest(
+        *lm_args(lm_project, "./twin", "--loyalty-choices", "choices.jsonl", "--loyalty-json", "report.json")
+    )
     result.assert_outcomes(passed=9, deselected=4)  # 4 LM gates + 5 answer gates; latency and the optional gates off
     assert result.ret == 0
     report = student_report(lm_project.path / "report.json")
@@ -53,8 +83,7 @@ def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
 def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
     result = lm_project.runpytest(*lm_args(lm_project, "./noisy", "--loyalty-json", "report.json"))
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*token_agreement*", "*earliest diverging continuations*", "*teacher:*",
-                                 "*student:*"])
+    result.stdout.fnmatch_lines(["*token_agreement*", "*earliest diverging continuations*", "*teacher:*", "*student:*"])
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] >= 3 and outcomes["skipped"] == 5  # no choice task: the answer gates say so
     result.stdout.fnmatch_lines(["*needs a choice task*--loyalty-choices*"])
@@ -66,10 +95,20 @@ def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
 def test_a_prompt_template_poses_a_classification_dataset(lm_project):
     rows = [{"text": s, "label": ["positive", "negative"][i % 2]} for i, s in enumerate(SENTENCES)]
     (lm_project.path / "reviews.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    result = lm_project.runpytest(*lm_args(lm_project, "./twin", "--loyalty-data", "reviews.jsonl",
-                                           "--loyalty-prompt", "Review: {text}\\nSentiment:",
-                                           "--loyalty-label-words", "negative=bad,positive=good", "-k",
-                                           "label_loyalty or token_agreement"))
+    result = lm_project.runpytest(
+        *lm_args(
+            lm_project,
+            "./twin",
+            "--loyalty-data",
+            "reviews.jsonl",
+            "--loyalty-prompt",
+            "Review: {text}\\nSentiment:",
+            "--loyalty-label-words",
+            "negative=bad,positive=good",
+            "-k",
+            "label_loyalty or token_agreement",
+        )
+    )
     result.assert_outcomes(passed=2, deselected=11)
     assert result.ret == 0
 
@@ -78,8 +117,18 @@ def test_a_classifier_teacher_and_an_lm_student_are_refused(lm_project):
     from tiny import save_tiny_bert
 
     save_tiny_bert(lm_project.path / "bert", seed=0)
-    result = lm_project.runpytest("--teacher", "./bert", "--student", "./twin", "--loyalty-data", "corpus.txt",
-                                  "-p", "no:cacheprovider", "-k", "label_loyalty")
+    result = lm_project.runpytest(
+        "--teacher",
+        "./bert",
+        "--student",
+        "./twin",
+        "--loyalty-data",
+        "corpus.txt",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "label_loyalty",
+    )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*is a text classifier but student*is a causal language model*"])
 
@@ -111,18 +160,33 @@ def test_declared_classifiers_skip_the_lm_gates_with_the_reason(pytester):
     """)
     declared = pytester.runpytest("-p", "no:cacheprovider", "-rs", "-k", "token_agreement or mean_kl")
     declared.assert_outcomes(skipped=2, deselected=11)
-    declared.stdout.fnmatch_lines(["*token_agreement gates causal language models; teacher and student here are "
-                                   "classifiers*"])
+    declared.stdout.fnmatch_lines(
+        ["*token_agreement gates causal language models; teacher and student here are classifiers*"]
+    )
     (pytester.path / "conftest.py").unlink()
-    by_spec = pytester.runpytest("--teacher", "./bert", "--student", "./bert", "-p", "no:cacheprovider",
-                                 "--co", "-q")
+    by_spec = pytester.runpytest("--teacher", "./bert", "--student", "./bert", "-p", "no:cacheprovider", "--co", "-q")
     assert "test_lm_gates" not in by_spec.stdout.str() and "test_label_loyalty" in by_spec.stdout.str()
 
 
 def test_attack_rewrites_the_prompts_of_a_choice_task(lm_project):
-    result = lm_project.runpytest(*lm_args(lm_project, "./noisy", "--loyalty-choices", "choices.jsonl",
-                                           "--attack", "charswap", "--attack-examples", "10", "--attack-budget", "30",
-                                           "--loyalty-json", "report.json", "-k", "robustness"))
+    result = lm_project.runpytest(
+        *lm_args(
+            lm_project,
+            "./noisy",
+            "--loyalty-choices",
+            "choices.jsonl",
+            "--attack",
+            "charswap",
+            "--attack-examples",
+            "10",
+            "--attack-budget",
+            "30",
+            "--loyalty-json",
+            "report.json",
+            "-k",
+            "robustness",
+        )
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1 and outcomes["deselected"] == 12
     robustness = student_report(lm_project.path / "report.json")["robustness"]

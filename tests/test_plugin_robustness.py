@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import write_csv
 
-TOY_MODELS = '''
+TOY_MODELS = """
 import numpy as np
 
 
@@ -41,12 +42,18 @@ def twin():
 
 def fragile():
     return Rule("good-word", lambda text: "good" in text.split())
-'''
+"""
 
 # Every word has at least four letters, so no character edit within a small Levenshtein bound can
 # delete a whole word and change the word count the teacher's rule reads.
 POSITIVE = ["truly good film", "good acting here", "quite good really", "good good films", "very good movie"]
-NEGATIVE = ["truly awful film", "awful movie overall", "dull plot twists", "poor acting throughout", "weak script again"]
+NEGATIVE = [
+    "truly awful film",
+    "awful movie overall",
+    "dull plot twists",
+    "poor acting throughout",
+    "weak script again",
+]
 
 
 @pytest.fixture
@@ -61,18 +68,41 @@ def toy_project(pytester, monkeypatch):
 
 
 def attack_args(pytester, student, *extra):
-    return ["--teacher", "toy_models:teacher", "--student", student, "--loyalty-data", "dev.csv",
-            "--attack", "charswap", "--attack-examples", "20", "--attack-budget", "200",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "200",
-            "-p", "no:cacheprovider", "-k", "robustness", *extra]
+    return [
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        student,
+        "--loyalty-data",
+        "dev.csv",
+        "--attack",
+        "charswap",
+        "--attack-examples",
+        "20",
+        "--attack-budget",
+        "200",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "--loyalty-bootstrap",
+        "200",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "robustness",
+        *extra,
+    ]
 
 
 def test_robustness_gate_passes_for_an_equally_robust_student(toy_project):
     result = toy_project.runpytest(*attack_args(toy_project, "toy_models:twin", "--loyalty-json", "r.json", "-v"))
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test_robustness[[]toy_models:twin[]] PASSED*",
-                                 "*robustness_drop 0.000*<= 0.100 [[]default[]]*",
-                                 "*robustness [[]toy_models:twin[]] charswap, 20 examples*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_robustness[[]toy_models:twin[]] PASSED*",
+            "*robustness_drop 0.000*<= 0.100 [[]default[]]*",
+            "*robustness [[]toy_models:twin[]] charswap, 20 examples*",
+        ]
+    )
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     assert robustness["teacher"]["accuracy_under_attack"] == 1.0
     assert robustness["student"]["accuracy_under_attack"] == 1.0
@@ -81,16 +111,20 @@ def test_robustness_gate_passes_for_an_equally_robust_student(toy_project):
 def test_robustness_gate_fails_for_a_fragile_student(toy_project):
     result = toy_project.runpytest(*attack_args(toy_project, "toy_models:fragile", "--max-robustness-drop", "0.2"))
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*robustness_drop 0.* > 0.200 [[]--loyalty-max-robustness-drop[]]*accuracy under charswap attack: teacher 1.000*",
-        "*adversarial examples that fool the student but not the teacher:*",
-        "*original : '*good*",
-        "*perturbed: *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*robustness_drop 0.* > 0.200 [[]--loyalty-max-robustness-drop[]]*"
+            "accuracy under charswap attack: teacher 1.000*",
+            "*adversarial examples that fool the student but not the teacher:*",
+            "*original : '*good*",
+            "*perturbed: *",
+        ]
+    )
 
 
 def test_attack_results_fixture_and_assert_robust(toy_project):
-    toy_project.makepyfile(test_mine="""
+    toy_project.makepyfile(
+        test_mine="""
         import pytest
         from loyalty_tests.assertions import assert_robust
 
@@ -101,26 +135,45 @@ def test_attack_results_fixture_and_assert_robust(toy_project):
             assert attack_results.student.attack_success_rate == 0.4
             with pytest.raises(AssertionError, match="fool the student but not the teacher"):
                 assert_robust(attack_results, max_robustness_drop=0.1)
-    """)
+    """
+    )
     args = attack_args(toy_project, "toy_models:fragile", "--loyalty-no-suite")
     result = toy_project.runpytest("test_mine.py", *[a for a in args if a not in ("-k", "robustness")])
     result.assert_outcomes(passed=1)
 
 
 def test_attack_results_without_attack_fails_with_the_fix(toy_project):
-    toy_project.makepyfile(test_mine="""
+    toy_project.makepyfile(
+        test_mine="""
         def test_needs_attack(attack_results):
             pass
-    """)
-    result = toy_project.runpytest("test_mine.py", "--teacher", "toy_models:teacher", "--student", "toy_models:twin",
-                                   "--loyalty-data", "dev.csv", "--loyalty-no-suite")
+    """
+    )
+    result = toy_project.runpytest(
+        "test_mine.py",
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        "toy_models:twin",
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-no-suite",
+    )
     result.assert_outcomes(errors=1)  # the fixture fails in setup
     result.stdout.fnmatch_lines(["*needs an attack: pass --attack RECIPE*"])
 
 
 def test_unknown_attack_recipe_is_a_usage_error(toy_project):
-    result = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin",
-                                   "--loyalty-data", "dev.csv", "--attack", "nosuchattack")
+    result = toy_project.runpytest(
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        "toy_models:twin",
+        "--loyalty-data",
+        "dev.csv",
+        "--attack",
+        "nosuchattack",
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*nosuchattack*charswap*"])
 
@@ -132,15 +185,34 @@ def sequential_project(toy_project, size: int):
 
 
 def sequential_args(toy_project, student, *extra):
-    return ["--teacher", "toy_models:teacher", "--student", student, "--loyalty-data", "big.csv",
-            "--attack", "charswap", "--attack-budget", "200", "--loyalty-cache-dir", str(toy_project.path / "cache"),
-            "-p", "no:cacheprovider", "-k", "robustness", "--loyalty-json", "r.json", *extra]
+    return [
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        student,
+        "--loyalty-data",
+        "big.csv",
+        "--attack",
+        "charswap",
+        "--attack-budget",
+        "200",
+        "--loyalty-cache-dir",
+        str(toy_project.path / "cache"),
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "robustness",
+        "--loyalty-json",
+        "r.json",
+        *extra,
+    ]
 
 
 def test_the_sequential_gate_stops_as_soon_as_a_fragile_student_is_decided(toy_project):
     sequential_project(toy_project, 400)
-    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:fragile", "--attack-examples", "400",
-                                                    "--attack-block", "40"))
+    result = toy_project.runpytest(
+        *sequential_args(toy_project, "toy_models:fragile", "--attack-examples", "400", "--attack-block", "40")
+    )
     assert result.ret == 1
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     result.stdout.fnmatch_lines(["*robustness_drop 0.* > 0.100*decided FAIL after * of 400 examples*outcome FAIL*"])
@@ -149,8 +221,9 @@ def test_the_sequential_gate_stops_as_soon_as_a_fragile_student_is_decided(toy_p
 
 def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy_project):
     sequential_project(toy_project, 400)
-    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400",
-                                                    "--attack-block", "50"))
+    result = toy_project.runpytest(
+        *sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400", "--attack-block", "50")
+    )
     result.assert_outcomes(passed=1, deselected=12)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     assert robustness["stop_reason"] == "decided PASS after 100 of 400 examples"
@@ -159,8 +232,9 @@ def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy
 
 def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project):
     sequential_project(toy_project, 100)
-    result = toy_project.runpytest(*sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50",
-                                                    "--attack-block", "50"))
+    result = toy_project.runpytest(
+        *sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50", "--attack-block", "50")
+    )
     result.assert_outcomes(passed=1, deselected=12)
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     drop = robustness["robustness_drop"]
@@ -173,22 +247,65 @@ def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project)
 
 
 def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
-    result = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
-                                   "dev.csv", "--attack", "charswap", "--attack-examples", "10", "--collect-only")
-    result.stdout.fnmatch_lines(["*loyalty note: with 10 attacked examples the robustness_drop gate cannot PASS*"
-                                 "use at least 53 attacked examples*"])
-    enough = toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin", "--loyalty-data",
-                                   "dev.csv", "--attack", "charswap", "--attack-examples", "53", "--attack-block", "53",
-                                   "--collect-only")
+    result = toy_project.runpytest(
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        "toy_models:twin",
+        "--loyalty-data",
+        "dev.csv",
+        "--attack",
+        "charswap",
+        "--attack-examples",
+        "10",
+        "--collect-only",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*loyalty note: with 10 attacked examples the robustness_drop gate cannot PASS*"
+            "use at least 53 attacked examples*"
+        ]
+    )
+    enough = toy_project.runpytest(
+        "--teacher",
+        "toy_models:teacher",
+        "--student",
+        "toy_models:twin",
+        "--loyalty-data",
+        "dev.csv",
+        "--attack",
+        "charswap",
+        "--attack-examples",
+        "53",
+        "--attack-block",
+        "53",
+        "--collect-only",
+    )
     assert "loyalty note" not in enough.stdout.str()
 
 
 def test_too_few_blocks_are_said_with_a_cap_that_would_do(toy_project):
     def header(examples):
-        return toy_project.runpytest("--teacher", "toy_models:teacher", "--student", "toy_models:twin",
-                                     "--loyalty-data", "dev.csv", "--attack", "charswap", "--attack-examples", examples,
-                                     "--attack-block", "25", "--collect-only").stdout
+        return toy_project.runpytest(
+            "--teacher",
+            "toy_models:teacher",
+            "--student",
+            "toy_models:twin",
+            "--loyalty-data",
+            "dev.csv",
+            "--attack",
+            "charswap",
+            "--attack-examples",
+            examples,
+            "--attack-block",
+            "25",
+            "--collect-only",
+        ).stdout
 
-    header("50").fnmatch_lines(["*loyalty note: with at most 50 attacked examples in blocks of 25, the robustness gate "
-                                "cannot reach a PASS outcome*raise --attack-examples to about 75*"])
+    header("50").fnmatch_lines(
+        [
+            "*loyalty note: with at most 50 attacked examples in blocks of 25, the robustness gate "
+            "cannot reach a PASS outcome*raise --attack-examples to about 75*"
+        ]
+    )
     assert "loyalty note" not in header("75").str()  # the suggested cap is enough

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from faults import Fixed
 
 from loyalty_tests.data import load_dataset
 from loyalty_tests.errors import LoyaltyError
-from faults import Fixed
-
 from loyalty_tests.models.classifiers import CallableClassifier
 from loyalty_tests.predictions import check_probabilities, label_permutation, predict
 
@@ -33,13 +32,16 @@ def test_mismatched_label_sets_list_both():
     assert "['LABEL_0', 'LABEL_1']" in text and "['negative', 'positive']" in text and "id2label" in text
 
 
-@pytest.mark.parametrize("rows, message", [
-    (np.full((3, 2), np.nan), "NaN"),
-    (np.ones((3, 3)) / 3, "shape"),
-    (np.ones((2, 2)) / 2, "shape"),
-    (np.array([[2.0, -1.0]] * 3), r"model 'student' has negative values in 3 rows \(first: row 0\).*logits"),
-    (np.array([[3.0, 1.0]] * 3), r"rows must sum to 1.*apply a softmax to logits"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (np.full((3, 2), np.nan), "NaN"),
+        (np.ones((3, 3)) / 3, "shape"),
+        (np.ones((2, 2)) / 2, "shape"),
+        (np.array([[2.0, -1.0]] * 3), r"model 'student' has negative values in 3 rows \(first: row 0\).*logits"),
+        (np.array([[3.0, 1.0]] * 3), r"rows must sum to 1.*apply a softmax to logits"),
+    ],
+)
 def test_bad_outputs_are_named(rows, message):
     with pytest.raises(LoyaltyError, match=message):
         check_probabilities(rows, 3, 2, "student")

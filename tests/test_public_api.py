@@ -24,12 +24,24 @@ def test_the_documented_alias_is_the_same_class():
 
 def test_importing_the_package_loads_no_model_library():
     code = "import sys, loyalty_tests; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_compress_exports_configs_not_internals():
     import loyalty_tests.compress as compress
 
-    assert {"Int8Config", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig", "QatConfig",
-            "OnnxInt8Config", "MethodConfig", "register", "compress"} <= set(compress.__all__)
+    assert {
+        "Int8Config",
+        "PruneConfig",
+        "HeadsConfig",
+        "DistillConfig",
+        "TheseusConfig",
+        "QatConfig",
+        "OnnxInt8Config",
+        "MethodConfig",
+        "register",
+        "compress",
+    } <= set(compress.__all__)
     assert not {"make_student", "PLANNED_METHODS", "handler_for"} & set(compress.__all__)

@@ -20,8 +20,9 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_users_test_example_runs(pytester):
-    from conftest import NEGATIVE, POSITIVE, write_csv
     from tiny import save_tiny_bert
+
+    from conftest import NEGATIVE, POSITIVE, write_csv
 
     save_tiny_bert(pytester.path / "teacher")
     save_tiny_bert(pytester.path / "student")
@@ -29,9 +30,18 @@ def test_users_test_example_runs(pytester):
     write_csv(pytester.path / "dev.csv", rows)
     example = next(block for block in code_blocks("python") if "loyalty_report" in block)
     pytester.makepyfile(test_readme_example=example)
-    result = pytester.runpytest("test_readme_example.py", "--teacher", "./teacher", "--student", "./student",
-                                "--loyalty-data", "dev.csv", "--loyalty-no-suite",
-                                "--loyalty-cache-dir", str(pytester.path / "cache"))
+    result = pytester.runpytest(
+        "test_readme_example.py",
+        "--teacher",
+        "./teacher",
+        "--student",
+        "./student",
+        "--loyalty-data",
+        "dev.csv",
+        "--loyalty-no-suite",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+    )
     result.assert_outcomes(passed=2)
 
 
@@ -43,19 +53,24 @@ def test_property_example_runs():
 def test_the_declared_fixtures_example_runs_plain_pytest(pytester, monkeypatch):
     """The README's conftest.py, as written, with a tiny BERT at ./models/teacher: plain `pytest`
     runs every gate once per declared student."""
-    from conftest import NEGATIVE, POSITIVE, write_csv
     from tiny import save_tiny_bert
+
+    from conftest import NEGATIVE, POSITIVE, write_csv
 
     save_tiny_bert(pytester.path / "models" / "teacher")
     write_csv(pytester.path / "dev.csv", [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE])
     example = next(block for block in code_blocks("python") if "def loyalty_student" in block)
     pytester.makeconftest(example)
-    pytester.makeini(f"[pytest]\naddopts = --loyalty-data dev.csv --loyalty-cache-dir {pytester.path / 'cache'} "
-                     "-p no:cacheprovider -k 'not latency'\n")
+    pytester.makeini(
+        f"[pytest]\naddopts = --loyalty-data dev.csv --loyalty-cache-dir {pytester.path / 'cache'} "
+        "-p no:cacheprovider -k 'not latency'\n"
+    )
     result = pytester.runpytest("-v")
     for student in ("int8", "prune:0.3"):
         result.stdout.fnmatch_lines([f"*test_label_loyalty[[]{student}[]]*"])
     # five gates, two students; a tiny random BERT predicts one class, which int8 and 30% pruning keep.
     # Declared models are known only once loaded: the four LM gates are collected and skip for classifiers.
     result.assert_outcomes(passed=10, skipped=8, deselected=8)
-    result.stdout.fnmatch_lines(["*loyalty gate report*", "PASS [[]prune:0.3[]] label_loyalty 1.000*", "gate verdict: PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*loyalty gate report*", "PASS [[]prune:0.3[]] label_loyalty 1.000*", "gate verdict: PASSED*"]
+    )

@@ -10,29 +10,49 @@ import json
 import numpy as np
 import pytest
 
+from loyalty_tests.comparison import compare_predictions
+from loyalty_tests.data import TextDataset
 from loyalty_tests.gates.result import GateResult
+from loyalty_tests.predictions import Predictions
 from loyalty_tests.report import document as render
 from loyalty_tests.report.records import GateRecord
-from loyalty_tests.data import TextDataset
-from loyalty_tests.comparison import compare_predictions
-from loyalty_tests.predictions import Predictions
 
 
 def gate(name, passed=True, warn_only=False, message=None, three_way="PASS"):
-    return GateResult(name, passed, 0.95, 0.9, "default", message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}",
-                      warn_only, three_way, ci_low=0.93, ci_high=0.97)
+    return GateResult(
+        name,
+        passed,
+        0.95,
+        0.9,
+        "default",
+        message or f"{name} 0.950 >= 0.900 [default]; outcome {three_way}",
+        warn_only,
+        three_way,
+        ci_low=0.93,
+        ci_high=0.97,
+    )
 
 
 def row(student, g):
     """A gate record as a worker sends it, through its JSON form (as the controller receives it)."""
     record = GateRecord(
-        student=student, result=g, data={"name": "dev.csv", "n": 100, "fingerprint": "abc"},
+        student=student,
+        result=g,
+        data={"name": "dev.csv", "n": 100, "fingerprint": "abc"},
         metrics={"label_loyalty": {"value": 0.95, "ci_low": 0.93, "ci_high": 0.97, "n": 100}},
-        teacher_fingerprint="t", student_fingerprint="s",
+        teacher_fingerprint="t",
+        student_fingerprint="s",
         phases=({"phase": "predict", "model": student, "seconds": 0.01, "cached": True, "measured_seconds": 4.2},),
-        flips={"negative_flips": 3, "positive_flips": 1, "n": 100, "negative_flip_rate": 0.03,
-               "positive_flip_rate": 0.01, "negative_flip_share_of_errors": 0.25,
-               "top_negative_flips": [["positive", "negative", 3]]})
+        flips={
+            "negative_flips": 3,
+            "positive_flips": 1,
+            "n": 100,
+            "negative_flip_rate": 0.03,
+            "positive_flip_rate": 0.01,
+            "negative_flip_share_of_errors": 0.25,
+            "top_negative_flips": [["positive", "negative", 3]],
+        },
+    )
     assert GateRecord.from_json(record.to_json()) == record
     return GateRecord.from_json(record.to_json())
 
@@ -55,8 +75,10 @@ def test_all_passed_is_passed():
 @pytest.mark.parametrize("outcome", ["failed", "error", "missing"])
 def test_one_bad_item_fails_the_verdict(outcome):
     g = gate("label_loyalty")
-    items = {"a": item("int8", "label_loyalty", "passed", [g]),
-             "b": item("int8", "accuracy_drop", outcome, reason="RuntimeError: boom")}
+    items = {
+        "a": item("int8", "label_loyalty", "passed", [g]),
+        "b": item("int8", "accuracy_drop", outcome, reason="RuntimeError: boom"),
+    }
     report = build(items, [row("int8", g)])
     assert not report["passed"] and report["verdict"] == "FAILED"
     lines = render.render_terminal(report)
@@ -98,14 +120,16 @@ def test_phases_say_what_came_from_the_cache():
 
 # -- loyalty_report ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def pair():
     data = TextDataset("hand", [f"t{i}" for i in range(5)], [0, 1, 1, 0, 1], ("neg", "pos"))
     teacher = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.4, 0.6]])
     student = np.array([[0.9, 0.1], [0.55, 0.45], [0.9, 0.1], [0.6, 0.4], [0.45, 0.55]])
     names = ("neg", "pos")
-    return compare_predictions(data, Predictions("t", teacher, names, 0.0), Predictions("s", student, names, 0.0),
-                               n_resamples=50)
+    return compare_predictions(
+        data, Predictions("t", teacher, names, 0.0), Predictions("s", student, names, 0.0), n_resamples=50
+    )
 
 
 def test_worst_examples_put_disagreements_first(pair):
@@ -125,9 +149,23 @@ def test_flip_summary(pair):
 
 
 def test_an_attack_partly_from_the_cache_says_how_much():
-    report = {"phases": [{"phase": "attack", "model": "int8", "seconds": 24.9, "cached": False, "examples": 75,
-                          "cached_examples": 50, "measured_at": "2026-11-29"}]}
-    assert render.phase_line(report) == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"
+    report = {
+        "phases": [
+            {
+                "phase": "attack",
+                "model": "int8",
+                "seconds": 24.9,
+                "cached": False,
+                "examples": 75,
+                "cached_examples": 50,
+                "measured_at": "2026-11-29",
+            }
+        ]
+    }
+    assert (
+        render.phase_line(report)
+        == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"
+    )
 
 
 def test_records_of_one_student_merge_into_one_entry():
@@ -137,14 +175,22 @@ def test_records_of_one_student_merge_into_one_entry():
     from loyalty_tests.gates.result import LatencyGateResult
 
     prediction = row("int8", gate("label_loyalty"))
-    timing = GateRecord(student="int8", result=LatencyGateResult("latency", True, 1.9, 0.9, "default", "speedup 1.900",
-                                                                 teacher_seconds=0.02, student_seconds=0.01),
-                        data=prediction.data, latency={"speedup": 1.9}, phases=prediction.phases,
-                        teacher_name="demo teacher")
+    timing = GateRecord(
+        student="int8",
+        result=LatencyGateResult(
+            "latency", True, 1.9, 0.9, "default", "speedup 1.900", teacher_seconds=0.02, student_seconds=0.01
+        ),
+        data=prediction.data,
+        latency={"speedup": 1.9},
+        phases=prediction.phases,
+        teacher_name="demo teacher",
+    )
     other = row("prune", gate("label_loyalty", passed=False, three_way="FAIL"))
-    items = {"a": item("int8", "label_loyalty", "passed", [prediction.result]),
-             "b": item("int8", "latency", "passed", [timing.result]),
-             "c": item("prune", "label_loyalty", "failed", [other.result])}
+    items = {
+        "a": item("int8", "label_loyalty", "passed", [prediction.result]),
+        "b": item("int8", "latency", "passed", [timing.result]),
+        "c": item("prune", "label_loyalty", "failed", [other.result]),
+    }
     report = render.build_report(None, [prediction, timing, other], items, seed=3)
     int8, prune = report["students"]
     assert (int8["spec"], prune["spec"]) == ("int8", "prune")

@@ -66,7 +66,8 @@ def test_the_checks_catch_a_page_that_reaches_out_and_logs_an_error(browser, dem
     page = demo_page.read_text(encoding="utf-8")
     # What a careless page would do: a CDN stylesheet, a remote image and a script that logs an error.
     leaky = page.replace("</head>", '<link rel="stylesheet" href="https://cdn.example.com/x.css"></head>').replace(
-        "</main>", '<img src="https://example.com/logo.png" alt=""><script>console.error("boom")</script></main>')
+        "</main>", '<img src="https://example.com/logo.png" alt=""><script>console.error("boom")</script></main>'
+    )
     (tmp_path / "leaky.html").write_text(leaky, encoding="utf-8")
     seen = browser.open(tmp_path / "leaky.html")
     assert seen["errors"]  # the policy refuses them and says so

@@ -93,11 +93,16 @@ def test_sections_without_data_say_so_and_an_lm_part_renders_only_when_present(d
     page = render_html(report)
     assert "the latency gate did not time the models in this run" in page
     assert "no attack ran in this run" in page and 'data-section="lm"' not in page
-    student["lm"] = {"summary": {"token_agreement": 0.91, "kl_teacher_student": 0.052},
-                     "per_text": [{"text": "the cat sat", "tokens": 3, "token_agreement": 1.0, "kl": 0.01},
-                                  {"text": "on the mat", "tokens": 3, "token_agreement": 0.5, "kl": 0.4}],
-                     "worst_tokens": [{"text_index": 1, "position": 2, "teacher_token": " mat",
-                                       "student_token": " hat", "kl": 1.75}]}
+    student["lm"] = {
+        "summary": {"token_agreement": 0.91, "kl_teacher_student": 0.052},
+        "per_text": [
+            {"text": "the cat sat", "tokens": 3, "token_agreement": 1.0, "kl": 0.01},
+            {"text": "on the mat", "tokens": 3, "token_agreement": 0.5, "kl": 0.4},
+        ],
+        "worst_tokens": [
+            {"text_index": 1, "position": 2, "teacher_token": " mat", "student_token": " hat", "kl": 1.75}
+        ],
+    }
     page = render_html(report)
     assert 'data-section="lm"' in page
     assert "0.052" in page and "on the mat" in page and "1.750" in page and " hat" in page
@@ -163,9 +168,24 @@ def test_plugin_writes_the_page_from_the_option_and_from_ini(pytester):
     save_tiny_bert(pytester.path / "teacher", seed=0)
     save_tiny_bert(pytester.path / "student", seed=3)
     write_csv(pytester.path / "dev.csv", [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE])
-    args = ["--teacher", "./teacher", "--student", "./student", "--loyalty-data", "dev.csv", "-p", "no:cacheprovider",
-            "--loyalty-cache-dir", str(pytester.path / "cache"), "--loyalty-bootstrap", "100",
-            "-k", "label_loyalty or probability_loyalty", "--loyalty-json", "r.json"]
+    args = [
+        "--teacher",
+        "./teacher",
+        "--student",
+        "./student",
+        "--loyalty-data",
+        "dev.csv",
+        "-p",
+        "no:cacheprovider",
+        "--loyalty-cache-dir",
+        str(pytester.path / "cache"),
+        "--loyalty-bootstrap",
+        "100",
+        "-k",
+        "label_loyalty or probability_loyalty",
+        "--loyalty-json",
+        "r.json",
+    ]
     result = pytester.runpytest(*args, "--loyalty-html", "page.html")
     result.stdout.fnmatch_lines(["wrote page.html"])
     page = (pytester.path / "page.html").read_text()

@@ -30,8 +30,18 @@ from loyalty_tests.robustness import attack_recipes as recipes
 
 LABELS = ("negative", "positive")
 WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "dull": -1.0, "bad": -2.0, "awful": -3.0}
-TEXTS = ["a great movie", "a good film", "great fun", "a fine cast and a good plot", "a bad movie",
-         "good good", "a great and good story", "fine work", "an awful film", "good acting"]
+TEXTS = [
+    "a great movie",
+    "a good film",
+    "great fun",
+    "a fine cast and a good plot",
+    "a bad movie",
+    "good good",
+    "a great and good story",
+    "fine work",
+    "an awful film",
+    "good acting",
+]
 
 
 def Keywords(name="keywords", weights=WEIGHTS):
@@ -124,9 +134,13 @@ def test_a_bad_cache_file_is_reported_by_name_redone_and_replaced(counting, tmp_
     (path,) = cache_files(tmp_path)
     text = path.read_text()
     stored = json.loads(text)
-    damaged = {"empty": "", "truncated": text[: len(text) // 2], "not json": "\x00\x01",
-               "no key": json.dumps({"example": stored["example"]}),
-               "other key": json.dumps({**stored, "key": {**stored["key"], "budget": 999}})}[damage]
+    damaged = {
+        "empty": "",
+        "truncated": text[: len(text) // 2],
+        "not json": "\x00\x01",
+        "no key": json.dumps({"example": stored["example"]}),
+        "other key": json.dumps({**stored, "key": {**stored["key"], "budget": 999}}),
+    }[damage]
     path.write_text(damaged)
     counting.clear()
     with pytest.warns(AttackCacheWarning, match=str(path)):
@@ -162,16 +176,19 @@ def test_an_example_gets_the_same_result_in_any_sample_and_position():
     texts = ["a great movie", "a good film", "great fun"]
     forward = run_attack(Keywords(), data(texts), config, indices=[0, 1, 2]).examples
     moved = run_attack(Keywords(), data(["filler"] + texts[::-1]), config, indices=[3, 2, 1]).examples
+
     def strip(example):
         return dataclasses.replace(example, index=0)
 
     assert [strip(e) for e in forward] == [strip(e) for e in moved]
     other_seed = run_attack(Keywords(), data(texts), dataclasses.replace(config, seed=8), indices=[0, 1, 2])
-    assert [e.queries for e in other_seed.examples] != [e.queries for e in forward] or \
-        [e.perturbed_text for e in other_seed.examples] != [e.perturbed_text for e in forward]
+    assert [e.queries for e in other_seed.examples] != [e.queries for e in forward] or [
+        e.perturbed_text for e in other_seed.examples
+    ] != [e.perturbed_text for e in forward]
 
 
 # -- blocks for sequential stopping ------------------------------------------------------------------
+
 
 def test_sample_order_is_seeded_and_every_sample_is_a_prefix_of_a_larger_one():
     dataset = data()
@@ -187,8 +204,13 @@ def test_sample_order_is_seeded_and_every_sample_is_a_prefix_of_a_larger_one():
 
 
 def comparable(comparison):
-    return (comparison.teacher.examples, comparison.student.examples, comparison.teacher.config,
-            comparison.transfer_rate, comparison.adversarial_label_loyalty)
+    return (
+        comparison.teacher.examples,
+        comparison.student.examples,
+        comparison.teacher.config,
+        comparison.transfer_rate,
+        comparison.adversarial_label_loyalty,
+    )
 
 
 def test_blocks_add_up_to_the_one_shot_comparison_of_the_same_size(tmp_path):

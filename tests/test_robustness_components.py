@@ -41,8 +41,19 @@ def data(texts, labels, pairs=None):
 
 # -- transformations ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("a, b, distance", [("", "", 0), ("", "abc", 3), ("film", "film", 0), ("film", "flim", 2),
-                                            ("film", "fil", 1), ("film", "fxlm", 1), ("movie", "mvoei", 3)])
+
+@pytest.mark.parametrize(
+    "a, b, distance",
+    [
+        ("", "", 0),
+        ("", "abc", 3),
+        ("film", "film", 0),
+        ("film", "flim", 2),
+        ("film", "fil", 1),
+        ("film", "fxlm", 1),
+        ("movie", "mvoei", 3),
+    ],
+)
 def test_levenshtein(a, b, distance):
     assert levenshtein(a, b) == levenshtein(b, a) == distance
 
@@ -50,10 +61,12 @@ def test_levenshtein(a, b, distance):
 def test_character_edits_cover_all_four_kinds():
     word = "film"
     edits = character_edits(word, random.Random(1), substitutions=3, insertions=3)
-    kinds = {"swap": [e for e in edits if sorted(e) == sorted(word) and e != word],
-             "delete": [e for e in edits if len(e) == 3],
-             "insert": [e for e in edits if len(e) == 5],
-             "substitute": [e for e in edits if len(e) == 4 and sorted(e) != sorted(word)]}
+    kinds = {
+        "swap": [e for e in edits if sorted(e) == sorted(word) and e != word],
+        "delete": [e for e in edits if len(e) == 3],
+        "insert": [e for e in edits if len(e) == 5],
+        "substitute": [e for e in edits if len(e) == 4 and sorted(e) != sorted(word)],
+    }
     assert all(kinds.values()), kinds
     assert set(kinds["delete"]) == {"ilm", "flm", "fim", "fil"}
     assert all(levenshtein(word, e) == 1 for e in kinds["insert"] + kinds["substitute"])
@@ -69,6 +82,7 @@ def test_embedding_and_synonym_swaps_keep_the_capitalisation():
 
 
 # -- constraints -------------------------------------------------------------------------------
+
 
 def test_stop_words_are_never_attackable():
     words = Words.split("The film is not good at all")
@@ -118,12 +132,17 @@ def test_sentence_similarity_scores_the_window_and_skips_short_texts():
 
 # -- search ------------------------------------------------------------------------------------
 
+
 def greedy_with(table, similarity=None):
     def candidates(original, index, current, rng):
         return [current.replace(index, w) for w in table.get(original.words[index].lower(), [])]
 
-    return recipes.Recipe("table", recipes._content_words, candidates,
-                          lambda *args, **kwargs: search.greedy_by_deletion(*args, similarity=similarity, **kwargs))
+    return recipes.Recipe(
+        "table",
+        recipes._content_words,
+        candidates,
+        lambda *args, **kwargs: search.greedy_by_deletion(*args, similarity=similarity, **kwargs),
+    )
 
 
 def test_greedy_keeps_the_most_similar_label_flip_and_never_a_rejected_one():
@@ -133,16 +152,21 @@ def test_greedy_keeps_the_most_similar_label_flip_and_never_a_rejected_one():
     table = {"great": ["bad", "apple", "grim", "gross", "fine"]}
     encoder = LetterEncoder()
     similarity = SentenceSimilarity(encoder, threshold=0.75, window_size=3)
-    result = run_attack(Keywords(weights), data(["a great movie"], [1]), AttackConfig("charswap", examples=1),
-                        recipe=greedy_with(table, similarity))
+    result = run_attack(
+        Keywords(weights),
+        data(["a great movie"], [1]),
+        AttackConfig("charswap", examples=1),
+        recipe=greedy_with(table, similarity),
+    )
     (example,) = result.examples
     # not "bad" (rejected) nor "apple" (lowest gold probability but less similar); of the two most
     # similar, "grim" lowers the gold probability more
     assert (example.status, example.perturbed_text) == ("succeeded", "a grim movie")
     # the check runs before the query: "bad" and "fine" were encoded but never sent to the model
     assert example.queries == 1 + 2 + 3  # original, two deletions, the three passing candidates
-    assert sorted(encoder.encoded) == sorted(["a great movie", "a bad movie", "a apple movie", "a grim movie",
-                                              "a gross movie", "a fine movie"])
+    assert sorted(encoder.encoded) == sorted(
+        ["a great movie", "a bad movie", "a apple movie", "a grim movie", "a gross movie", "a fine movie"]
+    )
 
 
 def test_greedy_keeps_the_best_passing_step_when_nothing_flips_yet():
@@ -150,8 +174,12 @@ def test_greedy_keeps_the_best_passing_step_when_nothing_flips_yet():
     table = {"great": ["nice", "good"], "film": ["dull", "flop"]}
     similarity = SentenceSimilarity(LetterEncoder(), threshold=0.95, window_size=2)
     weights = {**WEIGHTS, "great": 4.0, "good": 2.0, "nice": 0.5, "film": 0.0, "dull": -2.5, "flop": -2.5}
-    result = run_attack(Keywords(weights), data(["great film"], [1]), AttackConfig("charswap", examples=1),
-                        recipe=greedy_with(table, similarity))
+    result = run_attack(
+        Keywords(weights),
+        data(["great film"], [1]),
+        AttackConfig("charswap", examples=1),
+        recipe=greedy_with(table, similarity),
+    )
     # great film (4) → good film (2; "nice film" fails the check) → good flop (-0.5; "good dull" fails)
     assert result.examples[0].perturbed_text == "good flop"
 
@@ -166,8 +194,14 @@ def test_queries_are_counted_per_example_and_never_exceed_the_budget():
 
     texts = ["a great good fine movie", "a good film indeed", "a bad movie", "great great great great"]
     # one example at a time (in_flight=1), so the texts sent between two progress calls are one example's
-    result = run_attack(model, data(texts, [1, 1, 1, 1]), AttackConfig("charswap", examples=4, budget=6),
-                        indices=[0, 1, 2, 3], progress=progress, in_flight=1)
+    result = run_attack(
+        model,
+        data(texts, [1, 1, 1, 1]),
+        AttackConfig("charswap", examples=4, budget=6),
+        indices=[0, 1, 2, 3],
+        progress=progress,
+        in_flight=1,
+    )
     per_example = np.diff([0] + sizes).tolist()
     assert [e.queries for e in result.examples] == per_example
     assert all(q <= 6 for q in per_example)
@@ -183,13 +217,17 @@ def test_pairs_reach_the_model_in_order_and_only_the_second_text_changes():
     pairs = data(["the premise"], [1], pairs=["a great movie"])
     result = run_attack(model, pairs, AttackConfig("charswap", examples=1), recipe=greedy_with({"great": ["bad"]}))
     (example,) = result.examples
-    assert (example.text_pair, example.original_text, example.perturbed_text) == \
-        ("the premise", "a great movie", "a bad movie")
+    assert (example.text_pair, example.original_text, example.perturbed_text) == (
+        "the premise",
+        "a great movie",
+        "a bad movie",
+    )
     assert all(texts == ["the premise"] * len(texts) for texts in model.calls)
     assert "a bad movie" in {t for second in model.pairs for t in second}
 
 
 # -- results -----------------------------------------------------------------------------------
+
 
 def test_rows_are_json_and_round_trip():
     texts = data(["a great movie", "a bad movie"], [1, 1])
@@ -224,12 +262,15 @@ def test_attacked_model_aligns_labels_by_name():
     assert np.allclose(straight.probabilities(["a great movie"]), flipped.probabilities(["a great movie"]))
 
 
-@pytest.mark.parametrize("text, words", [
-    ("a well-made , funny film .", ("a", "well-made", "funny", "film")),
-    ("stevens' vibrant 'creative' instincts", ("stevens", "vibrant", "creative", "instincts")),
-    ("it's [nelson's] x_y _z 8 1/2 café", ("it's", "nelson's", "x_y", "z", "8", "1", "2", "café")),
-    ("ballistic : ecks vs . sever -- done", ("ballistic", "ecks", "vs", "sever", "done")),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a well-made , funny film .", ("a", "well-made", "funny", "film")),
+        ("stevens' vibrant 'creative' instincts", ("stevens", "vibrant", "creative", "instincts")),
+        ("it's [nelson's] x_y _z 8 1/2 café", ("it's", "nelson's", "x_y", "z", "8", "1", "2", "café")),
+        ("ballistic : ecks vs . sever -- done", ("ballistic", "ecks", "vs", "sever", "done")),
+    ],
+)
 def test_words_are_split_as_textattack_splits_them_and_the_text_round_trips(text, words):
     # TextAttack's words_from_text: letters/digits with ' - _ * @ inside a word, never at its ends
     split = Words.split(text)

@@ -64,11 +64,18 @@ def test_character_edits_stay_within_two_edits_and_are_seeded():
     assert all(1 <= levenshtein("movie", edit) <= 2 for edit in edits)
 
 
-@pytest.mark.parametrize("make_recipe", [
-    lambda: recipes.pwws(synonyms=table),
-    lambda: recipes.Recipe("greedy-synonyms", recipes._content_words,
-                           lambda original, i, current, rng: [current.replace(i, w) for w in table(original.words[i])]),
-], ids=["pwws", "greedy"])
+@pytest.mark.parametrize(
+    "make_recipe",
+    [
+        lambda: recipes.pwws(synonyms=table),
+        lambda: recipes.Recipe(
+            "greedy-synonyms",
+            recipes._content_words,
+            lambda original, i, current, rng: [current.replace(i, w) for w in table(original.words[i])],
+        ),
+    ],
+    ids=["pwws", "greedy"],
+)
 def test_search_finds_the_known_adversarial_example(make_recipe):
     # "great" (+3) is the only word that matters; of its synonyms only "dull" (-1) flips the label
     data = dataset(["a great movie"], [1])
@@ -114,6 +121,7 @@ def test_outputs_are_cached_per_text_across_the_run():
 
 def scripted(requests, received):
     """A search that asks for ``requests`` in turn and records how many rows each got."""
+
     def searching():
         try:
             for texts in requests:
@@ -123,13 +131,15 @@ def scripted(requests, received):
             received.append("exhausted")
             return "stopped"
         return "done"
+
     return searching()
 
 
 def test_the_budget_cuts_a_request_to_a_prefix_then_ends_the_search():
     model, received = KeywordModel(), []
-    job = Job(key=0, pair=None, search=scripted([["a", "b", "a"], ["b", "c"], ["d", "e", "b"], ["f"]], received),
-              budget=4)
+    job = Job(
+        key=0, pair=None, search=scripted([["a", "b", "a"], ["b", "c"], ["d", "e", "b"], ["f"]], received), budget=4
+    )
     run_lockstep(AttackedModel(model, ("negative", "positive")), [job])
     # a, b (the repeat is free); c (b was asked); d only: the budget allows 4 distinct texts; then
     # the next request with a new text raises BudgetExhausted in the search
@@ -139,8 +149,10 @@ def test_the_budget_cuts_a_request_to_a_prefix_then_ends_the_search():
 
 def test_lockstep_carries_many_examples_queries_in_one_model_call():
     model, received = KeywordModel(), [[], [], []]
-    jobs = [Job(key=i, pair=None, search=scripted([[f"x{i}"], [f"y{i}", "shared"]], received[i]), budget=None)
-            for i in range(3)]
+    jobs = [
+        Job(key=i, pair=None, search=scripted([[f"x{i}"], [f"y{i}", "shared"]], received[i]), budget=None)
+        for i in range(3)
+    ]
     run_lockstep(AttackedModel(model, ("negative", "positive")), jobs, in_flight=2)
     # round 1: x0, x1 together; round 2: y0, y1 and "shared" once (x2 waits for a free slot)
     assert [sorted(call) for call in model.calls] == [["x0", "x1"], ["shared", "y0", "y1"], ["x2"], ["y2"]]
@@ -160,8 +172,9 @@ def test_results_are_cached_on_disk(tmp_path):
 
 def test_text_pairs_change_only_the_second_text():
     data = dataset(["great premise"] * 2, [1, 1], pairs=["a great movie", "good acting"])
-    result = run_attack(KeywordModel(), data, AttackConfig("charswap", examples=2, budget=100),
-                        recipe=recipes.pwws(synonyms=table))
+    result = run_attack(
+        KeywordModel(), data, AttackConfig("charswap", examples=2, budget=100), recipe=recipes.pwws(synonyms=table)
+    )
     for example in result.examples:
         assert example.text_pair == "great premise"
     by_index = {example.index: example for example in result.examples}
@@ -170,23 +183,39 @@ def test_text_pairs_change_only_the_second_text():
 
 def test_compare_robustness_transfer_and_adversarial_loyalty():
     data = dataset(["a great movie", "a good film"], [1, 1])
-    twin = compare_robustness(KeywordModel("teacher"), KeywordModel("student"), data, AttackConfig("charswap", examples=2),
-                              recipe=recipes.pwws(synonyms=table))
+    twin = compare_robustness(
+        KeywordModel("teacher"),
+        KeywordModel("student"),
+        data,
+        AttackConfig("charswap", examples=2),
+        recipe=recipes.pwws(synonyms=table),
+    )
     # "a good film" has no flipping synonym ("fine" stays positive): one success per model, same text
     assert twin.teacher.attack_success_rate == twin.student.attack_success_rate == 0.5
     assert twin.transfer_rate == 1.0 and twin.adversarial_label_loyalty == 1.0
     # a student that ignores "dull" is not fooled by the teacher's adversarial text and disagrees on it
-    tough = compare_robustness(KeywordModel("teacher"), KeywordModel("student", {**WEIGHTS, "dull": 0.5}), data,
-                               AttackConfig("charswap", examples=2), recipe=recipes.pwws(synonyms=table))
+    tough = compare_robustness(
+        KeywordModel("teacher"),
+        KeywordModel("student", {**WEIGHTS, "dull": 0.5}),
+        data,
+        AttackConfig("charswap", examples=2),
+        recipe=recipes.pwws(synonyms=table),
+    )
     assert tough.transfer_rate == 0.0 and tough.adversarial_label_loyalty == 0.0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(recipe="deepfool"), r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\); "
-                              r"pwws \(keys: none\); textattack \(keys: name\); textfooler \(keys: candidates_per_word"),
-    (dict(budget=0), "budget must be a whole number of queries >= 1"),
-    (dict(examples=0), "examples must be a whole number >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(recipe="deepfool"),
+            r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\); "
+            r"pwws \(keys: none\); textattack \(keys: name\); textfooler \(keys: candidates_per_word",
+        ),
+        (dict(budget=0), "budget must be a whole number of queries >= 1"),
+        (dict(examples=0), "examples must be a whole number >= 1"),
+    ],
+)
 def test_bad_configs_name_the_fix(kwargs, message):
     with pytest.raises(LoyaltyError, match=message):
         AttackConfig(**kwargs)
@@ -208,6 +237,7 @@ def test_textattack_recipe_without_textattack_names_the_extra():
     pytest.importorskip("transformers")
     try:
         import textattack  # noqa: F401
+
         pytest.skip("TextAttack is installed here")
     except ImportError:
         pass
@@ -234,8 +264,9 @@ def test_constraints_in_isolation():
             return np.array([[1.0, 0.0] if t.split()[-1][0] == "m" else [0.0, 1.0] for t in texts])
 
     original = Words.split(" ".join(["word"] * 14 + ["movie"]))
-    keep = SentenceSimilarity(Encoder(), threshold=0.9).keep(original, [original.replace(14, "mood"),
-                                                                        original.replace(14, "film")], 14)
+    keep = SentenceSimilarity(Encoder(), threshold=0.9).keep(
+        original, [original.replace(14, "mood"), original.replace(14, "film")], 14
+    )
     assert keep.tolist() == [True, False]
     short = Words.split("a movie")
     assert SentenceSimilarity(Encoder()).keep(short, [short.replace(1, "film")], 1).tolist() == [True]
@@ -259,8 +290,12 @@ def test_pwws_with_wordnet_when_installed(tmp_path):
         pytest.skip("WordNet is not installed (apt-get install wordnet-base wordnet-sense-index)")
     reader = resources.wordnet(str(tmp_path))
     assert "movie" in resources.wordnet_synonyms(reader, "film")
-    result = run_attack(KeywordModel(), dataset(["a great movie"], [1]), AttackConfig("pwws", examples=1, budget=300),
-                        cache_dir=tmp_path)
+    result = run_attack(
+        KeywordModel(),
+        dataset(["a great movie"], [1]),
+        AttackConfig("pwws", examples=1, budget=300),
+        cache_dir=tmp_path,
+    )
     # any WordNet synonym of "great" is unknown to the keyword model: score 0, a tie, no longer positive
     (example,) = result.examples
     assert example.status == "succeeded" and "great" not in example.perturbed_text
@@ -274,8 +309,9 @@ def test_an_example_attacked_alone_or_in_a_run_gets_the_same_result():
     config = AttackConfig("charswap", examples=3, budget=200, seed=4)
     together = run_attack(KeywordModel(), data, config, indices=[0, 1, 2], recipe=recipes.charswap())
     reversed_run = run_attack(KeywordModel(), data, config, indices=[2, 1, 0], recipe=recipes.charswap())
-    alone = [run_attack(KeywordModel(), data, config, indices=[i], recipe=recipes.charswap()).examples[0]
-             for i in range(3)]
+    alone = [
+        run_attack(KeywordModel(), data, config, indices=[i], recipe=recipes.charswap()).examples[0] for i in range(3)
+    ]
     assert together.examples == tuple(alone)
     assert tuple(sorted(reversed_run.examples, key=lambda e: e.index)) == tuple(alone)
     assert len({e.queries for e in alone}) > 1 or alone[0].queries > 1  # real searches, not skipped examples

@@ -21,12 +21,28 @@ from loyalty_tests.robustness.constraints import SentenceSimilarity
 from loyalty_tests.robustness.words import Words
 
 LABELS = ("negative", "positive")
-WEIGHTS = {"great": 3.0, "good": 2.0, "fine": 1.0, "nice": 1.0, "moving": 1.5, "dull": -1.0, "bad": -2.0,
-           "awful": -3.0, "boring": -2.0, "poor": -1.0}
-TEXTS = ["a great movie", "a good film with a great cast", "the film is great", "a bad movie",
-         "the story is good and the acting is great but the ending drags on a little too long for me",
-         "a fine and moving story about a family that finds its way home after a long and difficult winter",
-         "good good good", "not a great film but a fine one"]
+WEIGHTS = {
+    "great": 3.0,
+    "good": 2.0,
+    "fine": 1.0,
+    "nice": 1.0,
+    "moving": 1.5,
+    "dull": -1.0,
+    "bad": -2.0,
+    "awful": -3.0,
+    "boring": -2.0,
+    "poor": -1.0,
+}
+TEXTS = [
+    "a great movie",
+    "a good film with a great cast",
+    "the film is great",
+    "a bad movie",
+    "the story is good and the acting is great but the ending drags on a little too long for me",
+    "a fine and moving story about a family that finds its way home after a long and difficult winter",
+    "good good good",
+    "not a great film but a fine one",
+]
 
 
 def Keywords(weights=WEIGHTS):
@@ -55,8 +71,9 @@ def test_every_recipe_gives_the_same_outcomes_alone_and_in_a_group(name, tmp_pat
     indices = list(range(len(TEXTS)))
     grouped_model = Keywords()
     grouped = run_attack(grouped_model, data(), config, indices=indices, recipe=recipe, in_flight=8)
-    alone = [run_attack(Keywords(), data(), config, indices=[i], recipe=recipe, in_flight=1).examples[0]
-             for i in indices]
+    alone = [
+        run_attack(Keywords(), data(), config, indices=[i], recipe=recipe, in_flight=1).examples[0] for i in indices
+    ]
     reordered = run_attack(Keywords(), data(), config, indices=indices[::-1], recipe=recipe, in_flight=3)
     assert grouped.examples == tuple(alone)
     assert reordered.examples == tuple(alone[::-1])
@@ -75,8 +92,9 @@ def table_recipe(table, similarity=None, compare_against_original=False):
         return [current.replace(index, w) for w in table.get(original.words[index].lower(), [])]
 
     def searching(*args, **kwargs):
-        return search.greedy_by_deletion(*args, similarity=similarity,
-                                         compare_against_original=compare_against_original, **kwargs)
+        return search.greedy_by_deletion(
+            *args, similarity=similarity, compare_against_original=compare_against_original, **kwargs
+        )
 
     return recipes.Recipe("table", recipes._content_words, candidates, searching)
 
@@ -87,8 +105,9 @@ def test_a_request_cut_by_the_budget_is_still_used(budget, status, queries):
     # order: awful, bad, dull, fine. Budget 4 leaves room for "a awful movie" alone, which flips
     # the label: a success, as in TextAttack; budget 3 is spent on ranking the words.
     recipe = table_recipe({"great": ["fine", "dull", "bad", "awful"]})
-    result = run_attack(Keywords(), data(["a great movie"]), AttackConfig("charswap", examples=1, budget=budget),
-                        recipe=recipe)
+    result = run_attack(
+        Keywords(), data(["a great movie"]), AttackConfig("charswap", examples=1, budget=budget), recipe=recipe
+    )
     (example,) = result.examples
     assert (example.status, example.queries) == (status, queries)
     if status == "succeeded":  # without a similarity check, the lowest gold probability wins
@@ -108,8 +127,9 @@ class LetterEncoder:
         return np.array(vectors)
 
 
-@pytest.mark.parametrize("compare_against_original, outcome", [(False, ("succeeded", "nice dull")),
-                                                              (True, ("failed", None))])
+@pytest.mark.parametrize(
+    "compare_against_original, outcome", [(False, ("succeeded", "nice dull")), (True, ("failed", None))]
+)
 def test_the_window_is_compared_with_the_text_as_perturbed_so_far(compare_against_original, outcome):
     # great film → nice film (letters n,f vs g,f: 0.67 >= 0.6) → nice dull: against the current
     # "nice film" 0.67 passes; against the original "great film" (no letter shared) 0.5 fails

@@ -21,8 +21,10 @@ from loyalty_tests.robustness.constraints import levenshtein
 from loyalty_tests.robustness.summary import robustness_drop
 from loyalty_tests.robustness.words import Words
 
-LONG = ("the film is a great and moving story about a family that finds its way home "
-        "after a long and difficult winter")  # 21 words: longer than the 15-word similarity window
+LONG = (
+    "the film is a great and moving story about a family that finds its way home "
+    "after a long and difficult winter"
+)  # 21 words: longer than the 15-word similarity window
 TEXTS = POSITIVE + NEGATIVE + [LONG]
 LABELS = [1] * len(POSITIVE) + [0] * len(NEGATIVE) + [1]
 
@@ -30,8 +32,9 @@ LABELS = [1] * len(POSITIVE) + [0] * len(NEGATIVE) + [1]
 @pytest.fixture(scope="module")
 def classifiers(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tokenizer")
-    return [HFClassifier(sensitive_bert(seed), tiny_tokenizer(folder), f"tiny-{seed}", batch_size=64)
-            for seed in (0, 2)]
+    return [
+        HFClassifier(sensitive_bert(seed), tiny_tokenizer(folder), f"tiny-{seed}", batch_size=64) for seed in (0, 2)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -142,5 +145,6 @@ def test_compare_robustness_replays_the_teachers_adversarial_texts(classifiers):
     assert len(fooled) >= 3  # a transfer rate over examples the student got right before the attack
     assert comparison.transfer_rate == pytest.approx(np.mean(fooled))
     assert comparison.adversarial_label_loyalty == pytest.approx(np.mean(student_labels == teacher_labels))
-    assert robustness_drop(comparison).value == pytest.approx(comparison.teacher.accuracy_under_attack
-                                                             - comparison.student.accuracy_under_attack)
+    assert robustness_drop(comparison).value == pytest.approx(
+        comparison.teacher.accuracy_under_attack - comparison.student.accuracy_under_attack
+    )

@@ -39,38 +39,51 @@ class Keywords:
         return np.stack([1.0 - positive, positive], axis=1)
 
 
-@pytest.mark.parametrize("text, config", [
-    ("textfooler", TextFoolerConfig()),
-    ("textfooler:min_cosine=0.6", TextFoolerConfig(min_cosine=0.6)),
-    ("textfooler:min_cosine=0.6,window_size=9", TextFoolerConfig(min_cosine=0.6, window_size=9)),
-    ("charswap:max_edit_distance=10", CharSwapConfig(max_edit_distance=10)),
-    ("charswap:10", CharSwapConfig(10)),  # a bare first value fills the first field
-    (" pwws ", PwwsConfig()),
-    ("textattack:textfooler", TextAttackConfig("textfooler")),
-    ("textattack:name=deepwordbug", TextAttackConfig("deepwordbug")),
-])
+@pytest.mark.parametrize(
+    "text, config",
+    [
+        ("textfooler", TextFoolerConfig()),
+        ("textfooler:min_cosine=0.6", TextFoolerConfig(min_cosine=0.6)),
+        ("textfooler:min_cosine=0.6,window_size=9", TextFoolerConfig(min_cosine=0.6, window_size=9)),
+        ("charswap:max_edit_distance=10", CharSwapConfig(max_edit_distance=10)),
+        ("charswap:10", CharSwapConfig(10)),  # a bare first value fills the first field
+        (" pwws ", PwwsConfig()),
+        ("textattack:textfooler", TextAttackConfig("textfooler")),
+        ("textattack:name=deepwordbug", TextAttackConfig("deepwordbug")),
+    ],
+)
 def test_recipe_strings_parse_into_configs(text, config):
     assert parse_attack_recipe(text) == config
     assert AttackConfig(text).recipe == text  # the string the user typed, as reports show it
     assert AttackConfig(text).recipe_config == config
 
 
-@pytest.mark.parametrize("text, message", [
-    ("textfoolr", r"unknown attack recipe 'textfoolr' \(did you mean textfooler\?\); known recipes: charswap"),
-    ("pwss", r"did you mean pwws\?"),
-    ("deepfool", r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\)"),
-    ("charswap:max_edit=3", r"unknown option 'max_edit' in attack recipe .* \(did you mean max_edit_distance\?\); valid keys: max_edit_distance"),
-    ("textfooler:foo=1", r"unknown option 'foo' in attack recipe 'textfooler:foo=1'; valid keys: candidates_per_word, min_cosine"),
-    ("textfooler:min_cosine=abc", r"bad value 'abc' for textfooler:min_cosine .* expects a finite number"),
-    ("charswap:max_edit_distance=2.5", r"expects a whole number"),
-    ("charswap:0", r"max_edit_distance must be >= 1, got 0"),
-    ("charswap:", r"has nothing after ':'"),
-    ("charswap:3,4", r"option '4' in attack recipe 'charswap:3,4' needs a key"),
-    ("charswap:3,max_edit_distance=4", r"option 'max_edit_distance' is given twice"),
-    ("pwws:3", r"none \(this recipe takes no options\)"),
-    ("textattack", r"textattack needs a value for name in attack recipe 'textattack'; write textattack:name="),
-    ("", r"unknown attack recipe ''"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("textfoolr", r"unknown attack recipe 'textfoolr' \(did you mean textfooler\?\); known recipes: charswap"),
+        ("pwss", r"did you mean pwws\?"),
+        ("deepfool", r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\)"),
+        (
+            "charswap:max_edit=3",
+            r"unknown option 'max_edit' in attack recipe .* \(did you mean max_edit_distance\?\); "
+            r"valid keys: max_edit_distance",
+        ),
+        (
+            "textfooler:foo=1",
+            r"unknown option 'foo' in attack recipe 'textfooler:foo=1'; valid keys: candidates_per_word, min_cosine",
+        ),
+        ("textfooler:min_cosine=abc", r"bad value 'abc' for textfooler:min_cosine .* expects a finite number"),
+        ("charswap:max_edit_distance=2.5", r"expects a whole number"),
+        ("charswap:0", r"max_edit_distance must be >= 1, got 0"),
+        ("charswap:", r"has nothing after ':'"),
+        ("charswap:3,4", r"option '4' in attack recipe 'charswap:3,4' needs a key"),
+        ("charswap:3,max_edit_distance=4", r"option 'max_edit_distance' is given twice"),
+        ("pwws:3", r"none \(this recipe takes no options\)"),
+        ("textattack", r"textattack needs a value for name in attack recipe 'textattack'; write textattack:name="),
+        ("", r"unknown attack recipe ''"),
+    ],
+)
 def test_bad_recipe_strings_are_errors_that_list_what_is_valid(text, message):
     with pytest.raises(LoyaltyError, match=message):
         AttackConfig(text)  # validated eagerly, before any model work
@@ -78,8 +91,9 @@ def test_bad_recipe_strings_are_errors_that_list_what_is_valid(text, message):
 
 def test_known_recipes_come_from_the_registry():
     assert known_recipes() == ("charswap", "pwws", "textattack:<name>", "textfooler")
-    assert set(attack_registry.registered_recipes()["textfooler"]) == {f.name for f in
-                                                                      dataclasses.fields(TextFoolerConfig)}
+    assert set(attack_registry.registered_recipes()["textfooler"]) == {
+        f.name for f in dataclasses.fields(TextFoolerConfig)
+    }
 
 
 def test_recipe_key_holds_every_setting():

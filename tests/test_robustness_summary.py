@@ -7,26 +7,34 @@ from types import SimpleNamespace
 
 import pytest
 
-from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.errors import LoyaltyError
+from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.robustness import summary as robust
 from loyalty_tests.stats.exact import gate_paired_interval
 
 
 def example(index, status, original="a good film", perturbed=None):
-    return SimpleNamespace(index=index, status=status, original_text=original,
-                           perturbed_text=perturbed or (original.replace("good", "g0od") if status == "succeeded" else None),
-                           text_pair=None, original_probs=(0.2, 0.8),
-                           perturbed_probs=(0.7, 0.3) if status == "succeeded" else None, queries=7)
+    return SimpleNamespace(
+        index=index,
+        status=status,
+        original_text=original,
+        perturbed_text=perturbed or (original.replace("good", "g0od") if status == "succeeded" else None),
+        text_pair=None,
+        original_probs=(0.2, 0.8),
+        perturbed_probs=(0.7, 0.3) if status == "succeeded" else None,
+        queries=7,
+    )
 
 
 def comparison(teacher_statuses, student_statuses):
     config = SimpleNamespace(recipe="charswap", examples=len(teacher_statuses), budget=50, seed=0)
-    teacher = SimpleNamespace(examples=[example(i, s) for i, s in enumerate(teacher_statuses)], config=config,
-                              model_name="teacher")
-    student = SimpleNamespace(examples=[example(i, s) for i, s in enumerate(student_statuses)], config=config,
-                              model_name="student")
+    teacher = SimpleNamespace(
+        examples=[example(i, s) for i, s in enumerate(teacher_statuses)], config=config, model_name="teacher"
+    )
+    student = SimpleNamespace(
+        examples=[example(i, s) for i, s in enumerate(student_statuses)], config=config, model_name="student"
+    )
     return SimpleNamespace(teacher=teacher, student=student)
 
 
@@ -61,8 +69,16 @@ def test_mismatched_examples_are_an_error():
 
 
 def robustness_gate(drop, limit, rule=gate_checks.Rule()):
-    return gate_checks.gate_metric("robustness", drop, limit, "default", "at_most", rule, name="robustness_drop",
-                                   detail=" (accuracy under textfooler attack: teacher 0.500, student 0.400)")
+    return gate_checks.gate_metric(
+        "robustness",
+        drop,
+        limit,
+        "default",
+        "at_most",
+        rule,
+        name="robustness_drop",
+        detail=" (accuracy under textfooler attack: teacher 0.500, student 0.400)",
+    )
 
 
 @pytest.mark.parametrize("value, limit, passed", [(0.1, 0.1, True), (0.11, 0.1, False), (-0.2, 0.0, True)])

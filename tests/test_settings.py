@@ -26,14 +26,36 @@ def settings(*args: str, ini: dict | None = None) -> LoyaltySettings:
 
 def test_defaults():
     s = settings()
-    assert (s.teacher, s.students, s.data, s.seed, s.batch_size, s.engine) == (None, (), "rotten_tomatoes", 0, 32, "local")
+    assert (s.teacher, s.students, s.data, s.seed, s.batch_size, s.engine) == (
+        None,
+        (),
+        "rotten_tomatoes",
+        0,
+        32,
+        "local",
+    )
     assert s.use_cache and not s.attacking and s.attack_block == 25
     assert s.thresholds()["min_label_loyalty"].value == 0.90 and s.thresholds()["min_label_loyalty"].source == "default"
 
 
 def test_short_and_long_forms_and_repeated_students():
-    s = settings("--teacher", "demo", "--student", "int8", "--loyalty-student", "prune:0.5", "--student", "int8",
-                 "--attack", "charswap", "--attack-block", "10", "--loyalty-no-cache", "--loyalty-cache-dir", "~/c")
+    s = settings(
+        "--teacher",
+        "demo",
+        "--student",
+        "int8",
+        "--loyalty-student",
+        "prune:0.5",
+        "--student",
+        "int8",
+        "--attack",
+        "charswap",
+        "--attack-block",
+        "10",
+        "--loyalty-no-cache",
+        "--loyalty-cache-dir",
+        "~/c",
+    )
     assert s.teacher == "demo" and s.students == ("int8", "prune:0.5")  # a repeated spec runs once
     assert s.attack == "charswap" and s.attacking and s.attack_block == 10
     assert not s.use_cache and s.cache_dir == Path("~/c").expanduser()
@@ -54,24 +76,30 @@ def test_settings_are_frozen():
         settings().seed = 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--loyalty-batch-size", "-1"), "must be a whole number >= 1, got '-1'"),
-    (("--loyalty-device", "gpu"), "must be cpu, cuda, cuda:N or mps, got 'gpu'"),
-    (("--loyalty-engine", "spark"), "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--loyalty-batch-size", "-1"), "must be a whole number >= 1, got '-1'"),
+        (("--loyalty-device", "gpu"), "must be cpu, cuda, cuda:N or mps, got 'gpu'"),
+        (("--loyalty-engine", "spark"), "invalid choice"),
+    ],
+)
 def test_bad_values_stop_the_parser(args, message):
     with pytest.raises(pytest.UsageError) as error:
         parse(*args)
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize("args, ini, message", [
-    (("--loyalty-min-label-loyalty", "1.5"), {}, "must lie in [0, 1], got '1.5'"),
-    ((), {"loyalty_engine": "spark"}, "ini loyalty_engine must be local or ray, got 'spark'"),
-    (("--loyalty-ray-address", "auto"), {}, "--loyalty-ray-address needs --loyalty-engine ray"),
-    (("--loyalty-latency-rounds", "10", "--loyalty-latency-max-rounds", "5"), {}, "must be at least"),
-    (("--loyalty-latency-rounds", "2", "--loyalty-latency-max-rounds", "2"), {}, "too few for the latency gate"),
-])
+@pytest.mark.parametrize(
+    "args, ini, message",
+    [
+        (("--loyalty-min-label-loyalty", "1.5"), {}, "must lie in [0, 1], got '1.5'"),
+        ((), {"loyalty_engine": "spark"}, "ini loyalty_engine must be local or ray, got 'spark'"),
+        (("--loyalty-ray-address", "auto"), {}, "--loyalty-ray-address needs --loyalty-engine ray"),
+        (("--loyalty-latency-rounds", "10", "--loyalty-latency-max-rounds", "5"), {}, "must be at least"),
+        (("--loyalty-latency-rounds", "2", "--loyalty-latency-max-rounds", "2"), {}, "too few for the latency gate"),
+    ],
+)
 def test_check_refuses_what_no_model_is_needed_for(args, ini, message):
     with pytest.raises(LoyaltyError, match=None) as error:
         settings(*args, ini=ini).check()

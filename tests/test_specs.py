@@ -9,7 +9,8 @@ from tiny import tiny_bert, tiny_tokenizer
 
 from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.models.classifiers import CallableClassifier, HFClassifier, OnnxClassifier
-from loyalty_tests.models.specs import ModelOptions, as_classifier, check_spec, load_model
+from loyalty_tests.models.spec_forms import check_spec
+from loyalty_tests.models.specs import ModelOptions, as_classifier, load_model
 
 TEXTS = ["a good movie", "bad", "the film is not very good at all, really", "great", "awful film", "x"]
 
@@ -30,9 +31,15 @@ def test_onnx_spec(tiny_dir, tmp_path):
     # Positional inputs must follow forward()'s order (input_ids, attention_mask, token_type_ids),
     # not the tokenizer's.
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in inputs]
-    torch.onnx.export(reference.model, tuple(inputs[n] for n in names), str(onnx_path), input_names=names,
-                      output_names=["logits"], dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
-                      dynamo=False)
+    torch.onnx.export(
+        reference.model,
+        tuple(inputs[n] for n in names),
+        str(onnx_path),
+        input_names=names,
+        output_names=["logits"],
+        dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+        dynamo=False,
+    )
     model = load_model(str(onnx_path))
     assert isinstance(model, OnnxClassifier)
     assert model.label_names == ("negative", "positive")
@@ -60,7 +67,9 @@ def make_sklearnish():
 
 
 def test_factory_spec(monkeypatch):
-    monkeypatch.setattr("sys.modules", {**__import__("sys").modules, "fake_factories": __import__("sys").modules[__name__]})
+    monkeypatch.setattr(
+        "sys.modules", {**__import__("sys").modules, "fake_factories": __import__("sys").modules[__name__]}
+    )
     model = load_model("fake_factories:make_sklearnish")
     assert isinstance(model, CallableClassifier)
     assert model.label_names == ("neg", "pos")
@@ -71,15 +80,18 @@ def test_factory_returning_model_and_tokenizer(tmp_path):
     assert isinstance(model, HFClassifier)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("./does-not-exist", "does not exist"),
-    ("missing/deeper/path", "does not exist"),
-    ("no such thing", "unknown model spec"),
-    ("", "empty model spec"),
-    ("./nothing.onnx", "does not exist"),
-    ("os.path:not_a_function", "no callable"),
-    ("not_a_module_xyz:factory", "cannot import"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("./does-not-exist", "does not exist"),
+        ("missing/deeper/path", "does not exist"),
+        ("no such thing", "unknown model spec"),
+        ("", "empty model spec"),
+        ("./nothing.onnx", "does not exist"),
+        ("os.path:not_a_function", "no callable"),
+        ("not_a_module_xyz:factory", "cannot import"),
+    ],
+)
 def test_bad_specs_name_the_input(spec, message):
     with pytest.raises(LoyaltyError, match=message):
         load_model(spec, options=ModelOptions())
@@ -134,7 +146,9 @@ def test_a_folder_without_a_trained_head_is_refused_not_gated_at_random(tmp_path
     folder = tmp_path / "base-only"
     tiny_bert().bert.save_pretrained(folder)  # the encoder alone: no classifier weights
     tiny_tokenizer(folder)
-    (folder / "config.json").write_text((folder / "config.json").read_text().replace('"BertModel"', '"BertForSequenceClassification"'))
+    (folder / "config.json").write_text(
+        (folder / "config.json").read_text().replace('"BertModel"', '"BertForSequenceClassification"')
+    )
     with pytest.raises(LoyaltyError, match=r"lacks trained weights for .*classifier.*initialise at random"):
         load_model(str(folder))
 

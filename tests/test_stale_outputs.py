@@ -53,7 +53,8 @@ def test_tokenizers_that_differ_only_in_lower_casing_have_different_fingerprints
     assert tokenizer_fingerprint(lower) == tokenizer_fingerprint(lower)
     lower(["call it with truncation"], truncation=True, max_length=5)  # a call changes no fingerprint
     assert tokenizer_fingerprint(lower) == tokenizer_fingerprint(
-        type(lower).from_pretrained(str(tmp_path / "a"), do_lower_case=True))
+        type(lower).from_pretrained(str(tmp_path / "a"), do_lower_case=True)
+    )
 
 
 def test_an_onnx_student_with_another_tokenizer_is_not_served_the_first_ones_predictions(tiny_hf, tmp_path):
@@ -87,7 +88,7 @@ def flip_a_bit_in_each_float(path, tensor_name: str) -> None:
     """Flip the lowest mantissa bit of every float32 of one tensor, in place in the safetensors file."""
     raw = bytearray(path.read_bytes())
     (header_size,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + header_size])
+    header = json.loads(raw[8 : 8 + header_size])
     entry = header[tensor_name]
     assert entry["dtype"] == "F32"
     start, end = (8 + header_size + offset for offset in entry["data_offsets"])

@@ -13,22 +13,29 @@ from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from loyalty_tests.stats import flips
-from loyalty_tests.stats import sample_size
-from loyalty_tests.stats import sequential
-from loyalty_tests.stats import speedup
-from loyalty_tests.stats import intervals as stats
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.stats.intervals import (bounded_mean_interval, decide, paired_difference_interval, three_way_outcome,
-                                 wilson_interval)
+from loyalty_tests.stats import flips, sample_size, sequential, speedup
+from loyalty_tests.stats import intervals as stats
+from loyalty_tests.stats.intervals import (
+    bounded_mean_interval,
+    decide,
+    paired_difference_interval,
+    three_way_outcome,
+    wilson_interval,
+)
 
 MODULES = [stats, sample_size, sequential, speedup, flips]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
 def test_every_public_function_has_a_docstring_example(module):
-    public = [name for name in dir(module) if not name.startswith("_") and inspect.isfunction(getattr(module, name))
-              and getattr(module, name).__module__ == module.__name__]
+    public = [
+        name
+        for name in dir(module)
+        if not name.startswith("_")
+        and inspect.isfunction(getattr(module, name))
+        and getattr(module, name).__module__ == module.__name__
+    ]
     assert public
     for name in public:
         assert ">>>" in (getattr(module, name).__doc__ or ""), f"{module.__name__}.{name} has no doctest"
@@ -128,33 +135,39 @@ def test_bounded_mean_is_wilson_at_the_sum():
     assert bounded_mean_interval([1.0] * 10) == wilson_interval(10, 10)  # not [1, 1]
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: wilson_interval(11, 10), "successes <= n"),
-    (lambda: wilson_interval(1.5, 10), "whole number"),
-    (lambda: wilson_interval(1, 0), "n >= 1"),
-    (lambda: wilson_interval(1, 10, confidence=95), "between 0 and 1"),
-    (lambda: paired_difference_interval(6, 5, 10), "b + c <= n"),
-    (lambda: paired_difference_interval(-1, 0, 10), "count >= 0"),
-    (lambda: bounded_mean_interval([0.5, 1.2]), "[0, 1]"),
-    (lambda: bounded_mean_interval([0.5, np.nan]), "[0, 1]"),
-    (lambda: bounded_mean_interval([]), "non-empty"),
-    (lambda: three_way_outcome(0.9, 0.8, 0.5, "at_least"), "low <= high"),
-    (lambda: three_way_outcome(0.1, 0.2, 0.5, "above"), "direction"),
-    (lambda: three_way_outcome(np.nan, 0.2, 0.5, "at_most"), "must be a number"),
-    (lambda: decide(0.5, 0.4, 0.6, 0.5, "at_least", rule="lower_bound"), "rule must be one of"),
-    (lambda: decide(0.5, 0.4, 0.6, 0.5, "at_least", "three-way", inconclusive="maybe"), "inconclusive must be"),
-    (lambda: decide(None, 0.4, 0.6, 0.5, "at_least"), "estimate must be a number"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: wilson_interval(11, 10), "successes <= n"),
+        (lambda: wilson_interval(1.5, 10), "whole number"),
+        (lambda: wilson_interval(1, 0), "n >= 1"),
+        (lambda: wilson_interval(1, 10, confidence=95), "between 0 and 1"),
+        (lambda: paired_difference_interval(6, 5, 10), "b + c <= n"),
+        (lambda: paired_difference_interval(-1, 0, 10), "count >= 0"),
+        (lambda: bounded_mean_interval([0.5, 1.2]), "[0, 1]"),
+        (lambda: bounded_mean_interval([0.5, np.nan]), "[0, 1]"),
+        (lambda: bounded_mean_interval([]), "non-empty"),
+        (lambda: three_way_outcome(0.9, 0.8, 0.5, "at_least"), "low <= high"),
+        (lambda: three_way_outcome(0.1, 0.2, 0.5, "above"), "direction"),
+        (lambda: three_way_outcome(np.nan, 0.2, 0.5, "at_most"), "must be a number"),
+        (lambda: decide(0.5, 0.4, 0.6, 0.5, "at_least", rule="lower_bound"), "rule must be one of"),
+        (lambda: decide(0.5, 0.4, 0.6, 0.5, "at_least", "three-way", inconclusive="maybe"), "inconclusive must be"),
+        (lambda: decide(None, 0.4, 0.6, 0.5, "at_least"), "estimate must be a number"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError, match=None) as error:
         call()
     assert words in str(error.value)
 
 
-@pytest.mark.parametrize("direction, good, straddle, bad", [
-    ("at_least", (0.91, 0.99), (0.85, 0.95), (0.70, 0.89)),
-    ("at_most", (0.00, 0.09), (0.05, 0.15), (0.11, 0.30)),
-])
+@pytest.mark.parametrize(
+    "direction, good, straddle, bad",
+    [
+        ("at_least", (0.91, 0.99), (0.85, 0.95), (0.70, 0.89)),
+        ("at_most", (0.00, 0.09), (0.05, 0.15), (0.11, 0.30)),
+    ],
+)
 def test_three_way_outcome_each_way(direction, good, straddle, bad):
     limit = 0.90 if direction == "at_least" else 0.10
     assert three_way_outcome(*good, limit, direction) == "PASS"
@@ -179,16 +192,18 @@ CASES = {  # (estimate, low, high) against limit 0.90, at_least
 }
 
 
-@pytest.mark.parametrize("case, passed", [("pass", True), ("straddle_above", True), ("straddle_below", False),
-                                          ("fail", False)])
+@pytest.mark.parametrize(
+    "case, passed", [("pass", True), ("straddle_above", True), ("straddle_below", False), ("fail", False)]
+)
 def test_estimate_rule_both_ways(case, passed):
     decision = decide(*CASES[case], 0.90, "at_least")
     assert decision.passed is passed and decision.decided_by == "estimate" and not decision.warned
     assert decision.checked_value == CASES[case][0]
 
 
-@pytest.mark.parametrize("case, passed", [("pass", True), ("straddle_above", False), ("straddle_below", False),
-                                          ("fail", False)])
+@pytest.mark.parametrize(
+    "case, passed", [("pass", True), ("straddle_above", False), ("straddle_below", False), ("fail", False)]
+)
 def test_confident_rule_both_ways(case, passed):
     decision = decide(*CASES[case], 0.90, "at_least", rule="confident")
     assert decision.passed is passed and decision.decided_by == "ci_low" and decision.checked_value == CASES[case][1]
@@ -200,8 +215,9 @@ def test_confident_rule_uses_the_upper_end_for_a_maximum():
     assert not failed.passed and failed.decided_by == "ci_high" and failed.checked_value == 0.12
 
 
-@pytest.mark.parametrize("policy, passed, warned", [("fail", False, False), ("warn", True, True),
-                                                    ("pass", True, False)])
+@pytest.mark.parametrize(
+    "policy, passed, warned", [("fail", False, False), ("warn", True, True), ("pass", True, False)]
+)
 def test_three_way_rule_inconclusive_policies(policy, passed, warned):
     for case in ("straddle_above", "straddle_below"):
         decision = decide(*CASES[case], 0.90, "at_least", rule="three-way", inconclusive=policy)

@@ -17,8 +17,8 @@ import pytest
 from scipy.special import gammaln
 from scipy.stats import binom
 
-from loyalty_tests.stats.sequential import planned_looks, sequential_interval
 from loyalty_tests.stats.intervals import bounded_mean_interval, paired_difference_interval, wilson_interval
+from loyalty_tests.stats.sequential import planned_looks, sequential_interval
 
 SIMULATIONS = 4000
 
@@ -61,9 +61,20 @@ def test_paired_difference_exact_coverage_over_a_grid(n):
     assert 0.945 <= np.mean(coverages) <= 0.99
 
 
-@pytest.mark.parametrize("n, p, floor", [(10, 0.5, 0.93), (10, 0.9, 0.92), (10, 0.97, 0.93), (50, 0.5, 0.93),
-                                         (50, 0.9, 0.93), (50, 0.97, 0.93), (500, 0.5, 0.93), (500, 0.9, 0.93),
-                                         (500, 0.97, 0.93)])
+@pytest.mark.parametrize(
+    "n, p, floor",
+    [
+        (10, 0.5, 0.93),
+        (10, 0.9, 0.92),
+        (10, 0.97, 0.93),
+        (50, 0.5, 0.93),
+        (50, 0.9, 0.93),
+        (50, 0.97, 0.93),
+        (500, 0.5, 0.93),
+        (500, 0.9, 0.93),
+        (500, 0.97, 0.93),
+    ],
+)
 def test_wilson_simulated_coverage(n, p, floor):
     successes = np.random.default_rng(n).binomial(n, p, size=SIMULATIONS)
     low, high = wilson_interval(successes, n)

@@ -6,15 +6,28 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from loyalty_tests.stats.exact import (clopper_pearson_interval, gate_paired_interval, paired_fail_probability,
-                                       proportion_fail_probability)
+from loyalty_tests.stats.exact import (
+    clopper_pearson_interval,
+    gate_paired_interval,
+    paired_fail_probability,
+    proportion_fail_probability,
+)
 from loyalty_tests.stats.intervals import _wilson, normal_quantile, three_way_outcome
 
 SIZES = list(range(5, 61)) + [100, 200, 400, 854]
 
 
-@pytest.mark.parametrize("limit, direction", [(0.90, "at_least"), (0.95, "at_least"), (0.80, "at_least"),
-                                              (0.05, "at_most"), (0.02, "at_most"), (0.10, "at_most")])
+@pytest.mark.parametrize(
+    "limit, direction",
+    [
+        (0.90, "at_least"),
+        (0.95, "at_least"),
+        (0.80, "at_least"),
+        (0.05, "at_most"),
+        (0.02, "at_most"),
+        (0.10, "at_most"),
+    ],
+)
 def test_proportion_gates_fail_at_the_limit_at_most_2_5_percent(limit, direction):
     # label loyalty (at least) and the negative flip rate (at most), summed over every count k
     for n in SIZES:

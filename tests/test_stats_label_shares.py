@@ -39,7 +39,9 @@ def test_a_true_ratio_of_0_40_is_not_passed_against_0_50_at_n_5(joint):
 
 
 def test_seeded_and_checked():
-    assert share_ratio_interval([0, 1, 1], [0, 1, 0], 2, seed=3) == share_ratio_interval([0, 1, 1], [0, 1, 0], 2, seed=3)
+    assert share_ratio_interval([0, 1, 1], [0, 1, 0], 2, seed=3) == share_ratio_interval(
+        [0, 1, 1], [0, 1, 0], 2, seed=3
+    )
     with pytest.raises(LoyaltyError, match="class indices"):
         share_ratio_interval([0, 2], [0, 1], 2)
     with pytest.raises(LoyaltyError, match="one length"):

@@ -8,8 +8,13 @@ import pytest
 from loyalty_tests.stats.bounded_means import dispersion_score_interval
 from loyalty_tests.stats.exact import clopper_pearson_interval, gate_paired_interval
 from loyalty_tests.stats.intervals import three_way_outcome
-from loyalty_tests.stats.power import (mean_examples_for_power, paired_examples_for_power,
-                                       proportion_examples_for_power, sequential_examples_for_power, smallest_n)
+from loyalty_tests.stats.power import (
+    mean_examples_for_power,
+    paired_examples_for_power,
+    proportion_examples_for_power,
+    sequential_examples_for_power,
+    smallest_n,
+)
 
 RUNS = 600
 
@@ -18,8 +23,10 @@ def share_decided(intervals, limit, direction):
     return np.mean([three_way_outcome(low, high, limit, direction) != "INCONCLUSIVE" for low, high in intervals])
 
 
-@pytest.mark.parametrize("successes, n, limit, direction", [(44, 50, 0.90, "at_least"), (45, 50, 0.85, "at_least"),
-                                                            (4, 100, 0.05, "at_most"), (7, 60, 0.05, "at_most")])
+@pytest.mark.parametrize(
+    "successes, n, limit, direction",
+    [(44, 50, 0.90, "at_least"), (45, 50, 0.85, "at_least"), (4, 100, 0.05, "at_most"), (7, 60, 0.05, "at_most")],
+)
 def test_the_printed_n_decides_about_80_percent_of_proportion_runs(successes, n, limit, direction):
     needed = proportion_examples_for_power(successes, n, limit, direction)
     assert needed > n  # more than was spent

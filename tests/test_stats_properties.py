@@ -8,10 +8,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loyalty_tests.stats.intervals import (
+    bounded_mean_interval,
+    decide,
+    on_good_side,
+    paired_difference_interval,
+    three_way_outcome,
+    wilson_interval,
+)
 from loyalty_tests.stats.sample_size import paired_examples_to_decide, proportion_examples_to_decide
 from loyalty_tests.stats.sequential import betting_interval, sequential_interval
-from loyalty_tests.stats.intervals import (bounded_mean_interval, decide, on_good_side, paired_difference_interval,
-                                 three_way_outcome, wilson_interval)
 
 fast = settings(max_examples=80, deadline=None, database=None, derandomize=True)
 confidences = st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99])
@@ -128,7 +134,7 @@ def test_examples_needed_fall_as_the_drop_moves_away_from_the_limit(n, data, lim
     below = sorted((b for b, drop in drops.items() if drop < limit - 1e-9), key=lambda b: limit - drops[b])
     above = sorted((b for b, drop in drops.items() if drop > limit + 1e-9), key=lambda b: drops[b] - limit)
     for side in (below, above):
-        side = side[::max(1, len(side) // 6)]  # a spread of drops, nearest first, keeps it fast
+        side = side[:: max(1, len(side) // 6)]  # a spread of drops, nearest first, keeps it fast
         needs = [paired_examples_to_decide(b, disagreements - b, n, limit, direction) for b in side]
         assert all(need is not None for need in needs)
         assert all(nearer >= further for nearer, further in zip(needs, needs[1:])), needs
@@ -138,8 +144,9 @@ def test_examples_needed_fall_as_the_drop_moves_away_from_the_limit(n, data, lim
 @given(st.integers(10, 1000), st.floats(0.5, 0.95), st.floats(0.005, 0.04), directions)
 def test_examples_needed_fall_as_the_proportion_moves_away(n, limit, step, direction):
     sign = 1 if direction == "at_least" else -1
-    needs = [proportion_examples_to_decide(n * min(1.0, limit + sign * k * step), n, limit, direction)
-             for k in (1, 2, 4)]
+    needs = [
+        proportion_examples_to_decide(n * min(1.0, limit + sign * k * step), n, limit, direction) for k in (1, 2, 4)
+    ]
     assert all(need is not None for need in needs)
     assert needs[0] >= needs[1] >= needs[2]
     assert proportion_examples_to_decide(n * limit, n, limit, direction) is None  # on the limit: no n decides

@@ -6,12 +6,17 @@ import numpy as np
 import pytest
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.stats.sample_size import (bounded_mean_examples_to_decide, feasibility_text,
-                                       identical_student_feasibility, paired_examples_to_decide,
-                                       proportion_examples_to_decide, undecided_text)
 from loyalty_tests.stats.bounded_means import _score_bounds, dispersion_parts, dispersion_score_interval
 from loyalty_tests.stats.exact import clopper_pearson_interval, gate_paired_interval
 from loyalty_tests.stats.intervals import normal_quantile, three_way_outcome
+from loyalty_tests.stats.sample_size import (
+    bounded_mean_examples_to_decide,
+    feasibility_text,
+    identical_student_feasibility,
+    paired_examples_to_decide,
+    proportion_examples_to_decide,
+    undecided_text,
+)
 
 
 def _first_deciding_n(interval_at, limit, direction, stop=20000):
@@ -24,18 +29,28 @@ def _first_deciding_n(interval_at, limit, direction, stop=20000):
     return None
 
 
-@pytest.mark.parametrize("b, c, n, limit, direction", [
-    (3, 0, 50, 0.10, "at_most"), (0, 0, 10, 0.10, "at_most"), (9, 1, 40, 0.10, "at_most"),  # pass side, fail side
-    (4, 4, 30, 0.02, "at_most"), (2, 6, 30, 0.02, "at_most"), (6, 2, 20, -0.1, "at_least"),
-])
+@pytest.mark.parametrize(
+    "b, c, n, limit, direction",
+    [
+        (3, 0, 50, 0.10, "at_most"),
+        (0, 0, 10, 0.10, "at_most"),
+        (9, 1, 40, 0.10, "at_most"),  # pass side, fail side
+        (4, 4, 30, 0.02, "at_most"),
+        (2, 6, 30, 0.02, "at_most"),
+        (6, 2, 20, -0.1, "at_least"),
+    ],
+)
 def test_paired_examples_needed_match_a_walk_over_n(b, c, n, limit, direction):
     rate_b, rate_c = b / n, c / n
     # exact integer counts exist only at some m, so the reference walks the fractional-count interval
     from loyalty_tests.stats.intervals import _tango_upper
 
     z = normal_quantile(0.95)
-    expected = _first_deciding_n(lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z, 1.0),
-                                            _tango_upper(m * rate_b, m * rate_c, m, z, 1.0)), limit, direction)
+    expected = _first_deciding_n(
+        lambda m: (-_tango_upper(m * rate_c, m * rate_b, m, z, 1.0), _tango_upper(m * rate_b, m * rate_c, m, z, 1.0)),
+        limit,
+        direction,
+    )
     assert paired_examples_to_decide(b, c, n, limit, direction) == expected
     # and at whole counts where they exist: scale the table by k
     needed = expected
@@ -45,10 +60,17 @@ def test_paired_examples_needed_match_a_walk_over_n(b, c, n, limit, direction):
             assert outcome != "INCONCLUSIVE"
 
 
-@pytest.mark.parametrize("successes, n, limit, direction", [
-    (44, 50, 0.90, "at_least"), (48, 50, 0.90, "at_least"), (10, 10, 0.90, "at_least"), (3, 100, 0.02, "at_most"),
-    (0, 20, 0.05, "at_most"), (30, 50, 0.90, "at_least"),
-])
+@pytest.mark.parametrize(
+    "successes, n, limit, direction",
+    [
+        (44, 50, 0.90, "at_least"),
+        (48, 50, 0.90, "at_least"),
+        (10, 10, 0.90, "at_least"),
+        (3, 100, 0.02, "at_most"),
+        (0, 20, 0.05, "at_most"),
+        (30, 50, 0.90, "at_least"),
+    ],
+)
 def test_proportion_examples_needed_match_a_walk_over_n(successes, n, limit, direction):
     rate = successes / n
     from loyalty_tests.stats.exact import _clopper_pearson
@@ -88,22 +110,27 @@ def test_bounded_mean_examples_needed_use_its_interval():
 
 def test_undecided_text_both_ways():
     line = undecided_text("label_loyalty", 50, 0.88, 0.76, 0.94, 0.90, 865)
-    assert line == ("n=50 cannot tell label_loyalty 0.880 (95% CI 0.760–0.940) from its limit 0.900; "
-                    "about 865 examples would decide it in 80% of runs")
+    assert line == (
+        "n=50 cannot tell label_loyalty 0.880 (95% CI 0.760–0.940) from its limit 0.900; "
+        "about 865 examples would decide it in 80% of runs"
+    )
     assert "no number of examples would" in undecided_text("label_loyalty", 50, 0.90, 0.8, 0.95, 0.90, None)
 
 
-@pytest.mark.parametrize("kind, n, limit, direction, can_pass, needed", [
-    ("paired_difference", 10, 0.10, "at_most", False, 53),   # the robustness case
-    ("paired_difference", 53, 0.10, "at_most", True, 53),
-    ("paired_difference", 500, 0.02, "at_most", True, 280),  # accuracy drop 0.02 needs 280
-    ("paired_difference", 100, 0.02, "at_most", False, 280),
-    ("proportion", 10, 0.90, "at_least", False, 36),          # label loyalty 0.90: 0.025^(1/n) >= 0.9
-    ("proportion", 854, 0.90, "at_least", True, 36),
-    ("bounded_mean", 4, 0.85, "at_least", False, 5),          # probability loyalty 0.85, all values 1.0
-    ("proportion", 100, 0.01, "at_most", False, 368),         # a negative flip rate of at most 1%
-    ("proportion", 500, 1.0, "at_least", False, None),        # a limit of 1.0 no interval can clear
-])
+@pytest.mark.parametrize(
+    "kind, n, limit, direction, can_pass, needed",
+    [
+        ("paired_difference", 10, 0.10, "at_most", False, 53),  # the robustness case
+        ("paired_difference", 53, 0.10, "at_most", True, 53),
+        ("paired_difference", 500, 0.02, "at_most", True, 280),  # accuracy drop 0.02 needs 280
+        ("paired_difference", 100, 0.02, "at_most", False, 280),
+        ("proportion", 10, 0.90, "at_least", False, 36),  # label loyalty 0.90: 0.025^(1/n) >= 0.9
+        ("proportion", 854, 0.90, "at_least", True, 36),
+        ("bounded_mean", 4, 0.85, "at_least", False, 5),  # probability loyalty 0.85, all values 1.0
+        ("proportion", 100, 0.01, "at_most", False, 368),  # a negative flip rate of at most 1%
+        ("proportion", 500, 1.0, "at_least", False, None),  # a limit of 1.0 no interval can clear
+    ],
+)
 def test_identical_student_feasibility(kind, n, limit, direction, can_pass, needed):
     f = identical_student_feasibility(kind, n, limit, direction)
     assert (f.can_pass, f.n_needed) == (can_pass, needed)
@@ -120,19 +147,24 @@ def test_feasibility_matches_the_intervals_and_reads_well():
     g = identical_student_feasibility("proportion", 10, 0.90, "at_least")
     assert (g.best_low, g.best_high) == clopper_pearson_interval(10, 10)
     text = feasibility_text("label_loyalty", g)
-    assert text == ("with 10 examples the label_loyalty gate cannot PASS under the confident or three-way rule: "
-                    "even a student identical to its teacher gives a 95% CI down to 0.692 < 0.900; "
-                    "use at least 36 examples")
+    assert text == (
+        "with 10 examples the label_loyalty gate cannot PASS under the confident or three-way rule: "
+        "even a student identical to its teacher gives a 95% CI down to 0.692 < 0.900; "
+        "use at least 36 examples"
+    )
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: identical_student_feasibility("accuracy", 10, 0.1, "at_most"), "kind must be one of"),
-    (lambda: identical_student_feasibility("proportion", 0, 0.1, "at_most"), "n must be a whole number"),
-    (lambda: paired_examples_to_decide(5, 6, 10, 0.1), "b + c <= n"),
-    (lambda: proportion_examples_to_decide(11, 10, 0.9), "successes <= n"),
-    (lambda: proportion_examples_to_decide(5, 10, 0.9, direction="up"), "direction"),
-    (lambda: paired_examples_to_decide(1, 0, 10, float("nan")), "limit must be a number"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: identical_student_feasibility("accuracy", 10, 0.1, "at_most"), "kind must be one of"),
+        (lambda: identical_student_feasibility("proportion", 0, 0.1, "at_most"), "n must be a whole number"),
+        (lambda: paired_examples_to_decide(5, 6, 10, 0.1), "b + c <= n"),
+        (lambda: proportion_examples_to_decide(11, 10, 0.9), "successes <= n"),
+        (lambda: proportion_examples_to_decide(5, 10, 0.9, direction="up"), "direction"),
+        (lambda: paired_examples_to_decide(1, 0, 10, float("nan")), "limit must be a number"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError) as error:
         call()

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.stats.sequential import (BET_TRUNCATION, betting_interval, planned_looks, sequential_decision,
-                                      sequential_interval)
 from loyalty_tests.stats.intervals import paired_difference_interval
+from loyalty_tests.stats.sequential import (
+    BET_TRUNCATION,
+    betting_interval,
+    planned_looks,
+    sequential_decision,
+    sequential_interval,
+)
 
 
 def reference_interval(x, alpha, fixed_n=None, grid_size=4001):
@@ -37,12 +42,15 @@ def reference_interval(x, alpha, fixed_n=None, grid_size=4001):
     return kept.min(), kept.max()
 
 
-@pytest.mark.parametrize("values", [
-    [1.0] * 10,
-    [0.9, 0.95, 1.0, 0.85] * 6,
-    list(np.random.default_rng(3).beta(5, 2, 40)),
-    [0.5, 0.5, 1.0, 0.0, 0.5, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5, 0.5],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0] * 10,
+        [0.9, 0.95, 1.0, 0.85] * 6,
+        list(np.random.default_rng(3).beta(5, 2, 40)),
+        [0.5, 0.5, 1.0, 0.0, 0.5, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5, 0.5],
+    ],
+)
 def test_betting_interval_matches_a_loop_by_loop_reference(values):
     low, high = betting_interval(values)
     expected_low, expected_high = reference_interval(values, 0.05, fixed_n=len(values))
@@ -116,7 +124,7 @@ def test_sequential_gate_on_a_prefix_asks_for_another_block():
     first = sequential_decision(values[:50], 0.10, "at_most", block_size=50, max_n=500)
     assert not first.stopped and first.reason == "INCONCLUSIVE after 50 of 500 examples: attack another block"
     full = sequential_decision(values, 0.10, "at_most", block_size=50, max_n=500)
-    prefix = sequential_decision(values[:full.n_used], 0.10, "at_most", block_size=50, max_n=500)
+    prefix = sequential_decision(values[: full.n_used], 0.10, "at_most", block_size=50, max_n=500)
     assert prefix == full  # deciding on the fly and offline agree
 
 
@@ -128,22 +136,29 @@ def test_ten_attacked_examples_cannot_pass_confidently():
 
 def test_sequential_gate_is_deterministic():
     values = _drops(7, 0.1, 0.05)
-    assert (sequential_decision(values, 0.10, "at_most", block_size=25, max_n=500)
-            == sequential_decision(values.copy(), 0.10, "at_most", block_size=25, max_n=500))
+    assert sequential_decision(values, 0.10, "at_most", block_size=25, max_n=500) == sequential_decision(
+        values.copy(), 0.10, "at_most", block_size=25, max_n=500
+    )
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: sequential_decision(np.zeros(75), 0.1, "at_most", block_size=50, max_n=500), "whole number of blocks"),
-    (lambda: sequential_decision(np.zeros(600), 0.1, "at_most", block_size=50, max_n=500), "whole number of blocks"),
-    (lambda: sequential_decision(np.zeros((2, 50)), 0.1, "at_most", block_size=50, max_n=500), "1-D"),
-    (lambda: sequential_decision(np.full(50, 2.0), 0.1, "at_most", block_size=50, max_n=500), "[-1.0, 1.0]"),
-    (lambda: sequential_decision(np.zeros(50), 0.1, "at_most", block_size=0, max_n=500), "positive whole numbers"),
-    (lambda: sequential_interval(np.zeros(10), looks=[5, 3]), "increasing"),
-    (lambda: sequential_interval(np.zeros(10), looks=[5, 11]), "between 1 and 10"),
-    (lambda: betting_interval([0.5, np.nan]), "lie in [0.0, 1.0]"),
-    (lambda: betting_interval(np.zeros((2, 3))), "1-D"),
-    (lambda: betting_interval([0.5], lower=1.0, upper=0.0), "lower < upper"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: sequential_decision(np.zeros(75), 0.1, "at_most", block_size=50, max_n=500), "whole number of blocks"),
+        (
+            lambda: sequential_decision(np.zeros(600), 0.1, "at_most", block_size=50, max_n=500),
+            "whole number of blocks",
+        ),
+        (lambda: sequential_decision(np.zeros((2, 50)), 0.1, "at_most", block_size=50, max_n=500), "1-D"),
+        (lambda: sequential_decision(np.full(50, 2.0), 0.1, "at_most", block_size=50, max_n=500), "[-1.0, 1.0]"),
+        (lambda: sequential_decision(np.zeros(50), 0.1, "at_most", block_size=0, max_n=500), "positive whole numbers"),
+        (lambda: sequential_interval(np.zeros(10), looks=[5, 3]), "increasing"),
+        (lambda: sequential_interval(np.zeros(10), looks=[5, 11]), "between 1 and 10"),
+        (lambda: betting_interval([0.5, np.nan]), "lie in [0.0, 1.0]"),
+        (lambda: betting_interval(np.zeros((2, 3))), "1-D"),
+        (lambda: betting_interval([0.5], lower=1.0, upper=0.0), "lower < upper"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError) as error:
         call()
@@ -153,8 +168,8 @@ def test_bad_input_is_a_clear_error(call, words):
 def test_sequential_examples_to_decide_is_the_first_block_that_decides():
     import numpy as np
 
-    from loyalty_tests.stats.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
     from loyalty_tests.stats.intervals import three_way_outcome
+    from loyalty_tests.stats.sequential import planned_looks, sequential_examples_to_decide, sequential_interval
 
     values = np.array([1.0] * 3 + [-1.0] * 4 + [0.0] * 43)
     n = sequential_examples_to_decide(values, 0.10, "at_most", block_size=25)

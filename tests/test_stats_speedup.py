@@ -116,14 +116,20 @@ def test_rounds_to_decide_falls_with_the_gap_and_is_none_on_the_limit():
     assert rounds_to_decide(np.ones(8), np.ones(8), 1.0) is None
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: speedup_interval([1.0, 2.0], [1.0]), "equal length"),
-    (lambda: speedup_interval([1.0, 0.0], [1.0, 1.0]), "> 0 seconds"),
-    (lambda: speedup_interval([1.0, np.nan], [1.0, 1.0]), "finite"),
-    (lambda: latency_decision([1.0] * 15, [1.0] * 15, 1.0, block_size=10, max_rounds=50), "whole number of blocks"),
-    (lambda: latency_decision([1.0] * 10, [1.0] * 10, 1.0, block_size=10, max_rounds=50, direction="up"), "direction"),
-    (lambda: rounds_to_decide([1.0] * 6, [1.0] * 6, 0.0), "> 0"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: speedup_interval([1.0, 2.0], [1.0]), "equal length"),
+        (lambda: speedup_interval([1.0, 0.0], [1.0, 1.0]), "> 0 seconds"),
+        (lambda: speedup_interval([1.0, np.nan], [1.0, 1.0]), "finite"),
+        (lambda: latency_decision([1.0] * 15, [1.0] * 15, 1.0, block_size=10, max_rounds=50), "whole number of blocks"),
+        (
+            lambda: latency_decision([1.0] * 10, [1.0] * 10, 1.0, block_size=10, max_rounds=50, direction="up"),
+            "direction",
+        ),
+        (lambda: rounds_to_decide([1.0] * 6, [1.0] * 6, 0.0), "> 0"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(LoyaltyError) as error:
         call()

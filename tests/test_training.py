@@ -6,9 +6,11 @@ import math
 
 import pytest
 import torch
-from conftest import NEGATIVE, POSITIVE
 from tiny import tiny_bert, tiny_tokenizer
 
+from conftest import NEGATIVE, POSITIVE
+from loyalty_tests.data import TextDataset
+from loyalty_tests.errors import LoyaltyError
 from loyalty_tests.models.training import (
     TrainConfig,
     _encode,
@@ -17,8 +19,6 @@ from loyalty_tests.models.training import (
     cross_entropy_loss,
     train,
 )
-from loyalty_tests.data import TextDataset
-from loyalty_tests.errors import LoyaltyError
 
 FAST = TrainConfig(epochs=3, batch_size=4, learning_rate=1e-3, warmup_ratio=0.2, max_length=16, seed=0)
 
@@ -64,8 +64,14 @@ def test_training_fits_a_tiny_sentiment_set(tokenizer, data):
 
 def test_progress_and_before_step_see_every_step(tokenizer, data):
     seen, before = [], []
-    train(tiny_bert(), tokenizer, data, FAST, progress=lambda *args: seen.append(args),
-          before_step=lambda step, total: before.append((step, total)))
+    train(
+        tiny_bert(),
+        tokenizer,
+        data,
+        FAST,
+        progress=lambda *args: seen.append(args),
+        before_step=lambda step, total: before.append((step, total)),
+    )
     total = math.ceil(len(data) / FAST.batch_size) * FAST.epochs
     assert [(step, t) for step, t, _ in seen] == [(step, total) for step in range(1, total + 1)]
     assert before == [(step, total) for step in range(total)]

@@ -29,17 +29,27 @@ def char_tokenizer(bos: bool = True):
     tokenizer.decoder = decoders.Fuse()
     if bos:
         tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
 
 
 def tiny_llama(seed: int = 0, *, vocab_size: int = len(CHARACTERS) + 4, hidden: int = 32, layers: int = 2):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2,
-                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -47,8 +57,16 @@ def tiny_gpt2(seed: int = 0, *, vocab_size: int = len(CHARACTERS) + 4, hidden: i
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=vocab_size, n_embd=hidden, n_layer=layers, n_head=4, n_positions=256,
-                        bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_embd=hidden,
+        n_layer=layers,
+        n_head=4,
+        n_positions=256,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+    )
     return GPT2LMHeadModel(config).eval()
 
 

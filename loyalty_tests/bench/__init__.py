@@ -1,2 +1,1 @@
-"""``loyalty-bench``: the paper's comparison as one command (``run``) and its table and plot (``render``).
-"""
+"""``loyalty-bench``: the paper's comparison as one command (``run``) and its table and plot (``render``)."""

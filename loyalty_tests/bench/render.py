@@ -27,8 +27,13 @@ COLUMNS = (
 )
 SCALE = {"parameters": 1e-6, "size_bytes": 1e-6}
 MARKERS = {"quantization": "o", "pruning": "s", "distillation": "^", "module replacing": "D", "combined": "*"}
-COLORS = {"quantization": "tab:blue", "pruning": "tab:orange", "distillation": "tab:green",
-          "module replacing": "tab:red", "combined": "tab:purple"}
+COLORS = {
+    "quantization": "tab:blue",
+    "pruning": "tab:orange",
+    "distillation": "tab:green",
+    "module replacing": "tab:red",
+    "combined": "tab:purple",
+}
 
 
 def group_by_recipe(rows: list[dict]) -> dict[str, list[dict]]:
@@ -62,12 +67,21 @@ def render_markdown(rows: list[dict]) -> str:
         raise LoyaltyError("no benchmark rows to render; give at least one recipe and one seed")
     columns = [c for c in COLUMNS if any(row.get(c[0]) is not None for row in rows)]
     first = rows[0]
-    lines = [f"Teacher `{first['teacher']}` on `{first.get('data', '')}` (n={first['n']}); mean ± std over seeds.", "",
-             "| recipe | family | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
-             "|---|---|---|" + "---|" * len(columns)]
-    teacher_cells = {"accuracy": first.get("teacher_accuracy"), "label_loyalty": 1.0, "probability_loyalty": 1.0,
-                     "accuracy_under_attack": first.get("teacher_accuracy_under_attack"), "speedup": 1.0,
-                     "parameters": first.get("teacher_parameters"), "size_bytes": first.get("teacher_size_bytes")}
+    lines = [
+        f"Teacher `{first['teacher']}` on `{first.get('data', '')}` (n={first['n']}); mean ± std over seeds.",
+        "",
+        "| recipe | family | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    teacher_cells = {
+        "accuracy": first.get("teacher_accuracy"),
+        "label_loyalty": 1.0,
+        "probability_loyalty": 1.0,
+        "accuracy_under_attack": first.get("teacher_accuracy_under_attack"),
+        "speedup": 1.0,
+        "parameters": first.get("teacher_parameters"),
+        "size_bytes": first.get("teacher_size_bytes"),
+    }
     cells = [_cell([_scaled(key, teacher_cells.get(key))], fmt) for key, _, fmt in columns]
     lines.append("| teacher | – | – | " + " | ".join(cells) + " |")
     for recipe, group in group_by_recipe(rows).items():
@@ -90,14 +104,17 @@ def render_plot(rows: list[dict], path: Path) -> Path:
     except ImportError as error:
         raise LoyaltyError("the benchmark plot needs matplotlib: pip install 'pytest-loyalty[bench]'") from error
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True)
-    for axis, key, title in ((axes[0], "label_loyalty", "label loyalty"),
-                             (axes[1], "probability_loyalty", "probability loyalty")):
+    for axis, key, title in (
+        (axes[0], "label_loyalty", "label loyalty"),
+        (axes[1], "probability_loyalty", "probability loyalty"),
+    ):
         for recipe, group in group_by_recipe(rows).items():
             x = float(np.mean([row["speedup"] for row in group]))
             y = float(np.mean([row[key] for row in group]))
             family = group[0]["family"]
-            axis.scatter([x], [y], marker=MARKERS.get(family, "x"), color=COLORS.get(family, "black"), s=70,
-                         label=family)
+            axis.scatter(
+                [x], [y], marker=MARKERS.get(family, "x"), color=COLORS.get(family, "black"), s=70, label=family
+            )
             axis.annotate(recipe, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
         axis.axvline(1.0, color="grey", linewidth=0.5)
         axis.set_xlabel("speedup over the teacher (×)")

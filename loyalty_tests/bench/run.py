@@ -24,18 +24,25 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from .render import render_markdown, render_plot
-from ..infra.cache import atomic_write_text, default_cache_dir
 from ..compress import parse_recipe
 from ..data import load_dataset
-from ..errors import LoyaltyError
 from ..engines.latency import measure_latency
+from ..errors import LoyaltyError
+from ..infra.cache import atomic_write_text, default_cache_dir
+from ..infra.environment import environment
 from ..models.specs import ModelOptions, load_model
 from ..predictions import check_same_labels, predict
-from ..infra.environment import environment
+from .render import render_markdown, render_plot
 
-PAPER_RECIPES = ("int8", "prune:0.3", "heads:0.3", "distill:layers=3", "theseus:layers=3",
-                 "theseus:layers=3,kd=true", "distill:layers=3+int8")
+PAPER_RECIPES = (
+    "int8",
+    "prune:0.3",
+    "heads:0.3",
+    "distill:layers=3",
+    "theseus:layers=3",
+    "theseus:layers=3,kd=true",
+    "distill:layers=3+int8",
+)
 
 
 def method_family(recipe: str) -> str:
@@ -85,11 +92,13 @@ def size_on_disk(model) -> int | None:
 def _row_metrics(data, teacher_predictions, student_predictions) -> dict:
     labels = np.asarray(data.labels)
     teacher, student = teacher_predictions.probabilities, student_predictions.probabilities
-    return {"teacher_accuracy": metrics.accuracy(labels, teacher.argmax(axis=1)),
-            "accuracy": metrics.accuracy(labels, student.argmax(axis=1)),
-            "label_loyalty": metrics.label_loyalty(teacher, student),
-            "probability_loyalty": metrics.probability_loyalty(teacher, student),
-            "kl_teacher_student": metrics.kl_divergence(teacher, student)}
+    return {
+        "teacher_accuracy": metrics.accuracy(labels, teacher.argmax(axis=1)),
+        "accuracy": metrics.accuracy(labels, student.argmax(axis=1)),
+        "label_loyalty": metrics.label_loyalty(teacher, student),
+        "probability_loyalty": metrics.probability_loyalty(teacher, student),
+        "kl_teacher_student": metrics.kl_divergence(teacher, student),
+    }
 
 
 def _robustness(teacher, student, data, args, cache_dir) -> dict:
@@ -97,12 +106,18 @@ def _robustness(teacher, student, data, args, cache_dir) -> dict:
         return {}
     from ..robustness import AttackConfig, compare_robustness
 
-    config = AttackConfig(recipe=args.attack, examples=args.attack_examples, budget=args.attack_budget, seed=args.seed_attack)
+    config = AttackConfig(
+        recipe=args.attack, examples=args.attack_examples, budget=args.attack_budget, seed=args.seed_attack
+    )
     result = compare_robustness(teacher, student, data, config, cache_dir=cache_dir)
-    return {"attack": args.attack, "teacher_accuracy_under_attack": result.teacher.accuracy_under_attack,
-            "accuracy_under_attack": result.student.accuracy_under_attack,
-            "attack_success_rate": result.student.attack_success_rate, "transfer_rate": result.transfer_rate,
-            "adversarial_label_loyalty": result.adversarial_label_loyalty}
+    return {
+        "attack": args.attack,
+        "teacher_accuracy_under_attack": result.teacher.accuracy_under_attack,
+        "accuracy_under_attack": result.student.accuracy_under_attack,
+        "attack_success_rate": result.student.attack_success_rate,
+        "transfer_rate": result.transfer_rate,
+        "adversarial_label_loyalty": result.adversarial_label_loyalty,
+    }
 
 
 def run(args, log=print) -> list[dict]:
@@ -130,24 +145,39 @@ def run(args, log=print) -> list[dict]:
     for recipe in args.recipes:
         for seed in args.seeds:
             log(f"bench: {recipe} (seed {seed})")
-            options = ModelOptions(cache_dir=cache_dir, use_cache=use_cache, seed=seed, progress=log,
-                                   train_data=train_data)
+            options = ModelOptions(
+                cache_dir=cache_dir, use_cache=use_cache, seed=seed, progress=log, train_data=train_data
+            )
             start = time.perf_counter()
             student = load_model(recipe, teacher=teacher, options=options)
             build_seconds = time.perf_counter() - start
             student_predictions = predict(student, data, cache_dir=results_cache)
             check_same_labels(teacher_predictions, student_predictions)
             latency = measure_latency(teacher, student, timing_texts, rounds=args.latency_rounds)
-            row = {"recipe": recipe, "family": method_family(recipe), "seed": seed, "teacher": args.teacher,
-                   "data": data.name, "n": len(data), **_row_metrics(data, teacher_predictions, student_predictions),
-                   "speedup": latency.speedup, "teacher_ms": latency.teacher_seconds * 1e3,
-                   "student_ms": latency.student_seconds * 1e3, "parameters": count_parameters(student),
-                   "teacher_parameters": teacher_parameters, "size_bytes": size_on_disk(student),
-                   "teacher_size_bytes": teacher_size, "build_seconds": build_seconds,
-                   **_robustness(teacher, student, data, args, results_cache), "environment": environment()}
-            log(f"bench: {recipe} seed {seed}: accuracy {row['accuracy']:.3f}, label loyalty "
+            row = {
+                "recipe": recipe,
+                "family": method_family(recipe),
+                "seed": seed,
+                "teacher": args.teacher,
+                "data": data.name,
+                "n": len(data),
+                **_row_metrics(data, teacher_predictions, student_predictions),
+                "speedup": latency.speedup,
+                "teacher_ms": latency.teacher_seconds * 1e3,
+                "student_ms": latency.student_seconds * 1e3,
+                "parameters": count_parameters(student),
+                "teacher_parameters": teacher_parameters,
+                "size_bytes": size_on_disk(student),
+                "teacher_size_bytes": teacher_size,
+                "build_seconds": build_seconds,
+                **_robustness(teacher, student, data, args, results_cache),
+                "environment": environment(),
+            }
+            log(
+                f"bench: {recipe} seed {seed}: accuracy {row['accuracy']:.3f}, label loyalty "
                 f"{row['label_loyalty']:.3f}, probability loyalty {row['probability_loyalty']:.3f}, "
-                f"speedup {row['speedup']:.2f}x")
+                f"speedup {row['speedup']:.2f}x"
+            )
             rows.append(row)
     return rows
 
@@ -162,12 +192,18 @@ def write_outputs(rows: list[dict], out: Path) -> list[Path]:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m loyalty_tests.bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m loyalty_tests.bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--teacher", default="demo", help="teacher spec (default: the embedded demo teacher)")
     parser.add_argument("--data", default="rotten_tomatoes:test", help="evaluation data spec")
-    parser.add_argument("--train-data", default=None, help="training data for recipes that train "
-                        "(default: the train split of an embedded --data)")
+    parser.add_argument(
+        "--train-data",
+        default=None,
+        help="training data for recipes that train (default: the train split of an embedded --data)",
+    )
     parser.add_argument("--recipes", nargs="+", default=list(PAPER_RECIPES), metavar="RECIPE")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on a seeded sample of N examples")
@@ -177,10 +213,18 @@ def parse_args(argv=None):
     parser.add_argument("--attack-budget", type=int, default=500)
     parser.add_argument("--seed-attack", type=int, default=0, help="seed of the attacked sample and the attack")
     parser.add_argument("--latency-rounds", type=int, default=5)
-    parser.add_argument("--cache-dir", default=None, help="cache for the demo teacher, trained students, predictions "
-                        "and attacks (default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)")
-    parser.add_argument("--no-cache", action="store_true", help="train students afresh and neither read nor write "
-                        "cached students, predictions or attacks (the demo teacher is still cached)")
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache for the demo teacher, trained students, predictions "
+        "and attacks (default $LOYALTY_CACHE_DIR or ~/.cache/loyalty_tests)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="train students afresh and neither read nor write "
+        "cached students, predictions or attacks (the demo teacher is still cached)",
+    )
     parser.add_argument("--out", default="bench-results", help="folder for rows.jsonl, table.md and the plot")
     return parser.parse_args(argv)
 

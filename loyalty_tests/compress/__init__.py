@@ -21,16 +21,9 @@ import sys
 import types
 
 from ..errors import LoyaltyError
-from . import (
-    distill,  # noqa: F401  (importing registers each method)
-    dynamic_int8,
-    heads,
-    onnx_int8,
-    prune,
-    qat,
-    theseus,
-    weight_int8,
-)
+
+# importing each method's module registers it
+from . import distill, dynamic_int8, heads, onnx_int8, prune, qat, theseus, weight_int8  # noqa: F401
 from .context import BuildContext
 from .distill import DistillConfig
 from .dynamic_int8 import Int8Config
@@ -52,14 +45,37 @@ from .theseus import TheseusConfig
 from .weight_int8 import Int8WeightConfig
 
 __all__ = [
-    "compress", "BuildContext", "parse_recipe", "config_to_recipe", "registered_methods", "known_method_names",
-    "register", "MethodConfig", "FAMILIES",
-    "Int8Config", "Int8WeightConfig", "OnnxInt8Config", "QatConfig", "PruneConfig", "HeadsConfig", "DistillConfig", "TheseusConfig",
+    "compress",
+    "BuildContext",
+    "parse_recipe",
+    "config_to_recipe",
+    "registered_methods",
+    "known_method_names",
+    "register",
+    "MethodConfig",
+    "FAMILIES",
+    "Int8Config",
+    "Int8WeightConfig",
+    "OnnxInt8Config",
+    "QatConfig",
+    "PruneConfig",
+    "HeadsConfig",
+    "DistillConfig",
+    "TheseusConfig",
 ]
 
 
-def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_dir=None, use_cache: bool = True,
-             context: BuildContext | None = None):
+def compress(
+    teacher,
+    config,
+    data=None,
+    *,
+    seed: int = 0,
+    progress=None,
+    cache_dir=None,
+    use_cache: bool = True,
+    context: BuildContext | None = None,
+):
     """Apply one config, a tuple of configs, or a recipe string to ``teacher``, left to right.
 
     teacher: an ``HFClassifier`` (never mutated); data: a ``TextDataset`` for methods that train
@@ -82,9 +98,11 @@ def compress(teacher, config, data=None, *, seed: int = 0, progress=None, cache_
     student = teacher
     for position, step in enumerate(configs):
         if not hasattr(student, "model"):
-            raise LoyaltyError(f"recipe step {config_to_recipe(step)!r} needs a PyTorch model, but step "
-                               f"{config_to_recipe(configs[position - 1])!r} made a {type(student).__name__}; "
-                               "put onnx-int8 last in the recipe")
+            raise LoyaltyError(
+                f"recipe step {config_to_recipe(step)!r} needs a PyTorch model, but step "
+                f"{config_to_recipe(configs[position - 1])!r} made a {type(student).__name__}; "
+                "put onnx-int8 last in the recipe"
+            )
         student = handler_for(step)(student, step, data, seed, context)
     # a copy, not an attribute write: a handler that hands back its input must not rename the teacher
     return dataclasses.replace(student, name=f"{teacher.name}+{config_to_recipe(configs)}")
@@ -99,8 +117,10 @@ def _check_lm_steps(teacher, configs) -> None:
     refused = [config_to_recipe(step) for step in configs if not type(step).lm]
     if refused:
         fit = ", ".join(sorted(name for name in known_method_names() if _is_lm_method(name)))
-        raise LoyaltyError(f"recipe step(s) {', '.join(map(repr, refused))} cannot compress the causal LM "
-                           f"{getattr(teacher, 'name', '')!r}; methods for causal LMs: {fit}")
+        raise LoyaltyError(
+            f"recipe step(s) {', '.join(map(repr, refused))} cannot compress the causal LM "
+            f"{getattr(teacher, 'name', '')!r}; methods for causal LMs: {fit}"
+        )
 
 
 def _is_lm_method(name: str) -> bool:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
+from ..models.training import TrainConfig, train
 from .context import BuildContext
 from .registry import MethodConfig, register, require_data
-from .student import make_student
-from .student import student_fingerprint
+from .student import make_student, student_fingerprint
 from .student_cache import load_or_train
-from ..models.training import TrainConfig, train
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,10 @@ def kept_layers(teacher_layers: int, layers: int) -> list[int]:
     ([1, 3, 5], [2, 5], [2, 5, 8, 11])
     """
     if not 1 <= layers <= teacher_layers or teacher_layers % layers:
-        raise LoyaltyError(f"cannot keep {layers} of the teacher's {teacher_layers} layers evenly; "
-                           f"choose a divisor of {teacher_layers}")
+        raise LoyaltyError(
+            f"cannot keep {layers} of the teacher's {teacher_layers} layers evenly; "
+            f"choose a divisor of {teacher_layers}"
+        )
     step = teacher_layers // layers
     return [step * (i + 1) - 1 for i in range(layers)]
 
@@ -79,9 +80,13 @@ def kd_loss(student_logits, teacher_logits, labels, temperature: float, alpha: f
     import torch.nn.functional as F
 
     hard = F.cross_entropy(student_logits, labels)
-    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
-                    F.log_softmax(teacher_logits / temperature, dim=-1), log_target=True, reduction="batchmean")
-    return alpha * hard + (1.0 - alpha) * temperature ** 2 * soft
+    soft = F.kl_div(
+        F.log_softmax(student_logits / temperature, dim=-1),
+        F.log_softmax(teacher_logits / temperature, dim=-1),
+        log_target=True,
+        reduction="batchmean",
+    )
+    return alpha * hard + (1.0 - alpha) * temperature**2 * soft
 
 
 def kd_loss_fn(teacher_logits, temperature: float, alpha: float):
@@ -99,11 +104,16 @@ def distill(teacher, config: DistillConfig, data=None, seed: int = 0, context: B
 
     def run_training():
         teacher_logits = teacher_log_probabilities(teacher, data)
-        train(model, teacher.tokenizer, data,
-              TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
-                          max_length=teacher.max_length),
-              loss_fn=kd_loss_fn(teacher_logits, config.temperature, config.alpha),
-              progress=context.reporter(f"distilling {teacher.name} to {config.layers} layers"))
+        train(
+            model,
+            teacher.tokenizer,
+            data,
+            TrainConfig(
+                epochs=config.epochs, learning_rate=config.learning_rate, seed=seed, max_length=teacher.max_length
+            ),
+            loss_fn=kd_loss_fn(teacher_logits, config.temperature, config.alpha),
+            progress=context.reporter(f"distilling {teacher.name} to {config.layers} layers"),
+        )
 
     load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training, context)
     return make_student(teacher, model.eval(), config, data, seed)

@@ -65,8 +65,10 @@ def quantized_names(model, keep: str | None, types: tuple) -> list[str]:
 
     unmatched = [pattern for pattern in kept if not any(is_kept(name, pattern) for name, _ in model.named_modules())]
     if unmatched:
-        raise LoyaltyError(f"keep={'/'.join(kept)}: no module named {', '.join(map(repr, unmatched))} in "
-                           f"{type(model).__name__}; quantizable modules include {', '.join(names[-3:])}")
+        raise LoyaltyError(
+            f"keep={'/'.join(kept)}: no module named {', '.join(map(repr, unmatched))} in "
+            f"{type(model).__name__}; quantizable modules include {', '.join(names[-3:])}"
+        )
     return [name for name in names if not any(is_kept(name, pattern) for pattern in kept)]
 
 
@@ -86,7 +88,9 @@ def quantize_int8(teacher, config: Int8Config, data=None, seed: int = 0, context
         # favour of torchao, yet torchao's int8 ran ~20x slower than fp32 on this CPU while
         # quantize_dynamic is ~1.9x faster. We use it on purpose, so its warnings would only be
         # noise in every user's test report; they are silenced here and nowhere else.
-        warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r".*torch\.ao\.quantization is deprecated", category=DeprecationWarning
+        )
         warnings.filterwarnings("ignore", message=r".*quantize_per_(tensor|channel).*deprecated", category=UserWarning)
         spec = {torch.nn.Linear: qconfig}
         if config.keep:  # by module name: only the Linears not kept

@@ -54,8 +54,10 @@ class HeadsConfig(MethodConfig):
 def attention_modules(model) -> list:
     layers = getattr(model.base_model.encoder, "layer", None)
     if layers is None or not all(hasattr(layer, "attention") and hasattr(layer.attention, "self") for layer in layers):
-        raise LoyaltyError("heads: the teacher's encoder is not BERT-style (encoder.layer[i].attention.self); "
-                           "head pruning supports BERT, RoBERTa, MiniLM and similar encoders")
+        raise LoyaltyError(
+            "heads: the teacher's encoder is not BERT-style (encoder.layer[i].attention.self); "
+            "head pruning supports BERT, RoBERTa, MiniLM and similar encoders"
+        )
     return [layer.attention for layer in layers]
 
 
@@ -69,8 +71,9 @@ def norm_importance(attention) -> list[float]:
     return scores
 
 
-def gradient_importance(model, tokenizer, data, attentions, *, examples: int, seed: int, max_length: int,
-                        batch_size: int = 32) -> list[list[float]]:
+def gradient_importance(
+    model, tokenizer, data, attentions, *, examples: int, seed: int, max_length: int, batch_size: int = 32
+) -> list[list[float]]:
     """Michel et al.'s I_h per layer, layer-normalised. One gate per example and head, so summing
     |∂L/∂gate| over the batch is the per-example expectation, not |∂(mean L)/∂gate|."""
     import torch
@@ -89,6 +92,7 @@ def gradient_importance(model, tokenizer, data, attentions, *, examples: int, se
             shape = context.shape
             gated = context.reshape(shape[0], shape[1], gates[layer].shape[1], -1) * gates[layer][:, None, :, None]
             return (gated.reshape(shape),) + tuple(args[1:])
+
         return hook
 
     hooks = [attention.output.dense.register_forward_pre_hook(gate_hook(i)) for i, attention in enumerate(attentions)]
@@ -96,10 +100,16 @@ def gradient_importance(model, tokenizer, data, attentions, *, examples: int, se
     model.eval()  # no dropout: the score is a pure function of the weights and the sample
     try:
         for start in range(0, len(chosen), batch_size):
-            indices = chosen[start:start + batch_size]
+            indices = chosen[start : start + batch_size]
             pairs = [data.text_pairs[i] for i in indices] if data.text_pairs else None
-            inputs = tokenizer([data.texts[i] for i in indices], pairs, truncation=True, max_length=max_length,
-                               padding=True, return_tensors="pt")
+            inputs = tokenizer(
+                [data.texts[i] for i in indices],
+                pairs,
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
             for i, attention in enumerate(attentions):
                 gates[i] = torch.ones(len(indices), attention.self.num_attention_heads, requires_grad=True)
             logits = model(**inputs).logits
@@ -169,15 +179,26 @@ def prune_heads(teacher, config: HeadsConfig, data=None, seed: int = 0, context:
     progress = context.progress
     model = copy.deepcopy(teacher.model).cpu().eval()
     attentions = attention_modules(model)
-    use_gradient = config.importance == "gradient" or (config.importance == "auto" and data is not None and len(data) > 0)
+    use_gradient = config.importance == "gradient" or (
+        config.importance == "auto" and data is not None and len(data) > 0
+    )
     if use_gradient:
         data = require_data(data, "heads:importance=gradient")
-        scores = gradient_importance(model, teacher.tokenizer, data, attentions, examples=config.examples,
-                                     seed=seed, max_length=teacher.max_length)
+        scores = gradient_importance(
+            model,
+            teacher.tokenizer,
+            data,
+            attentions,
+            examples=config.examples,
+            seed=seed,
+            max_length=teacher.max_length,
+        )
     else:
         if config.importance == "auto":
-            progress("heads: no training data, so heads are ranked by weight norm, not by gradient importance "
-                     "(pass --loyalty-train-data for the gradient score of Michel et al. 2019)")
+            progress(
+                "heads: no training data, so heads are ranked by weight norm, not by gradient importance "
+                "(pass --loyalty-train-data for the gradient score of Michel et al. 2019)"
+            )
         scores = [norm_importance(attention) for attention in attentions]
         data = None  # not used: the student does not depend on it
     removed = heads_to_remove(scores, config.fraction)
@@ -185,8 +206,14 @@ def prune_heads(teacher, config: HeadsConfig, data=None, seed: int = 0, context:
         remove_heads(attentions[layer], heads)
     student = make_student(teacher, model, config, data, seed)
     per_layer = [attention.self.num_attention_heads for attention in attentions]
-    student.info.update(heads_removed=sum(len(h) for h in removed.values()), heads_total=sum(len(r) for r in scores),
-                        heads_per_layer=per_layer, importance="gradient" if use_gradient else "norm")
-    progress(f"heads: removed {student.info['heads_removed']} of {student.info['heads_total']} attention heads "
-             f"({student.info['importance']} importance); heads per layer now {per_layer}")
+    student.info.update(
+        heads_removed=sum(len(h) for h in removed.values()),
+        heads_total=sum(len(r) for r in scores),
+        heads_per_layer=per_layer,
+        importance="gradient" if use_gradient else "norm",
+    )
+    progress(
+        f"heads: removed {student.info['heads_removed']} of {student.info['heads_total']} attention heads "
+        f"({student.info['importance']} importance); heads per layer now {per_layer}"
+    )
     return student

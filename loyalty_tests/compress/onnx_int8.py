@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..infra.cache import cached_folder
 from ..errors import LoyaltyError
+from ..infra.cache import cached_folder
 from .context import BuildContext
 from .registry import MethodConfig, register
 from .student import student_fingerprint
@@ -43,9 +43,16 @@ def _export(model, tokenizer, path: Path) -> None:
     names = [name for name in INPUT_ORDER if name in sample]
     with warnings.catch_warnings():  # the exporter's tracer notes are about control flow BERT does not use
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, tuple(sample[n] for n in names), str(path), input_names=names,
-                          output_names=["logits"], dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 @register(OnnxInt8Config)
@@ -63,10 +70,13 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0, context
         model = copy.deepcopy(teacher.model).cpu().eval()
         float_path = folder / "model-fp32.onnx"
         _export(model, teacher.tokenizer, float_path)
-        quantize_dynamic(str(float_path), str(folder / MODEL_FILE), weight_type=QuantType.QInt8,
-                         per_channel=config.per_channel)
+        quantize_dynamic(
+            str(float_path), str(folder / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=config.per_channel
+        )
         float_path.unlink()
-        (folder / KEY_FILE).write_text(json.dumps({"key": key, "recipe": "onnx-int8"}) + "\n")  # last: a finished folder
+        (folder / KEY_FILE).write_text(
+            json.dumps({"key": key, "recipe": "onnx-int8"}) + "\n"
+        )  # last: a finished folder
 
     def read_key(folder: Path):
         return json.loads((folder / KEY_FILE).read_text()).get("key")
@@ -81,5 +91,13 @@ def onnx_int8(teacher, config: OnnxInt8Config, data=None, seed: int = 0, context
         session = load(folder)
     else:
         session, _, folder = cached_folder(students / f"onnx-{key[:32]}", key, save=save, read_key=read_key, load=load)
-    return OnnxClassifier(session, teacher.tokenizer, teacher.name, teacher.label_names, teacher.batch_size,
-                          teacher.max_length, key, str(folder / MODEL_FILE))
+    return OnnxClassifier(
+        session,
+        teacher.tokenizer,
+        teacher.name,
+        teacher.label_names,
+        teacher.batch_size,
+        teacher.max_length,
+        key,
+        str(folder / MODEL_FILE),
+    )

@@ -10,7 +10,7 @@ unknown or malformed is a LoyaltyError that lists what is valid.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import LoyaltyError
 from ..infra.recipe_options import parse_options
@@ -34,8 +34,12 @@ def parse_recipe(recipe: str) -> tuple[object, ...]:
 
 def _parse_step(step: str, recipe: str) -> object:
     name, has_options, options = step.partition(":")
-    return parse_options(config_type_for(name.strip()), name.strip(), options if has_options else None,
-                         f"in compression recipe {recipe!r}")
+    return parse_options(
+        config_type_for(name.strip()),
+        name.strip(),
+        options if has_options else None,
+        f"in compression recipe {recipe!r}",
+    )
 
 
 def config_to_recipe(config: object | Sequence[object]) -> str:
@@ -78,5 +82,7 @@ def _format(value, label: str) -> str:
         return repr(value).replace("e+", "e")
     text = str(value)
     if any(separator in text for separator in _SEPARATORS) or not text:
-        raise LoyaltyError(f"{label}={text!r} cannot be written in a recipe (it contains one of {' '.join(_SEPARATORS)})")
+        raise LoyaltyError(
+            f"{label}={text!r} cannot be written in a recipe (it contains one of {' '.join(_SEPARATORS)})"
+        )
     return text

@@ -54,7 +54,7 @@ def _zero_smallest(weights: list, count: int) -> None:
     with torch.no_grad():
         for weight in weights:
             size = weight.numel()
-            weight.mul_(mask[offset:offset + size].reshape(weight.shape).to(weight.dtype))
+            weight.mul_(mask[offset : offset + size].reshape(weight.shape).to(weight.dtype))
             offset += size
 
 
@@ -76,6 +76,8 @@ def prune(teacher, config: PruneConfig, data=None, seed: int = 0, context: Build
             _zero_smallest([weight], round(config.sparsity * weight.numel()))
     student = make_student(teacher, model, config, data, seed)
     student.info["sparsity"] = measured_sparsity(weights)
-    context.progress(f"prune: {student.info['sparsity']:.4f} of {sum(w.numel() for w in weights)} encoder Linear "
-                   f"weights are zero (asked for {config.sparsity}, scope {config.scope})")
+    context.progress(
+        f"prune: {student.info['sparsity']:.4f} of {sum(w.numel() for w in weights)} encoder Linear "
+        f"weights are zero (asked for {config.sparsity}, scope {config.scope})"
+    )
     return student

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import LoyaltyError
-from .dynamic_int8 import Int8Config, quantize_int8
+from ..models.training import TrainConfig, train
 from .context import BuildContext
+from .dynamic_int8 import Int8Config, quantize_int8
 from .registry import MethodConfig, register, require_data
 from .student import make_student, student_fingerprint
 from .student_cache import load_or_train
-from ..models.training import TrainConfig, train
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ def attach_fake_quant(model) -> list:
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             parametrize.register_parametrization(module, "weight", WeightFakeQuant())
-            handles.append((module, module.register_forward_pre_hook(lambda m, args: (fake_quantize(args[0]),)
-                                                                        + tuple(args[1:]))))
+            handles.append(
+                (module, module.register_forward_pre_hook(lambda m, args: (fake_quantize(args[0]),) + tuple(args[1:])))
+            )
     return handles
 
 
@@ -87,17 +88,26 @@ def qat(teacher, config: QatConfig, data=None, seed: int = 0, context: BuildCont
     subset = sorted(random.Random(seed).sample(range(len(data)), count))
     from ..data import TextDataset
 
-    sample = TextDataset(f"{data.name}[qat sample {count}]", [data.texts[i] for i in subset],
-                         [data.labels[i] for i in subset], data.label_names,
-                         [data.text_pairs[i] for i in subset] if data.text_pairs else None)
+    sample = TextDataset(
+        f"{data.name}[qat sample {count}]",
+        [data.texts[i] for i in subset],
+        [data.labels[i] for i in subset],
+        data.label_names,
+        [data.text_pairs[i] for i in subset] if data.text_pairs else None,
+    )
     model = copy.deepcopy(teacher.model).cpu()
 
     def run_training():
         handles = attach_fake_quant(model)
-        train(model, teacher.tokenizer, sample,
-              TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
-                          max_length=teacher.max_length),
-              progress=context.reporter(f"quantization-aware training of {teacher.name}"))
+        train(
+            model,
+            teacher.tokenizer,
+            sample,
+            TrainConfig(
+                epochs=config.epochs, learning_rate=config.learning_rate, seed=seed, max_length=teacher.max_length
+            ),
+            progress=context.reporter(f"quantization-aware training of {teacher.name}"),
+        )
         detach_fake_quant(handles)
 
     load_or_train(model, student_fingerprint(teacher, config, data, seed), run_training, context)

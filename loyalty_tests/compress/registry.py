@@ -14,7 +14,8 @@ your own code, for a method of your own). Nothing here changes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 from ..errors import LoyaltyError
 from ..infra.registry import Handler, Registry
@@ -79,6 +80,8 @@ def handler_for(config: object) -> Handler:
 def require_data(data, method: str):
     """The training data a method needs, or a LoyaltyError saying how to give it."""
     if data is None or len(data) == 0:
-        raise LoyaltyError(f"{method} trains the student and needs training data: pass --loyalty-train-data SPEC "
-                           "(or use an embedded --loyalty-data, whose train split is the default)")
+        raise LoyaltyError(
+            f"{method} trains the student and needs training data: pass --loyalty-train-data SPEC "
+            "(or use an embedded --loyalty-data, whose train split is the default)"
+        )
     return data

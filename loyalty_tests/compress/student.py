@@ -21,19 +21,33 @@ def student_fingerprint(teacher, config, data, seed: int) -> str | None:
     if getattr(teacher, "fingerprint", None) is None:
         return None
     data_stamp = data.fingerprint if data is not None and type(config).uses_data else None
-    return fingerprint("student", __version__, type(config).version, teacher.fingerprint,
-                       config_to_recipe(config), seed, data_stamp)
+    return fingerprint(
+        "student", __version__, type(config).version, teacher.fingerprint, config_to_recipe(config), seed, data_stamp
+    )
 
 
-def make_student(teacher, model, config, data=None, seed: int = 0, *,
-                 device: str | None = None) -> HFClassifier | CausalLM:
+def make_student(
+    teacher, model, config, data=None, seed: int = 0, *, device: str | None = None
+) -> HFClassifier | CausalLM:
     """Wrap a handler's new model as a student of the teacher's kind (an ``HFClassifier`` or a
     ``CausalLM``, sharing the teacher's tokenizer) that inherits the teacher's settings."""
     if isinstance(teacher, CausalLM):
-        return CausalLM(model, teacher.tokenizer, teacher.name, student_fingerprint(teacher, config, data, seed),
-                        teacher.tokenizer_fingerprint, teacher.max_length, device or teacher.device,
-                        teacher.batch_size)
+        return CausalLM(
+            model,
+            teacher.tokenizer,
+            teacher.name,
+            student_fingerprint(teacher, config, data, seed),
+            teacher.tokenizer_fingerprint,
+            teacher.max_length,
+            device or teacher.device,
+            teacher.batch_size,
+        )
     return HFClassifier(
-        model, teacher.tokenizer, teacher.name, batch_size=teacher.batch_size, max_length=teacher.max_length,
-        device=device or teacher.device, fingerprint=student_fingerprint(teacher, config, data, seed),
+        model,
+        teacher.tokenizer,
+        teacher.name,
+        batch_size=teacher.batch_size,
+        max_length=teacher.max_length,
+        device=device or teacher.device,
+        fingerprint=student_fingerprint(teacher, config, data, seed),
     )

@@ -39,17 +39,25 @@ def load_or_train(model, key: str | None, train, context: BuildContext) -> None:
             raise ValueError(f"its tensors do not fit the student's architecture (first differences: {differ})")
         stored = metadata(file).get("sha256")
         if stored != tensors_sha256(tensors):
-            raise ValueError("its weights do not match the sha256 stored with them (damaged on disk)"
-                             if stored else "it stores no checksum of its weights (written by an older version)")
+            raise ValueError(
+                "its weights do not match the sha256 stored with them (damaged on disk)"
+                if stored
+                else "it stores no checksum of its weights (written by an older version)"
+            )
         return tensors
 
     def compute() -> dict:
         train()
         return {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
 
-    tensors, from_cache = cached_file(path, key, compute=compute, read_key=lambda file: metadata(file).get("key"),
-                                      load=load, dump=lambda tensors: save(tensors, metadata={
-                                          "key": key, "sha256": tensors_sha256(tensors)}))
+    tensors, from_cache = cached_file(
+        path,
+        key,
+        compute=compute,
+        read_key=lambda file: metadata(file).get("key"),
+        load=load,
+        dump=lambda tensors: save(tensors, metadata={"key": key, "sha256": tensors_sha256(tensors)}),
+    )
     if from_cache:
         context.progress(f"loading trained student from {path}")
         model.load_state_dict(tensors)

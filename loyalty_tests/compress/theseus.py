@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..errors import LoyaltyError
-from .distill import kd_loss_fn, kept_layers, keep_layers, teacher_log_probabilities
-from .context import BuildContext
-from .registry import MethodConfig, register, require_data
-from .student import make_student
-from .student import student_fingerprint
-from .student_cache import load_or_train
 from ..models.training import TrainConfig, train
+from .context import BuildContext
+from .distill import kd_loss_fn, keep_layers, kept_layers, teacher_log_probabilities
+from .registry import MethodConfig, register, require_data
+from .student import make_student, student_fingerprint
+from .student_cache import load_or_train
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,13 @@ class TheseusConfig(MethodConfig):
     learning_rate: float = 1e-4
 
     def __post_init__(self):
-        if (self.layers < 1 or not 0.0 <= self.rate <= 1.0 or not 0.0 <= self.b <= 1.0 or self.epochs < 1
-                or self.finetune_epochs < 0):
+        if (
+            self.layers < 1
+            or not 0.0 <= self.rate <= 1.0
+            or not 0.0 <= self.b <= 1.0
+            or self.epochs < 1
+            or self.finetune_epochs < 0
+        ):
             raise LoyaltyError(f"theseus: need layers >= 1, rate and b in [0, 1], epochs >= 1; got {self}")
 
 
@@ -110,8 +114,9 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0, context: B
     teacher_layers = list(predecessor.base_model.encoder.layer)
     kept_layers(len(teacher_layers), config.layers)  # checks that the blocks divide evenly
     size = len(teacher_layers) // config.layers
-    blocks = [Block(copy.deepcopy(teacher_layers[i]), teacher_layers[i * size:(i + 1) * size])
-              for i in range(config.layers)]
+    blocks = [
+        Block(copy.deepcopy(teacher_layers[i]), teacher_layers[i * size : (i + 1) * size]) for i in range(config.layers)
+    ]
     student = copy.deepcopy(teacher.model).cpu()
     keep_layers(student, list(range(config.layers)))  # the architecture the successors end up in
 
@@ -131,21 +136,38 @@ def theseus(teacher, config: TheseusConfig, data=None, seed: int = 0, context: B
 
         loss_fn = {}
         if config.kd:
-            loss_fn = {"loss_fn": kd_loss_fn(teacher_log_probabilities(teacher, data), config.temperature, config.alpha)}
-        train(predecessor, teacher.tokenizer, data,
-              TrainConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=seed,
-                          max_length=teacher.max_length),
-              parameters=successors, before_step=before_step,
-              progress=context.reporter(f"theseus {teacher.name} -> {config.layers} layers"), **loss_fn)
+            loss_fn = {
+                "loss_fn": kd_loss_fn(teacher_log_probabilities(teacher, data), config.temperature, config.alpha)
+            }
+        train(
+            predecessor,
+            teacher.tokenizer,
+            data,
+            TrainConfig(
+                epochs=config.epochs, learning_rate=config.learning_rate, seed=seed, max_length=teacher.max_length
+            ),
+            parameters=successors,
+            before_step=before_step,
+            progress=context.reporter(f"theseus {teacher.name} -> {config.layers} layers"),
+            **loss_fn,
+        )
         with torch.no_grad():
             for target, block in zip(student.base_model.encoder.layer, blocks):
                 target.load_state_dict(block.successor.state_dict())
         if config.finetune_epochs:
-            train(student, teacher.tokenizer, data,
-                  TrainConfig(epochs=config.finetune_epochs, learning_rate=config.learning_rate, seed=seed + 1,
-                              max_length=teacher.max_length),
-                  progress=context.reporter(f"theseus: fine-tuning the {config.layers}-layer successor"),
-                  **loss_fn)
+            train(
+                student,
+                teacher.tokenizer,
+                data,
+                TrainConfig(
+                    epochs=config.finetune_epochs,
+                    learning_rate=config.learning_rate,
+                    seed=seed + 1,
+                    max_length=teacher.max_length,
+                ),
+                progress=context.reporter(f"theseus: fine-tuning the {config.layers}-layer successor"),
+                **loss_fn,
+            )
 
     load_or_train(student, student_fingerprint(teacher, config, data, seed), run_training, context)
     return make_student(teacher, student.eval(), config, data, seed)

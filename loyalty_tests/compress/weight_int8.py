@@ -87,8 +87,9 @@ def _int8_modules():
 
 
 @register(Int8WeightConfig)
-def quantize_int8_weights(teacher, config: Int8WeightConfig, data=None, seed: int = 0,
-                          context: BuildContext = BuildContext()):
+def quantize_int8_weights(
+    teacher, config: Int8WeightConfig, data=None, seed: int = 0, context: BuildContext = BuildContext()
+):
     """A copy of ``teacher`` with int8 weights per output channel; the teacher is left untouched."""
     from torch import nn
 

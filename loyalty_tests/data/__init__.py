@@ -22,15 +22,32 @@ from .embedded import EMBEDDED_DATASETS, EMBEDDED_SPLITS, load_embedded
 from .files import FILE_FORMATS, SPEC_HELP, index_labels, load_file
 from .hub import load_hub, parse_hub_spec
 
-__all__ = ["TextDataset", "load_dataset", "load_file", "load_embedded", "load_hub", "parse_hub_spec",
-           "index_labels", "EMBEDDED_DATASETS", "EMBEDDED_SPLITS", "FILE_FORMATS"]
+__all__ = [
+    "TextDataset",
+    "load_dataset",
+    "load_file",
+    "load_embedded",
+    "load_hub",
+    "parse_hub_spec",
+    "index_labels",
+    "EMBEDDED_DATASETS",
+    "EMBEDDED_SPLITS",
+    "FILE_FORMATS",
+]
 
 # name, name/config or org/name/config, then ':' and a split (slices such as train[:100] allowed)
 _HUB_SPEC = re.compile(r"[\w.-]+(?:/[\w.-]+){0,2}:[\w.\[\]:%+-]+")
 
 
-def load_dataset(spec: str, *, text_column: str = "text", text_pair_column: str | None = None,
-                 label_column: str = "label", limit: int | None = None, seed: int = 0) -> TextDataset:
+def load_dataset(
+    spec: str,
+    *,
+    text_column: str = "text",
+    text_pair_column: str | None = None,
+    label_column: str = "label",
+    limit: int | None = None,
+    seed: int = 0,
+) -> TextDataset:
     """Load ``spec`` (file, embedded name or hub id; see above); ``limit`` keeps a seeded sample."""
     limit = None if limit is None else positive_count(limit, "limit")  # fail before reading anything
     spec = str(spec)

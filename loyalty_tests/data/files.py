@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from ..errors import LoyaltyError
 from .dataset import TextDataset
@@ -23,23 +23,35 @@ SPEC_HELP = (
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
-def load_file(path: str | Path, *, name: str | None = None, text_column: str = "text",
-              text_pair_column: str | None = None, label_column: str = "label") -> TextDataset:
+def load_file(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    text_column: str = "text",
+    text_pair_column: str | None = None,
+    label_column: str = "label",
+) -> TextDataset:
     """A .csv (comma), .tsv (tab) or .jsonl file with a header / keys naming the columns."""
     path = Path(path)
     name = name or str(path)
     if path.is_symlink() and not path.exists():
-        raise LoyaltyError(f"data file {str(path)!r} is a symbolic link that leads to no file (a loop, or its "
-                           f"target {_link_target(path)!r} is missing); point it at the data file or give the file itself")
+        raise LoyaltyError(
+            f"data file {str(path)!r} is a symbolic link that leads to no file (a loop, or its "
+            f"target {_link_target(path)!r} is missing); point it at the data file or give the file itself"
+        )
     if not path.exists():
         raise LoyaltyError(f"data file {str(path)!r} does not exist (resolved to {path.resolve()}); {SPEC_HELP}")
     if path.is_dir():
-        raise LoyaltyError(f"data file {str(path)!r} is a folder, not a file; give the path of the "
-                           f"{'/'.join(FILE_FORMATS)} file itself")
+        raise LoyaltyError(
+            f"data file {str(path)!r} is a folder, not a file; give the path of the "
+            f"{'/'.join(FILE_FORMATS)} file itself"
+        )
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in FILE_FORMATS:
-        raise LoyaltyError(f"data file {str(path)!r}: unknown format {suffix or '(no extension)'!r}; "
-                           f"use one of {', '.join(FILE_FORMATS)} (comma-separated, tab-separated, JSON lines)")
+        raise LoyaltyError(
+            f"data file {str(path)!r}: unknown format {suffix or '(no extension)'!r}; "
+            f"use one of {', '.join(FILE_FORMATS)} (comma-separated, tab-separated, JSON lines)"
+        )
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             delimiter = FILE_FORMATS[suffix]
@@ -76,16 +88,19 @@ def _jsonl_rows(handle, name: str) -> Iterator[tuple[str, Mapping]]:
         except json.JSONDecodeError as error:
             raise LoyaltyError(f"data file {name!r}: line {number} is not valid JSON ({error})") from error
         if not isinstance(record, dict):
-            raise LoyaltyError(f"data file {name!r}: line {number} is a JSON {type(record).__name__}, "
-                               "expected an object with text and label keys")
+            raise LoyaltyError(
+                f"data file {name!r}: line {number} is a JSON {type(record).__name__}, "
+                "expected an object with text and label keys"
+            )
         if first:  # the first record's keys are the columns, as a header would be
             yield "header", record
             first = False
         yield f"line {number}", record
 
 
-def from_rows(name: str, rows: Iterable[tuple[str, Mapping]], text_column: str,
-               text_pair_column: str | None, label_column: str) -> TextDataset:
+def from_rows(
+    name: str, rows: Iterable[tuple[str, Mapping]], text_column: str, text_pair_column: str | None, label_column: str
+) -> TextDataset:
     rows = iter(rows)
     _, header = next(rows, ("header", {}))
     if not header:
@@ -97,7 +112,8 @@ def from_rows(name: str, rows: Iterable[tuple[str, Mapping]], text_column: str,
         if column not in header:
             raise LoyaltyError(
                 f"data {name!r} has no {role} column {column!r}; columns that exist: {list(header)}; "
-                f"choose it with --loyalty-{role.replace(' ', '-')}-column (or {role.replace(' ', '_')}_column=)")
+                f"choose it with --loyalty-{role.replace(' ', '-')}-column (or {role.replace(' ', '_')}_column=)"
+            )
     texts, pairs, raw_labels = [], [], []
     for where, row in rows:
         texts.append(_text_value(row.get(text_column), name, where, text_column))
@@ -110,11 +126,15 @@ def from_rows(name: str, rows: Iterable[tuple[str, Mapping]], text_column: str,
 
 def _text_value(value: object, name: str, where: str, column: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise LoyaltyError(f"data {name!r}, {where}: column {column!r} is empty; every example needs a text "
-                           "(remove the row or fill it in)")
+        raise LoyaltyError(
+            f"data {name!r}, {where}: column {column!r} is empty; every example needs a text "
+            "(remove the row or fill it in)"
+        )
     if not isinstance(value, str):
-        raise LoyaltyError(f"data {name!r}, {where}: column {column!r} holds {type(value).__name__} "
-                           f"{value!r}, expected text; check the column names")
+        raise LoyaltyError(
+            f"data {name!r}, {where}: column {column!r} holds {type(value).__name__} "
+            f"{value!r}, expected text; check the column names"
+        )
     return value
 
 
@@ -122,11 +142,14 @@ def _label_value(value: object, name: str, where: str, column: str) -> str:
     if isinstance(value, float) and (value != value or value.is_integer()):
         value = None if value != value else int(value)  # NaN is a missing label; 1.0 is the label 1
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise LoyaltyError(f"data {name!r}, {where}: label column {column!r} has no value ({value!r}); "
-                           "every example needs a gold label (remove the row or fill it in)")
+        raise LoyaltyError(
+            f"data {name!r}, {where}: label column {column!r} has no value ({value!r}); "
+            "every example needs a gold label (remove the row or fill it in)"
+        )
     if not isinstance(value, (str, int)):
-        raise LoyaltyError(f"data {name!r}, {where}: label {value!r} is a {type(value).__name__}; "
-                           "labels must be strings or integers")
+        raise LoyaltyError(
+            f"data {name!r}, {where}: label {value!r} is a {type(value).__name__}; labels must be strings or integers"
+        )
     return str(value).strip()
 
 
@@ -150,6 +173,8 @@ def index_labels(raw_labels: Iterable[str]) -> tuple[tuple[str, ...], tuple[int,
 
 def _dataset(name, texts, labels, label_names, pairs=None) -> TextDataset:
     if not texts:
-        raise LoyaltyError(f"data {name!r} has no examples (0 rows); point the data spec at a file or split "
-                           "with at least one labelled text")
+        raise LoyaltyError(
+            f"data {name!r} has no examples (0 rows); point the data spec at a file or split "
+            "with at least one labelled text"
+        )
     return TextDataset(name, tuple(texts), tuple(labels), tuple(label_names), None if pairs is None else tuple(pairs))

@@ -27,8 +27,9 @@ ENGINES = ("local", "ray")
 RAY_EXTRA = "pip install 'pytest-loyalty[ray]'"
 
 
-def get_engine(name: str = "local", *, address: str | None = None, device: str = "cpu", workers: int | None = None,
-               **ray_options):
+def get_engine(
+    name: str = "local", *, address: str | None = None, device: str = "cpu", workers: int | None = None, **ray_options
+):
     """The engine called ``name``: ``local`` or ``ray``.
 
     For ``ray``: ``address`` None uses Ray if this process already joined one, else starts a local
@@ -44,8 +45,9 @@ def get_engine(name: str = "local", *, address: str | None = None, device: str =
         raise LoyaltyError(f"unknown engine {name!r}; --loyalty-engine takes one of {', '.join(ENGINES)}")
     if name == "local":
         if address is not None or workers is not None or ray_options:
-            raise LoyaltyError("the local engine takes no Ray address, workers or Ray options; "
-                               "pass --loyalty-engine ray to use them")
+            raise LoyaltyError(
+                "the local engine takes no Ray address, workers or Ray options; pass --loyalty-engine ray to use them"
+            )
         from .local import LocalEngine
 
         return LocalEngine()
@@ -59,8 +61,9 @@ def require_ray() -> None:
     """Fail with the install step when Ray (with Ray Data) is not installed."""
     missing = [module for module in ("ray", "ray.data") if not _importable(module)]
     if missing:
-        raise LoyaltyError(f"--loyalty-engine ray needs Ray with Ray Data ({', '.join(missing)} not found): "
-                           f"{RAY_EXTRA}")
+        raise LoyaltyError(
+            f"--loyalty-engine ray needs Ray with Ray Data ({', '.join(missing)} not found): {RAY_EXTRA}"
+        )
 
 
 def _importable(module: str) -> bool:

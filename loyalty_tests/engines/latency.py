@@ -2,12 +2,13 @@
 
 Each round times both models twice on the same batch in ABBA order (teacher, student, student,
 teacher), and a model's round time is the mean of its two calls, so load that drifts within a
-round and any cost of switching models hit both alike. On a busy runner the old one-call-each rounds differed by up to 0.2 in
-mean log ratio between teacher-first and student-first rounds, and failed an A/A student. The
-speedup is the median of the per-round ratios with a distribution-free CI whose rank allows for
-dependence between neighbouring rounds (``speedup.dependent_speedup_interval``), never a stored
-timing from another machine. With ``id(teacher) == id(student)`` (one object timed against
-itself) both calls land on one entry; pass a copy.
+round and any cost of switching models hit both alike. On a busy runner the old one-call-each
+rounds differed by up to 0.2 in mean log ratio between teacher-first and student-first rounds,
+and failed an A/A student. The speedup is the median of the per-round ratios with a
+distribution-free CI whose rank allows for dependence between neighbouring rounds
+(``speedup.dependent_speedup_interval``), never a stored timing from another machine. With
+``id(teacher) == id(student)`` (one object timed against itself) both calls land on one entry;
+pass a copy.
 Rounds come in blocks: after each block the CI is compared with the limit at a level that stays
 valid however many blocks it takes (``speedup.latency_decision``), and timing stops as soon as the
 verdict is decided or ``max_rounds`` is reached. A clearly faster student is decided after one
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 from ..errors import LoyaltyError
 from ..stats.speedup import dependent_speedup_interval, latency_decision, level_text
@@ -50,8 +51,12 @@ class LatencyResult:
         return statistics.median(self.student_rounds)
 
     def to_row(self) -> dict:
-        return {**asdict(self), "rounds": self.rounds, "teacher_seconds": self.teacher_seconds,
-                "student_seconds": self.student_seconds}
+        return {
+            **asdict(self),
+            "rounds": self.rounds,
+            "teacher_seconds": self.teacher_seconds,
+            "student_seconds": self.student_seconds,
+        }
 
 
 def _time_once(model, texts, text_pairs) -> float:
@@ -62,14 +67,26 @@ def _time_once(model, texts, text_pairs) -> float:
         raise
     except Exception as error:  # a user's model failing is bad input, not an internal error
         name = getattr(model, "name", type(model).__name__)
-        raise LoyaltyError(f"model {name!r} raised {type(error).__name__} while being timed on {len(texts)} texts: "
-                           f"{error}; fix the model or its spec") from error
+        raise LoyaltyError(
+            f"model {name!r} raised {type(error).__name__} while being timed on {len(texts)} texts: "
+            f"{error}; fix the model or its spec"
+        ) from error
     return time.perf_counter() - start
 
 
-def measure_latency(teacher, student, texts: Sequence[str], text_pairs: Sequence[str] | None = None, *,
-                    rounds: int = 10, max_rounds: int | None = None, limit: float | None = None,
-                    rule: str = "estimate", inconclusive: str = "fail", warmup: int = 1) -> LatencyResult:
+def measure_latency(
+    teacher,
+    student,
+    texts: Sequence[str],
+    text_pairs: Sequence[str] | None = None,
+    *,
+    rounds: int = 10,
+    max_rounds: int | None = None,
+    limit: float | None = None,
+    rule: str = "estimate",
+    inconclusive: str = "fail",
+    warmup: int = 1,
+) -> LatencyResult:
     """Time both models on ``texts`` in interleaved rounds: one block of ``rounds``, then (with a
     ``limit`` and a ``max_rounds`` above ``rounds``) more blocks until the speedup's CI clears the
     limit or ``max_rounds`` is reached."""
@@ -99,8 +116,16 @@ def measure_latency(teacher, student, texts: Sequence[str], text_pairs: Sequence
             student_times.append(seconds[1])
         if limit is None:
             break  # nothing to decide: one block
-        sequential = latency_decision(teacher_times, student_times, limit, block_size=rounds, max_rounds=max_rounds,
-                                      rule=rule, inconclusive=inconclusive, cap_name="--loyalty-latency-max-rounds")
+        sequential = latency_decision(
+            teacher_times,
+            student_times,
+            limit,
+            block_size=rounds,
+            max_rounds=max_rounds,
+            rule=rule,
+            inconclusive=inconclusive,
+            cap_name="--loyalty-latency-max-rounds",
+        )
         reason = sequential.reason
         if sequential.stopped:
             break

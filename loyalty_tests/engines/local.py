@@ -15,22 +15,59 @@ class LocalEngine:
 
         return predict(model, dataset, cache_dir=cache_dir, progress=progress, predict_proba=self.predict_proba)
 
-    def run_attack(self, model, dataset, config, *, indices=None, progress=None, cache_dir=None, recipe=None,
-                   in_flight: int | None = None):
+    def run_attack(
+        self,
+        model,
+        dataset,
+        config,
+        *,
+        indices=None,
+        progress=None,
+        cache_dir=None,
+        recipe=None,
+        in_flight: int | None = None,
+    ):
         from ..robustness import run_attack
         from ..robustness.lockstep import DEFAULT_IN_FLIGHT
 
-        return run_attack(model, dataset, config, indices=indices, progress=progress, cache_dir=cache_dir,
-                          recipe=recipe, in_flight=in_flight or DEFAULT_IN_FLIGHT, attack_examples=self.attack_examples)
+        return run_attack(
+            model,
+            dataset,
+            config,
+            indices=indices,
+            progress=progress,
+            cache_dir=cache_dir,
+            recipe=recipe,
+            in_flight=in_flight or DEFAULT_IN_FLIGHT,
+            attack_examples=self.attack_examples,
+        )
 
-    def compare_robustness(self, teacher, student, dataset, config, *, progress=None, cache_dir=None, recipe=None,
-                           in_flight: int | None = None):
+    def compare_robustness(
+        self,
+        teacher,
+        student,
+        dataset,
+        config,
+        *,
+        progress=None,
+        cache_dir=None,
+        recipe=None,
+        in_flight: int | None = None,
+    ):
         from ..robustness import compare_robustness
         from ..robustness.lockstep import DEFAULT_IN_FLIGHT
 
-        return compare_robustness(teacher, student, dataset, config, progress=progress, cache_dir=cache_dir,
-                                  recipe=recipe, in_flight=in_flight or DEFAULT_IN_FLIGHT,
-                                  attack_examples=self.attack_examples)
+        return compare_robustness(
+            teacher,
+            student,
+            dataset,
+            config,
+            progress=progress,
+            cache_dir=cache_dir,
+            recipe=recipe,
+            in_flight=in_flight or DEFAULT_IN_FLIGHT,
+            attack_examples=self.attack_examples,
+        )
 
     def close(self) -> None:
         """Nothing to release (the Ray engine shuts down the Ray instance it started)."""

@@ -21,8 +21,9 @@ def local_batch_order(model, texts, text_pairs) -> tuple[np.ndarray, int]:
     max_length = getattr(model, "max_length", None)
     if tokenizer is None or not isinstance(batch_size, int) or batch_size < 1 or not max_length:
         return np.arange(len(texts)), 1
-    encoded = tokenizer(list(texts), list(text_pairs) if text_pairs is not None else None,
-                        truncation=True, max_length=max_length)
+    encoded = tokenizer(
+        list(texts), list(text_pairs) if text_pairs is not None else None, truncation=True, max_length=max_length
+    )
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     return np.argsort(-lengths, kind="stable"), batch_size
 

@@ -26,9 +26,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import LoyaltyError
-from .local import LocalEngine
+from ..errors import LoyaltyError, first_line
 from ..robustness.lockstep import DEFAULT_IN_FLIGHT
+from .local import LocalEngine
+from .ray_address import reachable_or_fail
 from .ray_blocks import arrow_block, local_batch_order
 from .shipping import ship
 
@@ -54,9 +55,18 @@ class RayEngine(LocalEngine):
 
     name = "ray"
 
-    def __init__(self, *, address: str | None = None, device: str = "cpu", workers: int | None = None,
-                 max_restarts: int = 3, attack_shard_size: int = 1, worker_cache_dir: str | None = None,
-                 start_timeout_s: int = 600, init_options: dict | None = None):
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        device: str = "cpu",
+        workers: int | None = None,
+        max_restarts: int = 3,
+        attack_shard_size: int = 1,
+        worker_cache_dir: str | None = None,
+        start_timeout_s: int = 600,
+        init_options: dict | None = None,
+    ):
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise LoyaltyError(f"Ray workers must be a whole number >= 1, got {workers!r}")
         if not isinstance(attack_shard_size, int) or attack_shard_size < 1:
@@ -88,8 +98,10 @@ class RayEngine(LocalEngine):
                 ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 where = f"the Ray cluster at {self.address!r}" if self.address else "a local Ray instance"
-                raise LoyaltyError(f"could not start or join {where}: {error}. Check --loyalty-ray-address "
-                                   "(leave it unset for a local instance, 'auto' to join a running cluster)") from error
+                raise LoyaltyError(
+                    f"could not start or join {where}: {error}. Check --loyalty-ray-address "
+                    "(leave it unset for a local instance, 'auto' to join a running cluster)"
+                ) from error
             self._started_ray = True  # close() disconnects (and stops a local instance we started)
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-run INFO lines in the test log
         return ray
@@ -131,7 +143,8 @@ class RayEngine(LocalEngine):
         except Exception as error:  # Ray's pickling raises several types; the reason matters here
             raise LoyaltyError(
                 f"model {shipped.name!r} cannot be sent to Ray workers: it does not pickle ({type(error).__name__}: "
-                f"{error}). Make it picklable, or run with --loyalty-engine local") from error
+                f"{error}). Make it picklable, or run with --loyalty-engine local"
+            ) from error
 
     # -- predictions ----------------------------------------------------------------------------
     def predict_proba(self, model, texts, text_pairs=None) -> np.ndarray:
@@ -144,7 +157,7 @@ class RayEngine(LocalEngine):
         order, batch_size = local_batch_order(model, texts, text_pairs)
         blocks = min(count, max(workers * BLOCKS_PER_WORKER, math.ceil(count / MAX_BLOCK_ROWS)))
         rows = math.ceil(math.ceil(count / blocks) / batch_size) * batch_size  # whole local batches per block
-        tables = [arrow_block(texts, text_pairs, order[first:first + rows]) for first in range(0, count, rows)]
+        tables = [arrow_block(texts, text_pairs, order[first : first + rows]) for first in range(0, count, rows)]
         with warnings.catch_warnings():
             # Ray Data 2.60 marks per-call remote args (max_restarts, max_task_retries) as deprecated with
             # no replacement yet (the [ray] extra pins Ray below 2.64, where they go), and its context
@@ -153,10 +166,20 @@ class RayEngine(LocalEngine):
             warnings.simplefilter("ignore", DeprecationWarning)
             run = uuid.uuid4().hex
             scored = ray.data.from_arrow(tables).map_batches(
-                BatchScorer, fn_constructor_kwargs={"model_box": self._box(model), "device": self.device,
-                                                    "registry": [self._registry()], "run": run},
-                batch_size=rows, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=min(workers, len(tables))),
-                max_restarts=self.max_restarts, max_task_retries=self.max_restarts, **self._actor_resources())
+                BatchScorer,
+                fn_constructor_kwargs={
+                    "model_box": self._box(model),
+                    "device": self.device,
+                    "registry": [self._registry()],
+                    "run": run,
+                },
+                batch_size=rows,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=min(workers, len(tables))),
+                max_restarts=self.max_restarts,
+                max_task_retries=self.max_restarts,
+                **self._actor_resources(),
+            )
         # this run's settings only (the dataset's own copy of Ray Data's context, not the global one)
         scored.context.enable_progress_bars = False  # predict() reports progress itself
         scored.context.raise_original_map_exception = True  # the model's own error, not "UDF failed"
@@ -178,13 +201,28 @@ class RayEngine(LocalEngine):
             raise failure
         if not seen.all():  # never hand back a partial result
             raise LoyaltyError(f"the Ray run predicting with {model.name} returned {int(seen.sum())} of {count} rows")
-        self.last_run = {"what": "predict", "examples": count, "workers": min(workers, len(tables)),
-                         "wall_seconds": time.perf_counter() - start, "worker_seconds": model_seconds}
+        self.last_run = {
+            "what": "predict",
+            "examples": count,
+            "workers": min(workers, len(tables)),
+            "wall_seconds": time.perf_counter() - start,
+            "worker_seconds": model_seconds,
+        }
         return probabilities
 
     # -- attacks --------------------------------------------------------------------------------
-    def attack_examples(self, model, dataset, config, indices, progress, cache_dir, recipe,
-                        in_flight: int = DEFAULT_IN_FLIGHT, on_example=lambda example: None):
+    def attack_examples(
+        self,
+        model,
+        dataset,
+        config,
+        indices,
+        progress,
+        cache_dir,
+        recipe,
+        in_flight: int = DEFAULT_IN_FLIGHT,
+        on_example=lambda example: None,
+    ):
         """``run_attack``'s local loop, on the cluster. ``cache_dir`` is the driver's: it is never
         sent to workers; ``on_example`` gets each example as its shard returns, so the driver's
         per-example cache is written as a local run writes it."""
@@ -192,27 +230,46 @@ class RayEngine(LocalEngine):
         from ..robustness.textattack_backend import TextAttackConfig
 
         if isinstance(config.recipe_config, TextAttackConfig) and recipe is None:
-            raise LoyaltyError(f"the Ray engine runs the built-in recipes only, not {config.recipe!r} (TextAttack "
-                               "downloads its own resources and does not seed per example); use --loyalty-engine local")
+            raise LoyaltyError(
+                f"the Ray engine runs the built-in recipes only, not {config.recipe!r} (TextAttack "
+                "downloads its own resources and does not seed per example); use --loyalty-engine local"
+            )
         ray = self.connect()
         indices = [int(i) for i in indices]
         name = getattr(model, "name", type(model).__name__)
         start = time.perf_counter()
         if not indices:
             return AttackResult(name, config, (), 0.0, tuple(dataset.label_names), 0.0)
-        job = {"model": self._box(model), "data": [ray.put(dataset)], "config": config, "in_flight": in_flight,
-               "recipe": [ray.put(recipe)] if recipe is not None else None}
-        shards = [indices[i:i + self.attack_shard_size] for i in range(0, len(indices), self.attack_shard_size)]
+        job = {
+            "model": self._box(model),
+            "data": [ray.put(dataset)],
+            "config": config,
+            "in_flight": in_flight,
+            "recipe": [ray.put(recipe)] if recipe is not None else None,
+        }
+        shards = [indices[i : i + self.attack_shard_size] for i in range(0, len(indices), self.attack_shard_size)]
         results = self._run_shards(job, shards, progress, len(indices), f"attacking {name}", on_example)
         examples = tuple(example for result in results for example in result.examples)
         if [example.index for example in examples] != indices:
-            raise LoyaltyError(f"the Ray run attacking {name} returned examples {[e.index for e in examples][:10]}..., "
-                               f"not the {len(indices)} examples asked for")
-        self.last_run = {"what": "attack", "examples": len(indices), "workers": min(self.workers(), len(shards)),
-                         "wall_seconds": time.perf_counter() - start,
-                         "worker_seconds": sum(result.seconds for result in results)}
-        return AttackResult(results[0].model_name, config, examples, time.perf_counter() - start,
-                            tuple(dataset.label_names), sum(result.forward_seconds for result in results))
+            raise LoyaltyError(
+                f"the Ray run attacking {name} returned examples {[e.index for e in examples][:10]}..., "
+                f"not the {len(indices)} examples asked for"
+            )
+        self.last_run = {
+            "what": "attack",
+            "examples": len(indices),
+            "workers": min(self.workers(), len(shards)),
+            "wall_seconds": time.perf_counter() - start,
+            "worker_seconds": sum(result.seconds for result in results),
+        }
+        return AttackResult(
+            results[0].model_name,
+            config,
+            examples,
+            time.perf_counter() - start,
+            tuple(dataset.label_names),
+            sum(result.forward_seconds for result in results),
+        )
 
     def _run_shards(self, job, shards, progress, total, what, on_example) -> list:
         ray = self.connect()
@@ -254,19 +311,23 @@ class RayEngine(LocalEngine):
 
         wanted = min(self.workers(), shards)
         if len(self._attack_workers) < wanted:
-            remote = ray.remote(AttackWorker).options(max_restarts=self.max_restarts,
-                                                      max_task_retries=self.max_restarts, **self._actor_resources())
-            self._attack_workers += [remote.remote(self.device, self.worker_cache_dir)
-                                     for _ in range(wanted - len(self._attack_workers))]
+            remote = ray.remote(AttackWorker).options(
+                max_restarts=self.max_restarts, max_task_retries=self.max_restarts, **self._actor_resources()
+            )
+            self._attack_workers += [
+                remote.remote(self.device, self.worker_cache_dir) for _ in range(wanted - len(self._attack_workers))
+            ]
             # a worker waits for a free CPU (or GPU); never forever
             probes = [worker.describe.remote() for worker in self._attack_workers]
             ready, waiting = ray.wait(probes, num_returns=len(probes), timeout=self.start_timeout_s)
             if waiting:
                 resources = ray.available_resources()
                 self._release_attack_workers()
-                raise LoyaltyError(f"Ray started {len(ready)} of {len(probes)} attack workers within "
-                                   f"{self.start_timeout_s} s: the cluster has no free {self._actor_resources()} "
-                                   f"for the rest (free now: {resources})")
+                raise LoyaltyError(
+                    f"Ray started {len(ready)} of {len(probes)} attack workers within "
+                    f"{self.start_timeout_s} s: the cluster has no free {self._actor_resources()} "
+                    f"for the rest (free now: {resources})"
+                )
         return self._attack_workers[:wanted]
 
     def _registry(self):
@@ -306,30 +367,12 @@ class RayEngine(LocalEngine):
                 f"{what} could not finish on Ray: a worker died again after {self.max_restarts} restart(s) "
                 f"(the model replica's process crashed or was killed, e.g. out of memory); no partial result is "
                 f"kept. See the worker logs (ray logs, or /tmp/ray/session_latest/logs) or run with "
-                f"--loyalty-engine local. Last error: {_first_line(cause)}")
-        return LoyaltyError(f"{what} failed on a Ray worker: {type(cause).__name__}: {_first_line(cause)}")
+                f"--loyalty-engine local. Last error: {first_line(cause)}"
+            )
+        return LoyaltyError(f"{what} failed on a Ray worker: {type(cause).__name__}: {first_line(cause)}")
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, device={self.device!r}, workers={self.requested_workers!r})"
-
-
-def reachable_or_fail(address: str, timeout: float) -> None:
-    """Fail within ``timeout`` seconds, naming the address, when nothing listens at a HOST:PORT
-    (or ray://HOST:PORT) address; ``local`` and ``auto`` are Ray's to resolve."""
-    import socket
-
-    where = address.split("://", 1)[-1]
-    if address in ("local", "auto") or ":" not in where:
-        return
-    host, _, port = where.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return
-    except (OSError, ValueError) as error:
-        reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
-        raise LoyaltyError(f"could not reach the Ray cluster at {address!r} within {timeout:g} s ({reason}); check "
-                           "--loyalty-ray-address (HOST:PORT of a running head node; leave it unset for a local "
-                           "instance, 'auto' to join the cluster `ray start` made here)") from None
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -342,8 +385,3 @@ def _root_cause(error: BaseException) -> BaseException:
             break
         error = inner
     return error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -65,10 +65,14 @@ class BatchScorer:
         if raw.shape != (len(texts), self.n_labels):
             raise LoyaltyError(
                 f"model {self.model.name!r} returned outputs of shape {raw.shape} for {len(texts)} texts, expected "
-                f"({len(texts)}, {self.n_labels}): one row per text, one column per label name")
+                f"({len(texts)}, {self.n_labels}): one row per text, one column per label name"
+            )
         # each row carries its block's share of the model time, so the driver can add them up
-        return {"index": np.asarray(batch["index"]), "probabilities": raw,
-                "seconds": np.full(len(texts), seconds / max(len(texts), 1))}
+        return {
+            "index": np.asarray(batch["index"]),
+            "probabilities": raw,
+            "seconds": np.full(len(texts), seconds / max(len(texts), 1)),
+        }
 
 
 class ReplicaRegistry:
@@ -118,8 +122,15 @@ class AttackWorker:
         dataset = self._object(job["data"], lambda data: data)
         recipe = self._recipe(job)
         # cache_dir=None: the results cache lives on the driver, never here
-        return run_attack(model, dataset, job["config"], indices=indices, recipe=_KeepOpen(recipe),
-                          cache_dir=None, in_flight=job["in_flight"])
+        return run_attack(
+            model,
+            dataset,
+            job["config"],
+            indices=indices,
+            recipe=_KeepOpen(recipe),
+            cache_dir=None,
+            in_flight=job["in_flight"],
+        )
 
     def finish(self) -> None:
         """Save what the recipes learned (new neighbour rows) to this worker's folder."""
@@ -131,9 +142,14 @@ class AttackWorker:
         """Where this worker runs and on which device its models sit (for checks and debugging)."""
         import ray
 
-        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "gpu_ids": ray.get_gpu_ids(),
-                "device": self.device, "cache_dir": str(self.cache_dir),
-                "models": {key: str(getattr(obj, "device", "-")) for key, obj in self.objects.items()}}
+        return {
+            "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id(),
+            "gpu_ids": ray.get_gpu_ids(),
+            "device": self.device,
+            "cache_dir": str(self.cache_dir),
+            "models": {key: str(getattr(obj, "device", "-")) for key, obj in self.objects.items()},
+        }
 
     def _object(self, box: list, build):
         import ray

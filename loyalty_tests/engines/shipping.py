@@ -45,8 +45,10 @@ def ship(model) -> Shipped:
         return Shipped("torch", buffer.getvalue(), name)
     if isinstance(model, OnnxClassifier):
         if not model.path or not Path(model.path).is_file():
-            raise LoyaltyError(f"ONNX model {name!r} cannot be sent to Ray workers: its .onnx file "
-                               f"({model.path!r}) is not readable here; load it with load_model('./model.onnx')")
+            raise LoyaltyError(
+                f"ONNX model {name!r} cannot be sent to Ray workers: its .onnx file "
+                f"({model.path!r}) is not readable here; load it with load_model('./model.onnx')"
+            )
         fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.name != "session"}
         return Shipped("onnx", {"onnx": Path(model.path).read_bytes(), "fields": fields}, name)
     register_user_modules(model)

@@ -48,12 +48,24 @@ def match_baseline_student(label: str, run_students, baseline_students) -> tuple
     if len(baseline_students) == 1 and len(set(run_students)) == 1:
         old = baseline_students[0]
         return old, f"this run's student {label!r} against the baseline's {old!r} (one student in each report)"
-    return None, (f"has no student {label!r} (it has {baseline_students}); label the students so they match: "
-                  "--student LABEL=SPEC, or the loyalty_student fixture's param ids")
+    return None, (
+        f"has no student {label!r} (it has {baseline_students}); label the students so they match: "
+        "--student LABEL=SPEC, or the loyalty_student fixture's param ids"
+    )
 
 
-def check(baseline: dict | str, path: Path, label: str, report, teacher_fingerprint: str | None,
-          tolerance: Threshold, rule: Rule = Rule(), *, warn_only: bool = False, run_students=()) -> list[GateResult]:
+def check(
+    baseline: dict | str,
+    path: Path,
+    label: str,
+    report,
+    teacher_fingerprint: str | None,
+    tolerance: Threshold,
+    rule: Rule = Rule(),
+    *,
+    warn_only: bool = False,
+    run_students=(),
+) -> list[GateResult]:
     """One result per metric of ``BASELINE_METRICS`` for student ``label``; ``baseline`` is the
     report read from ``path`` or the reason it could not be used; ``run_students`` are the labels
     of every student in this run."""
@@ -62,21 +74,40 @@ def check(baseline: dict | str, path: Path, label: str, report, teacher_fingerpr
     data = report.data
     old_data = baseline.get("data") or {}
     if old_data.get("fingerprint") != data.fingerprint:
-        return _failure(f"not comparable: made on other data ({old_data.get('name')!r}, n={old_data.get('n')}, "
-                        f"fingerprint {old_data.get('fingerprint')}) than this run ({data.name!r}, n={len(data)}, "
-                        f"fingerprint {data.fingerprint})", tolerance, path)
+        return _failure(
+            f"not comparable: made on other data ({old_data.get('name')!r}, n={old_data.get('n')}, "
+            f"fingerprint {old_data.get('fingerprint')}) than this run ({data.name!r}, n={len(data)}, "
+            f"fingerprint {data.fingerprint})",
+            tolerance,
+            path,
+        )
     old_teacher = baseline.get("teacher_fingerprint")
     if teacher_fingerprint is None or old_teacher != teacher_fingerprint:
-        why = ("this run's teacher has no fingerprint to compare (give it a `fingerprint` attribute)"
-               if teacher_fingerprint is None else "made with another teacher")
-        return _failure(f"not comparable: {why} (baseline teacher fingerprint {old_teacher}, this run's "
-                        f"{teacher_fingerprint})", tolerance, path)
+        why = (
+            "this run's teacher has no fingerprint to compare (give it a `fingerprint` attribute)"
+            if teacher_fingerprint is None
+            else "made with another teacher"
+        )
+        return _failure(
+            f"not comparable: {why} (baseline teacher fingerprint {old_teacher}, this run's {teacher_fingerprint})",
+            tolerance,
+            path,
+        )
     students = {row.get("spec"): row for row in baseline["students"] if isinstance(row, dict)}
     matched, note = match_baseline_student(label, run_students or [label], students)
     if matched is None:
         return _failure(note, tolerance, path)
     old = students[matched].get("metrics") or {}
-    results = [gate_baseline(name, report.metrics[name], (old.get(name) or {}).get("value"), tolerance, rule,
-                             warn_only=warn_only, duplicates=getattr(report, "duplicates", 0))
-               for name in BASELINE_METRICS]
+    results = [
+        gate_baseline(
+            name,
+            report.metrics[name],
+            (old.get(name) or {}).get("value"),
+            tolerance,
+            rule,
+            warn_only=warn_only,
+            duplicates=getattr(report, "duplicates", 0),
+        )
+        for name in BASELINE_METRICS
+    ]
     return [dataclasses.replace(result, message=f"{result.message}; {note}") for result in results] if note else results

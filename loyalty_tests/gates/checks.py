@@ -18,23 +18,48 @@ from ..stats import intervals as stats
 from .result import GateResult, Rule
 from .thresholds import Threshold
 
-SIGNS = {(stats.AT_LEAST, True): ">=", (stats.AT_LEAST, False): "<", (stats.AT_MOST, True): "<=",
-         (stats.AT_MOST, False): ">"}
+SIGNS = {
+    (stats.AT_LEAST, True): ">=",
+    (stats.AT_LEAST, False): "<",
+    (stats.AT_MOST, True): "<=",
+    (stats.AT_MOST, False): ">",
+}
 
 
 def _missing(gate: str, what: str, threshold: Threshold, warn_only: bool) -> GateResult:
-    return GateResult(gate, False, None, None, threshold.source,
-                      f"{what} is missing or NaN: the gate cannot pass without it", warn_only)
+    return GateResult(
+        gate,
+        False,
+        None,
+        None,
+        threshold.source,
+        f"{what} is missing or NaN: the gate cannot pass without it",
+        warn_only,
+    )
 
 
 def _is_number(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def gate_metric(gate: str, metric, limit: float | None, source: str, direction: str, rule: Rule = Rule(), *,
-                warn_only: bool = False, needed: int | None = None, unit: str = "examples", detail: str = "",
-                name: str | None = None, duplicates: int = 0, level: str = "95% CI",
-                reach: tuple[float, float, str] | None = None, feasible_kind: str | None = None) -> GateResult:
+def gate_metric(
+    gate: str,
+    metric,
+    limit: float | None,
+    source: str,
+    direction: str,
+    rule: Rule = Rule(),
+    *,
+    warn_only: bool = False,
+    needed: int | None = None,
+    unit: str = "examples",
+    detail: str = "",
+    name: str | None = None,
+    duplicates: int = 0,
+    level: str = "95% CI",
+    reach: tuple[float, float, str] | None = None,
+    feasible_kind: str | None = None,
+) -> GateResult:
     """The one gate: ``metric`` (value, ci_low, ci_high, n) against ``limit`` in ``direction``.
 
     ``needed``: examples that would decide it in 80% of runs (shown when the outcome is INCONCLUSIVE);
@@ -54,37 +79,83 @@ def gate_metric(gate: str, metric, limit: float | None, source: str, direction: 
     if metric is None or not _is_number(metric.value):
         return _missing(gate, name, Threshold(gate, limit, source), warn_only)
     if limit is None:
-        return GateResult(gate, True, metric.value, None, source, f"{name} {metric.value:.3f} (not gated)", warn_only,
-                          n=metric.n, ci_low=metric.ci_low, ci_high=metric.ci_high, direction=direction)
+        return GateResult(
+            gate,
+            True,
+            metric.value,
+            None,
+            source,
+            f"{name} {metric.value:.3f} (not gated)",
+            warn_only,
+            n=metric.n,
+            ci_low=metric.ci_low,
+            ci_high=metric.ci_high,
+            direction=direction,
+        )
     if not (_is_number(metric.ci_low) and _is_number(metric.ci_high)):
         # Putting the estimate in place of a missing bound would make a zero-width CI: a PASS from nothing.
-        return GateResult(gate, False, metric.value, float(limit), source,
-                          f"{name} {metric.value:.3f} (n={metric.n}) has no confidence interval (a bound is missing "
-                          f"or NaN): the gate cannot decide without it, so it fails", warn_only,
-                          rule=rule.name, n=metric.n, direction=direction)
+        return GateResult(
+            gate,
+            False,
+            metric.value,
+            float(limit),
+            source,
+            f"{name} {metric.value:.3f} (n={metric.n}) has no confidence interval (a bound is missing "
+            f"or NaN): the gate cannot decide without it, so it fails",
+            warn_only,
+            rule=rule.name,
+            n=metric.n,
+            direction=direction,
+        )
     low, high = metric.ci_low, metric.ci_high
     decision = stats.decide(metric.value, low, high, limit, direction, rule.name, rule.inconclusive)
     which = {"ci_low": "CI lower bound ", "ci_high": "CI upper bound "}.get(decision.decided_by, "")
     shown = decision.checked_value if which else metric.value
     good = stats.on_good_side(shown, limit, direction)
-    message = (f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates, level)}) {which}{SIGNS[direction, good]} "
-               f"{limit:.3f} [{source}]{detail}; outcome {decision.outcome}")
+    message = (
+        f"{name} {metric.value:.3f} ({_ci_text(metric, duplicates, level)}) {which}{SIGNS[direction, good]} "
+        f"{limit:.3f} [{source}]{detail}; outcome {decision.outcome}"
+    )
     cannot = cannot_text(direction, float(limit), reach, feasible_kind, metric.n, level)
     if cannot:
         message += f"; {cannot}"
     if rule.name != "estimate":
-        message += f" ({rule.name} rule" + (f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")")
+        message += f" ({rule.name} rule" + (
+            f", inconclusive = {rule.inconclusive})" if rule.name == "three-way" else ")"
+        )
     if decision.outcome == stats.INCONCLUSIVE and metric.n:
         from ..stats.sample_size import undecided_text
 
         message += "; " + undecided_text(name, metric.n, metric.value, low, high, limit, needed, unit, level=level)
-    return GateResult(gate, decision.passed, metric.value, float(limit), source, message, warn_only,
-                      decision.outcome, rule.name, decision.warned, low, high, metric.n, direction,
-                      needed if decision.outcome == stats.INCONCLUSIVE else None, duplicates, cannot)
+    return GateResult(
+        gate,
+        decision.passed,
+        metric.value,
+        float(limit),
+        source,
+        message,
+        warn_only,
+        decision.outcome,
+        rule.name,
+        decision.warned,
+        low,
+        high,
+        metric.n,
+        direction,
+        needed if decision.outcome == stats.INCONCLUSIVE else None,
+        duplicates,
+        cannot,
+    )
 
 
-def cannot_text(direction: str, limit: float, reach: tuple[float, float, str] | None = None,
-                feasible_kind: str | None = None, n: int | None = None, level: str = "95% CI") -> str | None:
+def cannot_text(
+    direction: str,
+    limit: float,
+    reach: tuple[float, float, str] | None = None,
+    feasible_kind: str | None = None,
+    n: int | None = None,
+    level: str = "95% CI",
+) -> str | None:
     """Why a gate cannot FAIL (or cannot PASS) with the data in hand, or None when it can do both.
 
     ``reach`` = (lowest, highest, why): the values the metric can take at all (a drop can never
@@ -114,15 +185,18 @@ def cannot_text(direction: str, limit: float, reach: tuple[float, float, str] | 
         best = identical_student_feasibility(feasible_kind, int(n), limit, direction)
         if not best.can_pass:
             end = f"down to {best.best_low:.3f} <" if direction == stats.AT_LEAST else f"up to {best.best_high:.3f} >"
-            return (f"cannot PASS (outcome): at n={n} even a student identical to its teacher has a {level} "
-                    f"{end} {limit:.3f}")
+            return (
+                f"cannot PASS (outcome): at n={n} even a student identical to its teacher has a {level} "
+                f"{end} {limit:.3f}"
+            )
     return None
 
 
 def _ci_text(metric, duplicates: int = 0, level: str = "95% CI") -> str:
     """``n=100, 95% CI ...``; with repeated texts ``n=2 distinct, 98 duplicates not counted, ...``."""
-    n = f"n={metric.n}" + (f" distinct, {duplicates} duplicate{'s' * (duplicates != 1)} not counted"
-                           if duplicates else "")
+    n = f"n={metric.n}" + (
+        f" distinct, {duplicates} duplicate{'s' * (duplicates != 1)} not counted" if duplicates else ""
+    )
     if not _is_number(metric.ci_low) or not _is_number(metric.ci_high):
         return n
     return f"{n}, {level} {metric.ci_low:.3f}–{metric.ci_high:.3f}"
@@ -173,21 +247,49 @@ def label_distribution_message(teacher_labels, student_labels, label_names) -> s
     return f" ({shrank}shares {shares})"
 
 
-def gate_baseline(metric_name: str, metric, baseline: float | None, tolerance: Threshold, rule: Rule = Rule(), *,
-                  warn_only: bool = False, duplicates: int = 0) -> GateResult:
+def gate_baseline(
+    metric_name: str,
+    metric,
+    baseline: float | None,
+    tolerance: Threshold,
+    rule: Rule = Rule(),
+    *,
+    warn_only: bool = False,
+    duplicates: int = 0,
+) -> GateResult:
     """This run's metric (with its CI) at least the baseline's value minus the tolerance."""
     gate = f"baseline:{metric_name}"
     if not _is_number(baseline) or metric is None or not _is_number(metric.value):
-        return GateResult(gate, False, getattr(metric, "value", None), None, tolerance.source,
-                          f"{metric_name} missing in the current run or the baseline; "
-                          "update the baseline with --loyalty-update-baseline", warn_only)
+        return GateResult(
+            gate,
+            False,
+            getattr(metric, "value", None),
+            None,
+            tolerance.source,
+            f"{metric_name} missing in the current run or the baseline; "
+            "update the baseline with --loyalty-update-baseline",
+            warn_only,
+        )
     limit = baseline - float(tolerance.value or 0.0)
     detail = f" (baseline {baseline:.3f} - tolerance {float(tolerance.value or 0):.3f})"
-    result = gate_metric(gate, metric, limit, tolerance.source, stats.AT_LEAST, rule, warn_only=warn_only,
-                         detail=detail, name=metric_name, duplicates=duplicates)
+    result = gate_metric(
+        gate,
+        metric,
+        limit,
+        tolerance.source,
+        stats.AT_LEAST,
+        rule,
+        warn_only=warn_only,
+        detail=detail,
+        name=metric_name,
+        duplicates=duplicates,
+    )
     if not result.passed:
-        result = replace(result, message=result.message + "; if this change is intended, "
-                         "write a new baseline with --loyalty-update-baseline")
+        result = replace(
+            result,
+            message=result.message + "; if this change is intended, "
+            "write a new baseline with --loyalty-update-baseline",
+        )
     return result
 
 

@@ -37,8 +37,17 @@ def check(report, thresholds, *, warn_only: bool = False, **_) -> GateResult:
     needed = None
     if metric is not None and limit.value is not None and metric.ci_low is not None:
         needed = examples_to_decide(metric.value, metric.ci_low, metric.ci_high, metric.n, limit.value)
-    return gate_metric(GATE, metric, limit.value, limit.source, intervals.AT_MOST, Rule.from_thresholds(thresholds),
-                       warn_only=warn_only, needed=needed, name="kl(teacher||student)")
+    return gate_metric(
+        GATE,
+        metric,
+        limit.value,
+        limit.source,
+        intervals.AT_MOST,
+        Rule.from_thresholds(thresholds),
+        warn_only=warn_only,
+        needed=needed,
+        name="kl(teacher||student)",
+    )
 
 
 def failure_examples(report, k: int = 5) -> tuple[str, list[dict]]:

@@ -25,9 +25,18 @@ def check(report, thresholds, *, warn_only: bool = False, n_resamples: int = 100
     ratio = checks.smallest_share_ratio(teacher, student, len(names))
     # the interval counts the data's labels and the teacher's (stats.label_shares)
     labels = sorted(set(int(v) for v in np.asarray(report.data.label_array)[rows]) | set(int(v) for v in teacher))
-    _, low, high = share_ratio_interval(teacher, student, len(names), labels=labels, draws=max(n_resamples, 1000),
-                                        seed=seed)
-    return checks.gate_metric(GATE, metrics.MetricValue(ratio, low, high, len(teacher)), limit.value, limit.source,
-                              intervals.AT_LEAST, Rule.from_thresholds(thresholds), warn_only=warn_only,
-                              name="smallest share ratio", duplicates=getattr(report, "duplicates", 0),
-                              detail=checks.label_distribution_message(teacher, student, names))
+    _, low, high = share_ratio_interval(
+        teacher, student, len(names), labels=labels, draws=max(n_resamples, 1000), seed=seed
+    )
+    return checks.gate_metric(
+        GATE,
+        metrics.MetricValue(ratio, low, high, len(teacher)),
+        limit.value,
+        limit.source,
+        intervals.AT_LEAST,
+        Rule.from_thresholds(thresholds),
+        warn_only=warn_only,
+        name="smallest share ratio",
+        duplicates=getattr(report, "duplicates", 0),
+        detail=checks.label_distribution_message(teacher, student, names),
+    )

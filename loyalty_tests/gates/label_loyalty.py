@@ -15,9 +15,18 @@ def check(report, thresholds, *, warn_only: bool = False, **_) -> GateResult:
     n = metric.n
     agree = round(metric.value * n)
     needed = None if limit.value is None else power.proportion_examples_for_power(agree, n, limit.value)
-    return gate_metric(GATE, metric, limit.value, limit.source, intervals.AT_LEAST, Rule.from_thresholds(thresholds),
-                       warn_only=warn_only, needed=needed, feasible_kind="proportion",
-                       duplicates=getattr(report, "duplicates", 0))
+    return gate_metric(
+        GATE,
+        metric,
+        limit.value,
+        limit.source,
+        intervals.AT_LEAST,
+        Rule.from_thresholds(thresholds),
+        warn_only=warn_only,
+        needed=needed,
+        feasible_kind="proportion",
+        duplicates=getattr(report, "duplicates", 0),
+    )
 
 
 def failure_examples(report, k: int = 5) -> tuple[str, list[dict]]:

@@ -12,8 +12,9 @@ from . import checks as gate_checks
 from .thresholds import Threshold
 
 
-def generation_agreement_gate(agreement, limit: Threshold, rule: gate_checks.Rule = gate_checks.Rule(), *,
-                              warn_only: bool = False) -> gate_checks.GateResult:
+def generation_agreement_gate(
+    agreement, limit: Threshold, rule: gate_checks.Rule = gate_checks.Rule(), *, warn_only: bool = False
+) -> gate_checks.GateResult:
     """``agreement.identical`` (a share with its CI) at least ``limit``; the failure line adds the
     mean first divergence in tokens.
 
@@ -27,11 +28,22 @@ def generation_agreement_gate(agreement, limit: Threshold, rule: gate_checks.Rul
     share, n = agreement.identical.value, agreement.identical.n
     needed = None if limit.value is None else proportion_examples_to_decide(round(share * n), n, limit.value)
     tokens = agreement.mean_divergence.value * agreement.max_new_tokens
-    detail = (f" (greedy, {agreement.max_new_tokens} new tokens; mean first divergence at token {tokens:.1f} "
-              f"of {agreement.max_new_tokens})")
-    return gate_checks.gate_metric("generation_agreement", agreement.identical, limit.value, limit.source,
-                                   stats.AT_LEAST, rule, warn_only=warn_only, needed=needed, unit="prompts",
-                                   detail=detail)
+    detail = (
+        f" (greedy, {agreement.max_new_tokens} new tokens; mean first divergence at token {tokens:.1f} "
+        f"of {agreement.max_new_tokens})"
+    )
+    return gate_checks.gate_metric(
+        "generation_agreement",
+        agreement.identical,
+        limit.value,
+        limit.source,
+        stats.AT_LEAST,
+        rule,
+        warn_only=warn_only,
+        needed=needed,
+        unit="prompts",
+        detail=detail,
+    )
 
 
 check = generation_agreement_gate  # the registry's entry point (gates.registry.Gate.check)

@@ -47,12 +47,24 @@ def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_o
     metric_name, key, direction = LM_TOKEN_GATES[gate]
     metric, limit = result.summary.get(metric_name), thresholds[key]
     summary = result.summary
-    detail = (f" ({result.n_tokens} tokens in {result.n_texts} texts; same top-1 "
-              f"{summary['token_agreement'].value:.3f}, mean KL {summary['mean_kl'].value:.4f} nats, "
-              f"p99 KL {summary['p99_kl'].value:.3f})")
+    detail = (
+        f" ({result.n_tokens} tokens in {result.n_texts} texts; same top-1 "
+        f"{summary['token_agreement'].value:.3f}, mean KL {summary['mean_kl'].value:.4f} nats, "
+        f"p99 KL {summary['p99_kl'].value:.3f})"
+    )
     needed = None if limit.value is None or metric is None else texts_to_decide(metric, float(limit.value))
-    return gate_metric(gate, metric, limit.value, limit.source, direction, Rule.from_thresholds(thresholds),
-                       warn_only=warn_only, needed=needed, unit="texts", detail=detail)
+    return gate_metric(
+        gate,
+        metric,
+        limit.value,
+        limit.source,
+        direction,
+        Rule.from_thresholds(thresholds),
+        warn_only=warn_only,
+        needed=needed,
+        unit="texts",
+        detail=detail,
+    )
 
 
 def min_token_agreement(result, thresholds: dict[str, Threshold], **options):

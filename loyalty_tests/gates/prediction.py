@@ -12,8 +12,15 @@ from .result import GateResult
 from .thresholds import Threshold
 
 
-def prediction_gate(gate: str, report, thresholds: dict[str, Threshold], *, warn_only: bool = False,
-                    n_resamples: int = 1000, seed: int = 0) -> GateResult:
+def prediction_gate(
+    gate: str,
+    report,
+    thresholds: dict[str, Threshold],
+    *,
+    warn_only: bool = False,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> GateResult:
     """``gate`` (one of ``PREDICTION_GATES``) on ``report`` under ``thresholds``' limits and rule."""
     if gate not in PREDICTION_GATES:
         raise ValueError(f"unknown gate {gate!r}; prediction gates: {', '.join(PREDICTION_GATES)}")

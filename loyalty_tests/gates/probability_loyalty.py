@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from .. import metrics
 from ..stats import intervals, power
-from .checks import distinct_rows
-from .checks import gate_metric
+from .checks import distinct_rows, gate_metric
 from .result import GateResult, Rule
 
 GATE = "probability_loyalty"
@@ -17,12 +16,22 @@ def check(report, thresholds, *, warn_only: bool = False, **_) -> GateResult:
     needed = None
     if limit.value is not None:
         rows = distinct_rows(report)
-        values = metrics.per_example_probability_loyalty(report.teacher_predictions.probabilities[rows],
-                                                         report.student_predictions.probabilities[rows])
+        values = metrics.per_example_probability_loyalty(
+            report.teacher_predictions.probabilities[rows], report.student_predictions.probabilities[rows]
+        )
         needed = power.mean_examples_for_power(values, limit.value)
-    return gate_metric(GATE, report.metrics[GATE], limit.value, limit.source, intervals.AT_LEAST,
-                       Rule.from_thresholds(thresholds), warn_only=warn_only, needed=needed,
-                       feasible_kind="bounded_mean", duplicates=getattr(report, "duplicates", 0))
+    return gate_metric(
+        GATE,
+        report.metrics[GATE],
+        limit.value,
+        limit.source,
+        intervals.AT_LEAST,
+        Rule.from_thresholds(thresholds),
+        warn_only=warn_only,
+        needed=needed,
+        feasible_kind="bounded_mean",
+        duplicates=getattr(report, "duplicates", 0),
+    )
 
 
 def failure_examples(report, k: int = 5) -> tuple[str, list[dict]]:

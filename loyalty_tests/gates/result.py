@@ -23,7 +23,7 @@ class Rule:
     inconclusive: str = "fail"
 
     @classmethod
-    def from_thresholds(cls, thresholds) -> "Rule":
+    def from_thresholds(cls, thresholds) -> Rule:
         return cls(str(thresholds["decision"].value), str(thresholds["inconclusive"].value))
 
 
@@ -62,7 +62,7 @@ class GateResult:
         return json.dumps(self.to_row(), allow_nan=True)
 
     @classmethod
-    def from_row(cls, row: dict) -> "GateResult":
+    def from_row(cls, row: dict) -> GateResult:
         names = {f.name for f in fields(cls)}
         unknown = set(row) - names - {"kind"}
         if unknown:

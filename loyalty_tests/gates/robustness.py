@@ -42,9 +42,16 @@ def robustness_sequence(ordered_differences, limit: float | None, rule: Rule, bl
     """
     if limit is None or len(sequential.planned_looks(block, cap)) == 1:
         return None
-    return sequential.sequential_decision(list(ordered_differences), limit, intervals.AT_MOST, block_size=block,
-                                          max_n=cap, rule=rule.name, inconclusive=rule.inconclusive,
-                                          cap_name=CAP_NAME)
+    return sequential.sequential_decision(
+        list(ordered_differences),
+        limit,
+        intervals.AT_MOST,
+        block_size=block,
+        max_n=cap,
+        rule=rule.name,
+        inconclusive=rule.inconclusive,
+        cap_name=CAP_NAME,
+    )
 
 
 def robustness_feasibility(limit: float | None, cap: int, block: int) -> str | None:
@@ -56,23 +63,37 @@ def robustness_feasibility(limit: float | None, cap: int, block: int) -> str | N
     looks = sequential.planned_looks(min(block, cap), cap)
     if len(looks) == 1:
         return sample_size.feasibility_text(
-            "robustness_drop", sample_size.identical_student_feasibility("paired_difference", cap, limit, "at_most"),
-            "attacked examples")
+            "robustness_drop",
+            sample_size.identical_student_feasibility("paired_difference", cap, limit, "at_most"),
+            "attacked examples",
+        )
     _, highs = sequential.sequential_interval(np.zeros(cap), looks=looks)
     if highs[-1] <= limit:
         return None
     # An identical student's differences are all zero; the shared search finds the block count
     # whose confidence sequence would decide them.
-    enough = sequential.sequential_examples_to_decide(np.zeros(block), limit, "at_most", block_size=block,
-                                                      largest=20 * cap)
+    enough = sequential.sequential_examples_to_decide(
+        np.zeros(block), limit, "at_most", block_size=block, largest=20 * cap
+    )
     more = f"; raise {CAP_NAME} to about {enough}" if enough else ""
-    return (f"with at most {cap} attacked examples in blocks of {block}, the robustness gate cannot reach a PASS "
-            f"outcome: even a student identical to its teacher keeps a confidence-sequence bound of "
-            f"{highs[-1]:.3f} > {limit:.3f}{more} (the estimate rule still decides by the point estimate)")
+    return (
+        f"with at most {cap} attacked examples in blocks of {block}, the robustness gate cannot reach a PASS "
+        f"outcome: even a student identical to its teacher keeps a confidence-sequence bound of "
+        f"{highs[-1]:.3f} > {limit:.3f}{more} (the estimate rule still decides by the point estimate)"
+    )
 
 
-def check(comparison, limit: float | None, source: str, rule: Rule = Rule(), *, outcomes=None, decision=None,
-          block: int | None = None, warn_only: bool = False) -> RobustnessGateResult:
+def check(
+    comparison,
+    limit: float | None,
+    source: str,
+    rule: Rule = Rule(),
+    *,
+    outcomes=None,
+    decision=None,
+    block: int | None = None,
+    warn_only: bool = False,
+) -> RobustnessGateResult:
     """The gate on ``comparison`` (a ``RobustnessComparison``). ``outcomes``: its paired outcomes,
     when the caller has them already; ``decision``: the sequential decision the attack stopped on
     (its interval then replaces the fixed-size one, valid however many blocks it took)."""
@@ -88,13 +109,32 @@ def check(comparison, limit: float | None, source: str, rule: Rule = Rule(), *, 
         b, c = int((differences > 0).sum()), int((differences < 0).sum())
         needed = power.paired_examples_for_power(b, c, drop.n, limit)
     teacher, student = comparison.teacher, comparison.student
-    detail = (f" (accuracy under {teacher.config.recipe} attack: teacher {teacher.accuracy_under_attack:.3f}, "
-              f"student {student.accuracy_under_attack:.3f}{stop})")
-    result = gate_metric(GATE, drop, limit, source, intervals.AT_MOST, rule, warn_only=warn_only, needed=needed,
-                         unit="attacked examples", detail=detail, name="robustness_drop",
-                         reach=(teacher.accuracy_under_attack - 1.0, teacher.accuracy_under_attack,
-                                f"the teacher keeps {teacher.accuracy_under_attack:.1%} accuracy under this attack"))
+    detail = (
+        f" (accuracy under {teacher.config.recipe} attack: teacher {teacher.accuracy_under_attack:.3f}, "
+        f"student {student.accuracy_under_attack:.3f}{stop})"
+    )
+    result = gate_metric(
+        GATE,
+        drop,
+        limit,
+        source,
+        intervals.AT_MOST,
+        rule,
+        warn_only=warn_only,
+        needed=needed,
+        unit="attacked examples",
+        detail=detail,
+        name="robustness_drop",
+        reach=(
+            teacher.accuracy_under_attack - 1.0,
+            teacher.accuracy_under_attack,
+            f"the teacher keeps {teacher.accuracy_under_attack:.1%} accuracy under this attack",
+        ),
+    )
     return RobustnessGateResult(
-        **vars(result), recipe=teacher.config.recipe, teacher_accuracy_under_attack=teacher.accuracy_under_attack,
+        **vars(result),
+        recipe=teacher.config.recipe,
+        teacher_accuracy_under_attack=teacher.accuracy_under_attack,
         student_accuracy_under_attack=student.accuracy_under_attack,
-        stop_reason=decision.reason if decision is not None else f"attacked all {drop.n} examples")
+        stop_reason=decision.reason if decision is not None else f"attacked all {drop.n} examples",
+    )

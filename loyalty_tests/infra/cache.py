@@ -29,8 +29,9 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from filelock import FileLock
 
@@ -184,10 +185,17 @@ def read_verified(path: Path, key: str, *, read_key: Callable[[Path], object], l
     return value
 
 
-def write_verified(path: Path, key: str, data: bytes, *, read_key: Callable[[Path], object],
-                   load: Callable[[Path], object] | None = None) -> bool:
+def write_verified(
+    path: Path,
+    key: str,
+    data: bytes,
+    *,
+    read_key: Callable[[Path], object],
+    load: Callable[[Path], object] | None = None,
+) -> bool:
     """Publish ``data`` at ``path`` atomically, only after its temporary file reads back with
     ``key`` (and loads); False, with a warning, when it cannot be written. Never raises OSError."""
+
     def check(temporary: Path) -> None:
         if read_key(temporary) != key:
             raise KeyMismatch(f"the file written for key {key[:16]}… reads back with another key")
@@ -201,13 +209,21 @@ def write_verified(path: Path, key: str, data: bytes, *, read_key: Callable[[Pat
         atomic_write_bytes(path, data, check)
         return True
     except (OSError, BadEntry) as error:
-        cache_warning(f"could not write cache file {path} ({type(error).__name__}: {error}); "
-                      "continuing without caching it")
+        cache_warning(
+            f"could not write cache file {path} ({type(error).__name__}: {error}); continuing without caching it"
+        )
         return False
 
 
-def cached_file(path: Path, key: str, *, compute: Callable[[], T], dump: Callable[[T], bytes],
-                read_key: Callable[[Path], object], load: Callable[[Path], T]) -> tuple[T, bool]:
+def cached_file(
+    path: Path,
+    key: str,
+    *,
+    compute: Callable[[], T],
+    dump: Callable[[T], bytes],
+    read_key: Callable[[Path], object],
+    load: Callable[[Path], T],
+) -> tuple[T, bool]:
     """(value, from_cache): the entry at ``path`` when it holds ``key``, else ``compute()``,
     written as ``dump(value)`` (which stores the key) for the next run."""
     path = Path(path)
@@ -228,8 +244,15 @@ def cached_file(path: Path, key: str, *, compute: Callable[[], T], dump: Callabl
         return value, False
 
 
-def cached_folder(folder: Path, key: str, *, save: Callable[[Path, S], None], read_key: Callable[[Path], object],
-                  load: Callable[[Path], T], prepare: Callable[[], S] = lambda: None) -> tuple[T, bool, Path]:
+def cached_folder(
+    folder: Path,
+    key: str,
+    *,
+    save: Callable[[Path, S], None],
+    read_key: Callable[[Path], object],
+    load: Callable[[Path], T],
+    prepare: Callable[[], S] = lambda: None,
+) -> tuple[T, bool, Path]:
     """(value, from_cache, where): like ``cached_file`` for an entry that is a folder.
 
     ``prepare()`` does the long work in memory (training); ``save(staging, prepared)`` then fills a
@@ -272,7 +295,9 @@ def cached_folder(folder: Path, key: str, *, save: Callable[[Path, S], None], re
                 shutil.rmtree(folder)
             os.replace(staging, folder)
         except OSError as error:  # e.g. the cache folder was removed meanwhile: use what was built
-            cache_warning(f"could not write cache folder {folder} ({type(error).__name__}: {error}); "
-                          "continuing without caching it")
+            cache_warning(
+                f"could not write cache folder {folder} ({type(error).__name__}: {error}); "
+                "continuing without caching it"
+            )
             return value, False, staging
         return value, False, folder

@@ -25,8 +25,14 @@ def environment(device: str = "cpu") -> dict:
             versions[name] = str(importlib.import_module(name).__version__)
         except ImportError:
             continue
-    found = {"versions": versions, "machine": platform.machine(), "processor": platform.processor() or None,
-             "cpu_count": os.cpu_count(), "platform": platform.platform(), "device": describe_device(device)}
+    found = {
+        "versions": versions,
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "device": describe_device(device),
+    }
     if "torch" in versions:
         import torch
 
@@ -45,7 +51,9 @@ def describe_device(device: str) -> str:
 
         if torch.cuda.is_available():
             index = torch.device(device).index
-            return f"{device} ({torch.cuda.get_device_name(index if index is not None else torch.cuda.current_device())})"
+            return (
+                f"{device} ({torch.cuda.get_device_name(index if index is not None else torch.cuda.current_device())})"
+            )
     except (ImportError, RuntimeError, AssertionError):  # torch without CUDA raises AssertionError here
         pass
     return f"{device} (not available)"

@@ -44,8 +44,9 @@ def parse_options(config_type: type, name: str, options: str | None, where: str,
         key, has_equals, raw = (part.strip() for part in item.partition("="))
         if not has_equals:  # a bare value: allowed first only, for the config's first field
             if position > 0 or not keys:
-                raise LoyaltyError(f"{name}: option {item.strip()!r} {where} needs a key; write key=value "
-                                   f"with a key from: {valid}")
+                raise LoyaltyError(
+                    f"{name}: option {item.strip()!r} {where} needs a key; write key=value with a key from: {valid}"
+                )
             key, raw = keys[0], key
         key = key.replace("-", "_")
         if key not in keys:
@@ -53,11 +54,18 @@ def parse_options(config_type: type, name: str, options: str | None, where: str,
         if key in values:
             raise LoyaltyError(f"{name}: option {key!r} is given twice {where}")
         values[key] = coerce(raw, hints[key], f"{name}:{key}", where)
-    required = [field.name for field in dataclasses.fields(config_type) if field.name not in values
-                and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
+    required = [
+        field.name
+        for field in dataclasses.fields(config_type)
+        if field.name not in values
+        and field.default is dataclasses.MISSING
+        and field.default_factory is dataclasses.MISSING
+    ]
     if required:
-        raise LoyaltyError(f"{name} needs a value for {', '.join(required)} {where}; "
-                           f"write {name}:{required[0]}=... (or {name}:<value> for the first)")
+        raise LoyaltyError(
+            f"{name} needs a value for {', '.join(required)} {where}; "
+            f"write {name}:{required[0]}=... (or {name}:<value> for the first)"
+        )
     try:
         return config_type(**values)
     except LoyaltyError:

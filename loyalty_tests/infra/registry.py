@@ -11,7 +11,7 @@ that come from user input fail with a ``LoyaltyError`` listing what is valid, wi
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import LoyaltyError
 from .suggest import did_you_mean
@@ -38,12 +38,14 @@ class Registry:
         if not (dataclasses.is_dataclass(config_type) and config_type.__dataclass_params__.frozen):
             raise TypeError(f"{config_type.__name__} must be a frozen dataclass to be a {self.what} config")
         if self.base is not None and not issubclass(config_type, self.base):
-            raise TypeError(f"{config_type.__name__} must derive from {self.base.__module__.rsplit('.', 1)[0]}."
-                            f"{self.base.__name__}")
+            raise TypeError(
+                f"{config_type.__name__} must derive from {self.base.__module__.rsplit('.', 1)[0]}.{self.base.__name__}"
+            )
         name = getattr(config_type, self.name_attribute, None)
         if not isinstance(name, str) or not name or ":" in name:
-            raise TypeError(f"{config_type.__name__} needs a class attribute `{self.name_attribute}` with its "
-                            "recipe name (no ':')")
+            raise TypeError(
+                f"{config_type.__name__} needs a class attribute `{self.name_attribute}` with its recipe name (no ':')"
+            )
         taken = self.config_types.get(name)
         if taken is not None and _identity(taken) != _identity(config_type):
             raise TypeError(f"{self.what} name {name!r} is already taken by {taken.__name__}")
@@ -75,12 +77,15 @@ class Registry:
         if name in self.config_types:
             return self.config_types[name]
         text = shown if shown is not None else repr(name)
-        raise LoyaltyError(f"unknown {self.what} {text}{did_you_mean(name, self.config_types)}; "
-                           f"{self.listing}: {self.describe()}")
+        raise LoyaltyError(
+            f"unknown {self.what} {text}{did_you_mean(name, self.config_types)}; {self.listing}: {self.describe()}"
+        )
 
     def handler_for(self, config: object) -> Handler:
         handler = self.handlers.get(type(config))
         if handler is None:
-            raise LoyaltyError(f"no {self.what} is registered for {type(config).__name__}; "
-                               f"give a recipe string or a registered config: {self.describe()}")
+            raise LoyaltyError(
+                f"no {self.what} is registered for {type(config).__name__}; "
+                f"give a recipe string or a registered config: {self.describe()}"
+            )
         return handler

@@ -1,9 +1,9 @@
-""""Did you mean ...?" for names users type: recipes, attack recipes, datasets, ini keys, options."""
+""" "Did you mean ...?" for names users type: recipes, attack recipes, datasets, ini keys, options."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:

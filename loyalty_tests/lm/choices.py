@@ -31,8 +31,10 @@ from ..errors import LoyaltyError
 from ..infra.cache import fingerprint
 from .scoring import continuation_logprobs
 
-CHOICE_FILE_HELP = ('one JSON object a line: {"prompt": "...", "choices": ["...", "..."], "answer": 0} '
-                    '(answer: an index into choices or the text of one)')
+CHOICE_FILE_HELP = (
+    'one JSON object a line: {"prompt": "...", "choices": ["...", "..."], "answer": 0} '
+    "(answer: an index into choices or the text of one)"
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ def load_choice_file(path: str | Path) -> TextDataset:
     """A JSONL choice file as a dataset: text = the choices as JSON, text pair = the prompt."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise LoyaltyError(f"choice file {str(path)!r} does not exist; pass --loyalty-choices PATH.jsonl, "
-                           f"{CHOICE_FILE_HELP}")
+        raise LoyaltyError(
+            f"choice file {str(path)!r} does not exist; pass --loyalty-choices PATH.jsonl, {CHOICE_FILE_HELP}"
+        )
     prompts, choice_lists, answers = [], [], []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -89,8 +92,7 @@ def _question(record, where: str) -> tuple[str, list[str], int]:
     prompt, choices, answer = record["prompt"], record["choices"], record["answer"]
     if not isinstance(prompt, str) or not prompt.strip():
         raise LoyaltyError(f"{where}: prompt must be non-empty text, got {prompt!r}")
-    if (not isinstance(choices, list) or len(choices) < 2
-            or not all(isinstance(c, str) and c.strip() for c in choices)):
+    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
         raise LoyaltyError(f"{where}: choices must be a list of at least two non-empty texts, got {choices!r}")
     if len(set(choices)) != len(choices):
         raise LoyaltyError(f"{where}: choices repeat a text ({choices!r}); each choice must differ")
@@ -98,8 +100,9 @@ def _question(record, where: str) -> tuple[str, list[str], int]:
         return prompt, choices, choices.index(answer)
     if isinstance(answer, int) and not isinstance(answer, bool) and 0 <= answer < len(choices):
         return prompt, choices, answer
-    raise LoyaltyError(f"{where}: answer {answer!r} is neither an index 0..{len(choices) - 1} nor one of the "
-                       f"choices {choices!r}")
+    raise LoyaltyError(
+        f"{where}: answer {answer!r} is neither an index 0..{len(choices) - 1} nor one of the choices {choices!r}"
+    )
 
 
 def template_task(template: str, label_words, label_names, *, normalise: bool = False) -> ChoiceTask:
@@ -107,26 +110,33 @@ def template_task(template: str, label_words, label_names, *, normalise: bool = 
     data's label order, or of ``name=word`` items. A word gets a leading space when neither it
     nor the template's end has one, so ``Sentiment:`` + ``positive`` reads ``Sentiment: positive``."""
     if "{text}" not in template:
-        raise LoyaltyError(f"prompt template {template!r} has no {{text}} placeholder; e.g. "
-                           "--loyalty-prompt 'Review: {text}\\nSentiment:'")
+        raise LoyaltyError(
+            f"prompt template {template!r} has no {{text}} placeholder; e.g. "
+            "--loyalty-prompt 'Review: {text}\\nSentiment:'"
+        )
     words = [str(w) for w in label_words]
     if all("=" in w for w in words):
         mapping = dict(w.split("=", 1) for w in words)
     elif any("=" in w for w in words):
         raise LoyaltyError(f"label words {words!r} mix name=word items and plain words; use one form")
     elif len(words) != len(label_names):
-        raise LoyaltyError(f"{len(words)} label words {words!r} for {len(label_names)} labels {list(label_names)}; "
-                           "give one word per label in this order, or name=word items")
+        raise LoyaltyError(
+            f"{len(words)} label words {words!r} for {len(label_names)} labels {list(label_names)}; "
+            "give one word per label in this order, or name=word items"
+        )
     else:
         mapping = dict(zip(label_names, words))
     missing, unknown = set(label_names) - set(mapping), set(mapping) - set(label_names)
     if missing or unknown:
-        raise LoyaltyError(f"label words name {sorted(mapping)} but the data's labels are {list(label_names)}; "
-                           "give a word for every label, e.g. --loyalty-label-words negative=' bad',positive=' good'")
+        raise LoyaltyError(
+            f"label words name {sorted(mapping)} but the data's labels are {list(label_names)}; "
+            "give a word for every label, e.g. --loyalty-label-words negative=' bad',positive=' good'"
+        )
     if any(not word.strip() for word in mapping.values()):
         raise LoyaltyError(f"label words {mapping!r}: every word needs visible text")
-    spaced = {name: (word if word[:1].isspace() or template[-1:].isspace() else " " + word)
-              for name, word in mapping.items()}
+    spaced = {
+        name: (word if word[:1].isspace() or template[-1:].isspace() else " " + word) for name, word in mapping.items()
+    }
     if len(set(spaced.values())) != len(spaced):
         raise LoyaltyError(f"label words {mapping!r} repeat a word; each label needs its own")
     return ChoiceTask(template, tuple((name, spaced[name]) for name in label_names), normalise)
@@ -150,21 +160,31 @@ class ChoiceClassifier:
         self.name = self.name or self.lm.name
         if self.fingerprint is None and getattr(self.lm, "fingerprint", None):
             # the task is part of what the "classifier" is: another template gives other outputs
-            self.fingerprint = fingerprint("lm-choices", self.lm.fingerprint, self.task.template,
-                                           self.task.label_words, self.task.normalise, self.label_names)
+            self.fingerprint = fingerprint(
+                "lm-choices",
+                self.lm.fingerprint,
+                self.task.template,
+                self.task.label_words,
+                self.task.normalise,
+                self.label_names,
+            )
 
     def questions(self, texts, text_pairs=None) -> list[tuple[str, list[str]]]:
         """(prompt, choices) of each row."""
         if self.task.template is None:
             if text_pairs is None:
-                raise LoyaltyError(f"model {self.name!r} answers a choice file: rows need their prompt "
-                                   "(load the data with --loyalty-choices PATH.jsonl)")
+                raise LoyaltyError(
+                    f"model {self.name!r} answers a choice file: rows need their prompt "
+                    "(load the data with --loyalty-choices PATH.jsonl)"
+                )
             return [(prompt, json.loads(choices)) for choices, prompt in zip(texts, text_pairs)]
         words = [word for _, word in self.task.label_words]
         pairs = text_pairs if text_pairs is not None else [None] * len(texts)
         if text_pairs is not None and "{text_pair}" not in self.task.template:
-            raise LoyaltyError(f"the data has text pairs but the prompt template {self.task.template!r} has no "
-                               "{text_pair} placeholder; add it, or the second texts would be ignored")
+            raise LoyaltyError(
+                f"the data has text pairs but the prompt template {self.task.template!r} has no "
+                "{text_pair} placeholder; add it, or the second texts would be ignored"
+            )
         return [(self.task.template.format(text=text, text_pair=pair), words) for text, pair in zip(texts, pairs)]
 
     def predict_proba(self, texts, text_pairs=None) -> np.ndarray:
@@ -172,16 +192,18 @@ class ChoiceClassifier:
         width = len(self.label_names)
         for _, choices in questions:
             if len(choices) > width:
-                raise LoyaltyError(f"a question has {len(choices)} choices but model {self.name!r} was set up for "
-                                   f"{width}; use the choice file the task was loaded from")
+                raise LoyaltyError(
+                    f"a question has {len(choices)} choices but model {self.name!r} was set up for "
+                    f"{width}; use the choice file the task was loaded from"
+                )
         pairs = [(prompt, choice) for prompt, choices in questions for choice in choices]
         scored = continuation_logprobs(self.lm, pairs, batch_size=self.batch_size)[:, 0]
         if self.task.normalise:
             scored = scored / np.array([max(1, len(c.encode("utf-8"))) for _, c in pairs])
         rows, start = np.zeros((len(questions), width)), 0
         for row, (_, choices) in enumerate(questions):
-            block = scored[start:start + len(choices)]
+            block = scored[start : start + len(choices)]
             start += len(choices)
             exp = np.exp(block - block.max())
-            rows[row, :len(choices)] = exp / exp.sum()
+            rows[row, : len(choices)] = exp / exp.sum()
         return rows

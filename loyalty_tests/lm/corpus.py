@@ -15,14 +15,17 @@ from ..data.dataset import seeded_order
 from ..errors import LoyaltyError
 
 
-def load_corpus(spec: str, *, limit: int, seed: int = 0, text_column: str = "text",
-                label_column: str = "label") -> tuple[str, ...]:
+def load_corpus(
+    spec: str, *, limit: int, seed: int = 0, text_column: str = "text", label_column: str = "label"
+) -> tuple[str, ...]:
     """At most ``limit`` texts of ``spec``, a seeded sample kept in file order."""
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".txt":
         if not path.is_file():
-            raise LoyaltyError(f"text corpus {spec!r} does not exist (looked for {path.absolute()}); give a .txt "
-                               "file with one text a line, or a dataset such as rotten_tomatoes")
+            raise LoyaltyError(
+                f"text corpus {spec!r} does not exist (looked for {path.absolute()}); give a .txt "
+                "file with one text a line, or a dataset such as rotten_tomatoes"
+            )
         texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if not texts:
             raise LoyaltyError(f"text corpus {spec!r} has no non-blank lines; put one text on each line")
@@ -42,5 +45,5 @@ def generation_prompts(texts, count: int) -> tuple[str, ...]:
     prompts = []
     for text in list(texts)[:count]:
         words = text.split()
-        prompts.append(" ".join(words[:max(1, len(words) // 2)]))
+        prompts.append(" ".join(words[: max(1, len(words) // 2)]))
     return tuple(prompts)

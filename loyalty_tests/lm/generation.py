@@ -33,12 +33,16 @@ def greedy_continuations(model, prompts: Sequence[str], max_new_tokens: int, *, 
     import torch
 
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise LoyaltyError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}; "
-                           "pass --loyalty-max-new-tokens 16 (or another positive number)")
+        raise LoyaltyError(
+            f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}; "
+            "pass --loyalty-max-new-tokens 16 (or another positive number)"
+        )
     room = model.max_length - max_new_tokens
     if room < 1:
-        raise LoyaltyError(f"max_new_tokens {max_new_tokens} leaves no room for a prompt within model "
-                           f"{model.name!r}'s max_length {model.max_length}; generate fewer tokens")
+        raise LoyaltyError(
+            f"max_new_tokens {max_new_tokens} leaves no room for a prompt within model "
+            f"{model.name!r}'s max_length {model.max_length}; generate fewer tokens"
+        )
     eos = getattr(model.tokenizer, "eos_token_id", None)
     encoded = []
     for prompt in prompts:
@@ -58,8 +62,8 @@ def greedy_continuations(model, prompts: Sequence[str], max_new_tokens: int, *, 
             input_ids = torch.zeros((len(active), width), dtype=torch.long)
             attention_mask = torch.zeros((len(active), width), dtype=torch.long)
             for row, sequence in enumerate(sequences):
-                input_ids[row, :len(sequence)] = torch.tensor(sequence)
-                attention_mask[row, :len(sequence)] = 1
+                input_ids[row, : len(sequence)] = torch.tensor(sequence)
+                attention_mask[row, : len(sequence)] = 1
             with torch.inference_mode():
                 logits = torch.as_tensor(model.logits(input_ids, attention_mask))
             last = torch.tensor([len(s) - 1 for s in sequences])
@@ -100,8 +104,9 @@ def _greedy_cached(model, ids: list[int], max_new_tokens: int, eos, torch) -> li
             generated.append(token)
             if len(generated) == max_new_tokens:
                 break
-            output = model.model(input_ids=torch.tensor([[token]], device=device), use_cache=True,
-                                 **{name: getattr(output, name)})
+            output = model.model(
+                input_ids=torch.tensor([[token]], device=device), use_cache=True, **{name: getattr(output, name)}
+            )
     return generated
 
 
@@ -134,20 +139,33 @@ class GenerationAgreement:
     def worst(self, k: int = 1) -> list[dict]:
         """The ``k`` earliest-diverging pairs, side by side (ties in prompt order)."""
         order = sorted(range(len(self.prompts)), key=lambda i: (self.divergence[i], i))
-        return [{"prompt": self.prompts[i], "teacher": self.teacher_texts[i], "student": self.student_texts[i],
-                 "first_divergence": self.divergence[i]} for i in order[:k] if self.divergence[i] < self.max_new_tokens]
+        return [
+            {
+                "prompt": self.prompts[i],
+                "teacher": self.teacher_texts[i],
+                "student": self.student_texts[i],
+                "first_divergence": self.divergence[i],
+            }
+            for i in order[:k]
+            if self.divergence[i] < self.max_new_tokens
+        ]
 
     def to_row(self) -> dict:
-        return {"n": len(self.prompts), "max_new_tokens": self.max_new_tokens,
-                "identical": self.identical.value, "identical_ci": [self.identical.ci_low, self.identical.ci_high],
-                "mean_first_divergence": self.mean_divergence.value,
-                "mean_first_divergence_ci": [self.mean_divergence.ci_low, self.mean_divergence.ci_high],
-                "mean_first_divergence_tokens": self.mean_divergence.value * self.max_new_tokens,
-                "worst": self.worst(3)}
+        return {
+            "n": len(self.prompts),
+            "max_new_tokens": self.max_new_tokens,
+            "identical": self.identical.value,
+            "identical_ci": [self.identical.ci_low, self.identical.ci_high],
+            "mean_first_divergence": self.mean_divergence.value,
+            "mean_first_divergence_ci": [self.mean_divergence.ci_low, self.mean_divergence.ci_high],
+            "mean_first_divergence_tokens": self.mean_divergence.value * self.max_new_tokens,
+            "worst": self.worst(3),
+        }
 
 
-def generation_agreement(teacher, student, prompts: Sequence[str], *, max_new_tokens: int = 16,
-                         batch_size: int = 8) -> GenerationAgreement:
+def generation_agreement(
+    teacher, student, prompts: Sequence[str], *, max_new_tokens: int = 16, batch_size: int = 8
+) -> GenerationAgreement:
     """Greedy continuations of ``prompts`` by both models, compared (see the module docstring)."""
     prompts = list(prompts)
     if not prompts:
@@ -169,8 +187,9 @@ def compare_continuations(tokenizer, prompts, teacher_ids, student_ids, max_new_
     def decode(ids):
         return tuple(tokenizer.decode(i) for i in ids)
 
-    return GenerationAgreement(tuple(prompts), decode(teacher_ids), decode(student_ids), tuple(divergence),
-                               max_new_tokens, identical, mean)
+    return GenerationAgreement(
+        tuple(prompts), decode(teacher_ids), decode(student_ids), tuple(divergence), max_new_tokens, identical, mean
+    )
 
 
 def format_side_by_side(rows: list[dict]) -> str:

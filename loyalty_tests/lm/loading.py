@@ -18,8 +18,18 @@ from ..infra.cache import fingerprint, hash_files
 from ..infra.quiet import no_progress_bars
 from .model import CausalLM, is_causal_lm_class, is_causal_lm_model
 
-_FOLDER_FILES = ("*.safetensors", "*.bin", "config.json", "generation_config.json", "tokenizer.json",
-                 "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json", "*.model")
+_FOLDER_FILES = (
+    "*.safetensors",
+    "*.bin",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "*.model",
+)
 LM_EXTRA = "pip install 'pytest-loyalty[lm]'"
 
 
@@ -46,28 +56,48 @@ def position_limit(model, tokenizer) -> int:
     return limit if isinstance(limit, int) and 0 < limit < 10**7 else 2048
 
 
-def load_lm_folder(folder: str, name: str, *, device: str = "cpu", batch_size: int = 8,
-                   allow_pickle: bool = False, trust_remote_code: bool = False) -> CausalLM:
+def load_lm_folder(
+    folder: str,
+    name: str,
+    *,
+    device: str = "cpu",
+    batch_size: int = 8,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+) -> CausalLM:
     """A local Hugging Face causal-LM folder (safetensors unless ``allow_pickle``)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(folder)
     if not allow_pickle and not list(path.glob("*.safetensors")):
         found = sorted(p.name for p in path.iterdir())
-        raise LoyaltyError(f"LM folder {folder!r} has no .safetensors weights (it has {found}); save it with "
-                           "save_pretrained(..., safe_serialization=True), or pass --loyalty-allow-pickle to load "
-                           ".bin (pickle) weights you trust")
+        raise LoyaltyError(
+            f"LM folder {folder!r} has no .safetensors weights (it has {found}); save it with "
+            "save_pretrained(..., safe_serialization=True), or pass --loyalty-allow-pickle to load "
+            ".bin (pickle) weights you trust"
+        )
     try:
         with no_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=trust_remote_code,
-                                                         use_safetensors=None if allow_pickle else True,
-                                                         dtype="float32")
+            model = AutoModelForCausalLM.from_pretrained(
+                folder,
+                trust_remote_code=trust_remote_code,
+                use_safetensors=None if allow_pickle else True,
+                dtype="float32",
+            )
     except (OSError, ValueError) as error:
         raise LoyaltyError(f"could not load a causal LM from folder {folder!r}: {error}") from error
     files = sorted(p for pattern in _FOLDER_FILES for p in path.glob(pattern))
-    return CausalLM(model, tokenizer, name, fingerprint("lm-dir", hash_files(files)), None,
-                    position_limit(model, tokenizer), device, batch_size)
+    return CausalLM(
+        model,
+        tokenizer,
+        name,
+        fingerprint("lm-dir", hash_files(files)),
+        None,
+        position_limit(model, tokenizer),
+        device,
+        batch_size,
+    )
 
 
 def load_gguf(file: str, name: str, *, device: str = "cpu", batch_size: int = 8) -> CausalLM:
@@ -79,8 +109,10 @@ def load_gguf(file: str, name: str, *, device: str = "cpu", batch_size: int = 8)
         import accelerate  # noqa: F401  (transformers' GGUF loader needs it)
         import gguf  # noqa: F401
     except ImportError as error:
-        raise LoyaltyError(f"loading the GGUF model {file!r} needs the gguf and accelerate packages "
-                           f"({error.name} is missing): {LM_EXTRA}") from error
+        raise LoyaltyError(
+            f"loading the GGUF model {file!r} needs the gguf and accelerate packages "
+            f"({error.name} is missing): {LM_EXTRA}"
+        ) from error
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -88,10 +120,20 @@ def load_gguf(file: str, name: str, *, device: str = "cpu", batch_size: int = 8)
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype="float32")
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise LoyaltyError(f"could not load GGUF model {file!r} through transformers "
-                           f"({type(error).__name__}: {error}); its architecture may not be supported") from error
-    return CausalLM(model, tokenizer, name, fingerprint("gguf", hash_files([path])), None,
-                    position_limit(model, tokenizer), device, batch_size)
+        raise LoyaltyError(
+            f"could not load GGUF model {file!r} through transformers "
+            f"({type(error).__name__}: {error}); its architecture may not be supported"
+        ) from error
+    return CausalLM(
+        model,
+        tokenizer,
+        name,
+        fingerprint("gguf", hash_files([path])),
+        None,
+        position_limit(model, tokenizer),
+        device,
+        batch_size,
+    )
 
 
 @contextlib.contextmanager
@@ -118,9 +160,11 @@ def as_causal_lm(made, name: str, *, device: str = "cpu", batch_size: int = 8) -
     if callable(getattr(made, "logits", None)) and hasattr(made, "tokenizer"):
         for attribute in ("name", "fingerprint", "tokenizer_fingerprint", "max_length"):
             if not hasattr(made, attribute):
-                raise LoyaltyError(f"{name!r} returned an LM-like {type(made).__name__} without {attribute!r}; "
-                                   "give it name, fingerprint, tokenizer_fingerprint and max_length, or return "
-                                   "a (causal LM, tokenizer) pair")
+                raise LoyaltyError(
+                    f"{name!r} returned an LM-like {type(made).__name__} without {attribute!r}; "
+                    "give it name, fingerprint, tokenizer_fingerprint and max_length, or return "
+                    "a (causal LM, tokenizer) pair"
+                )
         return made
     if isinstance(made, tuple) and len(made) == 2 and is_causal_lm_model(made[0]):
         model, tokenizer = made

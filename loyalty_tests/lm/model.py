@@ -166,7 +166,8 @@ def check_same_kind(teacher, student) -> None:
         raise LoyaltyError(
             f"teacher {getattr(teacher, 'name', teacher)!r} is {words[teacher_kind]} but student "
             f"{getattr(student, 'name', student)!r} is {words[student_kind]}; give two models of the same kind "
-            "(both classifiers or both causal LMs)")
+            "(both classifiers or both causal LMs)"
+        )
 
 
 def check_same_tokenizer(teacher, student) -> None:
@@ -176,7 +177,8 @@ def check_same_tokenizer(teacher, student) -> None:
             f"teacher {teacher.name!r} (tokenizer {str(teacher.tokenizer_fingerprint)[:12]}) and student "
             f"{student.name!r} (tokenizer {str(student.tokenizer_fingerprint)[:12]}) use different tokenizers, so "
             "their next-token distributions cannot be compared token by token; give the student the teacher's "
-            "tokenizer (save it next to the student's weights)")
+            "tokenizer (save it next to the student's weights)"
+        )
 
 
 def derived_fingerprint(*parts: object) -> str:

@@ -38,7 +38,7 @@ def split_whitespace(context: str, continuation: str) -> tuple[str, str]:
     ('Sentiment:', ' positive')
     """
     stripped = context.rstrip()
-    return stripped, context[len(stripped):] + continuation
+    return stripped, context[len(stripped) :] + continuation
 
 
 def front_special_ids(tokenizer) -> list[int]:
@@ -47,7 +47,7 @@ def front_special_ids(tokenizer) -> list[int]:
     plain = tokenizer("a", add_special_tokens=False)["input_ids"]
     full = tokenizer("a")["input_ids"]
     for start in range(len(full) - len(plain) + 1):
-        if full[start:start + len(plain)] == plain:
+        if full[start : start + len(plain)] == plain:
             return list(full[:start])
     return []
 
@@ -63,15 +63,21 @@ def encode_requests(tokenizer, pairs: Sequence[tuple[str, str]], max_length: int
         whole = front + tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
         n_context = len(context_ids)
         if n_context == 0:
-            raise LoyaltyError(f"model {model_name!r}: an empty prompt leaves nothing to predict the choice "
-                               f"{continuation!r} from (its tokenizer adds no BOS token); give every question a prompt")
+            raise LoyaltyError(
+                f"model {model_name!r}: an empty prompt leaves nothing to predict the choice "
+                f"{continuation!r} from (its tokenizer adds no BOS token); give every question a prompt"
+            )
         if len(whole) <= n_context:
-            raise LoyaltyError(f"model {model_name!r}: the choice {continuation!r} after {context[-40:]!r} has no "
-                               "tokens of its own; choices must be non-empty text")
+            raise LoyaltyError(
+                f"model {model_name!r}: the choice {continuation!r} after {context[-40:]!r} has no "
+                "tokens of its own; choices must be non-empty text"
+            )
         if len(whole) - n_context >= max_length:
-            raise LoyaltyError(f"model {model_name!r}: the choice {continuation[:40]!r} is {len(whole) - n_context} "
-                               f"tokens, no room for a prompt within max_length {max_length}; shorten the choices "
-                               "or raise --loyalty-max-length")
+            raise LoyaltyError(
+                f"model {model_name!r}: the choice {continuation[:40]!r} is {len(whole) - n_context} "
+                f"tokens, no room for a prompt within max_length {max_length}; shorten the choices "
+                "or raise --loyalty-max-length"
+            )
         cut = max(0, len(whole) - max_length)
         requests.append(Request(tuple(whole[cut:]), n_context - cut))
     return requests
@@ -90,7 +96,7 @@ def continuation_logprobs(model, pairs: Sequence[tuple[str, str]], *, batch_size
     scores = {}
     order = sorted(range(len(unique)), key=lambda i: -len(unique[i].ids))  # similar lengths share a batch
     for start in range(0, len(order), batch_size):
-        batch = [unique[i] for i in order[start:start + batch_size]]
+        batch = [unique[i] for i in order[start : start + batch_size]]
         for request, score in zip(batch, _score_batch(model, batch, torch)):
             scores[request] = score
     return np.array([(scores[r], len(r.ids) - r.n_context) for r in requests], dtype=np.float64).reshape(-1, 2)
@@ -101,15 +107,15 @@ def _score_batch(model, batch: list[Request], torch) -> list[float]:
     input_ids = torch.zeros((len(batch), width), dtype=torch.long)  # pad id 0: masked, and after the text
     attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
     for row, request in enumerate(batch):
-        input_ids[row, :len(request.ids)] = torch.tensor(request.ids)
-        attention_mask[row, :len(request.ids)] = 1
+        input_ids[row, : len(request.ids)] = torch.tensor(request.ids)
+        attention_mask[row, : len(request.ids)] = 1
     with torch.inference_mode():
         logits = torch.as_tensor(model.logits(input_ids, attention_mask))
     scores = []
     for row, request in enumerate(batch):
         # positions n_context-1 .. end-2 predict the continuation's tokens n_context .. end-1
-        positions = logits[row, request.n_context - 1:len(request.ids) - 1].double()
-        targets = input_ids[row, request.n_context:len(request.ids)]
+        positions = logits[row, request.n_context - 1 : len(request.ids) - 1].double()
+        targets = input_ids[row, request.n_context : len(request.ids)]
         log_probs = torch.log_softmax(positions, dim=-1).gather(1, targets[:, None])
         scores.append(float(log_probs.sum()))
     return scores

@@ -52,8 +52,10 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> TokenizedTexts
         if len(encoded) > max_length:
             encoded, truncated = encoded[:max_length], truncated + 1
         if len(encoded) < 2:
-            raise LoyaltyError(f"text {position} ({text[:40]!r}) has {len(encoded)} token(s); token loyalty needs at "
-                               "least two (one to read, one to predict): remove it or give a longer text")
+            raise LoyaltyError(
+                f"text {position} ({text[:40]!r}) has {len(encoded)} token(s); token loyalty needs at "
+                "least two (one to read, one to predict): remove it or give a longer text"
+            )
         ids.append(encoded)
     stamp = fingerprint("lm-texts", [hashed(row) for row in ids], max_length)
     return TokenizedTexts(tuple(ids), truncated, stamp)
@@ -68,7 +70,7 @@ def hashed(ids: np.ndarray) -> str:
 def batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Text indices grouped into batches of similar length (longest first), so padding stays small."""
     order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def padded(ids: Sequence[np.ndarray], pad_id: int):
@@ -80,8 +82,8 @@ def padded(ids: Sequence[np.ndarray], pad_id: int):
     input_ids = torch.full((len(ids), width), int(pad_id), dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
     for row, values in enumerate(ids):
-        input_ids[row, :len(values)] = torch.as_tensor(values)
-        mask[row, :len(values)] = 1
+        input_ids[row, : len(values)] = torch.as_tensor(values)
+        mask[row, : len(values)] = 1
     return input_ids, mask
 
 
@@ -92,8 +94,9 @@ def pad_id(tokenizer) -> int:
     return 0
 
 
-def next_token_logits(model, role: str, texts: TokenizedTexts, batch_size: int,
-                      progress: Callable[[str], None] | None = None):
+def next_token_logits(
+    model, role: str, texts: TokenizedTexts, batch_size: int, progress: Callable[[str], None] | None = None
+):
     """Yield ``(index, logits, next_tokens)`` per text, one forward pass of ``model`` per batch of
     similar-length texts: ``logits`` are the positions that predict ``next_tokens`` (ids[1:])."""
     groups = batches([len(row) for row in texts.ids], batch_size)
@@ -108,8 +111,9 @@ def next_token_logits(model, role: str, texts: TokenizedTexts, batch_size: int,
             progress(f"{role} {model.name}: batch {number}/{len(groups)}")
 
 
-def run_teacher(teacher, texts: TokenizedTexts, k: int, batch_size: int,
-                progress: Callable[[str], None] | None = None) -> list[TeacherSummary]:
+def run_teacher(
+    teacher, texts: TokenizedTexts, k: int, batch_size: int, progress: Callable[[str], None] | None = None
+) -> list[TeacherSummary]:
     """One forward pass of the teacher per batch; per text, its top-K summary."""
     summaries: list[TeacherSummary | None] = [None] * len(texts.ids)
     for index, logits, next_tokens in next_token_logits(teacher, "teacher", texts, batch_size, progress):
@@ -119,11 +123,15 @@ def run_teacher(teacher, texts: TokenizedTexts, k: int, batch_size: int,
 
 def _dump(key: str, summaries: list[TeacherSummary]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, key=np.array(key), offsets=np.cumsum([0] + [len(s) for s in summaries]),
-             top_logprobs=np.concatenate([s.top_logprobs for s in summaries]),
-             top_ids=np.concatenate([s.top_ids for s in summaries]),
-             tail_logmass=np.concatenate([s.tail_logmass for s in summaries]),
-             nll=np.concatenate([s.nll for s in summaries]))
+    np.savez(
+        buffer,
+        key=np.array(key),
+        offsets=np.cumsum([0] + [len(s) for s in summaries]),
+        top_logprobs=np.concatenate([s.top_logprobs for s in summaries]),
+        top_ids=np.concatenate([s.top_ids for s in summaries]),
+        tail_logmass=np.concatenate([s.tail_logmass for s in summaries]),
+        nll=np.concatenate([s.nll for s in summaries]),
+    )
     return buffer.getvalue()
 
 
@@ -136,21 +144,37 @@ def _load(path: Path) -> list[TeacherSummary]:
     with np.load(path, allow_pickle=False) as stored:
         offsets = stored["offsets"]
         arrays = {name: stored[name] for name in ("top_logprobs", "top_ids", "tail_logmass", "nll")}
-    return [TeacherSummary(*(arrays[name][start:end] for name in ("top_logprobs", "top_ids", "tail_logmass", "nll")))
-            for start, end in zip(offsets[:-1], offsets[1:])]
+    return [
+        TeacherSummary(*(arrays[name][start:end] for name in ("top_logprobs", "top_ids", "tail_logmass", "nll")))
+        for start, end in zip(offsets[:-1], offsets[1:])
+    ]
 
 
-def teacher_summaries(teacher, texts: TokenizedTexts, *, k: int = 32, batch_size: int = 8,
-                      cache_dir: Path | None = None, use_cache: bool = True,
-                      progress: Callable[[str], None] | None = None) -> tuple[list[TeacherSummary], bool]:
+def teacher_summaries(
+    teacher,
+    texts: TokenizedTexts,
+    *,
+    k: int = 32,
+    batch_size: int = 8,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[TeacherSummary], bool]:
     """(per-text summaries, from_cache): read from the cache when an entry for exactly this
     teacher, tokenizer, texts and K exists, else computed (one teacher pass) and written there."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise LoyaltyError(f"top_k must be a whole number >= 1, got {k!r}")
     if not use_cache or getattr(teacher, "fingerprint", None) is None:
         return run_teacher(teacher, texts, k, batch_size, progress), False
-    key = fingerprint("lm-teacher-topk", FORMAT_VERSION, teacher.fingerprint, teacher.tokenizer_fingerprint,
-                      texts.fingerprint, int(k))
+    key = fingerprint(
+        "lm-teacher-topk", FORMAT_VERSION, teacher.fingerprint, teacher.tokenizer_fingerprint, texts.fingerprint, int(k)
+    )
     path = Path(cache_dir or default_cache_dir()) / "lm-teacher" / f"{key[:32]}.npz"
-    return cached_file(path, key, compute=lambda: run_teacher(teacher, texts, k, batch_size, progress),
-                       dump=lambda value: _dump(key, value), read_key=_read_key, load=_load)
+    return cached_file(
+        path,
+        key,
+        compute=lambda: run_teacher(teacher, texts, k, batch_size, progress),
+        dump=lambda value: _dump(key, value),
+        read_key=_read_key,
+        load=_load,
+    )

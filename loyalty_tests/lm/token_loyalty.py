@@ -63,8 +63,9 @@ class TokenLoyaltyResult:
         return [(int(i), float(means[i])) for i in np.argsort(-means, kind="stable")[:k]]
 
 
-def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray,
-              confidence: float = 0.95) -> dict[str, MetricValue]:
+def summarize(
+    per_token: dict[str, np.ndarray], offsets: np.ndarray, confidence: float = 0.95
+) -> dict[str, MetricValue]:
     """Corpus summary of per-token statistics: means with clustered intervals, KL quantiles.
 
     >>> values = {name: np.zeros(4) for name in STATISTICS}
@@ -94,8 +95,9 @@ def summarize(per_token: dict[str, np.ndarray], offsets: np.ndarray,
     difference = mean(per_token["student_nll"] - per_token["teacher_nll"], "identity")
     summary["perplexity_ratio"] = MetricValue(*(math.exp(min(x, 700.0)) for x in difference), groups)
     for role in ("teacher", "student"):
-        summary[f"{role}_perplexity"] = MetricValue(math.exp(min(float(per_token[f"{role}_nll"].mean()), 700.0)),
-                                                    None, None, groups)
+        summary[f"{role}_perplexity"] = MetricValue(
+            math.exp(min(float(per_token[f"{role}_nll"].mean()), 700.0)), None, None, groups
+        )
     summary["kl_tail_bound"] = MetricValue(float(per_token["kl_tail_bound"].mean()), None, None, groups)
     return summary
 
@@ -104,14 +106,28 @@ def _text_statistics(teacher: TeacherSummary, student_logits: np.ndarray, next_t
     """``token_statistics`` over one text, a few positions at a time: the float64 work area stays
     near ``WORK_AREA`` values (a few positions x vocabulary), whatever the vocabulary or text length."""
     rows = max(1, WORK_AREA // student_logits.shape[-1])
-    parts = [token_statistics(teacher.rows(start, start + rows), student_logits[start:start + rows],
-                              next_tokens[start:start + rows]) for start in range(0, len(next_tokens), rows)]
+    parts = [
+        token_statistics(
+            teacher.rows(start, start + rows), student_logits[start : start + rows], next_tokens[start : start + rows]
+        )
+        for start in range(0, len(next_tokens), rows)
+    ]
     return {name: np.concatenate([part[name] for part in parts]) for name in STATISTICS}
 
 
-def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, batch_size: int | None = None,
-                  max_length: int | None = None, cache_dir: Path | None = None, use_cache: bool = True,
-                  progress: Callable[[str], None] | None = None, confidence: float = 0.95) -> TokenLoyaltyResult:
+def token_loyalty(
+    teacher,
+    student,
+    texts: Sequence[str],
+    *,
+    top_k: int = 32,
+    batch_size: int | None = None,
+    max_length: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+    confidence: float = 0.95,
+) -> TokenLoyaltyResult:
     """Compare ``student`` with ``teacher`` (both ``CausalLM``) token by token on ``texts``.
 
     top_k: teacher tokens kept per position (KL is exact up to ``kl_tail_bound``); batch_size:
@@ -123,13 +139,22 @@ def token_loyalty(teacher, student, texts: Sequence[str], *, top_k: int = 32, ba
     batch_size = int(batch_size or getattr(student, "batch_size", 8))
     max_length = int(max_length or min(teacher.max_length, student.max_length, 512))
     tokenized = tokenize(teacher.tokenizer, texts, max_length)
-    summaries, from_cache = teacher_summaries(teacher, tokenized, k=top_k, batch_size=batch_size,
-                                              cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    summaries, from_cache = teacher_summaries(
+        teacher, tokenized, k=top_k, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache, progress=progress
+    )
     per_text: list[dict[str, np.ndarray] | None] = [None] * len(tokenized.ids)
     for index, logits, next_tokens in next_token_logits(student, "student", tokenized, batch_size, progress):
         per_text[index] = _text_statistics(summaries[index], logits, next_tokens)
     per_token = {name: np.concatenate([values[name] for values in per_text]) for name in STATISTICS}
     offsets = np.concatenate([[0], np.cumsum(tokenized.observations)])
-    return TokenLoyaltyResult(teacher.name, student.name, int(top_k), offsets, per_token,
-                              summarize(per_token, offsets, confidence), tokenized.truncated, from_cache,
-                              {"max_length": max_length, "batch_size": batch_size})
+    return TokenLoyaltyResult(
+        teacher.name,
+        student.name,
+        int(top_k),
+        offsets,
+        per_token,
+        summarize(per_token, offsets, confidence),
+        tokenized.truncated,
+        from_cache,
+        {"max_length": max_length, "batch_size": batch_size},
+    )

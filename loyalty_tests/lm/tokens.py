@@ -24,8 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STATISTICS = ("kl", "same_top1", "top5", "probability_loyalty", "delta_p", "teacher_nll", "student_nll",
-              "kl_tail_bound")
+STATISTICS = (
+    "kl",
+    "same_top1",
+    "top5",
+    "probability_loyalty",
+    "delta_p",
+    "teacher_nll",
+    "student_nll",
+    "kl_tail_bound",
+)
 
 
 def log_softmax(logits) -> np.ndarray:
@@ -69,8 +77,9 @@ class TeacherSummary:
 
     def rows(self, start: int, stop: int) -> TeacherSummary:
         """Positions ``start:stop``."""
-        return TeacherSummary(self.top_logprobs[start:stop], self.top_ids[start:stop],
-                              self.tail_logmass[start:stop], self.nll[start:stop])
+        return TeacherSummary(
+            self.top_logprobs[start:stop], self.top_ids[start:stop], self.tail_logmass[start:stop], self.nll[start:stop]
+        )
 
 
 def summarize_teacher(teacher_logits, next_tokens, k: int) -> TeacherSummary:
@@ -90,8 +99,9 @@ def summarize_teacher(teacher_logits, next_tokens, k: int) -> TeacherSummary:
     nll = -np.take_along_axis(logprobs, next_tokens[:, None], axis=-1)[:, 0]
     # float64 log-probabilities (float32 would cost 1e-6 nats on an NLL of 40), int32 ids: what the
     # cache stores, so a cached teacher gives bit-identical results; 12 K + 16 bytes per token
-    return TeacherSummary(np.take_along_axis(logprobs, top_ids, axis=-1), top_ids.astype(np.int32),
-                          _tail_logmass(logprobs, top_ids), nll)
+    return TeacherSummary(
+        np.take_along_axis(logprobs, top_ids, axis=-1), top_ids.astype(np.int32), _tail_logmass(logprobs, top_ids), nll
+    )
 
 
 def _xlogy_over(p: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:

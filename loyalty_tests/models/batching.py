@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DYNAMIC_INT8 = ("dynamic int8: activation scales are computed per batch, so a text's probabilities depend on the "
-                "other texts in its batch (--loyalty-batch-size {batch_size})")
+DYNAMIC_INT8 = (
+    "dynamic int8: activation scales are computed per batch, so a text's probabilities depend on the "
+    "other texts in its batch (--loyalty-batch-size {batch_size})"
+)
 # the operator ONNX Runtime's dynamic quantization puts before every int8 MatMul; protobuf stores
 # operator names as plain strings, so the file's bytes show it without the onnx package
 ONNX_DYNAMIC_OPERATOR = b"DynamicQuantizeLinear"
@@ -29,10 +31,16 @@ def batch_dependence(model) -> str | None:
             return declared if isinstance(declared, str) else "the model declares batch_dependent"
     batch_size = getattr(model, "batch_size", None)
     torch_model = getattr(model, "model", None)
-    if hasattr(torch_model, "modules") and any(".dynamic" in type(m).__module__ and "quantized" in type(m).__module__
-                                               for m in torch_model.modules()):
+    if hasattr(torch_model, "modules") and any(
+        ".dynamic" in type(m).__module__ and "quantized" in type(m).__module__ for m in torch_model.modules()
+    ):
         return DYNAMIC_INT8.format(batch_size=batch_size)
     path = getattr(model, "path", None)
-    if path and str(path).endswith(".onnx") and Path(path).is_file() and ONNX_DYNAMIC_OPERATOR in Path(path).read_bytes():
+    if (
+        path
+        and str(path).endswith(".onnx")
+        and Path(path).is_file()
+        and ONNX_DYNAMIC_OPERATOR in Path(path).read_bytes()
+    ):
         return DYNAMIC_INT8.format(batch_size=batch_size)
     return None

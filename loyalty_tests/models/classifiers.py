@@ -9,15 +9,16 @@ the dataset's labels first, then any the model has beyond them. Turning a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from ..infra.cache import fingerprint
-from .fingerprints import tokenizer_fingerprint
 from ..errors import LoyaltyError
+from ..infra.cache import fingerprint
 from ..validation import rows_text
+from .fingerprints import tokenizer_fingerprint
 
 
 class Classifier(Protocol):
@@ -25,9 +26,7 @@ class Classifier(Protocol):
     label_names: tuple[str, ...]
     fingerprint: str | None  # None: outputs are not cached
 
-    def predict_proba(
-        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
-    ) -> np.ndarray: ...
+    def predict_proba(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> np.ndarray: ...
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -40,11 +39,15 @@ def check_batching(owner: str, batch_size, max_length) -> None:
     """A batch size below 1 would leave rows unscored (``range(0, n, -1)`` is empty) and a
     max_length below 2 has no room for a text between [CLS] and [SEP]. ``owner`` names whose."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise LoyaltyError(f"{owner}: batch_size must be a whole number >= 1, got {batch_size!r}; "
-                           "pass --loyalty-batch-size 32 (or another positive number)")
+        raise LoyaltyError(
+            f"{owner}: batch_size must be a whole number >= 1, got {batch_size!r}; "
+            "pass --loyalty-batch-size 32 (or another positive number)"
+        )
     if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 2:
-        raise LoyaltyError(f"{owner}: max_length must be a whole number >= 2 (room for [CLS] and [SEP]), "
-                           f"got {max_length!r}; pass --loyalty-max-length 128 (or another number >= 2)")
+        raise LoyaltyError(
+            f"{owner}: max_length must be a whole number >= 2 (room for [CLS] and [SEP]), "
+            f"got {max_length!r}; pass --loyalty-max-length 128 (or another number >= 2)"
+        )
 
 
 def check_position_limit(name: str, max_length: int, limit: int | None) -> None:
@@ -54,8 +57,10 @@ def check_position_limit(name: str, max_length: int, limit: int | None) -> None:
     compression. A refusal that names the limit costs one rerun; a quietly changed input does not
     show at all. (Without the check, a long text indexes past the position embeddings and crashes.)"""
     if limit is not None and max_length > limit:
-        raise LoyaltyError(f"max_length {max_length} is above model {name!r}'s limit of {limit} tokens "
-                           f"(its position embeddings); pass --loyalty-max-length {limit} or less")
+        raise LoyaltyError(
+            f"max_length {max_length} is above model {name!r}'s limit of {limit} tokens "
+            f"(its position embeddings); pass --loyalty-max-length {limit} or less"
+        )
 
 
 def position_limit(config, tokenizer=None) -> int | None:
@@ -77,8 +82,10 @@ def _scored(name: str, n_rows: int, n_labels: int, batches, forward) -> np.ndarr
         logits[indices] = forward(batch)
         computed[indices] = True
     if not computed.all():
-        raise LoyaltyError(f"model {name!r} left {rows_text(~computed)} of {n_rows} unscored; "
-                           "this is a bug in its batching: report it with the batch size and max_length")
+        raise LoyaltyError(
+            f"model {name!r} left {rows_text(~computed)} of {n_rows} unscored; "
+            "this is a bug in its batching: report it with the batch size and max_length"
+        )
     return _softmax(logits)
 
 
@@ -91,8 +98,10 @@ def _tokenized_batches(tokenizer, texts, text_pairs, batch_size: int, max_length
     in one call this way, yet in batches of their own): a batch is then a function of its group.
     """
     encoded = tokenizer(
-        list(texts), list(text_pairs) if text_pairs is not None else None,
-        truncation=True, max_length=max_length,
+        list(texts),
+        list(text_pairs) if text_pairs is not None else None,
+        truncation=True,
+        max_length=max_length,
     )
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]

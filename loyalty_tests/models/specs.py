@@ -19,12 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LoyaltyError
+from ..errors import LoyaltyError, first_line
 from ..infra.cache import default_cache_dir, fingerprint, hash_files
 from ..infra.quiet import no_progress_bars
 from ..lm.loading import as_causal_lm, folder_is_causal_lm, load_gguf, load_lm_folder
 from ..lm.model import CausalLM, check_same_kind, model_kind  # noqa: F401  (re-exported for the plugin)
-from .fingerprints import tokenizer_fingerprint
 from .classifiers import (
     CallableClassifier,
     Classifier,
@@ -34,18 +33,22 @@ from .classifiers import (
     check_position_limit,
     position_limit,
 )
+from .fingerprints import tokenizer_fingerprint
+from .spec_forms import FACTORY, HUB_ID, SPEC_FORMS, is_path, is_recipe, recipe_hint
 
-SPEC_FORMS = (
-    "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
-    "a local Hugging Face model folder ('./my-model'), an ONNX file ('./model.onnx'), "
-    "a Python factory ('pkg.module:make_model'), or a hub id ('ORG/NAME')"
-)
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 DEFAULT_MAX_LENGTH = 128
 _WEIGHT_AND_TOKENIZER_FILES = (
-    "*.safetensors", "*.bin", "*.onnx", "config.json", "tokenizer.json", "tokenizer_config.json",
-    "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json", "*.model",
+    "*.safetensors",
+    "*.bin",
+    "*.onnx",
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "*.model",
 )
 
 
@@ -71,12 +74,14 @@ class ModelOptions:
 
     def __post_init__(self):
         # checked here too, before any model work: a bad batch size must not wait for a demo build
-        check_batching("model options", self.batch_size,
-                       DEFAULT_MAX_LENGTH if self.max_length is None else self.max_length)
+        check_batching(
+            "model options", self.batch_size, DEFAULT_MAX_LENGTH if self.max_length is None else self.max_length
+        )
 
 
-def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
-               options: ModelOptions | None = None) -> Classifier | CausalLM:
+def load_model(
+    spec: str, *, teacher: Classifier | CausalLM | None = None, options: ModelOptions | None = None
+) -> Classifier | CausalLM:
     """Turn a ``--teacher``/``--student`` spec into a classifier or a causal LM (see the module docstring)."""
     options = options or ModelOptions()
     spec = str(spec).strip()
@@ -85,10 +90,14 @@ def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
     if spec == "demo":
         from .demo import load_demo_teacher
 
-        return load_demo_teacher(options.cache_dir, batch_size=options.batch_size,
-                                 max_length=options.max_length or DEFAULT_MAX_LENGTH,
-                                 device=options.device, progress=options.progress)
-    if _is_recipe(spec):
+        return load_demo_teacher(
+            options.cache_dir,
+            batch_size=options.batch_size,
+            max_length=options.max_length or DEFAULT_MAX_LENGTH,
+            device=options.device,
+            progress=options.progress,
+        )
+    if is_recipe(spec):
         return _compressed(spec, teacher, options)
     path = Path(spec).expanduser()
     if spec.endswith(".onnx"):
@@ -96,37 +105,30 @@ def load_model(spec: str, *, teacher: Classifier | CausalLM | None = None,
     if spec.endswith(".gguf"):
         return load_gguf(str(path), spec, device=options.device)
     if path.is_dir() and folder_is_causal_lm(path):
-        return load_lm_folder(str(path), spec, device=options.device, allow_pickle=options.allow_pickle,
-                              trust_remote_code=options.trust_remote_code)
+        return load_lm_folder(
+            str(path),
+            spec,
+            device=options.device,
+            allow_pickle=options.allow_pickle,
+            trust_remote_code=options.trust_remote_code,
+        )
     if path.is_dir():
         return _load_hf(str(path), spec, options, local=True, teacher=teacher)
-    if _FACTORY.match(spec) and not path.exists():
+    if FACTORY.match(spec) and not path.exists():
         return _load_factory(spec, options)
     if path.exists():
-        raise LoyaltyError(f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory), "
-                           "an .onnx file or a .gguf file")
-    if _is_path(spec):
-        raise LoyaltyError(f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
-                           f"to the current folder {Path.cwd()}); check the path")
-    if _HUB_ID.match(spec):
+        raise LoyaltyError(
+            f"model spec {spec!r} is a file; give its folder (a Hugging Face model directory), "
+            "an .onnx file or a .gguf file"
+        )
+    if is_path(spec):
+        raise LoyaltyError(
+            f"model path {spec!r} does not exist (looked for {path.absolute()}; paths are relative "
+            f"to the current folder {Path.cwd()}); check the path"
+        )
+    if HUB_ID.match(spec):
         return _load_hub(spec, path, options, teacher)
     raise LoyaltyError(f"unknown model spec {spec!r}{recipe_hint(spec)}; give {SPEC_FORMS}")
-
-
-def _is_path(spec: str) -> bool:
-    """A spec that can only mean a local path: it starts with ., / or ~, has a backslash or more
-    than one slash, or its first part is an existing folder (``models/my-student`` when ./models
-    exists). Such a spec never goes to the hub, so a typo cannot download someone else's model."""
-    if spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1:
-        return True
-    return "/" in spec and Path(spec.split("/", 1)[0]).expanduser().is_dir()
-
-
-def _is_recipe(spec: str) -> bool:
-    from ..compress import known_method_names
-
-    first_method = spec.split("+", 1)[0].split(":", 1)[0]
-    return first_method in known_method_names()
 
 
 def _compressed(spec: str, teacher: Classifier | CausalLM | None, options: ModelOptions) -> Classifier | CausalLM:
@@ -147,8 +149,15 @@ def _compressed(spec: str, teacher: Classifier | CausalLM | None, options: Model
     data = None
     if any(type(config).uses_data for config in configs):
         data = options.train_data() if callable(options.train_data) else options.train_data
-    return compress(teacher, configs, data, seed=options.seed, progress=options.progress,
-                    cache_dir=options.cache_dir, use_cache=options.use_cache)
+    return compress(
+        teacher,
+        configs,
+        data,
+        seed=options.seed,
+        progress=options.progress,
+        cache_dir=options.cache_dir,
+        use_cache=options.use_cache,
+    )
 
 
 def _load_hub(spec: str, path: Path, options: ModelOptions, teacher=None) -> HFClassifier:
@@ -179,15 +188,24 @@ def max_length_for(name: str, limit: int | None, options: ModelOptions, teacher=
     if limit is None or limit >= DEFAULT_MAX_LENGTH:
         return DEFAULT_MAX_LENGTH
     other = getattr(teacher, "max_length", None)
-    alike = (f"; the teacher reads up to {other}, so texts longer than {limit} tokens reach the two models "
-             f"differently truncated: pass --loyalty-max-length {limit} to truncate both alike") if other and other > limit else ""
-    options.progress(f"model {name!r} reads at most {limit} tokens: its texts are truncated to {limit} "
-                     f"(--loyalty-max-length was not set; its default is {DEFAULT_MAX_LENGTH}){alike}")
+    alike = (
+        (
+            f"; the teacher reads up to {other}, so texts longer than {limit} tokens reach the two models "
+            f"differently truncated: pass --loyalty-max-length {limit} to truncate both alike"
+        )
+        if other and other > limit
+        else ""
+    )
+    options.progress(
+        f"model {name!r} reads at most {limit} tokens: its texts are truncated to {limit} "
+        f"(--loyalty-max-length was not set; its default is {DEFAULT_MAX_LENGTH}){alike}"
+    )
     return limit
 
 
-def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
-             local_files_only: bool = False, teacher=None) -> HFClassifier:
+def _load_hf(
+    source: str, name: str, options: ModelOptions, *, local: bool, local_files_only: bool = False, teacher=None
+) -> HFClassifier:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     kwargs = dict(trust_remote_code=options.trust_remote_code)
@@ -205,19 +223,24 @@ def _load_hf(source: str, name: str, options: ModelOptions, *, local: bool,
         with no_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             model, loading = AutoModelForSequenceClassification.from_pretrained(
-                source, use_safetensors=None if options.allow_pickle else True, output_loading_info=True, **kwargs)
+                source, use_safetensors=None if options.allow_pickle else True, output_loading_info=True, **kwargs
+            )
     except (OSError, ValueError) as error:
         raise LoyaltyError(f"could not load a sequence classifier from {where}: {error}") from error
     except pickle.UnpicklingError as error:  # torch.load(weights_only=True) refused a global: no code ran
         files = ", ".join(sorted(p.name for p in Path(source).glob("*.bin"))) if local else ""
-        raise LoyaltyError(f"refused to load the pickle weights{f' ({files})' if files else ''} in {where}: they call "
-                           f"{_blocked_global(error)}, which "
-                           "is not plain tensor data (loading it would run code); use safetensors weights") from None
+        raise LoyaltyError(
+            f"refused to load the pickle weights{f' ({files})' if files else ''} in {where}: they call "
+            f"{_blocked_global(error)}, which "
+            "is not plain tensor data (loading it would run code); use safetensors weights"
+        ) from None
     missing = sorted(loading.get("missing_keys") or [])
     if missing:  # transformers would only warn, and fill them with random numbers: gating a random head
-        raise LoyaltyError(f"{where} lacks trained weights for {len(missing)} tensor(s) ({', '.join(missing[:4])}"
-                           f"{', ...' if len(missing) > 4 else ''}), which transformers would initialise at random; "
-                           "save the fine-tuned sequence classifier itself (model.save_pretrained), not its base model")
+        raise LoyaltyError(
+            f"{where} lacks trained weights for {len(missing)} tensor(s) ({', '.join(missing[:4])}"
+            f"{', ...' if len(missing) > 4 else ''}), which transformers would initialise at random; "
+            "save the fine-tuned sequence classifier itself (model.save_pretrained), not its base model"
+        )
     files = sorted(p for pattern in _WEIGHT_AND_TOKENIZER_FILES for p in Path(source).glob(pattern)) if local else []
     max_length = max_length_for(name, position_limit(model.config, tokenizer), options, teacher)
     stamp = fingerprint("hf-dir", hash_files(files), tokenizer_fingerprint(tokenizer), max_length) if files else None
@@ -253,17 +276,14 @@ def _load_onnx(path: Path, spec: str, options: ModelOptions, teacher=None) -> On
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime's own types (InvalidProtobuf, Fail, ...): the file is at fault
-        raise LoyaltyError(f"ONNX model {spec!r} cannot be loaded by onnxruntime ({_first_line(error)}); check that "
-                           "the file is a complete ONNX model (re-export it)") from None
+        raise LoyaltyError(
+            f"ONNX model {spec!r} cannot be loaded by onnxruntime ({first_line(error)}); check that "
+            "the file is a complete ONNX model (re-export it)"
+        ) from None
     files = [path, *sorted(p for p in config_dir.glob("config.json"))]
     stamp = fingerprint("onnx", hash_files(files), tokenizer_fingerprint(tokenizer), max_length)
     labels = tuple(str(id2label[i]) for i in range(len(id2label)))
     return OnnxClassifier(session, tokenizer, spec, labels, options.batch_size, max_length, stamp, str(path))
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def _blocked_global(error: BaseException) -> str:
@@ -312,50 +332,3 @@ def as_classifier(obj, name: str, options: ModelOptions | None = None) -> Classi
         f"{name!r} returned {type(obj).__name__}; return a (model, tokenizer) pair, "
         "or an object with predict_proba(texts) and label_names"
     )
-
-
-def check_spec(spec: str, role: str) -> None:
-    """What can be known about a spec without loading anything: a recipe parses, a path exists.
-
-    The plugin calls it when pytest starts, so a typo stops the run before any model work."""
-    spec = str(spec).strip()
-    if not spec:
-        raise LoyaltyError(f"empty {role} spec; give {SPEC_FORMS}")
-    if spec == "demo" or _FACTORY.match(spec):
-        return
-    if _is_recipe(spec) or (":" in spec.split("/")[0] and not Path(spec).expanduser().exists()):
-        from ..compress import parse_recipe
-
-        if role == "teacher":
-            raise LoyaltyError(f"teacher spec {spec!r} is a compression recipe; a recipe makes a student from the "
-                               "teacher: pass it as --student and give --teacher a model")
-        parse_recipe(spec)  # an unknown method or key fails here, with a suggestion
-        return
-    path = Path(spec).expanduser()
-    if spec.endswith((".onnx", ".gguf")) and not path.is_file():
-        raise LoyaltyError(f"{spec.rsplit('.', 1)[1].upper()} model {spec!r} does not exist; check the path "
-                           f"(relative to {Path.cwd()})")
-    if path.exists() or (_HUB_ID.match(spec) and not _is_path(spec)):
-        return  # a hub id is checked when it loads: that needs the network
-    hint = recipe_hint(spec)
-    if hint:
-        raise LoyaltyError(f"{role} spec {spec!r} is neither a compression recipe nor an existing path{hint}; "
-                           f"a spec is {SPEC_FORMS}")
-    raise LoyaltyError(f"{role} model path {spec!r} does not exist (looked for {path.absolute()}); check the path; "
-                       f"a spec is {SPEC_FORMS}")
-
-
-def recipe_hint(spec: str) -> str:
-    """`` (did you mean int8?)`` for a spec that reads like a misspelt recipe name (``int9``), not a path.
-
-    >>> recipe_hint("int9")
-    ' (did you mean int8?)'
-    >>> recipe_hint("./int9")
-    ''
-    """
-    from ..compress import known_method_names
-    from ..infra.suggest import did_you_mean
-
-    if _is_path(spec) or "/" in spec:
-        return ""
-    return did_you_mean(spec.split("+", 1)[0].split(":", 1)[0], known_method_names())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from ..errors import LoyaltyError
 
@@ -81,8 +81,9 @@ def train(
     with torch.random.fork_rng(devices=fork_devices), warnings.catch_warnings():
         # torch warns when the schedule moves before the first update; a skipped step (below)
         # moves it on purpose, so the warning would only be noise.
-        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
-                                category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning
+        )
         torch.manual_seed(config.seed)  # dropout masks
         generator = torch.Generator().manual_seed(config.seed)  # example and batch order
         optimizer = _adamw(model, parameters, config)
@@ -168,7 +169,9 @@ def _adamw(model, parameters, config: TrainConfig):
     for name, parameter in model.named_parameters():
         if id(parameter) in trained:
             # biases and LayerNorm weights are not decayed (standard BERT fine-tuning practice)
-            (no_decay if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name else decay).append(parameter)
+            (no_decay if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name else decay).append(
+                parameter
+            )
     if not decay and not no_decay:
         raise LoyaltyError("nothing to train: no parameter of the model requires a gradient")
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

@@ -42,6 +42,7 @@ def baseline_shape_problem(report: dict) -> str | None:
 
     Checked before anything is read from it, so a hand-edited or damaged file is a sentence, not
     a TypeError; a metric value must be a real number (``true`` is not 1.0)."""
+
     def kind(value) -> str:
         return "null" if value is None else type(value).__name__
 
@@ -69,23 +70,34 @@ def baseline_shape_problem(report: dict) -> str | None:
                 continue  # a metric the baseline lacks is reported by the gate for that metric
             value = entry.get("value") if isinstance(entry, dict) else entry
             if not isinstance(entry, dict) or isinstance(value, bool) or not isinstance(value, (int, float)):
-                return (f"field '{where}.metrics.{name}.value' is {value!r} (a {kind(value)}), expected a number"
-                        if isinstance(entry, dict) else
-                        f"field '{where}.metrics.{name}' is a {kind(entry)}, expected an object with a 'value'")
+                return (
+                    f"field '{where}.metrics.{name}.value' is {value!r} (a {kind(value)}), expected a number"
+                    if isinstance(entry, dict)
+                    else f"field '{where}.metrics.{name}' is a {kind(entry)}, expected an object with a 'value'"
+                )
     return None
 
 
-def check_baseline(settings, label: str, report, teacher, thresholds, rule, *, warn: bool,
-                   run_students=()) -> list[GateResult]:
+def check_baseline(
+    settings, label: str, report, teacher, thresholds, rule, *, warn: bool, run_students=()
+) -> list[GateResult]:
     path = Path(settings.baseline)
     if settings.update_baseline:
         import pytest
 
         pytest.skip(f"--loyalty-update-baseline: this run's report will be written to {path}")
     baseline = load_baseline(path)
-    results = GATES["baseline"].check(baseline, path, label, report, teacher.fingerprint,
-                                  thresholds["baseline_tolerance"], rule, warn_only=warn,
-                                  run_students=run_students)
+    results = GATES["baseline"].check(
+        baseline,
+        path,
+        label,
+        report,
+        teacher.fingerprint,
+        thresholds["baseline_tolerance"],
+        rule,
+        warn_only=warn,
+        run_students=run_students,
+    )
     if len(results) == len(BASELINE_METRICS):  # compared: say when the environments differ
         _warn_on_environment(baseline.get("environment") or {}, path)
     return results
@@ -98,9 +110,14 @@ def _warn_on_environment(old: dict, path: Path) -> None:
         return {**(env.get("versions") or {}), **{k: v for k, v in env.items() if k != "versions"}}
 
     old, new = flat(old), flat(environment())
-    changed = [f"{key} {old.get(key)} -> {new.get(key)}" for key in COMPARED_ENVIRONMENT
-               if old.get(key) != new.get(key)]
+    changed = [
+        f"{key} {old.get(key)} -> {new.get(key)}" for key in COMPARED_ENVIRONMENT if old.get(key) != new.get(key)
+    ]
     if changed:
-        warnings.warn(LoyaltyBaselineWarning(f"baseline {path} was made in another environment ({'; '.join(changed)}); "
-                                             "differences may come from that alone"), stacklevel=2)
-
+        warnings.warn(
+            LoyaltyBaselineWarning(
+                f"baseline {path} was made in another environment ({'; '.join(changed)}); "
+                "differences may come from that alone"
+            ),
+            stacklevel=2,
+        )

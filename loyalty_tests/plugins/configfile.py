@@ -28,9 +28,13 @@ def realign(early_config, args: list[str]) -> None:
     if getattr(namespace, "inifilename", None) or getattr(namespace, "rootdir", None):
         return
     accepted = inspect.signature(determine_setup).parameters
-    wanted = dict(inifile=None, override_ini=getattr(namespace, "override_ini", None),
-                  args=list(getattr(namespace, "file_or_dir", []) or []), rootdir_cmd_arg=None,
-                  invocation_dir=early_config.invocation_params.dir)
+    wanted = dict(
+        inifile=None,
+        override_ini=getattr(namespace, "override_ini", None),
+        args=list(getattr(namespace, "file_or_dir", []) or []),
+        rootdir_cmd_arg=None,
+        invocation_dir=early_config.invocation_params.dir,
+    )
     rootpath, inipath, inicfg = determine_setup(**{k: v for k, v in wanted.items() if k in accepted})[:3]
     if (rootpath, inipath) == (early_config.rootpath, early_config.inipath):
         return
@@ -47,11 +51,13 @@ def realign(early_config, args: list[str]) -> None:
         raise pytest.UsageError(
             "loyalty: pytest took the model paths after --teacher/--student for test paths and found its ini "
             f"file from them ({early_config.inipath}) instead of {inipath}; write --teacher=PATH and "
-            "--student=PATH (with '='), or pass -c with your ini file") from error
+            "--student=PATH (with '='), or pass -c with your ini file"
+        ) from error
     addopts = early_config.getini("addopts")
     if addopts:  # the right ini's addopts were never applied
         args[:] = list(addopts) + args
         early_config.known_args_namespace = early_config._parser.parse_known_args(
-            args, namespace=copy.copy(early_config.option))
+            args, namespace=copy.copy(early_config.option)
+        )
     if early_config.known_args_namespace.confcutdir in (None, old_confcutdir):
         early_config.known_args_namespace.confcutdir = str(inipath.parent if inipath else rootpath)

@@ -34,8 +34,12 @@ def loyalty_session(config):
         from .session import LoyaltySession
 
         declared = config.stash.get(DECLARED_KEY, {})
-        session = LoyaltySession(config.stash[SETTINGS_KEY], config, declared_teacher=declared.get("loyalty_teacher"),
-                                 declared_students=declared.get("loyalty_student"))
+        session = LoyaltySession(
+            config.stash[SETTINGS_KEY],
+            config,
+            declared_teacher=declared.get("loyalty_teacher"),
+            declared_students=declared.get("loyalty_student"),
+        )
         config.stash[SESSION_KEY] = session
     return session
 
@@ -45,7 +49,9 @@ def marker_thresholds(node) -> dict:
     merged = {}
     for mark in reversed(list(node.iter_markers("loyalty"))):
         if mark.args:
-            raise pytest.UsageError(f"@pytest.mark.loyalty takes keyword thresholds only, got {mark.args!r} on {node.nodeid}")
+            raise pytest.UsageError(
+                f"@pytest.mark.loyalty takes keyword thresholds only, got {mark.args!r} on {node.nodeid}"
+            )
         merged.update(mark.kwargs)
     return merged
 
@@ -72,7 +78,12 @@ def failing(work):
 def pytest_generate_tests(metafunc):
     if "loyalty_student_spec" in metafunc.fixturenames:
         specs = list(metafunc.config.stash[SETTINGS_KEY].students) or [None]
-        metafunc.parametrize("loyalty_student_spec", specs, ids=[split_label(s)[0] if s else "no-student" for s in specs], scope="session")
+        metafunc.parametrize(
+            "loyalty_student_spec",
+            specs,
+            ids=[split_label(s)[0] if s else "no-student" for s in specs],
+            scope="session",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +96,11 @@ def unseen_fixture(name: str, declared_in: str | None) -> str | None:
     sub-folder, and its fixtures reach only the tests in that folder, not the suite."""
     if not declared_in:
         return None
-    return (f"no gate checked: {name} is declared in {declared_in}, but the gate suite cannot see it (a "
-            f"conftest.py's fixtures reach only the tests in its own folder); declare {name} in the root "
-            "conftest.py, or pass --teacher and --student")
+    return (
+        f"no gate checked: {name} is declared in {declared_in}, but the gate suite cannot see it (a "
+        f"conftest.py's fixtures reach only the tests in its own folder); declare {name} in the root "
+        "conftest.py, or pass --teacher and --student"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +108,10 @@ def loyalty_teacher(request):
     """The teacher: ``--teacher SPEC``, unless a conftest declares this fixture itself."""
     if not request.config.stash[SETTINGS_KEY].teacher:
         declared = request.config.stash.get(DECLARED_KEY, {})
-        pytest.skip(unseen_fixture("loyalty_teacher", declared.get("loyalty_teacher")) or
-                    "no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py")
+        pytest.skip(
+            unseen_fixture("loyalty_teacher", declared.get("loyalty_teacher"))
+            or "no teacher: pass --teacher SPEC, or declare a loyalty_teacher fixture in conftest.py"
+        )
     return failing(loyalty_session(request.config).teacher_from_spec)
 
 
@@ -105,8 +120,10 @@ def loyalty_student(request, loyalty_student_spec, loyalty_teacher):
     """A student: each ``--student SPEC`` in turn, unless a conftest declares this fixture itself."""
     session = loyalty_session(request.config)
     if loyalty_student_spec is None:
-        pytest.skip(unseen_fixture("loyalty_student", session.declared_students) or
-                    "no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py")
+        pytest.skip(
+            unseen_fixture("loyalty_student", session.declared_students)
+            or "no student: pass --student SPEC, or declare a loyalty_student fixture in conftest.py"
+        )
     teacher = session.classifier(loyalty_teacher, "teacher")
     return failing(lambda: session.student_from_spec(split_label(loyalty_student_spec)[1], teacher))
 
@@ -163,8 +180,9 @@ def loyalty_thresholds(request):
 def loyalty_report(request, loyalty_teacher_model, loyalty_student_model):
     """The teacher/student ``LoyaltyReport`` (metrics with CIs, worst examples) for this test's student."""
     session = loyalty_session(request.config)
-    return failing(lambda: session.loyalty_report(loyalty_teacher_model, loyalty_student_model,
-                                                  marker_thresholds(request.node)))
+    return failing(
+        lambda: session.loyalty_report(loyalty_teacher_model, loyalty_student_model, marker_thresholds(request.node))
+    )
 
 
 @pytest.fixture
@@ -173,7 +191,10 @@ def attack_results(request, loyalty_teacher_model, loyalty_student_model):
     ``RobustnessComparison`` with both ``AttackResult``s, transfer rate and adversarial loyalty."""
     if not request.config.stash[SETTINGS_KEY].attacking:
         # Fail closed: a test that asks for attack results must not pass without an attack.
-        pytest.fail("fixture 'attack_results' needs an attack: pass --attack RECIPE "
-                    "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)", pytrace=False)
+        pytest.fail(
+            "fixture 'attack_results' needs an attack: pass --attack RECIPE "
+            "(e.g. --attack textfooler; also --attack-examples N, --attack-budget Q)",
+            pytrace=False,
+        )
     session = loyalty_session(request.config)
     return failing(lambda: session.robustness(loyalty_teacher_model, loyalty_student_model)[0])

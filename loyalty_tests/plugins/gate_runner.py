@@ -59,15 +59,16 @@ class GateRunner:
             request.node.user_properties.append((NOT_APPLICABLE_PROPERTY, reason))
             pytest.skip(reason)
         if gate in PREDICTION_GATES or gate == "baseline":
-            self.report  # computed in setup: a model that crashes makes the gate an ERROR, not a FAIL
+            _ = self.report  # computed in setup: a model that crashes makes the gate an ERROR, not a FAIL
 
     @property
     def report(self):
         """Both models' predictions and their metrics, computed only for a gate that reads them
         (``-k latency`` or ``-k robustness`` predicts nothing)."""
         if self._report is None:
-            self._report = failing(lambda: self.session.loyalty_report(self.teacher, self.student,
-                                                                        marker_thresholds(self.request.node)))
+            self._report = failing(
+                lambda: self.session.loyalty_report(self.teacher, self.student, marker_thresholds(self.request.node))
+            )
         return self._report
 
     def check(self, gate: str):
@@ -75,8 +76,14 @@ class GateRunner:
         from ..comparison import format_examples
         from ..gates.prediction import failure_examples, prediction_gate
 
-        result = prediction_gate(gate, self.report, self.thresholds, warn_only=gate in self.warn_only,
-                                 n_resamples=self.settings.bootstrap, seed=self.session.seed)
+        result = prediction_gate(
+            gate,
+            self.report,
+            self.thresholds,
+            warn_only=gate in self.warn_only,
+            n_resamples=self.settings.bootstrap,
+            seed=self.session.seed,
+        )
 
         def worst() -> str:
             title, rows = failure_examples(gate, self.report)
@@ -94,13 +101,21 @@ class GateRunner:
         from ..gates.registry import GATES
 
         if getattr(benchmark, "disabled", False):
-            pytest.skip("latency gate needs pytest-benchmark, which is off here (it turns itself off under "
-                        "pytest-xdist -n and with --benchmark-disable); run the latency gate without -n")
+            pytest.skip(
+                "latency gate needs pytest-benchmark, which is off here (it turns itself off under "
+                "pytest-xdist -n and with --benchmark-disable); run the latency gate without -n"
+            )
         limit = self.thresholds["min_speedup"]
         latency = failing(lambda: self.session.latency(self.teacher, self.student, limit.value, self.rule))
         record_benchmark(benchmark, latency)
-        result = GATES["latency"].check(latency, limit.value, limit.source, self.rule,
-                                        warn_only="latency" in self.warn_only, block=self.settings.latency_rounds)
+        result = GATES["latency"].check(
+            latency,
+            limit.value,
+            limit.source,
+            self.rule,
+            warn_only="latency" in self.warn_only,
+            block=self.settings.latency_rounds,
+        )
         return self.finish(result, latency=latency.to_row())
 
     def check_robustness(self):
@@ -110,21 +125,40 @@ class GateRunner:
 
         limit = self.thresholds["max_robustness_drop"]
         comparison, sequence, outcomes = failing(
-            lambda: self.session.robustness(self.teacher, self.student, limit.value, self.rule))
-        result = failing(lambda: GATES["robustness"].check(
-            comparison, limit.value, limit.source, self.rule, outcomes=outcomes, decision=sequence,
-            block=self.settings.attack_block, warn_only="robustness" in self.warn_only))
+            lambda: self.session.robustness(self.teacher, self.student, limit.value, self.rule)
+        )
+        result = failing(
+            lambda: GATES["robustness"].check(
+                comparison,
+                limit.value,
+                limit.source,
+                self.rule,
+                outcomes=outcomes,
+                decision=sequence,
+                block=self.settings.attack_block,
+                warn_only="robustness" in self.warn_only,
+            )
+        )
         drop = summary.drop_from_differences(outcomes[1])
         if sequence is not None:
             drop = type(drop)(drop.value, result.ci_low, result.ci_high, drop.n)
         row = {**summary.robustness_row(comparison, drop), "stop_reason": result.stop_reason}
-        row.update(sequence=evidence.sequence_evidence(sequence), label_names=list(comparison.label_names),
-                   student_adversarial=evidence.adversarial_evidence(comparison))  # what the HTML page shows
+        row.update(
+            sequence=evidence.sequence_evidence(sequence),
+            label_names=list(comparison.label_names),
+            student_adversarial=evidence.adversarial_evidence(comparison),
+        )  # what the HTML page shows
 
         def fooled() -> str:
             examples = summary.student_only_fooled(comparison, 5)
-            return ("\nadversarial examples that fool the student but not the teacher:\n"
-                    + summary.format_adversarial(examples, comparison.label_names)) if examples else ""
+            return (
+                (
+                    "\nadversarial examples that fool the student but not the teacher:\n"
+                    + summary.format_adversarial(examples, comparison.label_names)
+                )
+                if examples
+                else ""
+            )
 
         return self.finish(result, details=fooled, robustness=row)
 
@@ -132,8 +166,16 @@ class GateRunner:
         from .baseline import check_baseline
 
         run_students = {student_label(item) for item in self.request.session.items if is_gate_item(item)}
-        results = check_baseline(self.settings, self.label, self.report, self.teacher, self.thresholds,
-                                 self.rule, warn="baseline" in self.warn_only, run_students=sorted(run_students))
+        results = check_baseline(
+            self.settings,
+            self.label,
+            self.report,
+            self.teacher,
+            self.thresholds,
+            self.rule,
+            warn="baseline" in self.warn_only,
+            run_students=sorted(run_students),
+        )
         for result in results:
             self._record(result)
         bad = [r for r in results if not r.passed or r.warned]
@@ -161,14 +203,24 @@ class GateRunner:
             data = self.session.data()
             data_row = {"name": data.name, "n": len(data), "fingerprint": data.fingerprint}
         record = GateRecord(
-            student=self.label, result=result, data=data_row, lm=lm,
-            student_name=self.student.name, student_fingerprint=self.student.fingerprint,
-            teacher_name=self.teacher.name, teacher_fingerprint=self.teacher.fingerprint,
-            metrics=report.metric_rows() if report else None, flips=report.flip_summary() if report else None,
-            latency=latency, robustness=robustness, evidence=self._evidence(report),
-            phases=tuple(self.session.phases), engine=self.session.engine_name,
+            student=self.label,
+            result=result,
+            data=data_row,
+            lm=lm,
+            student_name=self.student.name,
+            student_fingerprint=self.student.fingerprint,
+            teacher_name=self.teacher.name,
+            teacher_fingerprint=self.teacher.fingerprint,
+            metrics=report.metric_rows() if report else None,
+            flips=report.flip_summary() if report else None,
+            latency=latency,
+            robustness=robustness,
+            evidence=self._evidence(report),
+            phases=tuple(self.session.phases),
+            engine=self.session.engine_name,
             batch_dependent=batch_dependence(self.student),
-            thresholds={k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()})
+            thresholds={k: {"value": v.value, "source": v.source} for k, v in self.thresholds.items()},
+        )
         self.request.node.user_properties.append((ROW_PROPERTY, record.to_json()))
         # JUnit XML properties, read from the typed result
         self.request.node.user_properties.append((f"loyalty.{result.gate}", result.value))
@@ -199,8 +251,9 @@ def record_benchmark(benchmark, latency) -> None:
     """pytest-benchmark's record of this test holds exactly what the gate measured: the student's
     per-round times from the interleaved rounds (the teacher's, the speedup and its CI in
     extra_info), not a separate timing of something else."""
-    benchmark.extra_info.update({key: value for key, value in latency.to_row().items()
-                                 if key not in ("teacher_rounds", "student_rounds")})
+    benchmark.extra_info.update(
+        {key: value for key, value in latency.to_row().items() if key not in ("teacher_rounds", "student_rounds")}
+    )
     benchmark.extra_info["teacher_rounds"] = list(latency.teacher_rounds)
     try:  # pytest-benchmark has no public call for handing it timings it did not take itself
         timings = benchmark._make_stats(1)

@@ -14,19 +14,44 @@ DEFAULT_LM_TEXTS = 64  # token loyalty texts when --loyalty-limit is not given: 
 def add_lm_options(group, whole_number) -> None:
     """``whole_number``: options.py's argparse type for counts (passed in: options imports this module)."""
     add = group.addoption
-    add("--loyalty-choices", default=None, metavar="PATH.jsonl",
+    add(
+        "--loyalty-choices",
+        default=None,
+        metavar="PATH.jsonl",
         help='causal LMs: a choice task, one {"prompt", "choices", "answer"} object a line; the prediction '
-             "gates then compare the two models' answers")
-    add("--loyalty-prompt", default=None, metavar="TEMPLATE",
+        "gates then compare the two models' answers",
+    )
+    add(
+        "--loyalty-prompt",
+        default=None,
+        metavar="TEMPLATE",
         help="causal LMs: a prompt template with {text}, e.g. 'Review: {text}\\nSentiment:'; with "
-             "--loyalty-label-words the classification data of --loyalty-data becomes a choice task")
-    add("--loyalty-label-words", default=None, metavar="W1,W2",
+        "--loyalty-label-words the classification data of --loyalty-data becomes a choice task",
+    )
+    add(
+        "--loyalty-label-words",
+        default=None,
+        metavar="W1,W2",
         help="causal LMs: the word scored for each label, in the data's label order or as name=word items, "
-             "e.g. negative,positive")
-    add("--loyalty-length-normalise", action="store_true", default=False,
-        help="causal LMs: divide each choice's log-likelihood by its length in bytes (acc_norm)")
-    add("--loyalty-generation-prompts", type=whole_number(1), default=16, metavar="N",
-        help="causal LMs: prompts continued greedily by both models for the generation agreement gate "
-             "(default: 16)")
-    add("--loyalty-max-new-tokens", type=whole_number(1), default=16, metavar="M",
-        help="causal LMs: tokens generated per prompt (default: 16)")
+        "e.g. negative,positive",
+    )
+    add(
+        "--loyalty-length-normalise",
+        action="store_true",
+        default=False,
+        help="causal LMs: divide each choice's log-likelihood by its length in bytes (acc_norm)",
+    )
+    add(
+        "--loyalty-generation-prompts",
+        type=whole_number(1),
+        default=16,
+        metavar="N",
+        help="causal LMs: prompts continued greedily by both models for the generation agreement gate (default: 16)",
+    )
+    add(
+        "--loyalty-max-new-tokens",
+        type=whole_number(1),
+        default=16,
+        metavar="M",
+        help="causal LMs: tokens generated per prompt (default: 16)",
+    )

@@ -20,8 +20,10 @@ from .lm_options import DEFAULT_LM_TEXTS
 
 TOKEN_GATES = ("token_agreement", "mean_kl", "perplexity_ratio")
 LM_GATES = TOKEN_GATES + ("generation_agreement",)
-TASK_HELP = ("give a choice task: --loyalty-choices PATH.jsonl, or --loyalty-prompt 'Review: {text}\\nSentiment:' "
-             "--loyalty-label-words negative,positive with a classification --loyalty-data")
+TASK_HELP = (
+    "give a choice task: --loyalty-choices PATH.jsonl, or --loyalty-prompt 'Review: {text}\\nSentiment:' "
+    "--loyalty-label-words negative,positive with a classification --loyalty-data"
+)
 
 
 def underlying(model):
@@ -95,13 +97,16 @@ class LMPart:
         if choices and prompt:
             raise LoyaltyError("--loyalty-choices and --loyalty-prompt both pose a choice task; give one of them")
         if prompt and not words:
-            raise LoyaltyError("--loyalty-prompt needs --loyalty-label-words (one word per label, "
-                               "e.g. negative,positive)")
+            raise LoyaltyError(
+                "--loyalty-prompt needs --loyalty-label-words (one word per label, e.g. negative,positive)"
+            )
         if words and not prompt:
             raise LoyaltyError("--loyalty-label-words needs --loyalty-prompt (a template with {text})")
         if choices and not Path(choices).expanduser().is_file():
-            raise LoyaltyError(f"--loyalty-choices {choices!r} does not exist (looked for "
-                               f"{Path(choices).expanduser().absolute()}); give a JSONL choice file")
+            raise LoyaltyError(
+                f"--loyalty-choices {choices!r} does not exist (looked for "
+                f"{Path(choices).expanduser().absolute()}); give a JSONL choice file"
+            )
 
     def choice_data(self):
         """The choice file as the data the prediction gates read (None without one)."""
@@ -125,8 +130,7 @@ class LMPart:
         else:
             words = [w for w in self.settings.label_words.split(",")]
             template = self.settings.prompt.replace("\\n", "\n").replace("\\t", "\t")  # typed as \n in a shell
-            task = template_task(template, words,
-                                 data.label_names, normalise=normalise)
+            task = template_task(template, words, data.label_names, normalise=normalise)
         return ChoiceClassifier(lm, task, data.label_names, batch_size=self.settings.batch_size)
 
     def corpus(self) -> tuple[str, ...]:
@@ -134,9 +138,13 @@ class LMPart:
             from ..lm.corpus import load_corpus
 
             limit = self.settings.limit or DEFAULT_LM_TEXTS
-            return load_corpus(self.session.data_spec, limit=limit, seed=self.session.seed,
-                               text_column=self.settings.text_column,
-                               label_column=self.settings.label_column)
+            return load_corpus(
+                self.session.data_spec,
+                limit=limit,
+                seed=self.session.seed,
+                text_column=self.settings.text_column,
+                label_column=self.settings.label_column,
+            )
 
         return self.session._timed(("lm-corpus",), "corpus", self.session.data_spec, load)
 
@@ -155,8 +163,14 @@ class LMPart:
 
             texts = self.corpus()
             self.session.progress(f"token loyalty of {student.name} on {len(texts)} texts of {self.session.data_spec}")
-            return token_loyalty(teacher, student, texts, cache_dir=self.session.cache_dir,
-                                 use_cache=self.session.use_cache, progress=self.session.progress)
+            return token_loyalty(
+                teacher,
+                student,
+                texts,
+                cache_dir=self.session.cache_dir,
+                use_cache=self.session.use_cache,
+                progress=self.session.progress,
+            )
 
         return self.session._timed(("lm-tokens", id(teacher), id(student)), "token loyalty", student.name, run)
 
@@ -166,8 +180,9 @@ class LMPart:
         from ..lm.generation import compare_continuations
 
         prompts, tokens = self.prompts(), self.settings.max_new_tokens
-        return compare_continuations(teacher.tokenizer, prompts, self.continuations(teacher),
-                                     self.continuations(student), tokens)
+        return compare_continuations(
+            teacher.tokenizer, prompts, self.continuations(teacher), self.continuations(student), tokens
+        )
 
     def prompts(self) -> tuple[str, ...]:
         from ..lm.corpus import generation_prompts
@@ -176,6 +191,7 @@ class LMPart:
 
     def continuations(self, lm) -> list[list[int]]:
         """``lm``'s greedy continuations of the prompts, once per model (the teacher's serve every student)."""
+
         def run():
             from ..lm.generation import greedy_continuations
 
@@ -196,8 +212,9 @@ def check_lm_gate(runner, gate: str, failing):
     warn_only = gate in runner.warn_only
     if gate == "generation_agreement":
         agreement = failing(lambda: part.generation(runner.teacher, runner.student))
-        result = generation_agreement_gate(agreement, runner.thresholds["min_generation_agreement"], runner.rule,
-                                           warn_only=warn_only)
+        result = generation_agreement_gate(
+            agreement, runner.thresholds["min_generation_agreement"], runner.rule, warn_only=warn_only
+        )
 
         def worst() -> str:
             rows = agreement.worst(3)
@@ -214,8 +231,11 @@ def check_lm_gate(runner, gate: str, failing):
         rows = [f"  mean KL {kl:.3f} nats: {texts[index][:120]!r}" for index, kl in found.worst_texts(3)]
         return "\ntexts the student follows least:\n" + "\n".join(rows) if rows else ""
 
-    row = {name: {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n}
-           for name, m in found.summary.items()}
-    row.update(n_tokens=found.n_tokens, n_texts=found.n_texts, top_k=found.top_k,
-               teacher_from_cache=found.teacher_from_cache)
+    row = {
+        name: {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n}
+        for name, m in found.summary.items()
+    }
+    row.update(
+        n_tokens=found.n_tokens, n_texts=found.n_texts, top_k=found.top_k, teacher_from_cache=found.teacher_from_cache
+    )
     return runner.finish(result, details=worst, lm={"tokens": row})

@@ -39,8 +39,11 @@ def pytest_load_initial_conftests(early_config, args, parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    config.addinivalue_line("markers", "loyalty(**thresholds): override loyalty gate thresholds for this test, "
-                                       "e.g. @pytest.mark.loyalty(min_label_loyalty=0.95)")
+    config.addinivalue_line(
+        "markers",
+        "loyalty(**thresholds): override loyalty gate thresholds for this test, "
+        "e.g. @pytest.mark.loyalty(min_label_loyalty=0.95)",
+    )
     try:
         check_ini_keys(config.inipath, registered_ini_keys(config))
     except LoyaltyError as error:
@@ -61,8 +64,11 @@ def pytest_configure(config):
     config.pluginmanager.register(fixtures, "loyalty-fixtures")
     config.pluginmanager.register(gate_runner, "loyalty-gates")
     config.pluginmanager.register(told_once, "loyalty-told-once")
-    if has_teacher and has_students and (loyalty_session(config).replaced_teacher
-                                         or loyalty_session(config).replaced_students):
+    if (
+        has_teacher
+        and has_students
+        and (loyalty_session(config).replaced_teacher or loyalty_session(config).replaced_students)
+    ):
         config.pluginmanager.register(students, "loyalty-students")  # the command line over a declared fixture
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportCollector(config, settings), "loyalty-report")
@@ -70,9 +76,11 @@ def pytest_configure(config):
         _add_suite(config, loyalty_session(config))
     elif config.getoption("loyalty_gates") and not (has_teacher and has_students):
         # asking for gates and getting none is a failure, never a green run
-        raise pytest.UsageError("loyalty: --loyalty-gates, but no teacher and student were found: pass --teacher "
-                                "and --student, or declare loyalty_teacher and loyalty_student fixtures in the root "
-                                "conftest.py (a conftest.py in a sub-folder is read only when its tests are collected)")
+        raise pytest.UsageError(
+            "loyalty: --loyalty-gates, but no teacher and student were found: pass --teacher "
+            "and --student, or declare loyalty_teacher and loyalty_student fixtures in the root "
+            "conftest.py (a conftest.py in a sub-folder is read only when its tests are collected)"
+        )
 
 
 def _add_suite(config, session) -> None:
@@ -112,12 +120,16 @@ def _check_sources(settings, declared: dict, has_teacher: bool, has_students: bo
     """A teacher needs a student (and the other way round). A role given both on the command line
     and by a declared fixture takes the command line's model for this run (``students.py``)."""
     if has_students and not has_teacher:
-        raise pytest.UsageError("loyalty: students need a teacher to be compared against: pass --teacher SPEC "
-                                "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture")
+        raise pytest.UsageError(
+            "loyalty: students need a teacher to be compared against: pass --teacher SPEC "
+            "(e.g. --teacher demo --student int8) or declare a loyalty_teacher fixture"
+        )
     if has_teacher and not has_students:
-        raise pytest.UsageError(f"loyalty: teacher {settings.teacher or 'fixture'} needs at least one student: "
-                                "pass --student SPEC (a model or a recipe, e.g. --student int8) or declare a "
-                                "loyalty_student fixture")
+        raise pytest.UsageError(
+            f"loyalty: teacher {settings.teacher or 'fixture'} needs at least one student: "
+            "pass --student SPEC (a model or a recipe, e.g. --student int8) or declare a "
+            "loyalty_student fixture"
+        )
 
 
 def registered_ini_keys(config) -> set[str]:
@@ -140,8 +152,10 @@ def _check_warn_only(settings) -> None:
 
     for name in warn_only_gates(settings.thresholds()):
         if name not in GATE_NAMES:
-            raise LoyaltyError(f"warn_only names an unknown gate {name!r}{did_you_mean(name, GATE_NAMES)}; "
-                               f"gates: {', '.join(GATE_NAMES)}")
+            raise LoyaltyError(
+                f"warn_only names an unknown gate {name!r}{did_you_mean(name, GATE_NAMES)}; "
+                f"gates: {', '.join(GATE_NAMES)}"
+            )
 
 
 def _suite_collected(args) -> bool:
@@ -157,12 +171,16 @@ def pytest_report_header(config):
     session = config.stash.get(SESSION_KEY, None)
     if session is None or not session.active:
         return None
-    lines = [f"loyalty: {students.header_lines(session)}; data {session.data_spec}; "
-             f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}; engine {session.engine_name}"]
+    lines = [
+        f"loyalty: {students.header_lines(session)}; data {session.data_spec}; "
+        f"cache {session.cache_dir if session.use_cache else 'off (--loyalty-no-cache)'}; engine {session.engine_name}"
+    ]
     if session.attacking:
         attack = session.attack_config()
-        lines.append(f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
-                     f"{session.settings.attack_block}, budget {attack.budget} queries each, seed {attack.seed}")
+        lines.append(
+            f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
+            f"{session.settings.attack_block}, budget {attack.budget} queries each, seed {attack.seed}"
+        )
         feasibility = session.robustness_feasibility()
         if feasibility:
             lines.append(f"loyalty note: {feasibility}")
@@ -194,8 +212,7 @@ def pytest_collection_modifyitems(config, items):
             return thresholds[gate.threshold].value is not None
         return bool(getattr(settings, gate.collected_with))
 
-    dropped = [item for item in items if is_gate_item(item)
-               and not collected(item.originalname.removeprefix("test_"))]
+    dropped = [item for item in items if is_gate_item(item) and not collected(item.originalname.removeprefix("test_"))]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]

@@ -55,8 +55,9 @@ class ReportCollector:
             self.not_applicable[report.nodeid] = reasons[0]
             self.items.pop(report.nodeid, None)
             return
-        item = self.items.setdefault(report.nodeid, {"student": None, "gate": None, "outcome": None,
-                                                     "reason": None, "gates": []})
+        item = self.items.setdefault(
+            report.nodeid, {"student": None, "gate": None, "outcome": None, "reason": None, "gates": []}
+        )
         for name, value in report.user_properties:
             if name == ITEM_PROPERTY:
                 item.update({key: value for key, value in json.loads(value).items() if item.get(key) is None})
@@ -90,9 +91,13 @@ class ReportCollector:
         for nodeid in self.expected - set(items) - set(self.not_applicable):
             name = nodeid.rsplit("::", 1)[-1]
             gate, _, student = name.partition("[")
-            items[nodeid] = {"student": student.rstrip("]") or "student", "gate": gate.removeprefix("test_"),
-                             "outcome": "missing", "reason": "this gate never reported (the run stopped before it)",
-                             "gates": []}
+            items[nodeid] = {
+                "student": student.rstrip("]") or "student",
+                "gate": gate.removeprefix("test_"),
+                "outcome": "missing",
+                "reason": "this gate never reported (the run stopped before it)",
+                "gates": [],
+            }
         for nodeid, item in items.items():
             item["outcome"] = item["outcome"] or "missing"
             # an item skipped before its fixtures labelled it (no teacher) still belongs to a student
@@ -102,8 +107,9 @@ class ReportCollector:
         from ..report import document
 
         settings = self.settings
-        self.report = document.build_report(settings.teacher, self.records, items, seed=settings.seed,
-                                            device=settings.device)
+        self.report = document.build_report(
+            settings.teacher, self.records, items, seed=settings.seed, device=settings.device
+        )
         if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
         if settings.json_path:
@@ -130,8 +136,10 @@ class ReportCollector:
         try:
             self.written[path] = write_report(Path(path), text())
         except OSError as error:
-            self.unwritten.append(f"could not write {path}: {error.strerror or type(error).__name__}"
-                                  f"{f' ({error.filename})' if error.filename and str(error.filename) != path else ''}")
+            self.unwritten.append(
+                f"could not write {path}: {error.strerror or type(error).__name__}"
+                f"{f' ({error.filename})' if error.filename and str(error.filename) != path else ''}"
+            )
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.report is None:
@@ -142,18 +150,23 @@ class ReportCollector:
         for line in document.render_terminal(self.report):
             terminalreporter.write_line(line)
         if self.not_applicable:
-            gates = sorted({nodeid.rsplit("::", 1)[-1].partition("[")[0].removeprefix("test_")
-                            for nodeid in self.not_applicable})
-            terminalreporter.write_line(f"left out {len(self.not_applicable)} gate item(s) that do not apply to "
-                                        f"this pair ({', '.join(gates)}): {sorted(set(self.not_applicable.values()))[0]}")
+            gates = sorted(
+                {nodeid.rsplit("::", 1)[-1].partition("[")[0].removeprefix("test_") for nodeid in self.not_applicable}
+            )
+            terminalreporter.write_line(
+                f"left out {len(self.not_applicable)} gate item(s) that do not apply to "
+                f"this pair ({', '.join(gates)}): {sorted(set(self.not_applicable.values()))[0]}"
+            )
         settings = self.settings
         for path in (settings.json_path, settings.markdown_path, settings.html_path):
             if path and path in self.written:
                 terminalreporter.write_line(self.written[path])
         if settings.baseline and settings.update_baseline:
             if self.baseline_refused:
-                terminalreporter.write_line(f"did not write baseline {settings.baseline}: the verdict is "
-                                            "FAILED, and a failed run must not become the next release's reference")
+                terminalreporter.write_line(
+                    f"did not write baseline {settings.baseline}: the verdict is "
+                    "FAILED, and a failed run must not become the next release's reference"
+                )
             elif settings.baseline in self.written:
                 terminalreporter.write_line(f"wrote baseline {settings.baseline}")
         for line in self.unwritten:

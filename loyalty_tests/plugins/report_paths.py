@@ -17,14 +17,23 @@ from pathlib import Path
 
 
 def add_report_ini(parser) -> None:
-    parser.addini("loyalty_json", default=None,
-                  help="write the gate report as JSON to this path (relative to the ini file); --loyalty-json wins")
-    parser.addini("loyalty_markdown", default=None,
-                  help="write the gate report as Markdown to this path (relative to the ini file; appended when it "
-                       "is $GITHUB_STEP_SUMMARY); --loyalty-markdown wins")
-    parser.addini("loyalty_html", default=None,
-                  help="write the gate report as one self-contained HTML page to this path (relative to the ini "
-                       "file); --loyalty-html wins")
+    parser.addini(
+        "loyalty_json",
+        default=None,
+        help="write the gate report as JSON to this path (relative to the ini file); --loyalty-json wins",
+    )
+    parser.addini(
+        "loyalty_markdown",
+        default=None,
+        help="write the gate report as Markdown to this path (relative to the ini file; appended when it "
+        "is $GITHUB_STEP_SUMMARY); --loyalty-markdown wins",
+    )
+    parser.addini(
+        "loyalty_html",
+        default=None,
+        help="write the gate report as one self-contained HTML page to this path (relative to the ini "
+        "file); --loyalty-html wins",
+    )
 
 
 def is_step_summary(path: Path) -> bool:

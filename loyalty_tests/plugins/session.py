@@ -10,7 +10,6 @@ for the report, marked when it came from a cache.
 from __future__ import annotations
 
 import dataclasses
-
 import random
 import time
 
@@ -18,7 +17,8 @@ from ..comparison import LoyaltyReport, compare_predictions
 from ..data import EMBEDDED_DATASETS, load_dataset
 from ..engines.latency import LatencyResult, measure_latency
 from ..errors import LoyaltyError
-from ..models.specs import ModelOptions, as_classifier, check_spec, load_model
+from ..models.spec_forms import check_spec
+from ..models.specs import ModelOptions, as_classifier, load_model
 from ..predictions import predict
 from .labels import split_label
 from .settings import LoyaltySettings
@@ -27,8 +27,14 @@ from .settings import LoyaltySettings
 class LoyaltySession:
     """The run's state and caches; every option comes from ``settings`` (read once)."""
 
-    def __init__(self, settings: LoyaltySettings, config, *, declared_teacher: str | None = None,
-                 declared_students: str | None = None):
+    def __init__(
+        self,
+        settings: LoyaltySettings,
+        config,
+        *,
+        declared_teacher: str | None = None,
+        declared_students: str | None = None,
+    ):
         self.settings = settings
         self.config = config  # for the terminal reporter only (progress lines)
         self.teacher_spec = settings.teacher
@@ -114,11 +120,19 @@ class LoyaltySession:
     # -- data ----------------------------------------------------------------------------------
     def data(self):
         if self._data is None:
-            self._data = self.lm.choice_data()  # an LM choice file (None without): the prediction gates read its answers
+            self._data = (
+                self.lm.choice_data()
+            )  # an LM choice file (None without): the prediction gates read its answers
         if self._data is None:
             s = self.settings
-            self._data = load_dataset(self.data_spec, text_column=s.text_column, text_pair_column=s.text_pair_column,
-                                      label_column=s.label_column, limit=s.limit, seed=self.seed)
+            self._data = load_dataset(
+                self.data_spec,
+                text_column=s.text_column,
+                text_pair_column=s.text_pair_column,
+                label_column=s.label_column,
+                limit=s.limit,
+                seed=self.seed,
+            )
         return self._data
 
     def train_data(self):
@@ -129,17 +143,25 @@ class LoyaltySession:
             if spec is None and self.data_spec.split(":")[0] in EMBEDDED_DATASETS:
                 spec = self.data_spec.split(":")[0] + ":train"
             if spec is not None:
-                self._train_data = load_dataset(spec, text_column=s.text_column,
-                                                text_pair_column=s.text_pair_column, label_column=s.label_column)
+                self._train_data = load_dataset(
+                    spec, text_column=s.text_column, text_pair_column=s.text_pair_column, label_column=s.label_column
+                )
         return self._train_data
 
     # -- models --------------------------------------------------------------------------------
     def model_options(self) -> ModelOptions:
         s = self.settings
         return ModelOptions(
-            batch_size=s.batch_size, max_length=s.max_length, device=s.device, tokenizer=s.tokenizer,
-            cache_dir=self.cache_dir, use_cache=self.use_cache, trust_remote_code=s.trust_remote_code,
-            allow_pickle=s.allow_pickle, seed=self.seed, progress=self.progress,
+            batch_size=s.batch_size,
+            max_length=s.max_length,
+            device=s.device,
+            tokenizer=s.tokenizer,
+            cache_dir=self.cache_dir,
+            use_cache=self.use_cache,
+            trust_remote_code=s.trust_remote_code,
+            allow_pickle=s.allow_pickle,
+            seed=self.seed,
+            progress=self.progress,
             train_data=self.train_data,  # called only by recipes that train
         )
 
@@ -176,8 +198,9 @@ class LoyaltySession:
             from ..engines import get_engine
 
             address = self.settings.ray_address
-            self._engine = get_engine(self.engine_name, device=self.settings.device,
-                                      **({"address": address} if address else {}))
+            self._engine = get_engine(
+                self.engine_name, device=self.settings.device, **({"address": address} if address else {})
+            )
         return self._engine
 
     def close(self) -> None:
@@ -187,8 +210,13 @@ class LoyaltySession:
     # -- predictions -> the teacher/student report ----------------------------------------------
     def predictions(self, model):
         def run():
-            return predict(model, self.data(), cache_dir=self.cache_dir if self.use_cache else None,
-                           progress=self.progress, predict_proba=self.engine().predict_proba)
+            return predict(
+                model,
+                self.data(),
+                cache_dir=self.cache_dir if self.use_cache else None,
+                progress=self.progress,
+                predict_proba=self.engine().predict_proba,
+            )
 
         def cached(result):
             return {"cached": result.from_cache, "measured_seconds": round(result.seconds, 3)}
@@ -199,8 +227,12 @@ class LoyaltySession:
         key = ("report", id(teacher), id(student))
         if key not in self._memo:
             self._memo[key] = compare_predictions(
-                self.data(), self.predictions(teacher), self.predictions(student),
-                n_resamples=self.settings.bootstrap, seed=self.seed)
+                self.data(),
+                self.predictions(teacher),
+                self.predictions(student),
+                n_resamples=self.settings.bootstrap,
+                seed=self.seed,
+            )
         base = self._memo[key]
         return dataclasses.replace(base, thresholds=self.thresholds(marker_kwargs))
 
@@ -208,6 +240,7 @@ class LoyaltySession:
     def latency(self, teacher, student, limit: float | None, rule) -> LatencyResult:
         """Time teacher and student side by side on a seeded batch of the data, in blocks of rounds
         until the speedup's CI clears ``limit`` or the cap is reached."""
+
         def measure():
             data = self.data()
             s = self.settings
@@ -215,11 +248,21 @@ class LoyaltySession:
             indices = sorted(random.Random(self.seed).sample(range(len(data)), count))
             texts = [data.texts[i] for i in indices]
             pairs = [data.text_pairs[i] for i in indices] if data.text_pairs else None
-            self.progress(f"timing teacher and student {student.name} side by side on {count} texts "
-                          f"(blocks of {s.latency_rounds} rounds, at most {s.latency_max_rounds})")
-            return measure_latency(teacher, student, texts, pairs, rounds=s.latency_rounds,
-                                   max_rounds=s.latency_max_rounds, limit=limit, rule=rule.name,
-                                   inconclusive=rule.inconclusive)
+            self.progress(
+                f"timing teacher and student {student.name} side by side on {count} texts "
+                f"(blocks of {s.latency_rounds} rounds, at most {s.latency_max_rounds})"
+            )
+            return measure_latency(
+                teacher,
+                student,
+                texts,
+                pairs,
+                rounds=s.latency_rounds,
+                max_rounds=s.latency_max_rounds,
+                limit=limit,
+                rule=rule.name,
+                inconclusive=rule.inconclusive,
+            )
 
         return self._timed(("latency", id(teacher), id(student), limit, rule), "latency", student.name, measure)
 
@@ -250,24 +293,36 @@ class LoyaltySession:
             # A line every tenth of a block keeps long attacks visible without flooding the log.
             if done == total or done % max(1, total // 10) == 0:
                 name = teacher.name if role == "teacher" else student.name
-                self.progress(f"{config.recipe} on {role} {name}: {done}/{total} examples of this block, "
-                              f"{succeeded} successful")
+                self.progress(
+                    f"{config.recipe} on {role} {name}: {done}/{total} examples of this block, {succeeded} successful"
+                )
 
         def attack():
             data = self.data()
             cap = min(config.examples, len(data))
             block = min(self.settings.attack_block, cap)
-            self.progress(f"attacking teacher and student {student.name} with {config.recipe} (blocks of {block} "
-                          f"examples, at most {cap}, budget {config.budget} queries each)")
-            run = RobustnessRun(teacher, student, data, config, progress=progress,
-                                cache_dir=self.cache_dir if self.use_cache else None,
-                                in_flight=self.settings.attack_in_flight,
-                                attack_examples=self.engine().attack_examples)
+            self.progress(
+                f"attacking teacher and student {student.name} with {config.recipe} (blocks of {block} "
+                f"examples, at most {cap}, budget {config.budget} queries each)"
+            )
+            run = RobustnessRun(
+                teacher,
+                student,
+                data,
+                config,
+                progress=progress,
+                cache_dir=self.cache_dir if self.use_cache else None,
+                in_flight=self.settings.attack_in_flight,
+                attack_examples=self.engine().attack_examples,
+            )
             while True:
                 comparison = run.attack_next(min(block, cap - run.attacked))
                 outcomes = summary.paired_outcomes(comparison)
-                decision = robustness_sequence(in_attack_order(outcomes, run.order), limit, rule, block,
-                                               cap) if rule is not None else None
+                decision = (
+                    robustness_sequence(in_attack_order(outcomes, run.order), limit, rule, block, cap)
+                    if rule is not None
+                    else None
+                )
                 if run.attacked >= cap or (decision is not None and decision.stopped):
                     return comparison, decision, outcomes
 
@@ -277,10 +332,13 @@ class LoyaltySession:
             examples = sum(len(part.examples) for part in parts)
             stamps = [e.measured_at for part in parts for e in part.examples if e.cached and e.measured_at]
             cached_examples = sum(part.cached_examples for part in parts)
-            return {"cached": examples > 0 and cached_examples == examples, "examples": examples,
-                    "cached_examples": cached_examples,
-                    "measured_seconds": round(sum(part.measured_seconds for part in parts), 3),
-                    "measured_at": min(stamps)[:10] if stamps else None}
+            return {
+                "cached": examples > 0 and cached_examples == examples,
+                "examples": examples,
+                "cached_examples": cached_examples,
+                "measured_seconds": round(sum(part.measured_seconds for part in parts), 3),
+                "measured_at": min(stamps)[:10] if stamps else None,
+            }
 
         key = ("robustness", id(teacher), id(student), limit, rule)
         return self._timed(key, "attack", student.name, attack, cached)

@@ -10,9 +10,10 @@ from two plain mappings (``from_mappings``) without running pytest.
 from __future__ import annotations
 
 import configparser
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+import tomllib
 
 from ..errors import LoyaltyError
 from ..gates.thresholds import THRESHOLD_SPECS, Threshold, ini_name, resolve
@@ -21,8 +22,13 @@ from ..infra.suggest import did_you_mean
 
 DEFAULT_DATA = "rotten_tomatoes"
 # every key options.add_options adds; report paths in ini are relative to the ini file
-INI_KEYS = ("loyalty_engine", "loyalty_json", "loyalty_markdown", "loyalty_html",
-            *(ini_name(key) for key in THRESHOLD_SPECS))
+INI_KEYS = (
+    "loyalty_engine",
+    "loyalty_json",
+    "loyalty_markdown",
+    "loyalty_html",
+    *(ini_name(key) for key in THRESHOLD_SPECS),
+)
 ENGINES = ("local", "ray")
 
 
@@ -75,35 +81,40 @@ class LoyaltySettings:
     ini_thresholds: dict = field(default_factory=dict)  # threshold key -> raw ini value (None: unset)
 
     @classmethod
-    def from_config(cls, config) -> "LoyaltySettings":
+    def from_config(cls, config) -> LoyaltySettings:
         """The only place that reads the ``loyalty`` options and ini keys from pytest."""
         options = {dest: config.getoption(dest) for dest in OPTION_FIELDS}
-        options.update({"loyalty_threshold_" + key: config.getoption("loyalty_threshold_" + key)
-                        for key in THRESHOLD_SPECS})
+        options.update(
+            {"loyalty_threshold_" + key: config.getoption("loyalty_threshold_" + key) for key in THRESHOLD_SPECS}
+        )
         options["numprocesses"] = getattr(config.option, "numprocesses", None)
         ini = {name: config.getini(name) for name in INI_KEYS}
         return cls.from_mappings(options, ini, ini_folder=config.inipath.parent if config.inipath else config.rootpath)
 
     @classmethod
-    def from_mappings(cls, options: dict, ini: dict, ini_folder: Path | None = None) -> "LoyaltySettings":
+    def from_mappings(cls, options: dict, ini: dict, ini_folder: Path | None = None) -> LoyaltySettings:
         """Settings from parsed options (argparse ``dest`` -> value) and ini values (name -> raw
         value); a missing entry takes its default. Precedence: default < ini < command line. A report
         path from ini is relative to ``ini_folder``; one from the command line to the current folder."""
         values = {name: options[dest] for dest, name in OPTION_FIELDS.items() if options.get(dest) is not None}
         cache = values.pop("cache_dir", None)
         engine = values.get("engine") or ini.get("loyalty_engine") or "local"
-        return cls(**{**values,
-                      "students": tuple(dict.fromkeys(options.get("loyalty_students") or ())),  # repeats run once
-                      "data": options.get("loyalty_data") or DEFAULT_DATA,
-                      "cache_dir": Path(cache).expanduser() if cache else default_cache_dir(),
-                      "use_cache": not options.get("loyalty_no_cache"),
-                      "engine": engine, "xdist_workers": options.get("numprocesses"),
-                      "json_path": values.get("json_path") or _ini_path(ini.get("loyalty_json"), ini_folder),
-                      "markdown_path": values.get("markdown_path") or _ini_path(ini.get("loyalty_markdown"),
-                                                                                ini_folder),
-                      "html_path": values.get("html_path") or _ini_path(ini.get("loyalty_html"), ini_folder),
-                      "cli_thresholds": {key: options.get("loyalty_threshold_" + key) for key in THRESHOLD_SPECS},
-                      "ini_thresholds": {key: ini.get(ini_name(key)) for key in THRESHOLD_SPECS}})
+        return cls(
+            **{
+                **values,
+                "students": tuple(dict.fromkeys(options.get("loyalty_students") or ())),  # repeats run once
+                "data": options.get("loyalty_data") or DEFAULT_DATA,
+                "cache_dir": Path(cache).expanduser() if cache else default_cache_dir(),
+                "use_cache": not options.get("loyalty_no_cache"),
+                "engine": engine,
+                "xdist_workers": options.get("numprocesses"),
+                "json_path": values.get("json_path") or _ini_path(ini.get("loyalty_json"), ini_folder),
+                "markdown_path": values.get("markdown_path") or _ini_path(ini.get("loyalty_markdown"), ini_folder),
+                "html_path": values.get("html_path") or _ini_path(ini.get("loyalty_html"), ini_folder),
+                "cli_thresholds": {key: options.get("loyalty_threshold_" + key) for key in THRESHOLD_SPECS},
+                "ini_thresholds": {key: ini.get(ini_name(key)) for key in THRESHOLD_SPECS},
+            }
+        )
 
     def thresholds(self, marker: dict | None = None) -> dict[str, Threshold]:
         """Effective thresholds: default < ini < command line < ``@pytest.mark.loyalty`` (``marker``)."""
@@ -121,8 +132,10 @@ class LoyaltySettings:
         if self.ray_address and self.engine != "ray":
             raise LoyaltyError("--loyalty-ray-address needs --loyalty-engine ray")
         if self.engine == "ray" and self.xdist_workers:
-            raise LoyaltyError("--loyalty-engine ray and pytest-xdist -n both spread the work: Ray shards predictions "
-                               "and attacks over its cluster already; run without -n")
+            raise LoyaltyError(
+                "--loyalty-engine ray and pytest-xdist -n both spread the work: Ray shards predictions "
+                "and attacks over its cluster already; run without -n"
+            )
         self._check_latency_rounds()
 
     def _check_latency_rounds(self) -> None:
@@ -133,34 +146,62 @@ class LoyaltySettings:
 
         block, cap = self.latency_rounds, self.latency_max_rounds
         if cap < block:
-            raise LoyaltyError(f"--loyalty-latency-max-rounds ({cap}) must be at least --loyalty-latency-rounds ({block})")
+            raise LoyaltyError(
+                f"--loyalty-latency-max-rounds ({cap}) must be at least --loyalty-latency-rounds ({block})"
+            )
         per_look = 1.0 - 0.05 / len(planned_looks(block, cap))
         if order_statistic_rank(cap, per_look) == 0:
-            fewest = next(n for n in range(cap, 10_000)
-                          if order_statistic_rank(n, 1.0 - 0.05 / len(planned_looks(block, n))))
-            raise LoyaltyError(f"--loyalty-latency-max-rounds {cap} is too few for the latency gate ever to decide "
-                               f"(its CI would stay unbounded); use at least {fewest}")
+            fewest = next(
+                n for n in range(cap, 10_000) if order_statistic_rank(n, 1.0 - 0.05 / len(planned_looks(block, n)))
+            )
+            raise LoyaltyError(
+                f"--loyalty-latency-max-rounds {cap} is too few for the latency gate ever to decide "
+                f"(its CI would stay unbounded); use at least {fewest}"
+            )
 
 
 # argparse dest -> settings field (thresholds and the students list are handled on their own)
 OPTION_FIELDS = {
-    "loyalty_teacher": "teacher", "loyalty_students": "students", "loyalty_data": "data",
-    "loyalty_train_data": "train_data", "loyalty_text_column": "text_column",
-    "loyalty_text_pair_column": "text_pair_column", "loyalty_label_column": "label_column",
-    "loyalty_limit": "limit", "loyalty_seed": "seed", "loyalty_batch_size": "batch_size",
-    "loyalty_max_length": "max_length", "loyalty_device": "device", "loyalty_tokenizer": "tokenizer",
-    "loyalty_trust_remote_code": "trust_remote_code", "loyalty_allow_pickle": "allow_pickle",
-    "loyalty_cache_dir": "cache_dir", "loyalty_no_cache": "use_cache", "loyalty_bootstrap": "bootstrap",
-    "loyalty_latency_rounds": "latency_rounds", "loyalty_latency_max_rounds": "latency_max_rounds",
-    "loyalty_latency_examples": "latency_examples", "loyalty_engine": "engine",
-    "loyalty_ray_address": "ray_address", "loyalty_json": "json_path", "loyalty_markdown": "markdown_path",
+    "loyalty_teacher": "teacher",
+    "loyalty_students": "students",
+    "loyalty_data": "data",
+    "loyalty_train_data": "train_data",
+    "loyalty_text_column": "text_column",
+    "loyalty_text_pair_column": "text_pair_column",
+    "loyalty_label_column": "label_column",
+    "loyalty_limit": "limit",
+    "loyalty_seed": "seed",
+    "loyalty_batch_size": "batch_size",
+    "loyalty_max_length": "max_length",
+    "loyalty_device": "device",
+    "loyalty_tokenizer": "tokenizer",
+    "loyalty_trust_remote_code": "trust_remote_code",
+    "loyalty_allow_pickle": "allow_pickle",
+    "loyalty_cache_dir": "cache_dir",
+    "loyalty_no_cache": "use_cache",
+    "loyalty_bootstrap": "bootstrap",
+    "loyalty_latency_rounds": "latency_rounds",
+    "loyalty_latency_max_rounds": "latency_max_rounds",
+    "loyalty_latency_examples": "latency_examples",
+    "loyalty_engine": "engine",
+    "loyalty_ray_address": "ray_address",
+    "loyalty_json": "json_path",
+    "loyalty_markdown": "markdown_path",
     "loyalty_html": "html_path",
-    "loyalty_baseline": "baseline", "loyalty_update_baseline": "update_baseline",
-    "loyalty_no_suite": "no_suite", "loyalty_gates": "add_gates", "loyalty_attack": "attack",
-    "loyalty_attack_examples": "attack_examples", "loyalty_attack_budget": "attack_budget",
-    "loyalty_attack_block": "attack_block", "loyalty_attack_in_flight": "attack_in_flight",
-    "loyalty_choices": "choices", "loyalty_prompt": "prompt", "loyalty_label_words": "label_words",
-    "loyalty_length_normalise": "length_normalise", "loyalty_generation_prompts": "generation_prompts",
+    "loyalty_baseline": "baseline",
+    "loyalty_update_baseline": "update_baseline",
+    "loyalty_no_suite": "no_suite",
+    "loyalty_gates": "add_gates",
+    "loyalty_attack": "attack",
+    "loyalty_attack_examples": "attack_examples",
+    "loyalty_attack_budget": "attack_budget",
+    "loyalty_attack_block": "attack_block",
+    "loyalty_attack_in_flight": "attack_in_flight",
+    "loyalty_choices": "choices",
+    "loyalty_prompt": "prompt",
+    "loyalty_label_words": "label_words",
+    "loyalty_length_normalise": "length_normalise",
+    "loyalty_generation_prompts": "generation_prompts",
     "loyalty_max_new_tokens": "max_new_tokens",
 }
 assert set(OPTION_FIELDS.values()) <= {f.name for f in fields(LoyaltySettings)}
@@ -178,8 +219,10 @@ def check_ini_keys(inipath, known=INI_KEYS) -> None:
     unknown = unknown_ini_keys(inipath, known)
     if unknown:
         hints = "".join(did_you_mean(key, known) for key in unknown)
-        raise LoyaltyError(f"unknown ini key(s) {', '.join(unknown)}{hints} in {inipath}; "
-                           f"known loyalty keys: {', '.join(sorted(known))}")
+        raise LoyaltyError(
+            f"unknown ini key(s) {', '.join(unknown)}{hints} in {inipath}; "
+            f"known loyalty keys: {', '.join(sorted(known))}"
+        )
 
 
 def _ini_path(value, folder: Path | None) -> str | None:

@@ -35,8 +35,11 @@ def pytest_generate_tests(metafunc):
     if "loyalty_student_spec" in metafunc.fixturenames:
         return  # the plugin's own loyalty_student serves this test
     specs = session.student_specs
-    metafunc.definition.add_marker(pytest.mark.parametrize(
-        "loyalty_student", specs, ids=[split_label(s)[0] for s in specs], indirect=True, scope="session"))
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize(
+            "loyalty_student", specs, ids=[split_label(s)[0] for s in specs], indirect=True, scope="session"
+        )
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -48,12 +51,15 @@ def pytest_fixture_setup(fixturedef, request):
     if not role.get(fixturedef.argname) or not _is_declared(fixturedef):
         return (yield)
     if fixturedef.argname == "loyalty_teacher":
+
         def replacement(**_declared_arguments):
             return failing(session.teacher_from_spec)
     else:
+
         def replacement(**_declared_arguments):
             teacher = session.classifier(request.getfixturevalue("loyalty_teacher"), "teacher")
             return failing(lambda: session.student_from_spec(split_label(request.param)[1], teacher))
+
     declared, fixturedef.func = fixturedef.func, replacement
     try:
         return (yield)
@@ -63,14 +69,21 @@ def pytest_fixture_setup(fixturedef, request):
 
 def header_lines(session) -> str:
     """``teacher …; students …`` for the report header, naming a declared fixture the run replaced."""
+
     def source(flag, specs, fixture, declared, replaced):
         if not specs:
             return f"{fixture} fixture ({declared})"
         text = ", ".join(specs)
         return f"{text} ({flag}, replacing the {fixture} fixture in {declared} for this run)" if replaced else text
 
-    teacher = source("--teacher", [session.teacher_spec] if session.teacher_spec else [], "loyalty_teacher",
-                     session.declared_teacher, session.replaced_teacher)
-    students = source("--student", session.student_specs, "loyalty_student", session.declared_students,
-                      session.replaced_students)
+    teacher = source(
+        "--teacher",
+        [session.teacher_spec] if session.teacher_spec else [],
+        "loyalty_teacher",
+        session.declared_teacher,
+        session.replaced_teacher,
+    )
+    students = source(
+        "--student", session.student_specs, "loyalty_student", session.declared_students, session.replaced_students
+    )
     return f"teacher {teacher}; students {students}"

@@ -1,2 +1,1 @@
-"""Reports: gate rows and outcomes rendered as JSON, Markdown and terminal lines.
-"""
+"""Reports: gate rows and outcomes rendered as JSON, Markdown and terminal lines."""

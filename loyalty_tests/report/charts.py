@@ -23,8 +23,16 @@ import io
 import re
 
 INK = "#010203"  # drawn, then replaced by currentColor: the page's text colour in light and dark mode
-COLOURS = {"teacher": "#3b7dd8", "student": "#e8772e", "PASS": "#2f9e5c", "FAIL": "#d94848",
-           "INCONCLUSIVE": "#c49a1b", None: "#8c8c8c", "limit": "#9b6ddb", "grid": "#8c8c8c"}
+COLOURS = {
+    "teacher": "#3b7dd8",
+    "student": "#e8772e",
+    "PASS": "#2f9e5c",
+    "FAIL": "#d94848",
+    "INCONCLUSIVE": "#c49a1b",
+    None: "#8c8c8c",
+    "limit": "#9b6ddb",
+    "grid": "#8c8c8c",
+}
 INSTALL = "pip install 'pytest-loyalty[html]'"
 
 
@@ -37,11 +45,24 @@ def available() -> bool:
 
 
 def _style() -> dict:
-    return {"svg.fonttype": "none", "svg.hashsalt": "loyalty", "font.size": 9, "text.color": INK,
-            "axes.edgecolor": INK, "axes.labelcolor": INK, "xtick.color": INK, "ytick.color": INK,
-            "axes.facecolor": "none", "figure.facecolor": "none", "savefig.facecolor": "none",
-            "savefig.edgecolor": "none", "axes.titlesize": 9, "legend.frameon": False,
-            "axes.spines.top": False, "axes.spines.right": False}
+    return {
+        "svg.fonttype": "none",
+        "svg.hashsalt": "loyalty",
+        "font.size": 9,
+        "text.color": INK,
+        "axes.edgecolor": INK,
+        "axes.labelcolor": INK,
+        "xtick.color": INK,
+        "ytick.color": INK,
+        "axes.facecolor": "none",
+        "figure.facecolor": "none",
+        "savefig.facecolor": "none",
+        "savefig.edgecolor": "none",
+        "axes.titlesize": 9,
+        "legend.frameon": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
 
 
 def chart(draw):
@@ -74,14 +95,16 @@ def to_svg(figure, key: str, title: str, description: str) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = svg.replace(INK, "currentColor")
     svg = re.sub(r'id="([^"]+)"', rf'id="{key}-\1"', svg)
     svg = re.sub(r"url\(#", f"url(#{key}-", svg)
     svg = re.sub(r'xlink:href="#', f'xlink:href="#{key}-', svg)
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
-    label = (f' role="img" aria-labelledby="{key}-title {key}-desc" class="chart"><title id="{key}-title">'
-             f'{html.escape(title)}</title><desc id="{key}-desc">{html.escape(description)}</desc>')
+    label = (
+        f' role="img" aria-labelledby="{key}-title {key}-desc" class="chart"><title id="{key}-title">'
+        f'{html.escape(title)}</title><desc id="{key}-desc">{html.escape(description)}</desc>'
+    )
     return svg.replace(">", label, 1)
 
 
@@ -103,8 +126,9 @@ def forest(gates: list[dict], key: str) -> str | None:
         colour = COLOURS.get(gate.get("three_way"), COLOURS[None])
         if limit is not None:
             bad_left = gate.get("direction") == "at_least"
-            ax.axvspan(left if bad_left else limit, limit if bad_left else right, color=COLOURS["FAIL"], alpha=0.12,
-                       lw=0)
+            ax.axvspan(
+                left if bad_left else limit, limit if bad_left else right, color=COLOURS["FAIL"], alpha=0.12, lw=0
+            )
             ax.axvline(limit, color=COLOURS["limit"], ls="--", lw=1.2)
         ax.plot([low, high], [0, 0], color=colour, lw=3, solid_capstyle="butt")
         ax.plot([value], [0], "o", color=colour, ms=7, mec=INK, mew=0.6)
@@ -114,8 +138,11 @@ def forest(gates: list[dict], key: str) -> str | None:
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="x", labelsize=8, length=2)
         ax.set_ylabel(gate["gate"], rotation=0, ha="right", va="center", fontsize=9)
-    description = "; ".join(f"{g['gate']} {g['value']:.3f} (CI {_num(g.get('ci_low'))} to {_num(g.get('ci_high'))}), "
-                            f"limit {_num(g.get('limit'))}, outcome {g.get('three_way') or '–'}" for g in rows)
+    description = "; ".join(
+        f"{g['gate']} {g['value']:.3f} (CI {_num(g.get('ci_low'))} to {_num(g.get('ci_high'))}), "
+        f"limit {_num(g.get('limit'))}, outcome {g.get('three_way') or '–'}"
+        for g in rows
+    )
     return to_svg(figure, key, "Gates: value and 95% interval against the limit", description)
 
 
@@ -124,8 +151,9 @@ def _num(value) -> str:
 
 
 @chart
-def agreement_heatmap(matrix: list[list[int]], names: list[str], negative: list[list[int]] | None,
-                      key: str) -> str | None:
+def agreement_heatmap(
+    matrix: list[list[int]], names: list[str], negative: list[list[int]] | None, key: str
+) -> str | None:
     """Teacher label (rows) × student label (columns), counts; cells holding negative flips
     (teacher right, student wrong) get a red frame and their count."""
     if not matrix:
@@ -138,8 +166,16 @@ def agreement_heatmap(matrix: list[list[int]], names: list[str], negative: list[
     ax = axes[0, 0]
     shares = counts / max(counts.sum(), 1)
     # pcolormesh draws vector cells; imshow would embed a raster image in the SVG
-    ax.pcolormesh(np.arange(len(names) + 1) - 0.5, np.arange(len(names) + 1) - 0.5, shares, cmap="Blues", vmin=0,
-                  vmax=max(shares.max(), 1e-9), edgecolors="#8c8c8c", linewidth=0.5)
+    ax.pcolormesh(
+        np.arange(len(names) + 1) - 0.5,
+        np.arange(len(names) + 1) - 0.5,
+        shares,
+        cmap="Blues",
+        vmin=0,
+        vmax=max(shares.max(), 1e-9),
+        edgecolors="#8c8c8c",
+        linewidth=0.5,
+    )
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylim(len(names) - 0.5, -0.5)  # the teacher's first label on top, as in the table
     for i in range(len(names)):
@@ -156,8 +192,11 @@ def agreement_heatmap(matrix: list[list[int]], names: list[str], negative: list[
     ax.set_ylabel("teacher label")
     for spine in ax.spines.values():
         spine.set_visible(False)
-    description = "; ".join(f"teacher {names[i]} / student {names[j]}: {int(counts[i, j])}"
-                            for i in range(len(names)) for j in range(len(names)))
+    description = "; ".join(
+        f"teacher {names[i]} / student {names[j]}: {int(counts[i, j])}"
+        for i in range(len(names))
+        for j in range(len(names))
+    )
     return to_svg(figure, key, "Agreement matrix, teacher × student, negative flips framed in red", description)
 
 
@@ -176,8 +215,14 @@ def reliability(calibration: dict, eces: dict, key: str) -> str | None:
     for ax, role in zip(axes[0], ("teacher", "student")):
         rows = calibration.get(role) or []
         ax.plot([0, 1], [0, 1], color=COLOURS["grid"], ls="--", lw=1)
-        ax.bar([(r["low"] + r["high"]) / 2 for r in rows], [r["accuracy"] for r in rows],
-               width=[0.95 * (r["high"] - r["low"]) for r in rows], color=COLOURS[role], alpha=0.85, label="accuracy")
+        ax.bar(
+            [(r["low"] + r["high"]) / 2 for r in rows],
+            [r["accuracy"] for r in rows],
+            width=[0.95 * (r["high"] - r["low"]) for r in rows],
+            color=COLOURS[role],
+            alpha=0.85,
+            label="accuracy",
+        )
         ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o", ms=3, color=INK)
         ece = eces.get(role)
         ax.set_title(f"{role}" + (f" — ECE {ece:.3f}" if ece is not None else ""))
@@ -185,9 +230,14 @@ def reliability(calibration: dict, eces: dict, key: str) -> str | None:
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("confidence (max probability)")
     axes[0, 0].set_ylabel("accuracy in bin")
-    description = " ".join(f"{role}: " + ", ".join(f"bin {r['low']:.2f}–{r['high']:.2f} n={r['count']} "
-                                                   f"accuracy {r['accuracy']:.2f}" for r in calibration.get(role) or [])
-                           for role in ("teacher", "student"))
+    description = " ".join(
+        f"{role}: "
+        + ", ".join(
+            f"bin {r['low']:.2f}–{r['high']:.2f} n={r['count']} accuracy {r['accuracy']:.2f}"
+            for r in calibration.get(role) or []
+        )
+        for role in ("teacher", "student")
+    )
     return to_svg(figure, key, "Reliability diagrams of teacher and student", description)
 
 
@@ -216,9 +266,11 @@ def latency(row: dict, limit: float | None, key: str) -> str | None:
     ax.set_xlabel("round")
     ax.set_ylabel("speedup")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the panel, never over the rounds
-    description = (f"{len(teacher)} interleaved rounds; median teacher {row.get('teacher_seconds', 0) * 1e3:.1f} ms, "
-                   f"student {row.get('student_seconds', 0) * 1e3:.1f} ms; speedup {row['speedup']:.3f} "
-                   f"(95% CI {row['ci_low']:.3f} to {row['ci_high']:.3f}), limit {_num(limit)}")
+    description = (
+        f"{len(teacher)} interleaved rounds; median teacher {row.get('teacher_seconds', 0) * 1e3:.1f} ms, "
+        f"student {row.get('student_seconds', 0) * 1e3:.1f} ms; speedup {row['speedup']:.3f} "
+        f"(95% CI {row['ci_low']:.3f} to {row['ci_high']:.3f}), limit {_num(limit)}"
+    )
     return to_svg(figure, key, "Latency: timed rounds and speedup", description)
 
 
@@ -239,9 +291,11 @@ def robustness(row: dict, limit: float | None, key: str) -> str | None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy on attacked examples")
     ax.legend(fontsize=8)
-    description = (f"accuracy clean / under attack: teacher {row['teacher'].get('original_accuracy')} / "
-                   f"{row['teacher'].get('accuracy_under_attack')}, student {row['student'].get('original_accuracy')} / "
-                   f"{row['student'].get('accuracy_under_attack')}")
+    description = (
+        f"accuracy clean / under attack: teacher {row['teacher'].get('original_accuracy')} / "
+        f"{row['teacher'].get('accuracy_under_attack')}, student {row['student'].get('original_accuracy')} / "
+        f"{row['student'].get('accuracy_under_attack')}"
+    )
     if sequence:
         ax = axes[0, 1]
         looks = sequence["looks"]
@@ -259,7 +313,8 @@ def robustness(row: dict, limit: float | None, key: str) -> str | None:
         ax.set_xlabel("examples attacked")
         ax.set_ylabel("robustness drop, running 95% CI")
         description += "; confidence sequence: " + ", ".join(
-            f"after {n}: {low:.3f} to {high:.3f}" for n, low, high in zip(looks, sequence["lows"], sequence["highs"]))
+            f"after {n}: {low:.3f} to {high:.3f}" for n, low, high in zip(looks, sequence["lows"], sequence["highs"])
+        )
     return to_svg(figure, key, "Robustness: accuracy under attack and the confidence sequence", description)
 
 

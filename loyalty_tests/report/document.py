@@ -18,12 +18,19 @@ from ..infra.environment import environment
 from .records import GateRecord
 
 # outcome of a gate item -> does it let the verdict pass, and its mark in the terminal
-OUTCOMES = {"passed": (True, "PASS"), "warned": (True, "WARN"), "skipped": (True, "SKIP"),
-            "failed": (False, "FAIL"), "error": (False, "ERROR"), "missing": (False, "MISSING")}
+OUTCOMES = {
+    "passed": (True, "PASS"),
+    "warned": (True, "WARN"),
+    "skipped": (True, "SKIP"),
+    "failed": (False, "FAIL"),
+    "error": (False, "ERROR"),
+    "missing": (False, "MISSING"),
+}
 
 
-def build_report(teacher: str | None, records: list[GateRecord], items: dict[str, dict], *, seed: int,
-                 device: str = "cpu") -> dict:
+def build_report(
+    teacher: str | None, records: list[GateRecord], items: dict[str, dict], *, seed: int, device: str = "cpu"
+) -> dict:
     """Merge gate records and item outcomes into one report: per student, metrics and gates.
 
     ``items`` maps a gate item's node id to ``{"student", "gate", "outcome", "reason", "gates"}``
@@ -31,10 +38,19 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
     numbers, the data and model fingerprints and the thresholds.
     """
     students: dict[str, dict] = {}
-    report = {"loyalty_tests_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "teacher": teacher, "teacher_fingerprint": None, "seed": seed, "engine": "local",
-              "environment": environment(device),
-              "data": None, "thresholds": None, "phases": [], "students": []}
+    report = {
+        "loyalty_tests_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "teacher": teacher,
+        "teacher_fingerprint": None,
+        "seed": seed,
+        "engine": "local",
+        "environment": environment(device),
+        "data": None,
+        "thresholds": None,
+        "phases": [],
+        "students": [],
+    }
     for record in records:
         report["data"] = report["data"] or record.data
         report["thresholds"] = report["thresholds"] or record.thresholds
@@ -71,8 +87,19 @@ def build_report(teacher: str | None, records: list[GateRecord], items: dict[str
 
 
 def _student(students: dict, label: str) -> dict:
-    return students.setdefault(label, {"spec": label, "fingerprint": None, "metrics": None, "latency": None,
-                                       "robustness": None, "evidence": None, "batch_dependent": None, "gates": []})
+    return students.setdefault(
+        label,
+        {
+            "spec": label,
+            "fingerprint": None,
+            "metrics": None,
+            "latency": None,
+            "robustness": None,
+            "evidence": None,
+            "batch_dependent": None,
+            "gates": [],
+        },
+    )
 
 
 def gate_outcome(item_outcome: str, gate: GateResult) -> str:
@@ -124,8 +151,11 @@ def _value(metrics: dict | None, name: str, ci: bool = False) -> str:
 
 def table_rows(report: dict) -> list[list[str]]:
     attacked = [s["robustness"] for s in report["students"] if s.get("robustness")]
-    header = ["model", "accuracy", "acc. drop", "label loyalty (95% CI)", "prob. loyalty (95% CI)",
-              "speedup"] + (["acc. under attack"] if attacked else []) + ["gates"]
+    header = (
+        ["model", "accuracy", "acc. drop", "label loyalty (95% CI)", "prob. loyalty (95% CI)", "speedup"]
+        + (["acc. under attack"] if attacked else [])
+        + ["gates"]
+    )
     rows = [header]
     first = next((s["metrics"] for s in report["students"] if s["metrics"]), {})
     teacher_row = [f"teacher {report['teacher'] or '(not loaded)'}", _value(first, "teacher_accuracy"), "", "", "", ""]
@@ -134,11 +164,19 @@ def table_rows(report: dict) -> list[list[str]]:
     rows.append(teacher_row + [""])
     for student in report["students"]:
         metrics, gates = student["metrics"], student["gates"]
-        bad = [f"{g['gate']} {g['outcome']}" for g in gates if not OUTCOMES[g["outcome"]][0] or g["outcome"] == "warned"]
+        bad = [
+            f"{g['gate']} {g['outcome']}" for g in gates if not OUTCOMES[g["outcome"]][0] or g["outcome"] == "warned"
+        ]
         verdict = gate_counts(gates) + (f" ({', '.join(bad)})" if bad else "")
         speedup = f"{student['latency']['speedup']:.2f}x" if student.get("latency") else "–"
-        row = [student["spec"], _value(metrics, "student_accuracy"), _value(metrics, "accuracy_drop"),
-               _value(metrics, "label_loyalty", True), _value(metrics, "probability_loyalty", True), speedup]
+        row = [
+            student["spec"],
+            _value(metrics, "student_accuracy"),
+            _value(metrics, "accuracy_drop"),
+            _value(metrics, "label_loyalty", True),
+            _value(metrics, "probability_loyalty", True),
+            speedup,
+        ]
         if attacked:
             robustness = student.get("robustness")
             row.append(f"{robustness['student']['accuracy_under_attack']:.3f}" if robustness else "–")
@@ -155,8 +193,10 @@ def gate_counts(gates: list[dict]) -> str:
     '1 passed, 2 errors'
     """
     counts = {outcome: sum(1 for g in gates if g["outcome"] == outcome) for outcome in OUTCOMES}
-    return ", ".join(f"{n} {outcome}{'s' if outcome == 'error' and n > 1 else ''}"
-                     for outcome, n in counts.items() if n) or "no gates"
+    return (
+        ", ".join(f"{n} {outcome}{'s' if outcome == 'error' and n > 1 else ''}" for outcome, n in counts.items() if n)
+        or "no gates"
+    )
 
 
 def robustness_lines(report: dict, examples: int = 2) -> list[str]:
@@ -169,15 +209,23 @@ def robustness_lines(report: dict, examples: int = 2) -> list[str]:
             continue
         t, s = r["teacher"], r["student"]
         stop = f" ({r['stop_reason']})" if r.get("stop_reason") else ""
-        lines.append(f"robustness [{student['spec']}] {r['recipe']}, {r['examples']} examples attacked{stop}, "
-                     f"seed {r['seed']}, budget {r['budget']} queries (teacher / student):")
-        lines.append(f"  accuracy {_pct(t['original_accuracy'])} / {_pct(s['original_accuracy'])}; under attack "
-                     f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
-                     f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}")
-        queries = "queries " + " / ".join("–" if x is None or x != x else f"{x:.0f}" for x in (t["mean_queries"], s["mean_queries"]))
-        lines.append(f"  words perturbed {_pct(t['mean_perturbed_fraction'])} / {_pct(s['mean_perturbed_fraction'])}; "
-                     f"{queries}; seconds {t['seconds']:.1f} / {s['seconds']:.1f}; transfer rate "
-                     f"{_pct(r['transfer_rate'])}; label loyalty on adversarial inputs {_pct(r['adversarial_label_loyalty'])}")
+        lines.append(
+            f"robustness [{student['spec']}] {r['recipe']}, {r['examples']} examples attacked{stop}, "
+            f"seed {r['seed']}, budget {r['budget']} queries (teacher / student):"
+        )
+        lines.append(
+            f"  accuracy {_pct(t['original_accuracy'])} / {_pct(s['original_accuracy'])}; under attack "
+            f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
+            f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}"
+        )
+        queries = "queries " + " / ".join(
+            "–" if x is None or x != x else f"{x:.0f}" for x in (t["mean_queries"], s["mean_queries"])
+        )
+        lines.append(
+            f"  words perturbed {_pct(t['mean_perturbed_fraction'])} / {_pct(s['mean_perturbed_fraction'])}; "
+            f"{queries}; seconds {t['seconds']:.1f} / {s['seconds']:.1f}; transfer rate "
+            f"{_pct(r['transfer_rate'])}; label loyalty on adversarial inputs {_pct(r['adversarial_label_loyalty'])}"
+        )
         for example in r["adversarial_examples"][:examples]:
             lines.append(f"  #{example['index']} fools the student only: {example['original']!r}")
             lines.append(f"    -> {example['perturbed']!r}")
@@ -198,11 +246,18 @@ def phase_line(report: dict) -> str | None:
         note = ""
         partly = [e for e in entries if not e.get("cached") and e.get("cached_examples")]
         if partly:  # an attack that found some examples in the cache and attacked the rest
-            note = "; ".join(f" ({e['cached_examples']} of {e['examples']} attacked examples from the cache"
-                             + (f", measured {e['measured_at']}" if e.get("measured_at") else "") + ")" for e in partly)
+            note = "; ".join(
+                f" ({e['cached_examples']} of {e['examples']} attacked examples from the cache"
+                + (f", measured {e['measured_at']}" if e.get("measured_at") else "")
+                + ")"
+                for e in partly
+            )
         elif cached:
-            measured = ", ".join(f"{e['model']} {e.get('measured_seconds', 0):.1f} s"
-                                 + (f" on {e['measured_at']}" if e.get("measured_at") else "") for e in cached)
+            measured = ", ".join(
+                f"{e['model']} {e.get('measured_seconds', 0):.1f} s"
+                + (f" on {e['measured_at']}" if e.get("measured_at") else "")
+                for e in cached
+            )
             note = f" ({len(cached)} of {len(entries)} from the cache, measured {measured})"
         parts.append(f"{phase} {total:.1f} s{note}")
     return "time: " + "; ".join(parts)
@@ -228,22 +283,31 @@ def flip_lines(report: dict) -> list[str]:
         share = f.get("negative_flip_share_of_errors")
         share_text = "" if share is None or share != share else f"; {_pct(share)} of the student's errors are new"
         top = ", ".join(f"{t} -> {s} ({count})" for t, s, count in f.get("top_negative_flips") or [])
-        lines.append(f"flips [{student['spec']}] negative {f['negative_flips']} ({_pct(f['negative_flip_rate'])} of "
-                     f"{f['n']}), positive {f['positive_flips']} ({_pct(f['positive_flip_rate'])}){share_text}"
-                     + (f"; most broken: {top}" if top else ""))
+        lines.append(
+            f"flips [{student['spec']}] negative {f['negative_flips']} ({_pct(f['negative_flip_rate'])} of "
+            f"{f['n']}), positive {f['positive_flips']} ({_pct(f['positive_flip_rate'])}){share_text}"
+            + (f"; most broken: {top}" if top else "")
+        )
     return lines
 
 
 def batch_lines(report: dict) -> list[str]:
     """A note per student whose outputs depend on its batch (``models/batching.py``)."""
-    return [f"batch-dependent [{student['spec']}]: {student['batch_dependent']}"
-            for student in report["students"] if student.get("batch_dependent")]
+    return [
+        f"batch-dependent [{student['spec']}]: {student['batch_dependent']}"
+        for student in report["students"]
+        if student.get("batch_dependent")
+    ]
 
 
 def _verdict(report: dict) -> str:
     reasons = [report["verdict_reason"]] if report.get("verdict_reason") else []
-    reasons += [f"{gate['gate']} [{student['spec']}] {gate['cannot']}" for student in report.get("students", [])
-                for gate in student.get("gates", []) if gate.get("cannot")]
+    reasons += [
+        f"{gate['gate']} [{student['spec']}] {gate['cannot']}"
+        for student in report.get("students", [])
+        for gate in student.get("gates", [])
+        if gate.get("cannot")
+    ]
     return report["verdict"] + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
@@ -259,7 +323,9 @@ def render_terminal(report: dict) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     data = report.get("data") or {}
     # no data in the report: no gate got as far as predicting (e.g. a model failed to load)
-    read = f"data {data.get('name')} (n={data.get('n')})" if data else "data not read (no gate got as far as predicting)"
+    read = (
+        f"data {data.get('name')} (n={data.get('n')})" if data else "data not read (no gate got as far as predicting)"
+    )
     lines = [f"teacher {report['teacher'] or 'not loaded'} | {read} | seed {report['seed']}"]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -283,13 +349,21 @@ def render_markdown(report: dict, html_path: str | None = None) -> str:
     data = report.get("data") or {}
     rows = table_rows(report)
     page = f" Charts and examples: `{html_path}` (one self-contained HTML page)." if html_path else ""
-    lines = [f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}", "",
-             f"Teacher `{report['teacher'] or '(not loaded)'}` on `{data.get('name')}` (n={data.get('n')}), seed {report['seed']}.{page}",
-             "",
-             "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines = [
+        f"## Loyalty gate: {'✅ passed' if report['passed'] else '❌ failed'}",
+        "",
+        f"Teacher `{report['teacher'] or '(not loaded)'}` on `{data.get('name')}` (n={data.get('n')}), "
+        f"seed {report['seed']}.{page}",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+    ]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows[1:]]
-    lines += ["", "| student | gate | value (95% CI) | limit | outcome | result | why |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| student | gate | value (95% CI) | limit | outcome | result | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for student in report["students"]:
         for gate in student["gates"]:
             value = "–" if gate["value"] is None else f"{gate['value']:.3f}"
@@ -299,8 +373,10 @@ def render_markdown(report: dict, html_path: str | None = None) -> str:
             mark = OUTCOMES[gate["outcome"]][1].lower()
             mark = mark if OUTCOMES[gate["outcome"]][0] else f"**{mark}**"
             why = (gate["message"] or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {gate.get('three_way') or '–'} "
-                         f"| {mark} | {why} |")
+            lines.append(
+                f"| `{student['spec']}` | {gate['gate']} | {value} | {limit} | {gate.get('three_way') or '–'} "
+                f"| {mark} | {why} |"
+            )
     lines += flip_lines(report) and ["", *flip_lines(report)]
     lines += batch_lines(report) and ["", *batch_lines(report)]
     lines += ["", f"Verdict: **{_verdict(report)}**", "", f"<sub>{family_footer()}</sub>"]

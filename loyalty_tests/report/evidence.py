@@ -38,9 +38,15 @@ def reliability_bins(y_true, probs, n_bins: int = metrics.ECE_BINS) -> list[dict
     rows = []
     for b in (int(b) for b in np.unique(bins)):
         members = bins == b
-        rows.append({"low": round(b / n_bins, 4), "high": round((b + 1) / n_bins, 4), "count": int(members.sum()),
-                     "confidence": round(float(confidence[members].mean()), 4),
-                     "accuracy": round(float(correct[members].mean()), 4)})
+        rows.append(
+            {
+                "low": round(b / n_bins, 4),
+                "high": round((b + 1) / n_bins, 4),
+                "count": int(members.sum()),
+                "confidence": round(float(confidence[members].mean()), 4),
+                "accuracy": round(float(correct[members].mean()), 4),
+            }
+        )
     return rows
 
 
@@ -73,11 +79,17 @@ def prediction_evidence(report, k: int = EXAMPLES) -> dict:
     departures = _clipped(report.worst_examples(k))
     for row in departures:  # the page says which of them are label disagreements
         row["disagree"] = max(row["teacher"], key=row["teacher"].get) != max(row["student"], key=row["student"].get)
-    return {"label_names": names, "agreement_matrix": matrix.tolist(),
-            "worst_negative_flips": _clipped(report.worst_negative_flips(k)),
-            "worst_disagreements": departures,
-            "calibration": {"bins": metrics.ECE_BINS, "teacher": reliability_bins(gold, teacher.probabilities),
-                            "student": reliability_bins(gold, student.probabilities)}}
+    return {
+        "label_names": names,
+        "agreement_matrix": matrix.tolist(),
+        "worst_negative_flips": _clipped(report.worst_negative_flips(k)),
+        "worst_disagreements": departures,
+        "calibration": {
+            "bins": metrics.ECE_BINS,
+            "teacher": reliability_bins(gold, teacher.probabilities),
+            "student": reliability_bins(gold, student.probabilities),
+        },
+    }
 
 
 def sequence_evidence(sequence) -> dict | None:
@@ -85,9 +97,14 @@ def sequence_evidence(sequence) -> dict | None:
     interval of the drop, valid whenever the gate stopped; None when one block covered the run."""
     if sequence is None:
         return None
-    return {"looks": list(sequence.looks), "lows": [round(v, 5) for v in sequence.lows],
-            "highs": [round(v, 5) for v in sequence.highs], "stopped": sequence.stopped,
-            "max_n": sequence.max_n, "reason": sequence.reason}
+    return {
+        "looks": list(sequence.looks),
+        "lows": [round(v, 5) for v in sequence.lows],
+        "highs": [round(v, 5) for v in sequence.highs],
+        "stopped": sequence.stopped,
+        "max_n": sequence.max_n,
+        "reason": sequence.reason,
+    }
 
 
 def adversarial_evidence(comparison, k: int = 3) -> list[dict]:
@@ -100,9 +117,17 @@ def adversarial_evidence(comparison, k: int = 3) -> list[dict]:
     names = list(comparison.label_names)
     succeeded = [e for e in comparison.student.examples if e.status == "succeeded"]
     succeeded.sort(key=lambda e: (not teacher_survived.get(e.index), e.index))
-    return [{"index": e.index, "label": names[e.label] if e.label < len(names) else str(e.label),
-             "original": clip_text(e.original_text), "perturbed": clip_text(e.perturbed_text),
-             "text_pair": clip_text(e.text_pair), "teacher_fooled": not teacher_survived.get(e.index),
-             "original_probs": [round(float(p), 4) for p in e.original_probs],
-             "perturbed_probs": [round(float(p), 4) for p in e.perturbed_probs or ()], "queries": e.queries}
-            for e in succeeded[:k]]
+    return [
+        {
+            "index": e.index,
+            "label": names[e.label] if e.label < len(names) else str(e.label),
+            "original": clip_text(e.original_text),
+            "perturbed": clip_text(e.perturbed_text),
+            "text_pair": clip_text(e.text_pair),
+            "teacher_fooled": not teacher_survived.get(e.index),
+            "original_probs": [round(float(p), 4) for p in e.original_probs],
+            "perturbed_probs": [round(float(p), 4) for p in e.perturbed_probs or ()],
+            "queries": e.queries,
+        }
+        for e in succeeded[:k]
+    ]

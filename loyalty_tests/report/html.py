@@ -61,18 +61,26 @@ def _banner(student: dict) -> str:
     detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     state = "pass" if passed else "fail"
     word = "PASSED" if passed else "FAILED"
-    return (f'<div class="banner {state}" role="status"><strong>{word}</strong> {len(gates)} gates: '
-            f"{html.escape(detail) or 'none checked'}</div>")
+    return (
+        f'<div class="banner {state}" role="status"><strong>{word}</strong> {len(gates)} gates: '
+        f"{html.escape(detail) or 'none checked'}</div>"
+    )
 
 
 def _student(student: dict, number: int, report: dict) -> str:
     key = f"s{number}"
     spec = html.escape(student["spec"])
-    parts = [f'<section class="student" id="{key}" aria-labelledby="{key}-h">',
-             f'<h2 id="{key}-h">Student <code>{spec}</code></h2>', _banner(student),
-             gates_section(student, key), agreement_section(student, key), examples_section(student),
-             calibration_section(student, key), latency_section(student, report, key),
-             robustness_section(student, report, key)]
+    parts = [
+        f'<section class="student" id="{key}" aria-labelledby="{key}-h">',
+        f'<h2 id="{key}-h">Student <code>{spec}</code></h2>',
+        _banner(student),
+        gates_section(student, key),
+        agreement_section(student, key),
+        examples_section(student),
+        calibration_section(student, key),
+        latency_section(student, report, key),
+        robustness_section(student, report, key),
+    ]
     if student.get("lm"):
         parts.append(lm_section(student["lm"], key))
     parts.append("</section>")
@@ -81,24 +89,32 @@ def _student(student: dict, number: int, report: dict) -> str:
 
 def _environment(report: dict) -> str:
     data = report.get("data") or {}
-    fingerprints = [["teacher", report.get("teacher") or "–", report.get("teacher_fingerprint") or "–"],
-                    ["data", data.get("name") or "–", data.get("fingerprint") or "–"]]
+    fingerprints = [
+        ["teacher", report.get("teacher") or "–", report.get("teacher_fingerprint") or "–"],
+        ["data", data.get("name") or "–", data.get("fingerprint") or "–"],
+    ]
     fingerprints += [["student", s["spec"], s.get("fingerprint") or "–"] for s in report["students"]]
     environment = report.get("environment") or {}
     versions = environment.get("versions") or {}
     rows = [[key, str(value)] for key, value in environment.items() if key != "versions"]
     thresholds = [[k, str(v["value"]), v["source"]] for k, v in (report.get("thresholds") or {}).items()]
     phases = phase_line(report)
-    return "\n".join([
-        '<section data-section="environment" class="wide"><h2>Environment and fingerprints</h2>',
-        "<details><summary>Machine, versions, fingerprints, thresholds</summary>",
-        table(["what", "name", "fingerprint"], fingerprints, "fingerprints"),
-        table(["setting", "value"], rows + [["engine", report.get("engine") or "local"],
-                                            ["seed", str(report.get("seed"))]], "environment"),
-        table(["package", "version"], [[k, str(v)] for k, v in versions.items()], "versions"),
-        table(["threshold", "value", "source"], thresholds, "thresholds") if thresholds else "",
-        f"<p>{html.escape(phases)}</p>" if phases else "",
-        "</details></section>"])
+    return "\n".join(
+        [
+            '<section data-section="environment" class="wide"><h2>Environment and fingerprints</h2>',
+            "<details><summary>Machine, versions, fingerprints, thresholds</summary>",
+            table(["what", "name", "fingerprint"], fingerprints, "fingerprints"),
+            table(
+                ["setting", "value"],
+                rows + [["engine", report.get("engine") or "local"], ["seed", str(report.get("seed"))]],
+                "environment",
+            ),
+            table(["package", "version"], [[k, str(v)] for k, v in versions.items()], "versions"),
+            table(["threshold", "value", "source"], thresholds, "thresholds") if thresholds else "",
+            f"<p>{html.escape(phases)}</p>" if phases else "",
+            "</details></section>",
+        ]
+    )
 
 
 def render_html(report: dict) -> str:
@@ -109,22 +125,42 @@ def render_html(report: dict) -> str:
     students = report["students"]
     verdict = report["verdict"] + (f" ({report['verdict_reason']})" if report.get("verdict_reason") else "")
     nav = " · ".join(f'<a href="#s{i}">{html.escape(s["spec"])}</a>' for i, s in enumerate(students))
-    note = "" if charts.available() else (
-        '<p class="note" data-section="no-charts">Charts are not drawn: matplotlib is not installed. The tables '
-        f"hold the same data; <code>{html.escape(charts.INSTALL)}</code> draws them.</p>")
+    note = (
+        ""
+        if charts.available()
+        else (
+            '<p class="note" data-section="no-charts">Charts are not drawn: matplotlib is not installed. The tables '
+            f"hold the same data; <code>{html.escape(charts.INSTALL)}</code> draws them.</p>"
+        )
+    )
     body = [
-        "<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="color-scheme" content="light dark">',
-        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
         '<header data-section="verdict">',
         f'<h1>Loyalty gate <span class="verdict {state}">{html.escape(verdict)}</span></h1>',
-        (f"<p>Teacher <code>{html.escape(str(report.get('teacher')))}</code> on <code>"
-         f"{html.escape(str(data.get('name')))}</code> (n={data.get('n')}), seed {report.get('seed')}, "
-         f"{html.escape(str(report.get('created', '')))}, loyalty_tests "
-         f"{html.escape(str(report.get('loyalty_tests_version', '')))}.</p>"),
-        f'<nav aria-label="students">Students: {nav or "none"}</nav>', note, "</header>", "<main>",
+        (
+            f"<p>Teacher <code>{html.escape(str(report.get('teacher')))}</code> on <code>"
+            f"{html.escape(str(data.get('name')))}</code> (n={data.get('n')}), seed {report.get('seed')}, "
+            f"{html.escape(str(report.get('created', '')))}, loyalty_tests "
+            f"{html.escape(str(report.get('loyalty_tests_version', '')))}.</p>"
+        ),
+        f'<nav aria-label="students">Students: {nav or "none"}</nav>',
+        note,
+        "</header>",
+        "<main>",
         *[_student(student, i, report) for i, student in enumerate(students)],
-        _environment(report), "</main>", "</body>", "</html>"]
+        _environment(report),
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
     return "\n".join(part for part in body if part) + "\n"

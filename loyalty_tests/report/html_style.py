@@ -80,13 +80,26 @@ def probabilities(probs: dict) -> str:
     if not probs:
         return "–"
     top = max(probs, key=probs.get)
-    cells = [(f'<b class="p">{html.escape(name)} {p:.3f}</b>' if name == top else
-              f'<span class="p">{html.escape(name)} {p:.3f}</span>') for name, p in probs.items()]
+    cells = [
+        (
+            f'<b class="p">{html.escape(name)} {p:.3f}</b>'
+            if name == top
+            else f'<span class="p">{html.escape(name)} {p:.3f}</span>'
+        )
+        for name, p in probs.items()
+    ]
     return "<br>".join(cells)
 
 
-def table(header: list[str], rows: list[list[str]], caption: str = "", *, raw: bool = False,
-          numeric: set[int] = frozenset(), classes: dict | None = None) -> str:
+def table(
+    header: list[str],
+    rows: list[list[str]],
+    caption: str = "",
+    *,
+    raw: bool = False,
+    numeric: set[int] = frozenset(),
+    classes: dict | None = None,
+) -> str:
     """A table; cells are escaped unless ``raw`` (then the caller escaped them). ``numeric``: column
     indices aligned right; ``classes``: (row, column) -> a class for that cell."""
     cell = (lambda text: text) if raw else (lambda text: html.escape(str(text)))

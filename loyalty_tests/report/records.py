@@ -42,12 +42,10 @@ class GateRecord:
         return json.dumps(row, default=float)
 
     @classmethod
-    def from_json(cls, text: str) -> "GateRecord":
+    def from_json(cls, text: str) -> GateRecord:
         row = json.loads(text)
         return cls(**{**row, "result": result_from_row(row["result"]), "phases": tuple(row.get("phases") or ())})
 
     def gate_row(self) -> dict:
         """The gate's entry in the JSON report."""
         return self.result.to_row()
-
-

@@ -24,10 +24,17 @@ def _probabilities(probs: dict) -> str:
 def _examples(title: str, rows: list[dict]) -> list[str]:
     if not rows:
         return []
-    lines = [f"<details><summary>{title}</summary>", "", "| # | text | gold | teacher | student | prob. loyalty |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['index']} | {_cell(r['text'])} | {_cell(r['label'])} | {_probabilities(r['teacher'])} | "
-              f"{_probabilities(r['student'])} | {r['probability_loyalty']:.3f} |" for r in rows]
+    lines = [
+        f"<details><summary>{title}</summary>",
+        "",
+        "| # | text | gold | teacher | student | prob. loyalty |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['index']} | {_cell(r['text'])} | {_cell(r['label'])} | {_probabilities(r['teacher'])} | "
+        f"{_probabilities(r['student'])} | {r['probability_loyalty']:.3f} |"
+        for r in rows
+    ]
     return lines + ["", "</details>"]
 
 
@@ -40,13 +47,20 @@ def evidence_details(report: dict) -> list[list[str]]:
         spec = f"`{student['spec']}`"
         names, matrix = evidence.get("label_names") or [], evidence.get("agreement_matrix")
         if matrix:
-            lines = [f"<details><summary>Agreement matrix, {spec} (rows teacher, columns student)</summary>", "",
-                     "| teacher \\ student | " + " | ".join(_cell(n) for n in names) + " |",
-                     "|---|" + "---|" * len(names)]
-            lines += [f"| {_cell(name)} | " + " | ".join(str(c) for c in row) + " |" for name, row in zip(names, matrix)]
+            lines = [
+                f"<details><summary>Agreement matrix, {spec} (rows teacher, columns student)</summary>",
+                "",
+                "| teacher \\ student | " + " | ".join(_cell(n) for n in names) + " |",
+                "|---|" + "---|" * len(names),
+            ]
+            lines += [
+                f"| {_cell(name)} | " + " | ".join(str(c) for c in row) + " |" for name, row in zip(names, matrix)
+            ]
             parts.append(lines + ["", "</details>"])
-        for key, title in (("worst_negative_flips", "Worst negative flips"),
-                           ("worst_disagreements", "Where the student departs most")):
+        for key, title in (
+            ("worst_negative_flips", "Worst negative flips"),
+            ("worst_disagreements", "Where the student departs most"),
+        ):
             lines = _examples(f"{title}, {spec}", evidence.get(key) or [])
             if lines:
                 parts.append(lines)
@@ -66,8 +80,10 @@ def fit_to_limit(essentials: list[str], folded: list[list[str]], limit: int = GI
     for line in essentials:
         cost = len(line.encode()) + 1
         if size + cost > budget:
-            out.append(f"\n(the report is cut here: it exceeds GitHub's {limit // 1024} KiB job-summary limit; the "
-                       "JSON and HTML reports hold all of it)")
+            out.append(
+                f"\n(the report is cut here: it exceeds GitHub's {limit // 1024} KiB job-summary limit; the "
+                "JSON and HTML reports hold all of it)"
+            )
             return "\n".join(out) + "\n"
         out.append(line)
         size += cost
@@ -81,6 +97,8 @@ def fit_to_limit(essentials: list[str], folded: list[list[str]], limit: int = GI
         out.append(text)
         size += cost
     if left_out:
-        out.append(f"\n({left_out} folded part{'s' if left_out != 1 else ''} left out to stay under GitHub's "
-                   f"{limit // 1024} KiB job-summary limit; the JSON and HTML reports hold them)")
+        out.append(
+            f"\n({left_out} folded part{'s' if left_out != 1 else ''} left out to stay under GitHub's "
+            f"{limit // 1024} KiB job-summary limit; the JSON and HTML reports hold them)"
+        )
     return "\n".join(out) + "\n"

@@ -12,12 +12,30 @@ submodule (the registry included) can be used.
 from .attack import run_attack, sample_indices, sample_order
 from .attack_cache import AttackCacheWarning
 from .attack_recipes import CharSwapConfig, PwwsConfig, Recipe, TextFoolerConfig
-from .comparison import RobustnessComparison, RobustnessRun, compare_robustness
 from .attack_registry import build_attack_recipe, parse_attack_recipe, register_attack_recipe, registered_recipes
+from .comparison import RobustnessComparison, RobustnessRun, compare_robustness
 from .results import AdversarialExample, AttackConfig, AttackResult, known_recipes
 from .textattack_backend import TextAttackConfig
 
-__all__ = ["AttackConfig", "AttackResult", "AdversarialExample", "RobustnessComparison", "run_attack",
-           "compare_robustness", "known_recipes", "sample_indices", "Recipe", "CharSwapConfig", "TextFoolerConfig",
-           "PwwsConfig", "TextAttackConfig", "register_attack_recipe", "parse_attack_recipe", "build_attack_recipe",
-           "registered_recipes", "RobustnessRun", "sample_order", "AttackCacheWarning"]
+__all__ = [
+    "AttackConfig",
+    "AttackResult",
+    "AdversarialExample",
+    "RobustnessComparison",
+    "run_attack",
+    "compare_robustness",
+    "known_recipes",
+    "sample_indices",
+    "Recipe",
+    "CharSwapConfig",
+    "TextFoolerConfig",
+    "PwwsConfig",
+    "TextAttackConfig",
+    "register_attack_recipe",
+    "parse_attack_recipe",
+    "build_attack_recipe",
+    "registered_recipes",
+    "RobustnessRun",
+    "sample_order",
+    "AttackCacheWarning",
+]

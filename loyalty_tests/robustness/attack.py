@@ -15,8 +15,16 @@ from ..errors import LoyaltyError
 from ..predictions import output_settings
 from .attack_cache import ExampleCache
 from .attack_registry import build_attack_recipe
-from .lockstep import (DEFAULT_IN_FLIGHT, ENGINE_VERSION, AttackedModel, Job, check_in_flight, example_rng,
-                     require_text, run_lockstep)
+from .lockstep import (
+    DEFAULT_IN_FLIGHT,
+    ENGINE_VERSION,
+    AttackedModel,
+    Job,
+    check_in_flight,
+    example_rng,
+    require_text,
+    run_lockstep,
+)
 from .results import AdversarialExample, AttackConfig, AttackResult
 from .words import Words
 
@@ -45,8 +53,18 @@ def _example_text(dataset, index: int) -> tuple[str, str | None]:
     return dataset.texts[index], None
 
 
-def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=None, cache_dir=None,
-               recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None) -> AttackResult:
+def run_attack(
+    model,
+    dataset,
+    config: AttackConfig,
+    *,
+    indices=None,
+    progress=None,
+    cache_dir=None,
+    recipe=None,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    attack_examples=None,
+) -> AttackResult:
     """Attack ``model`` on ``indices`` (default: the config's seeded sample) of ``dataset``.
 
     progress(done, total, succeeded) is called after each example. ``recipe`` overrides the
@@ -68,28 +86,49 @@ def run_attack(model, dataset, config: AttackConfig, *, indices=None, progress=N
     cache = ExampleCache(cache_dir, model.fingerprint, config, ENGINE_VERSION, output_settings(model))
     with cache.session():
         start = time.perf_counter()
-        keys = {i: cache.key(*_example_text(dataset, i), dataset.labels[i], dataset.label_names)
-                for i in dict.fromkeys(indices)}
+        keys = {
+            i: cache.key(*_example_text(dataset, i), dataset.labels[i], dataset.label_names)
+            for i in dict.fromkeys(indices)
+        }
         found = {i: cache.read(key, i) for i, key in keys.items()}
         missing = [i for i, example in found.items() if example is None]
         forward_seconds = 0.0
         if missing:
             done = [e for e in found.values() if e is not None]
             offset, successes = len(done), sum(e.status == "succeeded" for e in done)
-            shifted = None if progress is None else (
-                lambda count, total, succeeded: progress(offset + count, len(keys), successes + succeeded))
-            fresh = attack(model, dataset, config, missing, shifted, cache_dir, None, in_flight,
-                           on_example=lambda example: cache.write(keys[example.index], example))
+            shifted = (
+                None
+                if progress is None
+                else (lambda count, total, succeeded: progress(offset + count, len(keys), successes + succeeded))
+            )
+            fresh = attack(
+                model,
+                dataset,
+                config,
+                missing,
+                shifted,
+                cache_dir,
+                None,
+                in_flight,
+                on_example=lambda example: cache.write(keys[example.index], example),
+            )
             found.update((e.index, e) for e in fresh.examples)
             forward_seconds = fresh.forward_seconds
         elif progress is not None:
             progress(len(keys), len(keys), sum(e.status == "succeeded" for e in found.values()))
-        return AttackResult(getattr(model, "name", type(model).__name__), config, tuple(found[i] for i in indices),
-                            time.perf_counter() - start, tuple(dataset.label_names), forward_seconds)
+        return AttackResult(
+            getattr(model, "name", type(model).__name__),
+            config,
+            tuple(found[i] for i in indices),
+            time.perf_counter() - start,
+            tuple(dataset.label_names),
+            forward_seconds,
+        )
 
 
-def _attack(model, dataset, config, indices, progress, cache_dir, recipe, in_flight,
-            on_example=lambda example: None) -> AttackResult:
+def _attack(
+    model, dataset, config, indices, progress, cache_dir, recipe, in_flight, on_example=lambda example: None
+) -> AttackResult:
     with recipe or build_attack_recipe(config.recipe_config, cache_dir=cache_dir) as built:
         if hasattr(built, "run"):  # a recipe with its own attack loop (the TextAttack backend)
             result = built.run(model, dataset, config, indices, progress)
@@ -116,8 +155,14 @@ def _attack_with(recipe, model, dataset, config, indices, progress, in_flight, o
             progress(len(finished), total, sum(e.status == "succeeded" for e in finished.values()))
 
     run_lockstep(attacked, jobs(), in_flight=in_flight, on_done=done)
-    return AttackResult(attacked.name, config, tuple(finished[i] for i in indices), time.perf_counter() - start,
-                        tuple(dataset.label_names), attacked.forward_seconds)
+    return AttackResult(
+        attacked.name,
+        config,
+        tuple(finished[i] for i in indices),
+        time.perf_counter() - start,
+        tuple(dataset.label_names),
+        attacked.forward_seconds,
+    )
 
 
 def _example(job: Job, dataset) -> AdversarialExample:
@@ -129,8 +174,16 @@ def _example(job: Job, dataset) -> AdversarialExample:
         before = Words.split(text)
         fraction = sum(a != b for a, b in zip(before.words, perturbed.words)) / max(len(before), 1)
     return AdversarialExample(
-        index=index, label=dataset.labels[index], original_text=text,
-        perturbed_text=perturbed.text() if perturbed is not None else None, text_pair=pair, status=status,
-        queries=job.queries, perturbed_fraction=fraction, original_probs=tuple(float(p) for p in original),
+        index=index,
+        label=dataset.labels[index],
+        original_text=text,
+        perturbed_text=perturbed.text() if perturbed is not None else None,
+        text_pair=pair,
+        status=status,
+        queries=job.queries,
+        perturbed_fraction=fraction,
+        original_probs=tuple(float(p) for p in original),
         perturbed_probs=tuple(float(p) for p in perturbed_probs) if perturbed_probs is not None else None,
-        seconds=job.seconds, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        seconds=job.seconds,
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -38,9 +38,16 @@ class ExampleCache:
 
     def __init__(self, cache_dir, model_fingerprint: str, config, engine_version: str, settings: dict | None = None):
         # settings: what the model's outputs depend on beyond its weights (batch size, device, dtype)
-        self.base = {"kind": "attack-example", "engine": engine_version, "package": __version__,
-                     "model": model_fingerprint, "settings": settings or {}, "recipe": recipe_key(config.recipe_config),
-                     "budget": config.budget, "seed": config.seed}
+        self.base = {
+            "kind": "attack-example",
+            "engine": engine_version,
+            "package": __version__,
+            "model": model_fingerprint,
+            "settings": settings or {},
+            "recipe": recipe_key(config.recipe_config),
+            "budget": config.budget,
+            "seed": config.seed,
+        }
         self.folder = Path(cache_dir) / "attacks" / fingerprint("model", model_fingerprint)[:24]
         self.writable = True
 
@@ -76,16 +83,26 @@ class ExampleCache:
             if not isinstance(stored, dict) or "key" not in stored or "example" not in stored:
                 raise ValueError("no key or example in it")
             if stored["key"] != json.loads(json.dumps(key)):
-                self._warn(f"attack cache file {path} holds the result of another example or attack (its stored "
-                           "key differs); it is ignored and the example attacked again")
+                self._warn(
+                    f"attack cache file {path} holds the result of another example or attack (its stored "
+                    "key differs); it is ignored and the example attacked again"
+                )
                 return None
             row = stored["example"]
-            return AdversarialExample(**{**row, "index": index, "original_probs": tuple(row["original_probs"]),
-                                         "perturbed_probs": tuple(row["perturbed_probs"]) if row["perturbed_probs"]
-                                         else None, "cached": True})
+            return AdversarialExample(
+                **{
+                    **row,
+                    "index": index,
+                    "original_probs": tuple(row["original_probs"]),
+                    "perturbed_probs": tuple(row["perturbed_probs"]) if row["perturbed_probs"] else None,
+                    "cached": True,
+                }
+            )
         except (OSError, ValueError, TypeError, KeyError) as error:  # JSONDecodeError is a ValueError
-            self._warn(f"attack cache file {path} is unreadable ({type(error).__name__}: {error}); the example is "
-                       "attacked again and the file replaced")
+            self._warn(
+                f"attack cache file {path} is unreadable ({type(error).__name__}: {error}); the example is "
+                "attacked again and the file replaced"
+            )
             return None
 
     def write(self, key: dict, example: AdversarialExample) -> None:
@@ -101,8 +118,10 @@ class ExampleCache:
 
     def _read_only(self, error: OSError) -> None:
         self.writable = False
-        self._warn(f"attack cache folder {self.folder} cannot be written ({error}); attacking without storing "
-                   "results there (results already there are still read)")
+        self._warn(
+            f"attack cache folder {self.folder} cannot be written ({error}); attacking without storing "
+            "results there (results already there are still read)"
+        )
 
     @staticmethod
     def _warn(message: str) -> None:

@@ -13,8 +13,9 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     As in the paper: 50 candidates with cosine ≥ 0.5, greedy search by deletion importance, the
     most similar label-flipping candidate kept, else the one that lowers the gold probability most.
     Where TextAttack 0.3.11's TextFoolerJin2019 + GreedyWordSwapWIR("delete") and ours agree (read
-    from its source): the same words (``words.py`` splits a text as its words_from_text); every constraint runs before the model sees a candidate, so a rejected one
-    costs no query; the similarity window is compared with the text as perturbed so far
+    from its source): the same words (``words.py`` splits a text as its words_from_text); every
+    constraint runs before the model sees a candidate, so a rejected one costs no query; the
+    similarity window is compared with the text as perturbed so far
     (``compare_against_original=False``), cut from the text's own characters; candidates are tried
     in alphabetical order of their text (which decides ties and which candidates a budget cut
     leaves); a swap is kept only if it lowers the gold probability; a request cut short by the
@@ -35,13 +36,10 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from . import constraints
-from . import resources
-from . import search
-from . import transformations
+from . import constraints, resources, search, transformations
 from .attack_registry import register_attack_recipe
 from .words import Words
 
@@ -72,7 +70,7 @@ class Recipe:
         for finish in self.on_close:
             finish()
 
-    def __enter__(self) -> "Recipe":
+    def __enter__(self) -> Recipe:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -80,6 +78,7 @@ class Recipe:
 
 
 # -- configs: one frozen dataclass per recipe; ``recipe`` is its name in recipe strings ------------
+
 
 @dataclass(frozen=True)
 class CharSwapConfig:
@@ -126,8 +125,11 @@ def charswap(max_edit_distance: int = 30) -> Recipe:
             return []  # each word changes at most once
         used = _distance(original, current)
         word = original.words[index]
-        edits = [e for e in transformations.character_edits(word, rng)
-                 if used + constraints.levenshtein(word, e) <= max_edit_distance]
+        edits = [
+            e
+            for e in transformations.character_edits(word, rng)
+            if used + constraints.levenshtein(word, e) <= max_edit_distance
+        ]
         return [current.replace(index, e) for e in edits]
 
     return Recipe("charswap", _content_words, candidates)
@@ -138,12 +140,19 @@ def _build_charswap(config: CharSwapConfig, *, cache_dir=None) -> Recipe:
     return charswap(config.max_edit_distance)
 
 
-def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: float = 0.5,
-               similarity_threshold: float = 0.840845057, window_size: int = 15,
-               compare_against_original: bool = False) -> Recipe:
+def textfooler(
+    cache_dir=None,
+    *,
+    candidates_per_word: int = 50,
+    min_cosine: float = 0.5,
+    similarity_threshold: float = 0.840845057,
+    window_size: int = 15,
+    compare_against_original: bool = False,
+) -> Recipe:
     neighbours = resources.glove_neighbours(str(cache_dir) if cache_dir else None, candidates_per_word, min_cosine)
-    similarity = constraints.SentenceSimilarity(resources.sentence_encoder(), threshold=similarity_threshold,
-                                                window_size=window_size)
+    similarity = constraints.SentenceSimilarity(
+        resources.sentence_encoder(), threshold=similarity_threshold, window_size=window_size
+    )
 
     def attackable(words: Words) -> list[int]:
         content = _content_words(words)
@@ -154,17 +163,23 @@ def textfooler(cache_dir=None, *, candidates_per_word: int = 50, min_cosine: flo
         swaps = transformations.embedding_swaps(original.words[index], neighbours)
         return [current.replace(index, word) for word, _ in swaps]
 
-    greedy = functools.partial(search.greedy_by_deletion, similarity=similarity,
-                               compare_against_original=compare_against_original)
+    greedy = functools.partial(
+        search.greedy_by_deletion, similarity=similarity, compare_against_original=compare_against_original
+    )
     # new neighbour rows go to the disk table once per run
     return Recipe("textfooler", attackable, candidates, greedy, on_close=(neighbours.save,))
 
 
 @register_attack_recipe(TextFoolerConfig)
 def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
-    return textfooler(cache_dir, candidates_per_word=config.candidates_per_word, min_cosine=config.min_cosine,
-                      similarity_threshold=config.similarity_threshold, window_size=config.window_size,
-                      compare_against_original=config.compare_against_original)
+    return textfooler(
+        cache_dir,
+        candidates_per_word=config.candidates_per_word,
+        min_cosine=config.min_cosine,
+        similarity_threshold=config.similarity_threshold,
+        window_size=config.window_size,
+        compare_against_original=config.compare_against_original,
+    )
 
 
 def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:

@@ -20,7 +20,7 @@ LoyaltyError listing what is valid, with a "did you mean" for a near miss.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from ..infra.recipe_options import parse_options
 from ..infra.registry import Handler, Registry
@@ -54,8 +54,9 @@ def parse_attack_recipe(recipe: str) -> object:
     text = str(recipe or "").strip()
     name, has_options, options = (part.strip() for part in text.partition(":"))
     config_type = RECIPES.config_type_for(name, shown=repr(recipe))
-    return parse_options(config_type, name, options if has_options else None, f"in attack recipe {recipe!r}",
-                         kind="recipe")
+    return parse_options(
+        config_type, name, options if has_options else None, f"in attack recipe {recipe!r}", kind="recipe"
+    )
 
 
 def recipe_key(config: object) -> dict:

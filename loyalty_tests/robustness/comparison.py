@@ -35,8 +35,12 @@ class RobustnessComparison:
         return self.teacher.label_names
 
     def to_row(self) -> dict:
-        return {"teacher": self.teacher.to_row(), "student": self.student.to_row(),
-                "transfer_rate": self.transfer_rate, "adversarial_label_loyalty": self.adversarial_label_loyalty}
+        return {
+            "teacher": self.teacher.to_row(),
+            "student": self.student.to_row(),
+            "transfer_rate": self.transfer_rate,
+            "adversarial_label_loyalty": self.adversarial_label_loyalty,
+        }
 
 
 class RobustnessRun:
@@ -46,8 +50,19 @@ class RobustnessRun:
     block. The teacher's adversarial texts are replayed on the student as each block finishes.
     """
 
-    def __init__(self, teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                 recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None):
+    def __init__(
+        self,
+        teacher,
+        student,
+        dataset,
+        config: AttackConfig,
+        *,
+        progress=None,
+        cache_dir=None,
+        recipe=None,
+        in_flight: int = DEFAULT_IN_FLIGHT,
+        attack_examples=None,
+    ):
         check_in_flight(in_flight)
         self.attack_examples = attack_examples  # an engine's attack loop (Ray), or None for the local one
         self.teacher, self.student, self.dataset, self.config = teacher, student, dataset, config
@@ -72,17 +87,31 @@ class RobustnessRun:
         if not isinstance(block_size, int) or block_size < 1:
             raise LoyaltyError(f"block_size must be a whole number >= 1, got {block_size!r}")
         if self.remaining == 0:
-            raise LoyaltyError(f"all {len(self.order)} examples of {self.dataset.name!r} are attacked already; "
-                               "there is no next block")
-        block = self.order[self.attacked:self.attacked + block_size]
+            raise LoyaltyError(
+                f"all {len(self.order)} examples of {self.dataset.name!r} are attacked already; there is no next block"
+            )
+        block = self.order[self.attacked : self.attacked + block_size]
         results = []
         for role, model in (("teacher", self.teacher), ("student", self.student)):
-            report = None if self.progress is None else (
-                lambda done, total, succeeded, role=role: self.progress(role, done, total, succeeded))
+            report = (
+                None
+                if self.progress is None
+                else (lambda done, total, succeeded, role=role: self.progress(role, done, total, succeeded))
+            )
             config = dataclasses.replace(self.config, examples=len(block))
-            results.append(run_attack(model, self.dataset, config, indices=block, progress=report,
-                                      cache_dir=self.cache_dir, recipe=self.recipe, in_flight=self.in_flight,
-                                      attack_examples=self.attack_examples))
+            results.append(
+                run_attack(
+                    model,
+                    self.dataset,
+                    config,
+                    indices=block,
+                    progress=report,
+                    cache_dir=self.cache_dir,
+                    recipe=self.recipe,
+                    in_flight=self.in_flight,
+                    attack_examples=self.attack_examples,
+                )
+            )
         self._replay(results[0])
         self.blocks.append((results[0], results[1]))
         return self.comparison()
@@ -92,8 +121,10 @@ class RobustnessRun:
         self.student_view.score([(e.text_pair, e.perturbed_text) for e in adversarial])
         for example in adversarial:
             student_label = int(np.argmax(self.student_view.cache[(example.text_pair, example.perturbed_text)]))
-            self.replayed[example.index] = (student_label != example.label,
-                                            student_label == int(np.argmax(example.perturbed_probs)))
+            self.replayed[example.index] = (
+                student_label != example.label,
+                student_label == int(np.argmax(example.perturbed_probs)),
+            )
 
     def comparison(self) -> RobustnessComparison:
         """The paired comparison over every example attacked so far."""
@@ -112,15 +143,40 @@ class RobustnessRun:
 
     def _joined(self, parts: list[AttackResult]) -> AttackResult:
         examples = tuple(e for part in parts for e in part.examples)
-        return AttackResult(parts[0].model_name, dataclasses.replace(self.config, examples=len(examples)), examples,
-                            sum(p.seconds for p in parts), parts[0].label_names, sum(p.forward_seconds for p in parts))
+        return AttackResult(
+            parts[0].model_name,
+            dataclasses.replace(self.config, examples=len(examples)),
+            examples,
+            sum(p.seconds for p in parts),
+            parts[0].label_names,
+            sum(p.forward_seconds for p in parts),
+        )
 
 
-def compare_robustness(teacher, student, dataset, config: AttackConfig, *, progress=None, cache_dir=None,
-                       recipe=None, in_flight: int = DEFAULT_IN_FLIGHT, attack_examples=None) -> RobustnessComparison:
+def compare_robustness(
+    teacher,
+    student,
+    dataset,
+    config: AttackConfig,
+    *,
+    progress=None,
+    cache_dir=None,
+    recipe=None,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    attack_examples=None,
+) -> RobustnessComparison:
     """Attack teacher and student on the same seeded examples with the same recipe, seed and budget;
     replay the teacher's adversarial texts on the student for transfer rate and adversarial loyalty.
     progress(role, done, total, succeeded), role "teacher" or "student", after each example."""
-    run = RobustnessRun(teacher, student, dataset, config, progress=progress, cache_dir=cache_dir, recipe=recipe,
-                        in_flight=in_flight, attack_examples=attack_examples)
+    run = RobustnessRun(
+        teacher,
+        student,
+        dataset,
+        config,
+        progress=progress,
+        cache_dir=cache_dir,
+        recipe=recipe,
+        in_flight=in_flight,
+        attack_examples=attack_examples,
+    )
     return run.attack_next(config.examples)

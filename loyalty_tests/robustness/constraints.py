@@ -8,7 +8,8 @@ import numpy as np
 
 # Function words a swap must not touch (changing them rarely keeps the meaning). Our own list of
 # common English determiners, pronouns, auxiliaries, prepositions and conjunctions.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below
 between both but by can could did do does doing down during each either else even ever every few for from
 further had has have having he her here hers herself him himself his how i if in into is it its itself just
@@ -16,7 +17,8 @@ may me might more most must my myself neither no nor not now of off on once only
 ourselves out over own same shall she should so some such than that the their theirs them themselves then
 there these they this those though through to too under until up upon us very was we were what when where
 whether which while who whom whose why will with within without would yet you your yours yourself yourselves
-""".split())
+""".split()
+)
 
 
 def is_stop_word(word: str) -> bool:

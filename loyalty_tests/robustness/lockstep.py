@@ -11,7 +11,8 @@ each search its rows. A query is counted per example, as a distinct text this ex
 In that call, our classifiers batch each example's texts on their own (``group_sizes``; sorted by
 length, so padding stays short): an example's texts are never scored in a batch with another
 example's, and never served from another example's outputs, so the batches a text is scored in
-are a function of its own example's requests alone. So an example's result is bit for bit what it is when attacked alone, whatever
+are a function of its own example's requests alone. So an example's result is bit for bit what
+it is when attacked alone, whatever
 ``in_flight``, the order, the block or the engine (a Ray worker attacks a shard of examples on
 its own). That matters: a transformer's last float bits follow the padding of its batch, and
 dynamic int8 picks its activation scales per batch (1.7e-4 apart for one text alone or in a
@@ -66,8 +67,10 @@ class AttackedModel:
     def score(self, keys: Iterable[tuple[str | None, str]]) -> float:
         """Score the (pair, text) keys not cached yet, longest first, one call per kind (single
         texts, pairs); returns the seconds spent in the model."""
-        missing = sorted({key for key in keys if key not in self.cache},
-                         key=lambda key: (-len(key[1]) - len(key[0] or ""), key[0] or "", key[1]))
+        missing = sorted(
+            {key for key in keys if key not in self.cache},
+            key=lambda key: (-len(key[1]) - len(key[0] or ""), key[0] or "", key[1]),
+        )
         seconds = 0.0
         for paired in (False, True):
             chunk = [key for key in missing if (key[0] is not None) == paired]
@@ -104,8 +107,10 @@ class AttackedModel:
             for job, texts in requests:
                 job.outputs.update((text, self.cache[(job.pair, text)]) for text in texts)
             return
-        groups = [(job, sorted((t for t in dict.fromkeys(texts) if t not in job.outputs), key=lambda t: (-len(t), t)))
-                  for job, texts in requests]
+        groups = [
+            (job, sorted((t for t in dict.fromkeys(texts) if t not in job.outputs), key=lambda t: (-len(t), t)))
+            for job, texts in requests
+        ]
         groups = [(job, new) for job, new in groups if new]
         if not groups:
             return
@@ -113,9 +118,11 @@ class AttackedModel:
         firsts = [job.pair for job, new in groups for _ in new]
         start = time.perf_counter()
         # the attacked text is a pair's second one, as predict_proba(texts, text_pairs) takes it
-        raw = (self.model.predict_proba(firsts, texts, group_sizes=[len(new) for _, new in groups])
-               if groups[0][0].pair is not None else
-               self.model.predict_proba(texts, group_sizes=[len(new) for _, new in groups]))
+        raw = (
+            self.model.predict_proba(firsts, texts, group_sizes=[len(new) for _, new in groups])
+            if groups[0][0].pair is not None
+            else self.model.predict_proba(texts, group_sizes=[len(new) for _, new in groups])
+        )
         seconds = time.perf_counter() - start
         rows = iter(check_probabilities(raw, len(texts), len(self.columns), self.name)[:, self.columns])
         for job, new in groups:
@@ -182,13 +189,20 @@ class Job:
 
 def check_in_flight(in_flight) -> int:
     if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
-        raise LoyaltyError(f"in_flight must be a whole number >= 1 (examples attacked at once; "
-                           f"--attack-in-flight N), got {in_flight!r}")
+        raise LoyaltyError(
+            f"in_flight must be a whole number >= 1 (examples attacked at once; "
+            f"--attack-in-flight N), got {in_flight!r}"
+        )
     return in_flight
 
 
-def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = DEFAULT_IN_FLIGHT,
-                 on_done: Callable[[Job], None] = lambda job: None) -> None:
+def run_lockstep(
+    model: AttackedModel,
+    jobs: Iterable[Job],
+    *,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    on_done: Callable[[Job], None] = lambda job: None,
+) -> None:
     """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round (each
     example's texts in batches of their own)."""
     check_in_flight(in_flight)
@@ -206,15 +220,14 @@ def run_lockstep(model: AttackedModel, jobs: Iterable[Job], *, in_flight: int = 
             count = job.admit()
             if count is not None:
                 served[id(job)] = count
-        model.score_requests([(job, job.request[:served[id(job)]]) for job in active if id(job) in served])
+        model.score_requests([(job, job.request[: served[id(job)]]) for job in active if id(job) in served])
         still = []
         for job in active:
             if id(job) not in served:
                 on_done(job)
                 continue
-            texts = job.request[:served[id(job)]]
-            rows = (np.stack([job.outputs[t] for t in texts]) if texts
-                    else np.zeros((0, len(model.columns))))
+            texts = job.request[: served[id(job)]]
+            rows = np.stack([job.outputs[t] for t in texts]) if texts else np.zeros((0, len(model.columns)))
             (still.append if job.step(lambda job=job, rows=rows: job.search.send(rows)) else on_done)(job)
         active = still
 
@@ -234,5 +247,7 @@ def example_rng(config, text: str, pair: str | None) -> random.Random:
 
 def require_text(text: str, index: int, data_name: str) -> None:
     if not str(text).strip():
-        raise LoyaltyError(f"example {index} of {data_name!r} has an empty text; an attack needs words to change. "
-                           "Remove empty rows from the data")
+        raise LoyaltyError(
+            f"example {index} of {data_name!r} has an empty text; an attack needs words to change. "
+            "Remove empty rows from the data"
+        )

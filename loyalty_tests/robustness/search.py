@@ -44,8 +44,9 @@ def _framed(body):
 
 
 @_framed
-def greedy_by_deletion(words, label, candidates, attackable, original, similarity=None,
-                       compare_against_original: bool = False):
+def greedy_by_deletion(
+    words, label, candidates, attackable, original, similarity=None, compare_against_original: bool = False
+):
     """``candidates(index, current_words) -> list[Words]`` (transformation and cheap constraints
     applied); ``attackable``: the word indices the constraints let change; ``similarity``: an
     optional ``constraints.SentenceSimilarity``, which scores the window around the swapped word
@@ -78,7 +79,7 @@ def greedy_by_deletion(words, label, candidates, attackable, original, similarit
             continue
         probabilities = yield [o.text() for o in options]
         cut_short = len(probabilities) < len(options)
-        options, scores = options[:len(probabilities)], scores[:len(probabilities)]
+        options, scores = options[: len(probabilities)], scores[: len(probabilities)]
         gold, flipped = probabilities[:, label], is_success(probabilities, label)
         if flipped.any():
             return options[min(np.flatnonzero(flipped), key=lambda i: (-scores[i], gold[i], i))]
@@ -103,12 +104,12 @@ def pwws(words, label, candidates, attackable, original, unknown: str = "[UNK]")
     if len(scored) < len(texts):
         raise BudgetExhausted()  # TextAttack's PWWS cannot rank the words either
     gold = scored[:, label]
-    saliency = original[label] - gold[:len(attackable)]
+    saliency = original[label] - gold[: len(attackable)]
     weights = np.exp(saliency - saliency.max())
     weights /= weights.sum()
     best_swap, effect, offset = {}, np.zeros(len(attackable)), len(attackable)
     for position, index in enumerate(attackable):
-        swapped = gold[offset:offset + len(options[index])]
+        swapped = gold[offset : offset + len(options[index])]
         offset += len(options[index])
         if len(swapped):
             best = int(np.argmin(swapped))

@@ -27,8 +27,10 @@ def paired_outcomes(comparison) -> tuple[list[int], np.ndarray]:
     (-1, 0 or 1): the per-example values the drop is the mean of."""
     teacher, student = correct_under_attack(comparison.teacher), correct_under_attack(comparison.student)
     if set(teacher) != set(student):
-        raise LoyaltyError("teacher and student were attacked on different examples; attack both with "
-                           "compare_robustness so the same seeded examples are used")
+        raise LoyaltyError(
+            "teacher and student were attacked on different examples; attack both with "
+            "compare_robustness so the same seeded examples are used"
+        )
     if not teacher:
         raise LoyaltyError("no examples were attacked; give --attack-examples N with N >= 1 and non-empty data")
     order = sorted(teacher)
@@ -76,11 +78,17 @@ def student_only_fooled(comparison, k: int = 5) -> list[dict]:
     rows = []
     for example in comparison.student.examples:
         if example.status == "succeeded" and example.index in teacher_survived:
-            rows.append({"index": example.index, "original": example.original_text,
-                         "perturbed": example.perturbed_text, "text_pair": example.text_pair,
-                         "original_probs": list(example.original_probs),
-                         "perturbed_probs": list(example.perturbed_probs or ()),
-                         "queries": example.queries})
+            rows.append(
+                {
+                    "index": example.index,
+                    "original": example.original_text,
+                    "perturbed": example.perturbed_text,
+                    "text_pair": example.text_pair,
+                    "original_probs": list(example.original_probs),
+                    "perturbed_probs": list(example.perturbed_probs or ()),
+                    "queries": example.queries,
+                }
+            )
         if len(rows) == k:
             break
     return rows
@@ -95,25 +103,38 @@ def format_adversarial(rows: list[dict], label_names, width: int = 90) -> str:
 
     lines = []
     for row in rows:
-        lines.append(f"  #{row['index']} student[{probs(row['original_probs'])}] -> [{probs(row['perturbed_probs'])}] "
-                     f"after {row['queries']} queries\n    original : {clip(row['original'])!r}\n"
-                     f"    perturbed: {clip(row['perturbed'])!r}")
+        lines.append(
+            f"  #{row['index']} student[{probs(row['original_probs'])}] -> [{probs(row['perturbed_probs'])}] "
+            f"after {row['queries']} queries\n    original : {clip(row['original'])!r}\n"
+            f"    perturbed: {clip(row['perturbed'])!r}"
+        )
     return "\n".join(lines)
 
 
 def _attack_summary(result) -> dict:
-    return {"original_accuracy": result.original_accuracy, "accuracy_under_attack": result.accuracy_under_attack,
-            "attack_success_rate": result.attack_success_rate, "mean_perturbed_fraction": result.mean_perturbed_fraction,
-            "mean_queries": result.mean_queries, "seconds": result.seconds}
+    return {
+        "original_accuracy": result.original_accuracy,
+        "accuracy_under_attack": result.accuracy_under_attack,
+        "attack_success_rate": result.attack_success_rate,
+        "mean_perturbed_fraction": result.mean_perturbed_fraction,
+        "mean_queries": result.mean_queries,
+        "seconds": result.seconds,
+    }
 
 
 def robustness_row(comparison, drop: metrics.MetricValue, *, examples: int = 3) -> dict:
     """The report's robustness entry: both models' attack summaries (fractions), transfer rate,
     loyalty on adversarial inputs, the drop with its CI and a few student-only adversarial examples."""
     config = comparison.teacher.config
-    return {"recipe": config.recipe, "examples": config.examples, "budget": config.budget, "seed": config.seed,
-            "teacher": _attack_summary(comparison.teacher), "student": _attack_summary(comparison.student),
-            "transfer_rate": comparison.transfer_rate,
-            "adversarial_label_loyalty": comparison.adversarial_label_loyalty,
-            "robustness_drop": {"value": drop.value, "ci_low": drop.ci_low, "ci_high": drop.ci_high, "n": drop.n},
-            "adversarial_examples": student_only_fooled(comparison, examples)}
+    return {
+        "recipe": config.recipe,
+        "examples": config.examples,
+        "budget": config.budget,
+        "seed": config.seed,
+        "teacher": _attack_summary(comparison.teacher),
+        "student": _attack_summary(comparison.student),
+        "transfer_rate": comparison.transfer_rate,
+        "adversarial_label_loyalty": comparison.adversarial_label_loyalty,
+        "robustness_drop": {"value": drop.value, "ci_low": drop.ci_low, "ci_high": drop.ci_high, "n": drop.n},
+        "adversarial_examples": student_only_fooled(comparison, examples),
+    }

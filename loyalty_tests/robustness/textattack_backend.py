@@ -16,8 +16,10 @@ from .attack_registry import register_attack_recipe
 from .lockstep import AttackedModel, example_rng
 from .results import AdversarialExample, AttackResult
 
-MISSING = ("the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "
-           "(TextAttack 0.3.11 needs transformers>=4.45,<4.58, so use a separate environment from transformers 5)")
+MISSING = (
+    "the textattack:<recipe> attacks need TextAttack: pip install 'pytest-loyalty[textattack]' "
+    "(TextAttack 0.3.11 needs transformers>=4.45,<4.58, so use a separate environment from transformers 5)"
+)
 
 
 def _import_textattack():
@@ -38,8 +40,10 @@ def _recipe_class(textattack, name: str):
     class_name = by_name.get(name.lower(), name)
     recipe_class = getattr(textattack.attack_recipes, class_name, None)
     if not isinstance(recipe_class, type):
-        raise LoyaltyError(f"unknown TextAttack recipe {name!r}; TextAttack's recipes: {', '.join(sorted(by_name))} "
-                           f"(or their class names, e.g. {by_name['textfooler']})")
+        raise LoyaltyError(
+            f"unknown TextAttack recipe {name!r}; TextAttack's recipes: {', '.join(sorted(by_name))} "
+            f"(or their class names, e.g. {by_name['textfooler']})"
+        )
     return recipe_class
 
 
@@ -64,7 +68,7 @@ class TextAttackRecipe:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "TextAttackRecipe":
+    def __enter__(self) -> TextAttackRecipe:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -103,22 +107,38 @@ def run_textattack(model, dataset, config, indices, progress, name: str) -> Atta
         result = attack.attack(text, label)
         seconds = time.perf_counter() - began
         status = {"SuccessfulAttackResult": "succeeded", "SkippedAttackResult": "skipped"}.get(
-            type(result).__name__, "failed")
+            type(result).__name__, "failed"
+        )
         perturbed = result.perturbed_result.attacked_text.text if status == "succeeded" else None
         fraction = 0.0
         if status == "succeeded":
             before, after = result.original_result.attacked_text, result.perturbed_result.attacked_text
             fraction = len(before.all_words_diff(after)) / max(len(before.words), 1)
         original = attacked.probabilities([text])[0]
-        examples.append(AdversarialExample(
-            index=index, label=label, original_text=text, perturbed_text=perturbed, text_pair=None, status=status,
-            queries=int(result.perturbed_result.num_queries), perturbed_fraction=fraction,
-            original_probs=tuple(float(p) for p in original),
-            perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None,
-            seconds=seconds, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+        examples.append(
+            AdversarialExample(
+                index=index,
+                label=label,
+                original_text=text,
+                perturbed_text=perturbed,
+                text_pair=None,
+                status=status,
+                queries=int(result.perturbed_result.num_queries),
+                perturbed_fraction=fraction,
+                original_probs=tuple(float(p) for p in original),
+                perturbed_probs=tuple(float(p) for p in attacked.probabilities([perturbed])[0]) if perturbed else None,
+                seconds=seconds,
+                measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            )
+        )
         succeeded += status == "succeeded"
         if progress is not None:
             progress(done, len(indices), succeeded)
-    return AttackResult(attacked.name, config, tuple(examples), time.perf_counter() - start,
-                        tuple(dataset.label_names), attacked.forward_seconds)
-
+    return AttackResult(
+        attacked.name,
+        config,
+        tuple(examples),
+        time.perf_counter() - start,
+        tuple(dataset.label_names),
+        attacked.forward_seconds,
+    )

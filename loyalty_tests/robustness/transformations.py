@@ -23,13 +23,13 @@ def character_edits(word: str, rng: random.Random, *, substitutions: int = 2, in
     candidates = []
     for i in range(len(word) - 1):
         if word[i] != word[i + 1]:
-            candidates.append(word[:i] + word[i + 1] + word[i] + word[i + 2:])
+            candidates.append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
     if len(word) > 1:  # deleting the only character would delete the word itself
-        candidates += [word[:i] + word[i + 1:] for i in range(len(word))]
+        candidates += [word[:i] + word[i + 1 :] for i in range(len(word))]
     for _ in range(substitutions):
         i = rng.randrange(len(word))
         letter = rng.choice([c for c in LETTERS if c != word[i].lower()])
-        candidates.append(word[:i] + letter + word[i + 1:])
+        candidates.append(word[:i] + letter + word[i + 1 :])
     for _ in range(insertions):
         i = rng.randrange(len(word) + 1)
         candidates.append(word[:i] + rng.choice(LETTERS) + word[i:])

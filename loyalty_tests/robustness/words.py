@@ -19,10 +19,10 @@ class Words:
     gaps: tuple[str, ...]
 
     @classmethod
-    def split(cls, text: str) -> "Words":
+    def split(cls, text: str) -> Words:
         words, gaps, position = [], [], 0
         for match in _WORD.finditer(text):
-            gaps.append(text[position:match.start()])
+            gaps.append(text[position : match.start()])
             words.append(match.group())
             position = match.end()
         gaps.append(text[position:])
@@ -34,7 +34,7 @@ class Words:
     def text(self) -> str:
         return "".join(gap + word for gap, word in zip(self.gaps, self.words)) + self.gaps[-1]
 
-    def replace(self, index: int, word: str) -> "Words":
+    def replace(self, index: int, word: str) -> Words:
         words = list(self.words)
         words[index] = word
         return Words(tuple(words), self.gaps)
@@ -44,8 +44,9 @@ class Words:
         TextAttack's ``text_window_around_index`` cuts it)."""
         if start >= end:
             return ""
-        return self.words[start] + "".join(gap + word for gap, word in zip(self.gaps[start + 1:end],
-                                                                             self.words[start + 1:end]))
+        return self.words[start] + "".join(
+            gap + word for gap, word in zip(self.gaps[start + 1 : end], self.words[start + 1 : end])
+        )
 
     def delete(self, index: int) -> str:
         """The text without word ``index``, for importance scores, spaced as TextAttack's
@@ -62,8 +63,8 @@ class Words:
                 right = right[1:] if right.startswith(" ") else right
             elif left.endswith(" "):
                 left = left[:-1]
-        gaps = [*self.gaps[:index], left + right, *self.gaps[index + 2:]]
-        words = [*self.words[:index], *self.words[index + 1:]]
+        gaps = [*self.gaps[:index], left + right, *self.gaps[index + 2 :]]
+        words = [*self.words[:index], *self.words[index + 1 :]]
         return "".join(gap + word for gap, word in zip(gaps, words)) + gaps[-1]
 
 

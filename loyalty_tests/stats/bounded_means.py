@@ -54,8 +54,11 @@ def _score_bounds(mean, phi, n, confidence: float):
     t = stdtrit(np.maximum(n - 1.0, 1.0), 0.5 + confidence / 2.0)
     effective, t2 = n / phi, t * t
     centre = (mean + t2 / (2.0 * effective)) / (1.0 + t2 / effective)
-    half = t / (1.0 + t2 / effective) * np.sqrt(np.maximum(mean * (1.0 - mean), 0.0) / effective
-                                                + t2 / (4.0 * effective * effective))
+    half = (
+        t
+        / (1.0 + t2 / effective)
+        * np.sqrt(np.maximum(mean * (1.0 - mean), 0.0) / effective + t2 / (4.0 * effective * effective))
+    )
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 

@@ -51,8 +51,9 @@ from ..errors import LoyaltyError
 def _totals(sums, counts) -> tuple[np.ndarray, np.ndarray]:
     sums, counts = np.asarray(sums, dtype=np.float64), np.asarray(counts, dtype=np.float64)
     if sums.shape != counts.shape or sums.ndim < 1 or sums.shape[-1] == 0:
-        raise LoyaltyError(f"per-text sums and token counts must be non-empty arrays of one shape, got "
-                           f"{sums.shape} and {counts.shape}")
+        raise LoyaltyError(
+            f"per-text sums and token counts must be non-empty arrays of one shape, got {sums.shape} and {counts.shape}"
+        )
     if (counts <= 0).any() or not np.isfinite(sums).all():
         raise LoyaltyError("every text needs at least one token and a finite total; drop empty texts first")
     return sums, counts
@@ -61,8 +62,9 @@ def _totals(sums, counts) -> tuple[np.ndarray, np.ndarray]:
 TRANSFORMS = ("identity", "log", "logit")
 
 
-def cluster_ratio_interval(sums, counts, confidence: float = 0.95,
-                           transform: str = "identity") -> tuple[float, float, float]:
+def cluster_ratio_interval(
+    sums, counts, confidence: float = 0.95, transform: str = "identity"
+) -> tuple[float, float, float]:
     """(estimate, low, high) for the per-token mean ``sum(sums) / sum(counts)``, texts as clusters.
 
     ``sums[g]``: text g's total of the token values; ``counts[g]``: its number of tokens;
@@ -85,12 +87,13 @@ def cluster_ratio_interval(sums, counts, confidence: float = 0.95,
     if len(sums) < 2:
         return estimate, -math.inf, math.inf
     leverage = counts / total
-    weights = 1.0 / ((1.0 - leverage) ** 2 * total ** 2)
+    weights = 1.0 / ((1.0 - leverage) ** 2 * total**2)
     standard_error = math.sqrt(float((weights * (sums - estimate * counts) ** 2).sum()))
-    trace = (weights * counts).sum() - (weights * counts ** 2).sum() / total
-    trace_squared = ((weights ** 2) * (counts ** 2 - 2 * counts ** 3 / total)).sum() + \
-        ((weights * counts ** 2).sum() / total) ** 2
-    degrees = max(1.0, float(trace ** 2 / trace_squared))
+    trace = (weights * counts).sum() - (weights * counts**2).sum() / total
+    trace_squared = ((weights**2) * (counts**2 - 2 * counts**3 / total)).sum() + (
+        (weights * counts**2).sum() / total
+    ) ** 2
+    degrees = max(1.0, float(trace**2 / trace_squared))
     quantile = float(scipy_stats.t.ppf(0.5 + confidence / 2, degrees))
     if standard_error == 0.0:
         return estimate, estimate, estimate
@@ -110,8 +113,9 @@ def _interval_on_scale(estimate: float, standard_error: float, quantile: float, 
     return estimate - quantile * standard_error, estimate + quantile * standard_error
 
 
-def cluster_bootstrap_interval(sums, counts, confidence: float = 0.95, *, n_resamples: int = 2000,
-                               seed: int = 0) -> tuple[float, float, float]:
+def cluster_bootstrap_interval(
+    sums, counts, confidence: float = 0.95, *, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """(estimate, low, high): percentile interval of ``sum(sums) / sum(counts)`` over whole texts
     drawn with replacement (seeded: same inputs and seed, same interval).
 

@@ -23,8 +23,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LoyaltyError
-from .intervals import (AT_LEAST, AT_MOST, _check_confidence, _check_direction, _counts, _result, _tango_upper,
-                        normal_quantile)
+from .intervals import (
+    AT_LEAST,
+    AT_MOST,
+    _check_confidence,
+    _check_direction,
+    _counts,
+    _result,
+    _tango_upper,
+    normal_quantile,
+)
 
 GATE_CONTINUITY = 1.0  # counts taken off |b - c - n delta| in the paired gates' Tango interval
 
@@ -36,8 +44,9 @@ def _clopper_pearson(successes, n, alpha: float):
     successes, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (successes, n)))
     with np.errstate(invalid="ignore", divide="ignore"):
         low = np.where(successes <= 0, 0.0, betaincinv(np.maximum(successes, 1e-300), n - successes + 1.0, alpha / 2))
-        high = np.where(successes >= n, 1.0,
-                        betaincinv(successes + 1.0, np.maximum(n - successes, 1e-300), 1.0 - alpha / 2))
+        high = np.where(
+            successes >= n, 1.0, betaincinv(successes + 1.0, np.maximum(n - successes, 1e-300), 1.0 - alpha / 2)
+        )
     return low, high
 
 
@@ -93,8 +102,9 @@ def proportion_fail_probability(n: int, limit: float, direction: str, confidence
     return float(binom.pmf(k, n, limit)[_bad_side(low, high, limit, direction)].sum())
 
 
-def paired_fail_probability(n: int, limit: float, confidence: float = 0.95, continuity: float = GATE_CONTINUITY,
-                            grid: int = 61) -> float:
+def paired_fail_probability(
+    n: int, limit: float, confidence: float = 0.95, continuity: float = GATE_CONTINUITY, grid: int = 61
+) -> float:
     """Exact chance of a FAIL outcome of the drop gate ("at most" ``limit``) when the true drop
     equals the limit, maximised over the disagreement rate (the nuisance parameter) on ``grid``
     points: the trinomial pmf of (b, c, n - b - c) with P(b) = P(c) + limit, summed over the
@@ -116,12 +126,23 @@ def paired_fail_probability(n: int, limit: float, confidence: float = 0.95, cont
     for p_c in np.linspace(0.0, (1.0 - limit) / 2.0, grid):
         p_b, p_rest = p_c + limit, 1.0 - limit - 2.0 * p_c
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_p = (log_tables + b * np.log(p_b) + np.where(c > 0, c * np.log(p_c), 0.0)
-                     + np.where(rest > 0, rest * np.log(p_rest), 0.0))
+            log_p = (
+                log_tables
+                + b * np.log(p_b)
+                + np.where(c > 0, c * np.log(p_c), 0.0)
+                + np.where(rest > 0, rest * np.log(p_rest), 0.0)
+            )
         log_p = np.where(failing & np.isfinite(log_p), log_p, -np.inf)
         worst = max(worst, float(np.exp(log_p).sum()))
     return worst
 
 
-__all__ = ["AT_LEAST", "AT_MOST", "GATE_CONTINUITY", "clopper_pearson_interval", "gate_paired_interval",
-           "paired_fail_probability", "proportion_fail_probability"]
+__all__ = [
+    "AT_LEAST",
+    "AT_MOST",
+    "GATE_CONTINUITY",
+    "clopper_pearson_interval",
+    "gate_paired_interval",
+    "paired_fail_probability",
+    "proportion_fail_probability",
+]

@@ -28,6 +28,7 @@ FLIP_KINDS = ("negative", "positive")
 @dataclass(frozen=True)
 class FlipCounts:
     """Paired correctness counts over n examples and the rates derived from them."""
+
     negative_flips: int  # teacher right, student wrong
     positive_flips: int  # teacher wrong, student right
     both_correct: int
@@ -55,17 +56,25 @@ class FlipCounts:
         return self.negative_flips / self.student_errors if self.student_errors else math.nan
 
     def to_row(self) -> dict:
-        return {"negative_flips": self.negative_flips, "positive_flips": self.positive_flips,
-                "both_correct": self.both_correct, "both_wrong": self.both_wrong, "n": self.n,
-                "negative_flip_rate": self.negative_flip_rate, "positive_flip_rate": self.positive_flip_rate,
-                "negative_flip_share_of_errors": self.negative_flip_share_of_errors}
+        return {
+            "negative_flips": self.negative_flips,
+            "positive_flips": self.positive_flips,
+            "both_correct": self.both_correct,
+            "both_wrong": self.both_wrong,
+            "n": self.n,
+            "negative_flip_rate": self.negative_flip_rate,
+            "positive_flip_rate": self.positive_flip_rate,
+            "negative_flip_share_of_errors": self.negative_flip_share_of_errors,
+        }
 
 
 def _checked(y_true, teacher_pred, student_pred, n_classes: int | None = None):
     if n_classes is not None and (int(n_classes) != n_classes or n_classes < 1):
         raise LoyaltyError(f"n_classes must be a whole number >= 1, got {n_classes!r}")
-    arrays = [class_indices(name, array, n_classes=None if n_classes is None else int(n_classes))
-              for name, array in (("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))]
+    arrays = [
+        class_indices(name, array, n_classes=None if n_classes is None else int(n_classes))
+        for name, array in (("y_true", y_true), ("teacher_pred", teacher_pred), ("student_pred", student_pred))
+    ]
     same_length(*zip(("y_true", "teacher_pred", "student_pred"), arrays))
     return arrays
 
@@ -83,9 +92,13 @@ def flip_counts(y_true, teacher_pred, student_pred) -> FlipCounts:
     """
     y_true, teacher_pred, student_pred = _checked(y_true, teacher_pred, student_pred)
     teacher_right, student_right = teacher_pred == y_true, student_pred == y_true
-    return FlipCounts(int(np.sum(teacher_right & ~student_right)), int(np.sum(~teacher_right & student_right)),
-                      int(np.sum(teacher_right & student_right)), int(np.sum(~teacher_right & ~student_right)),
-                      int(y_true.size))
+    return FlipCounts(
+        int(np.sum(teacher_right & ~student_right)),
+        int(np.sum(~teacher_right & student_right)),
+        int(np.sum(teacher_right & student_right)),
+        int(np.sum(~teacher_right & ~student_right)),
+        int(y_true.size),
+    )
 
 
 def flip_matrix(y_true, teacher_pred, student_pred, n_classes: int, kind: str = "negative") -> np.ndarray:
@@ -130,6 +143,6 @@ def top_flips(matrix, label_names=None, k: int = 5) -> list[tuple[str, str, int]
     names = [str(i) for i in range(matrix.shape[0])] if label_names is None else [str(name) for name in label_names]
     if len(names) != matrix.shape[0]:
         raise LoyaltyError(f"label_names has {len(names)} names but the matrix has {matrix.shape[0]} classes")
-    order = np.argsort(-matrix, axis=None, kind="stable")[:int(k)]
+    order = np.argsort(-matrix, axis=None, kind="stable")[: int(k)]
     rows, cols = np.unravel_index(order, matrix.shape)
     return [(names[i], names[j], int(matrix[i, j])) for i, j in zip(rows, cols) if matrix[i, j] > 0]

@@ -159,8 +159,9 @@ def paired_difference_interval(b, c, n, confidence: float = 0.95, continuity: fl
     samples. ``continuity = 1`` (what the gates use, ``exact.GATE_CONTINUITY``) shrinks
     ``|b - c - n delta|`` by one count: the uncorrected interval gives a FAIL at the limit in up to
     4.9% of runs at n <= 400 (one-sided nominal 2.5%), the corrected one in at most 2.5% (summed
-    exactly over all tables in tests/test_stats_exact.py). Newcombe's (1998) method 10 needs the concordant counts as well and has zero width
-    at b = c = 0 when both outcomes occur. Tango, Statistics in Medicine 17:891 (1998).
+    exactly over all tables in tests/test_stats_exact.py). Newcombe's (1998) method 10 needs the
+    concordant counts as well and has zero width at b = c = 0 when both outcomes occur. Tango,
+    Statistics in Medicine 17:891 (1998).
 
     >>> [round(bound, 4) for bound in paired_difference_interval(0, 0, 10)]
     [-0.2775, 0.2775]
@@ -183,11 +184,15 @@ def _bounded_values(name: str, values) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise LoyaltyError(f"{name} must be numbers in [0, 1], one per example: {error}") from None
     if array.ndim not in (1, 2) or array.size == 0:
-        raise LoyaltyError(f"{name} must be a non-empty 1-D array (one value per example; 2-D: one row per "
-                           f"simulated run), got shape {array.shape}")
+        raise LoyaltyError(
+            f"{name} must be a non-empty 1-D array (one value per example; 2-D: one row per "
+            f"simulated run), got shape {array.shape}"
+        )
     if not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
-        raise LoyaltyError(f"{name} must lie in [0, 1] (e.g. per-example probability loyalty); "
-                           f"got values from {np.nanmin(array)!r} to {np.nanmax(array)!r} or NaN")
+        raise LoyaltyError(
+            f"{name} must lie in [0, 1] (e.g. per-example probability loyalty); "
+            f"got values from {np.nanmin(array)!r} to {np.nanmax(array)!r} or NaN"
+        )
     return array
 
 
@@ -222,8 +227,10 @@ def bounded_mean_interval(values, confidence: float = 0.95):
 
 def _check_direction(direction: str) -> None:
     if direction not in DIRECTIONS:
-        raise LoyaltyError(f"direction must be 'at_least' (value >= limit passes) or 'at_most' "
-                           f"(value <= limit passes), got {direction!r}")
+        raise LoyaltyError(
+            f"direction must be 'at_least' (value >= limit passes) or 'at_most' "
+            f"(value <= limit passes), got {direction!r}"
+        )
 
 
 def _finite(name: str, value) -> float:
@@ -280,6 +287,7 @@ class Decision:
     >>> decide(0.93, 0.88, 0.97, 0.90, "at_least").passed
     True
     """
+
     passed: bool
     warned: bool
     outcome: str
@@ -293,8 +301,15 @@ class Decision:
     direction: str
 
 
-def decide(estimate: float, low: float, high: float, limit: float, direction: str, rule: str = "estimate",
-           inconclusive: str = "fail") -> Decision:
+def decide(
+    estimate: float,
+    low: float,
+    high: float,
+    limit: float,
+    direction: str,
+    rule: str = "estimate",
+    inconclusive: str = "fail",
+) -> Decision:
     """Apply a decision rule to a gate's estimate and CI.
 
     * ``estimate`` (default): the point estimate decides, ``on_good_side(estimate, limit)``.

@@ -28,8 +28,10 @@ from .intervals import _check_confidence
 def _table(teacher_labels, student_labels, n_labels: int) -> np.ndarray:
     teacher, student = (np.asarray(v, dtype=np.int64) for v in (teacher_labels, student_labels))
     if teacher.shape != student.shape or teacher.ndim != 1 or teacher.size == 0:
-        raise LoyaltyError(f"teacher and student labels must be non-empty 1-D arrays of one length, got shapes "
-                           f"{teacher.shape} and {student.shape}")
+        raise LoyaltyError(
+            f"teacher and student labels must be non-empty 1-D arrays of one length, got shapes "
+            f"{teacher.shape} and {student.shape}"
+        )
     if (teacher < 0).any() or (student < 0).any() or max(teacher.max(), student.max()) >= n_labels:
         raise LoyaltyError(f"labels must be class indices in [0, {n_labels})")
     return np.bincount(teacher * n_labels + student, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
@@ -42,8 +44,16 @@ def _ratios(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (student_shares / teacher_shares).min(axis=-1)
 
 
-def share_ratio_interval(teacher_labels, student_labels, n_labels: int, confidence: float = 0.95, *,
-                         labels=None, draws: int = 4000, seed: int = 0):
+def share_ratio_interval(
+    teacher_labels,
+    student_labels,
+    n_labels: int,
+    confidence: float = 0.95,
+    *,
+    labels=None,
+    draws: int = 4000,
+    seed: int = 0,
+):
     """``(ratio, low, high)``: the smallest student/teacher share ratio over the labels the teacher
     predicts, with the Dirichlet-smoothed interval of the module docstring taken over ``labels``
     (default: all ``n_labels``; the gate passes the data's gold labels and the teacher's). A label

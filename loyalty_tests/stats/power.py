@@ -1,4 +1,4 @@
-""""About N examples would decide it in 80% of runs": the n at which a gate's own interval would be
+""" "About N examples would decide it in 80% of runs": the n at which a gate's own interval would be
 PASS or FAIL in 80% of runs if the rates seen were the truth.
 
 ``sample_size`` answers a narrower question, the n at which a run whose estimate came out *exactly*
@@ -23,7 +23,7 @@ that is INCONCLUSIVE now needs more examples, never fewer. None when the estimat
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,8 +37,9 @@ DRAWS = 2000
 _SEED = 20_261_203  # fixed: the same data always print the same N
 
 
-def smallest_n(share_at: Callable[[int], float], spent: int, power: float = POWER,
-               largest: int = LARGEST) -> int | None:
+def smallest_n(
+    share_at: Callable[[int], float], spent: int, power: float = POWER, largest: int = LARGEST
+) -> int | None:
     """Smallest n > ``spent`` with ``share_at(n) >= power`` (doubling, then bisection); None past ``largest``.
 
     >>> smallest_n(lambda n: min(1.0, n / 1000), spent=10)
@@ -61,8 +62,9 @@ def _decided(low, high, limit: float, direction: str) -> np.ndarray:
     return (good >= bound - 1e-12) | (bad < bound - 1e-12)
 
 
-def proportion_examples_for_power(successes, n, limit: float, direction: str = AT_LEAST,
-                                  confidence: float = 0.95, power: float = POWER) -> int | None:
+def proportion_examples_for_power(
+    successes, n, limit: float, direction: str = AT_LEAST, confidence: float = 0.95, power: float = POWER
+) -> int | None:
     """n at which the Clopper-Pearson gate decides in ``power`` of runs if p = successes / n,
     summed exactly over the binomial (within 10 standard deviations of its mean).
 
@@ -85,8 +87,16 @@ def proportion_examples_for_power(successes, n, limit: float, direction: str = A
     return smallest_n(share_at, int(n), power)
 
 
-def paired_examples_for_power(b, c, n, limit: float, direction: str = "at_most", confidence: float = 0.95,
-                              power: float = POWER, draws: int = DRAWS) -> int | None:
+def paired_examples_for_power(
+    b,
+    c,
+    n,
+    limit: float,
+    direction: str = "at_most",
+    confidence: float = 0.95,
+    power: float = POWER,
+    draws: int = DRAWS,
+) -> int | None:
     """n at which the accuracy-drop gate (Tango with continuity) decides in ``power`` of runs if
     the rates b/n and c/n were the truth: seeded trinomial draws at each candidate n.
 
@@ -108,8 +118,9 @@ def paired_examples_for_power(b, c, n, limit: float, direction: str = "at_most",
     return smallest_n(share_at, int(n), power)
 
 
-def mean_examples_for_power(values, limit: float, direction: str = AT_LEAST, confidence: float = 0.95,
-                            power: float = POWER, draws: int = DRAWS) -> int | None:
+def mean_examples_for_power(
+    values, limit: float, direction: str = AT_LEAST, confidence: float = 0.95, power: float = POWER, draws: int = DRAWS
+) -> int | None:
     """n at which the probability-loyalty gate decides in ``power`` of runs if the values' mean
     and spread were the truth: the mean drawn from its normal law at n, the dispersion held.
 
@@ -132,9 +143,19 @@ def mean_examples_for_power(values, limit: float, direction: str = AT_LEAST, con
     return smallest_n(share_at, array.size, power)
 
 
-def sequential_examples_for_power(values, limit: float, direction: str, *, block_size: int, confidence: float = 0.95,
-                                  lower: float = -1.0, upper: float = 1.0, power: float = POWER, draws: int = 200,
-                                  largest: int = 20_000) -> int | None:
+def sequential_examples_for_power(
+    values,
+    limit: float,
+    direction: str,
+    *,
+    block_size: int,
+    confidence: float = 0.95,
+    lower: float = -1.0,
+    upper: float = 1.0,
+    power: float = POWER,
+    draws: int = 200,
+    largest: int = 20_000,
+) -> int | None:
     """Examples (a whole number of blocks) at which the sequential robustness gate decides in
     ``power`` of runs: seeded bootstrap sequences of the differences seen, their confidence
     sequence at n (the running intersection left out, which only widens it: the n is if anything

@@ -24,14 +24,28 @@ import numpy as np
 from ..errors import LoyaltyError
 from .bounded_means import _score_bounds, dispersion_parts
 from .exact import GATE_CONTINUITY, _clopper_pearson
-from .intervals import (AT_LEAST, AT_MOST, INCONCLUSIVE, PASS, _bounded_values, _check_direction, _counts, _finite,
-                        _tango_null_variance, _tango_upper, normal_quantile, on_good_side, three_way_outcome)
+from .intervals import (
+    AT_LEAST,
+    AT_MOST,
+    INCONCLUSIVE,
+    PASS,
+    _bounded_values,
+    _check_direction,
+    _counts,
+    _finite,
+    _tango_null_variance,
+    _tango_upper,
+    normal_quantile,
+    on_good_side,
+    three_way_outcome,
+)
 
 KINDS = ("paired_difference", "proportion", "bounded_mean")
 
 
-def _examples_needed(interval_at, estimate: float, limit: float, variance_at_limit: float, z: float,
-                     direction: str) -> int | None:
+def _examples_needed(
+    interval_at, estimate: float, limit: float, variance_at_limit: float, z: float, direction: str
+) -> int | None:
     """Smallest whole n >= 1 whose interval (rates held fixed) is PASS or FAIL; None when the
     estimate equals the limit (no n separates them)."""
     gap = estimate - limit
@@ -74,16 +88,20 @@ def paired_examples_to_decide(b, c, n, limit: float, direction: str = AT_MOST, c
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
     rate_b, rate_c = float(b / n), float(c / n)
+
     def interval_at(m):
-        return (-_tango_upper(m * rate_c, m * rate_b, m, z, GATE_CONTINUITY),
-                _tango_upper(m * rate_b, m * rate_c, m, z, GATE_CONTINUITY))
+        return (
+            -_tango_upper(m * rate_c, m * rate_b, m, z, GATE_CONTINUITY),
+            _tango_upper(m * rate_b, m * rate_c, m, z, GATE_CONTINUITY),
+        )
 
     variance = float(_tango_null_variance(rate_b, rate_c, 1.0, limit))
     return _examples_needed(interval_at, rate_b - rate_c, limit, variance, z, direction)
 
 
-def proportion_examples_to_decide(successes, n, limit: float, direction: str = AT_LEAST,
-                                  confidence: float = 0.95) -> int | None:
+def proportion_examples_to_decide(
+    successes, n, limit: float, direction: str = AT_LEAST, confidence: float = 0.95
+) -> int | None:
     """Examples needed for a proportion gate (``exact.clopper_pearson_interval``) to be PASS or FAIL if
     the proportion p = successes/n held: the smallest m whose interval at m p successes
     excludes the limit, about ``z^2 limit (1 - limit) / (p - limit)^2`` (a score
@@ -101,12 +119,14 @@ def proportion_examples_to_decide(successes, n, limit: float, direction: str = A
     _check_direction(direction)
     rate = float(successes / n)
     alpha = 1.0 - confidence
-    return _examples_needed(lambda m: _clopper_pearson(m * rate, m, alpha), rate, limit, limit * (1.0 - limit), z,
-                            direction)
+    return _examples_needed(
+        lambda m: _clopper_pearson(m * rate, m, alpha), rate, limit, limit * (1.0 - limit), z, direction
+    )
 
 
-def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LEAST,
-                                    confidence: float = 0.95) -> int | None:
+def bounded_mean_examples_to_decide(
+    values, limit: float, direction: str = AT_LEAST, confidence: float = 0.95
+) -> int | None:
     """Examples needed for the probability-loyalty gate (``bounded_means.dispersion_score_interval``)
     to decide if the mean and the dispersion phi seen held.
 
@@ -119,19 +139,33 @@ def bounded_mean_examples_to_decide(values, limit: float, direction: str = AT_LE
     limit, z = _finite("limit", limit), normal_quantile(confidence)
     _check_direction(direction)
     mean, phi, _ = (float(v) for v in dispersion_parts(array))
-    return _examples_needed(lambda m: _score_bounds(mean, phi, m, confidence), mean, limit,
-                            phi * limit * (1.0 - limit), z, direction)
+    return _examples_needed(
+        lambda m: _score_bounds(mean, phi, m, confidence), mean, limit, phi * limit * (1.0 - limit), z, direction
+    )
 
 
-def undecided_text(metric: str, n: int, estimate: float, low: float, high: float, limit: float,
-                   needed: int | None, unit: str = "examples", confidence: float = 0.95, level: str | None = None) -> str:
+def undecided_text(
+    metric: str,
+    n: int,
+    estimate: float,
+    low: float,
+    high: float,
+    limit: float,
+    needed: int | None,
+    unit: str = "examples",
+    confidence: float = 0.95,
+    level: str | None = None,
+) -> str:
     """One line for a report when a gate's CI straddles its limit.
 
-    >>> undecided_text("robustness_drop", 50, 0.06, -0.02, 0.16, 0.10, 135)
-    'n=50 cannot tell robustness_drop 0.060 (95% CI -0.020–0.160) from its limit 0.100; about 135 examples would decide it in 80% of runs'
+    >>> print(undecided_text("robustness_drop", 50, 0.06, -0.02, 0.16, 0.10, 135).replace("; ", ";\\n"))
+    n=50 cannot tell robustness_drop 0.060 (95% CI -0.020–0.160) from its limit 0.100;
+    about 135 examples would decide it in 80% of runs
     """
-    head = (f"n={n} cannot tell {metric} {estimate:.3f} ({level or f'{confidence:.0%} CI'} {low:.3f}–{high:.3f}) "
-            f"from its limit {limit:.3f}")
+    head = (
+        f"n={n} cannot tell {metric} {estimate:.3f} ({level or f'{confidence:.0%} CI'} {low:.3f}–{high:.3f}) "
+        f"from its limit {limit:.3f}"
+    )
     if needed is None:
         return head + f"; no number of {unit} would while the estimate sits on the limit"
     return head + f"; about {needed} {unit} would decide it in 80% of runs"
@@ -144,6 +178,7 @@ class Feasibility:
     disagreement: paired b = c = 0; label loyalty or probability loyalty all 1; negative flips 0)
     at this n; ``can_pass``: is that CI on the good side; ``n_needed``: the smallest n at which
     it is (None: no n, e.g. a limit the identical student itself misses)."""
+
     kind: str
     n: int
     limit: float
@@ -158,16 +193,21 @@ def _identical_student(kind: str, direction: str, limit: float, z: float):
     """For a student identical to its teacher: its interval at m examples, its estimate, and the
     per-example variance under the limit (for ``_examples_needed``)."""
     if kind == "paired_difference":
-        interval_at = lambda m: (-_tango_upper(0.0, 0.0, m, z, GATE_CONTINUITY),  # noqa: E731
-                                 _tango_upper(0.0, 0.0, m, z, GATE_CONTINUITY))
+        interval_at = lambda m: (
+            -_tango_upper(0.0, 0.0, m, z, GATE_CONTINUITY),  # noqa: E731
+            _tango_upper(0.0, 0.0, m, z, GATE_CONTINUITY),
+        )
         return interval_at, 0.0, float(_tango_null_variance(0.0, 0.0, 1.0, limit))
     if kind not in KINDS:
         raise LoyaltyError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     # The identical student's proportion: agreement 1 for loyalty ("at_least"), 0 flips for a rate ("at_most").
     rate = 1.0 if direction == AT_LEAST else 0.0
     if kind == "bounded_mean":  # all values 1.0: the dispersion interval's smoothed phi at m examples
-        return (lambda m: _score_bounds(1.0, dispersion_parts(np.ones(int(m)))[1], m, 1.0 - 2.0 * _alpha_half(z))), \
-            rate, limit * (1.0 - limit)
+        return (
+            (lambda m: _score_bounds(1.0, dispersion_parts(np.ones(int(m)))[1], m, 1.0 - 2.0 * _alpha_half(z))),
+            rate,
+            limit * (1.0 - limit),
+        )
     alpha = 2.0 * _alpha_half(z)
     return (lambda m: _clopper_pearson(m * rate, m, alpha)), rate, limit * (1.0 - limit)
 
@@ -178,8 +218,9 @@ def _alpha_half(z: float) -> float:
     return float(ndtr(-z))
 
 
-def identical_student_feasibility(kind: str, n: int, limit: float, direction: str,
-                                  confidence: float = 0.95) -> Feasibility:
+def identical_student_feasibility(
+    kind: str, n: int, limit: float, direction: str, confidence: float = 0.95
+) -> Feasibility:
     """Before any model work: would even a student identical to its teacher PASS with n
     examples? An identical student has no disagreement (paired b = c = 0; loyalty all 1; no
     negative flips), so its interval at n is fixed: for the drop ``+-`` about ``(z^2 + 2)/n`` (Tango
@@ -203,8 +244,9 @@ def identical_student_feasibility(kind: str, n: int, limit: float, direction: st
     return Feasibility(kind, int(n), limit, direction, low, high, can_pass, needed)
 
 
-def feasibility_text(gate: str, feasibility: Feasibility, unit: str = "examples",
-                     confidence: float = 0.95) -> str | None:
+def feasibility_text(
+    gate: str, feasibility: Feasibility, unit: str = "examples", confidence: float = 0.95
+) -> str | None:
     r"""A warning line when even an identical student cannot PASS; None when it can.
 
     >>> feasibility = identical_student_feasibility("paired_difference", 10, 0.10, "at_most")
@@ -221,8 +263,10 @@ def feasibility_text(gate: str, feasibility: Feasibility, unit: str = "examples"
         end, sign = f"down to {f.best_low:.3f}", "<"
     else:
         end, sign = f"up to {f.best_high:.3f}", ">"
-    head = (f"with {f.n} {unit} the {gate} gate cannot PASS under the confident or three-way rule: even a student "
-            f"identical to its teacher gives a {confidence:.0%} CI {end} {sign} {f.limit:.3f}")
+    head = (
+        f"with {f.n} {unit} the {gate} gate cannot PASS under the confident or three-way rule: even a student "
+        f"identical to its teacher gives a {confidence:.0%} CI {end} {sign} {f.limit:.3f}"
+    )
     if f.n_needed is None:
         return head + "; no number of examples would"
     return head + f"; use at least {f.n_needed} {unit}"

@@ -50,11 +50,14 @@ def _unit_values(values, lower: float, upper: float) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise LoyaltyError(f"values must be numbers, one per example: {error}") from None
     if array.ndim not in (1, 2) or array.shape[-1] == 0:
-        raise LoyaltyError(f"values must be a non-empty 1-D array (or 2-D: one row per simulated run), "
-                           f"got shape {array.shape}")
+        raise LoyaltyError(
+            f"values must be a non-empty 1-D array (or 2-D: one row per simulated run), got shape {array.shape}"
+        )
     if not np.isfinite(array).all() or (array < lower).any() or (array > upper).any():
-        raise LoyaltyError(f"values must lie in [{lower}, {upper}] (paired differences of 0/1 outcomes lie "
-                           f"in [-1, 1]); got values outside it or NaN")
+        raise LoyaltyError(
+            f"values must lie in [{lower}, {upper}] (paired differences of 0/1 outcomes lie "
+            f"in [-1, 1]); got values outside it or NaN"
+        )
     return (array - lower) / (upper - lower)
 
 
@@ -141,8 +144,9 @@ def sequential_interval(values, confidence: float = 0.95, *, looks=None, lower: 
     n = x.shape[-1]
     looks = np.arange(1, n + 1) if looks is None else np.asarray(looks, dtype=np.int64)
     if looks.ndim != 1 or looks.size == 0 or (np.diff(looks) <= 0).any() or looks[0] < 1 or looks[-1] > n:
-        raise LoyaltyError(f"looks must be increasing sample sizes between 1 and {n} (the number of values), "
-                           f"got {looks.tolist()}")
+        raise LoyaltyError(
+            f"looks must be increasing sample sizes between 1 and {n} (the number of values), got {looks.tolist()}"
+        )
     alpha = 1.0 - confidence
     low, high = _interval_at_looks(x, _bets(x, alpha, None), looks, alpha)
     running_low, running_high = np.maximum.accumulate(low, axis=-1), np.minimum.accumulate(high, axis=-1)
@@ -158,6 +162,7 @@ class SequentialDecision:
     yet (attack / time another block), after ``n_used`` values (examples, or latency rounds); the
     ``decision`` at that point (the rule applied to the estimate and the running CI), a
     ``reason`` line, and the running CI at every look taken."""
+
     decision: Decision
     stopped: bool
     n_used: int
@@ -195,9 +200,20 @@ def planned_looks(block_size: int, max_n: int) -> list[int]:
     return looks if looks and looks[-1] == max_n else looks + [int(max_n)]
 
 
-def sequential_decision(values, limit: float, direction: str, *, block_size: int, max_n: int,
-                        confidence: float = 0.95, rule: str = "estimate", inconclusive: str = "fail",
-                        lower: float = -1.0, upper: float = 1.0, cap_name: str | None = None) -> SequentialDecision:
+def sequential_decision(
+    values,
+    limit: float,
+    direction: str,
+    *,
+    block_size: int,
+    max_n: int,
+    confidence: float = 0.95,
+    rule: str = "estimate",
+    inconclusive: str = "fail",
+    lower: float = -1.0,
+    upper: float = 1.0,
+    cap_name: str | None = None,
+) -> SequentialDecision:
     """Sequential gate over values arriving in blocks (e.g. per-example robustness differences
     teacher_correct - student_correct, in [-1, 1]): look after every ``block_size`` values and
     at ``max_n``; stop at the first look whose confidence-sequence outcome is PASS or FAIL, or at
@@ -222,10 +238,12 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
     planned = planned_looks(block_size, max_n)
     if array.size not in planned:
         # A partial block would be silently ignored (or looked at off-plan); neither is allowed.
-        raise LoyaltyError(f"got {array.size} values; pass all values observed so far, which is a whole number "
-                           f"of blocks of {block_size} or the cap {max_n} (planned looks: {planned[:5]}...)")
+        raise LoyaltyError(
+            f"got {array.size} values; pass all values observed so far, which is a whole number "
+            f"of blocks of {block_size} or the cap {max_n} (planned looks: {planned[:5]}...)"
+        )
     looks = [look for look in planned if look <= array.size]
-    lows, highs = sequential_interval(array[:looks[-1]], confidence, looks=looks, lower=lower, upper=upper)
+    lows, highs = sequential_interval(array[: looks[-1]], confidence, looks=looks, lower=lower, upper=upper)
     for index, look in enumerate(looks):
         outcome = three_way_outcome(lows[index], highs[index], limit, direction)
         if outcome != INCONCLUSIVE or look == max_n:
@@ -234,13 +252,29 @@ def sequential_decision(values, limit: float, direction: str, *, block_size: int
     decision = decide(estimate, lows[index], highs[index], limit, direction, rule, inconclusive)
     stopped = outcome != INCONCLUSIVE or look == max_n
     reason = stop_reason(outcome, look, max_n, "examples", "attack another block", cap_name)
-    return SequentialDecision(decision, stopped, look, int(max_n), reason, tuple(looks[:index + 1]),
-                              tuple(float(v) for v in lows[:index + 1]), tuple(float(v) for v in highs[:index + 1]))
+    return SequentialDecision(
+        decision,
+        stopped,
+        look,
+        int(max_n),
+        reason,
+        tuple(looks[: index + 1]),
+        tuple(float(v) for v in lows[: index + 1]),
+        tuple(float(v) for v in highs[: index + 1]),
+    )
 
 
-def sequential_examples_to_decide(values, limit: float, direction: str, *, block_size: int,
-                                  confidence: float = 0.95, lower: float = -1.0, upper: float = 1.0,
-                                  largest: int = 20_000) -> int | None:
+def sequential_examples_to_decide(
+    values,
+    limit: float,
+    direction: str,
+    *,
+    block_size: int,
+    confidence: float = 0.95,
+    lower: float = -1.0,
+    upper: float = 1.0,
+    largest: int = 20_000,
+) -> int | None:
     """About how many examples the sequential gate would need if the values seen so far went on
     as they are (repeated in the order seen): the smallest multiple of ``block_size`` whose
     confidence sequence, looking after every block, is decided by then; None when the mean sits

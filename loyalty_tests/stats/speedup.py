@@ -24,9 +24,16 @@ import math
 import numpy as np
 
 from ..errors import LoyaltyError
+from .intervals import (
+    INCONCLUSIVE,
+    _check_confidence,
+    _check_direction,
+    _finite,
+    decide,
+    normal_quantile,
+    three_way_outcome,
+)
 from .sequential import SequentialDecision, planned_looks, stop_reason
-from .intervals import (INCONCLUSIVE, _check_confidence, _check_direction, _finite, decide, normal_quantile,
-                    three_way_outcome)
 
 # Normal-theory efficiency of the median: its standard error is about 1.2533 sigma / sqrt(n).
 _MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2.0)
@@ -37,11 +44,15 @@ _MAD_TO_SIGMA = 1.4826
 def _ratios(teacher_seconds, student_seconds) -> np.ndarray:
     teacher, student = (np.asarray(v, dtype=np.float64) for v in (teacher_seconds, student_seconds))
     if teacher.ndim != 1 or student.ndim != 1 or teacher.size != student.size or teacher.size == 0:
-        raise LoyaltyError(f"teacher_seconds and student_seconds must be 1-D, non-empty and of equal length "
-                           f"(one pair per round), got shapes {teacher.shape} and {student.shape}")
+        raise LoyaltyError(
+            f"teacher_seconds and student_seconds must be 1-D, non-empty and of equal length "
+            f"(one pair per round), got shapes {teacher.shape} and {student.shape}"
+        )
     if not (np.isfinite(teacher).all() and np.isfinite(student).all()) or (teacher <= 0).any() or (student <= 0).any():
-        raise LoyaltyError("round timings must be finite and > 0 seconds; a zero or negative time means the timer "
-                           "or the model call is broken")
+        raise LoyaltyError(
+            "round timings must be finite and > 0 seconds; a zero or negative time means the timer "
+            "or the model call is broken"
+        )
     return teacher / student
 
 
@@ -161,13 +172,24 @@ def rounds_to_decide(teacher_seconds, student_seconds, limit: float, confidence:
     return max(fewest, math.ceil((normal_quantile(confidence) * _MEDIAN_SE_FACTOR * sigma / gap) ** 2))
 
 
-def latency_decision(teacher_seconds, student_seconds, limit: float, *, block_size: int, max_rounds: int,
-                     confidence: float = 0.95, rule: str = "estimate", inconclusive: str = "fail",
-                     direction: str = "at_least", cap_name: str | None = None) -> SequentialDecision:
+def latency_decision(
+    teacher_seconds,
+    student_seconds,
+    limit: float,
+    *,
+    block_size: int,
+    max_rounds: int,
+    confidence: float = 0.95,
+    rule: str = "estimate",
+    inconclusive: str = "fail",
+    direction: str = "at_least",
+    cap_name: str | None = None,
+) -> SequentialDecision:
     """Sequential latency gate: rounds arrive in blocks of ``block_size`` up to ``max_rounds``;
     look after each block (and at the cap) with the speedup CI (``dependent_speedup_interval``:
     its rank allows for dependence between neighbouring rounds) at the Bonferroni level
-    ``1 - (1 - confidence)/K`` for K planned looks (``per_look_confidence``); stop at the first look whose outcome is PASS
+    ``1 - (1 - confidence)/K`` for K planned looks (``per_look_confidence``); stop at the first look
+    whose outcome is PASS
     or FAIL, or at the cap. Pass every round timed so far (a whole number of blocks, or the cap);
     ``stopped`` False means: time another block. ``cap_name`` names the cap in the reason line.
 
@@ -184,8 +206,10 @@ def latency_decision(teacher_seconds, student_seconds, limit: float, *, block_si
     limit = _finite("limit", limit)
     planned = planned_looks(block_size, max_rounds)
     if ratios.size not in planned:
-        raise LoyaltyError(f"got {ratios.size} rounds; pass all rounds timed so far, which is a whole number of "
-                           f"blocks of {block_size} or the cap {max_rounds} (planned looks: {planned[:5]}...)")
+        raise LoyaltyError(
+            f"got {ratios.size} rounds; pass all rounds timed so far, which is a whole number of "
+            f"blocks of {block_size} or the cap {max_rounds} (planned looks: {planned[:5]}...)"
+        )
     per_look = 1.0 - (1.0 - confidence) / len(planned)
     looks, lows, highs = [], [], []
     teacher, student = np.asarray(teacher_seconds, dtype=np.float64), np.asarray(student_seconds, dtype=np.float64)
@@ -221,12 +245,22 @@ def level_text(block_size: int, max_rounds: int, confidence: float = 0.95) -> st
     looks = len(planned_looks(block_size, max_rounds))
     if looks == 1:
         return f"{confidence:.0%} CI"
-    return f"{per_look_confidence(block_size, max_rounds, confidence):.0%} CI per look ({confidence:.0%} over {looks} looks)"
+    per_look = per_look_confidence(block_size, max_rounds, confidence)
+    return f"{per_look:.0%} CI per look ({confidence:.0%} over {looks} looks)"
 
 
-def rounds_for_power(teacher_seconds, student_seconds, limit: float, *, block_size: int, spent: int,
-                     confidence: float = 0.95, power: float = 0.80, draws: int = 400,
-                     largest: int = 2000) -> int | None:
+def rounds_for_power(
+    teacher_seconds,
+    student_seconds,
+    limit: float,
+    *,
+    block_size: int,
+    spent: int,
+    confidence: float = 0.95,
+    power: float = 0.80,
+    draws: int = 400,
+    largest: int = 2000,
+) -> int | None:
     """Rounds (a whole number of blocks, more than ``spent``) at which the sequential latency gate,
     run with that many rounds as its cap, decides in ``power`` of runs if rounds like these went
     on: seeded resamples of the observed rounds in chunks of 5 neighbours (so runs of load stay
