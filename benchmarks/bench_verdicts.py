@@ -228,7 +228,7 @@ def main(argv=None) -> None:
     prediction = table["estimate"]["any prediction gate"] + table["estimate"]["robustness"]
     print(f"\nSummary under the defaults (rule estimate), measured {time.strftime('%Y-%m-%d')}:")
     print(
-        f"  A/A per gate: prediction gates at most {max(table['estimate'][g] for g in PREDICTION_GATES):.1%} "
+        f"  A/A per gate: prediction gates at most {max(table['estimate'][g] for g in PREDICTION_GATES if g in table['estimate']):.1%} "
         f"({args.runs} runs), robustness {table['estimate']['robustness']:.1%}, latency {latency_fails}/"
         f"{latency_runs} real runs under load (95% upper bound {_upper(latency_fails, latency_runs):.1%})"
     )
