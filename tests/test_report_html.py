@@ -139,7 +139,7 @@ def test_prediction_evidence_is_capped_and_matches_the_predictions():
 
 
 def test_markdown_summary_folds_the_long_parts(demo_report):
-    markdown = render.render_markdown(demo_report, "loyalty-report.html")
+    markdown = render.render_markdown(render.Report.from_dict(demo_report), "loyalty-report.html")
     assert "`loyalty-report.html`" in markdown and "Loyalty gate: ✅ passed" in markdown
     assert "<details><summary>Worst negative flips, `int8`</summary>" in markdown
     assert markdown.index("| student | gate |") < markdown.index("<details><summary>Worst negative flips")
@@ -151,12 +151,12 @@ def test_markdown_summary_stays_under_githubs_limit_for_a_large_report(demo_repo
     for row in student["evidence"]["worst_negative_flips"] + student["evidence"]["worst_disagreements"]:
         row["text"] = "a long review " * 2000  # unclipped, as a report from elsewhere might hold
     report["students"] = [{**copy.deepcopy(student), "spec": f"student-{i}"} for i in range(60)]
-    markdown = render.render_markdown(report)
+    markdown = render.render_markdown(render.Report.from_dict(report))
     assert len(markdown.encode()) <= GITHUB_SUMMARY_LIMIT
     assert "| `student-59` | label_loyalty |" in markdown  # the essentials all stay
     assert re.search(r"\(\d+ folded parts left out to stay under GitHub's 1024 KiB job-summary limit", markdown)
     # without the guard the same report would not fit
-    unguarded = sum(len("\n".join(part).encode()) for part in evidence_details(report))
+    unguarded = sum(len("\n".join(part).encode()) for part in evidence_details(render.Report.from_dict(report)))
     assert unguarded > GITHUB_SUMMARY_LIMIT
 
 

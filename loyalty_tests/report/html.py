@@ -1,11 +1,11 @@
 """The gate report as one self-contained HTML page: what a reviewer pastes into the release ticket.
 
-``render_html(report)`` turns the report dict (``document.build_report``; the same data as the
-JSON report) into one page: no network, no CDN, no script; every style inline and every chart an
-inline SVG drawn by matplotlib (``charts.py``). A Content-Security-Policy of ``default-src
-'none'`` lets the browser load nothing beyond the file. Without matplotlib (the ``html`` extra)
-the page keeps every table and says which extra draws the charts. Light and dark modes follow
-``prefers-color-scheme``.
+``render_html(report)`` turns the report dict (``model.Report.to_dict()``: the JSON report's
+content, so a page can be drawn from any saved report) into one page: no network, no CDN, no
+script; every style inline and every chart an inline SVG drawn by matplotlib (``charts.py``).
+A Content-Security-Policy of ``default-src 'none'`` lets the browser load nothing beyond the
+file. Without matplotlib (the ``html`` extra) the page keeps every table and says which extra
+draws the charts. Light and dark modes follow ``prefers-color-scheme``.
 
 Per student: the verdict banner, the gates (value, interval against the limit, outcome, decision
 rule, how many examples would decide), the agreement matrix with negative flips, the worst
@@ -98,7 +98,7 @@ def _environment(report: dict) -> str:
     versions = environment.get("versions") or {}
     rows = [[key, str(value)] for key, value in environment.items() if key != "versions"]
     thresholds = [[k, str(v["value"]), v["source"]] for k, v in (report.get("thresholds") or {}).items()]
-    phases = phase_line(report)
+    phases = phase_line(report.get("phases"))
     return "\n".join(
         [
             '<section data-section="environment" class="wide"><h2>Environment and fingerprints</h2>',
