@@ -188,3 +188,20 @@ def test_markdown_reads_the_typed_gates():
         in (markdown)
     )
     assert "Verdict: **FAILED**" in markdown
+
+
+def test_the_baseline_is_read_as_a_typed_report(tmp_path):
+    from loyalty_tests.plugins.baseline import load_baseline
+
+    student = StudentEntry("int8", metrics={"label_loyalty": {"value": 0.95}}, gates=(entry("passed"),))
+    report = Report(teacher="demo", seed=0, data={"name": "dev.csv", "n": 100}, students=(student,))
+    path = tmp_path / "base.json"
+    path.write_text(report.to_json())
+    assert load_baseline(path) == report
+    edited = report.to_dict()
+    edited["students"][0]["gates"][0]["outcome"] = "failed"  # the stored PASSED no longer follows
+    path.write_text(json.dumps(edited))
+    assert load_baseline(path) == "is malformed: the stored verdict PASSED disagrees with its gates' (FAILED)"
+    edited["students"][0]["gates"] = [{"gate": "label_loyalty"}]
+    path.write_text(json.dumps(edited))
+    assert load_baseline(path).startswith("is malformed: a gate row must be an object with an 'outcome'")

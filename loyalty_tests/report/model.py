@@ -66,6 +66,8 @@ class GateEntry:
 
     @classmethod
     def from_row(cls, row: dict) -> GateEntry:
+        if not isinstance(row, dict) or "outcome" not in row:
+            raise ValueError(f"a gate row must be an object with an 'outcome', not {str(row)[:80]}")
         row = dict(row)
         outcome, item = row.pop("outcome"), row.pop("item", "")
         return cls(result_from_row(row), outcome, item)
@@ -95,6 +97,8 @@ class StudentEntry:
 
     @classmethod
     def from_dict(cls, row: dict) -> StudentEntry:
+        if not isinstance(row, dict) or not isinstance(row.get("gates", []), list):
+            raise ValueError(f"a student must be an object with a list of gates, not {str(row)[:80]}")
         _no_unknown(cls, row, f"student {row.get('spec')!r}")
         return cls(**{**row, "gates": tuple(GateEntry.from_row(gate) for gate in row.get("gates") or ())})
 
