@@ -119,7 +119,7 @@ class ReportCollector:
         if settings.html_path:
             from ..report.html import render_html  # matplotlib is imported only when a page is asked for
 
-            self._write(settings.html_path, lambda: render_html(self.report.to_dict()))
+            self._write(settings.html_path, lambda: render_html(self.report))
         if settings.baseline and settings.update_baseline:
             if self.report.passed:
                 self._write(settings.baseline, lambda: self.report.to_json())
