@@ -105,6 +105,11 @@ class StudentEntry:
 
 @dataclass(frozen=True)
 class Report:
+    """One run's report: the run's setting, per student its entry, and the verdict derived from them.
+
+    Its fields are the JSON report's keys in order; ``passed``, ``verdict`` and ``verdict_reason``
+    follow them in the file but are computed here from the gates' outcomes."""
+
     loyalty_tests_version: str = __version__
     created: str = ""
     teacher: str | None = None
