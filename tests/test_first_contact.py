@@ -35,6 +35,12 @@ def student():
 """
 
 
+def told_again(result, text: str) -> int:
+    """Lines of the ERRORS section and of the loyalty report that point back at the first error;
+    pytest's short summary repeats them (cut to the terminal's width, except under CI=true)."""
+    return sum(text in line for line in result.stdout.lines if not line.startswith("ERROR test_"))
+
+
 @pytest.fixture
 def toy(pytester):
     pytester.makepyfile(toy_models=TOY)
@@ -155,7 +161,9 @@ def test_a_wrong_model_path_in_a_conftest_is_told_once(toy):
         line for line in result.stdout.lines if line.startswith("LoyaltyError: model path './models/no-such-teacher'")
     ]
     assert len(shown) == 1 and "(raised in conftest.py:" in shown[0] and "loyalty_teacher)" in shown[0]
-    assert output.count("errored by the LoyaltyError shown for test_loyalty_gates.py::test_accuracy_drop") == 8 * 2
+    assert (
+        told_again(result, "errored by the LoyaltyError shown for test_loyalty_gates.py::test_accuracy_drop") == 8 * 2
+    )
     assert "Traceback" not in output and "def loyalty_teacher" not in output and len(result.stdout.lines) < 90
     report = json.loads((toy.path / "r.json").read_text())
     assert {g["outcome"] for s in report["students"] for g in s["gates"]} == {"error"} and report["verdict"] == "FAILED"
@@ -178,7 +186,7 @@ def test_a_bug_in_a_conftest_keeps_its_traceback_once(toy):
     result = toy.runpytest("--loyalty-data", "dev.csv", "-p", "no:cacheprovider", "-k", "not latency")
     result.assert_outcomes(errors=9, deselected=4)  # the kind is unknown: LM gates error too
     assert result.stdout.str().count('return Fixed("teacher").no_such_attribute') == 1
-    assert result.stdout.str().count("errored by the AttributeError shown for") == 8 * 2  # ERRORS and the report
+    assert told_again(result, "errored by the AttributeError shown for") == 8 * 2  # ERRORS and the report
 
 
 def test_a_skipped_gate_is_counted_apart(toy):

@@ -49,7 +49,7 @@ def with_lm_head(teacher, factor: float, name: str):
 
 
 def test_identical_copy_passes_every_lm_gate_under_the_confident_rule(teacher, tmp_path):
-    result = token_loyalty(teacher, copy_of(teacher), TEXTS, top_k=8, cache_dir=tmp_path)
+    result = token_loyalty(teacher, copy_of(teacher), TEXTS, cache_dir=tmp_path)
     thresholds = resolve({"decision": "confident"}, {})
     outcomes = [gate(result, thresholds) for gate in GATES]
     assert all(outcome.passed and outcome.three_way == "PASS" for outcome in outcomes), outcomes
@@ -71,12 +71,54 @@ def test_each_gate_fails_a_student_that_breaks_its_metric(teacher, tmp_path):
 
 
 def test_an_undecided_gate_says_how_many_texts_would_decide(teacher, tmp_path):
-    result = token_loyalty(teacher, with_lm_head(teacher, 1.3, "s"), TEXTS, top_k=8, cache_dir=tmp_path)
+    result = token_loyalty(teacher, with_lm_head(teacher, 1.3, "s"), TEXTS, cache_dir=tmp_path)
     kl = result.summary["mean_kl"]
     thresholds = resolve({"decision": "three-way", "max_mean_kl": (kl.value + kl.ci_high) / 2}, {})
     outcome = max_mean_kl(result, thresholds)
     assert outcome.three_way == "INCONCLUSIVE" and not outcome.passed
     assert outcome.needed > len(TEXTS) and f"about {outcome.needed} texts would" in outcome.message
+
+
+def full_vocabulary_kl(teacher, student, texts) -> np.ndarray:
+    """Per-token KL(teacher || student) straight from both models' logits, one text at a time."""
+    values = []
+    for text in texts:
+        ids = torch.tensor([teacher.tokenizer(text)["input_ids"]])
+        log_p = torch.log_softmax(teacher.logits(ids).double()[0, :-1], -1)
+        log_q = torch.log_softmax(student.logits(ids).double()[0, :-1], -1)
+        values.append((log_p.exp() * (log_p - log_q)).sum(-1).numpy())
+    return np.concatenate(values)
+
+
+def test_the_default_kl_is_the_full_vocabulary_kl(teacher, tmp_path):
+    student = with_lm_head(teacher, 1.7, "sharper")
+    result = token_loyalty(teacher, student, TEXTS, batch_size=5, cache_dir=tmp_path)
+    np.testing.assert_allclose(result.per_token["kl"], full_vocabulary_kl(teacher, student, TEXTS), atol=1e-6)
+    assert result.info["exact"] and result.top_k == len(teacher.tokenizer) and not result.teacher_from_cache
+    assert not (tmp_path / "lm-teacher").exists()  # nothing O(vocabulary) is written anywhere
+
+
+def test_a_top_k_kl_is_a_lower_bound_and_cannot_pass_on_it(teacher, tmp_path):
+    """With the teacher's top 8 tokens cached, the KL sits below the full one; an A/A run that the
+    exact KL passes is not passed on the lower bound when the tail bound is wide."""
+    student = with_lm_head(teacher, 1.7, "sharper")
+    cached = token_loyalty(teacher, student, TEXTS, top_k=8, cache_dir=tmp_path)
+    full = full_vocabulary_kl(teacher, student, TEXTS)
+    assert (cached.per_token["kl"] <= full + 1e-9).all() and cached.per_token["kl"].mean() < full.mean()
+    assert (cached.per_token["kl"] + cached.per_token["kl_tail_bound"] >= full - 1e-9).all()
+    twin = token_loyalty(teacher, copy_of(teacher), TEXTS, top_k=8, cache_dir=tmp_path)
+    thresholds = resolve({}, {})
+    outcome = max_mean_kl(twin, thresholds)
+    assert twin.summary["mean_kl"].value < 1e-6 and twin.summary["kl_tail_bound"].value > 0.1
+    assert not outcome.passed and "is a lower bound of the full-vocabulary KL" in outcome.message
+    assert max_mean_kl(token_loyalty(teacher, copy_of(teacher), TEXTS, cache_dir=tmp_path), thresholds).passed
+
+
+def test_a_student_with_another_vocabulary_size_is_refused(teacher, tmp_path):
+    student = copy_of(teacher, "wider")
+    student.model.resize_token_embeddings(len(teacher.tokenizer) + 8)
+    with pytest.raises(LoyaltyError, match="needs one vocabulary"):
+        token_loyalty(teacher, student, TEXTS, cache_dir=tmp_path)
 
 
 def test_teacher_runs_once_then_comes_from_the_cache(teacher, tmp_path):

@@ -11,7 +11,7 @@ from scipy.special import log_softmax as scipy_log_softmax
 from scipy.special import rel_entr
 
 from loyalty_tests.errors import LoyaltyError
-from loyalty_tests.lm.tokens import summarize_teacher, token_statistics
+from loyalty_tests.lm.tokens import full_teacher, summarize_teacher, token_statistics
 from loyalty_tests.stats.clustered import cluster_bootstrap_interval, cluster_ratio_interval
 
 
@@ -20,11 +20,15 @@ def random_logits(seed: int, n: int, vocab: int, scale: float):
     return rng.normal(0, scale, (n, vocab)), rng.normal(0, scale, (n, vocab)), rng.integers(0, vocab, n)
 
 
+@pytest.mark.parametrize("whole", ["sorted", "unsorted"])
 @pytest.mark.parametrize("scale", [0.5, 3.0, 8.0])
-def test_formulas_equal_an_independent_full_vocabulary_computation(scale):
+def test_formulas_equal_an_independent_full_vocabulary_computation(scale, whole):
+    """The teacher's whole distribution, sorted (top-K with K = vocabulary) or as ``full_teacher``
+    keeps it (only the top-1 in front): every statistic equals scipy's."""
     teacher, student, next_tokens = random_logits(int(scale * 10), 64, 50, scale)
     p, q = np.exp(scipy_log_softmax(teacher, axis=1)), np.exp(scipy_log_softmax(student, axis=1))
-    stats = token_statistics(summarize_teacher(teacher, next_tokens, k=50), student, next_tokens)
+    summary = summarize_teacher(teacher, next_tokens, k=50) if whole == "sorted" else full_teacher(teacher, next_tokens)
+    stats = token_statistics(summary, student, next_tokens)
     teacher_top = p.argmax(1)
     expected = {
         "kl": rel_entr(p, q).sum(1),
