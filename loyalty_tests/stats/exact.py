@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LoyaltyError
 from .intervals import (
     AT_LEAST,
     AT_MOST,
-    _check_confidence,
     _check_direction,
-    _counts,
     _result,
     _tango_upper,
     normal_quantile,
+    proportion_counts,
 )
 
 GATE_CONTINUITY = 1.0  # counts taken off |b - c - n delta| in the paired gates' Tango interval
@@ -64,10 +62,7 @@ def clopper_pearson_interval(successes, n, confidence: float = 0.95):
     >>> [round(bound, 4) for bound in clopper_pearson_interval(45, 50)]
     [0.7819, 0.9667]
     """
-    _check_confidence(confidence)
-    successes, n = _counts("successes", successes), _counts("n", n)
-    if (n < 1).any() or (successes > n).any():
-        raise LoyaltyError(f"need n >= 1 and 0 <= successes <= n, got successes={successes}, n={n}")
+    successes, n = proportion_counts(successes, n, confidence)
     return _result(*_clopper_pearson(successes, n, 1.0 - confidence))
 
 

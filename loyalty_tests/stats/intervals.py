@@ -92,6 +92,19 @@ def _wilson(successes, n, z: float):
     return low, high
 
 
+def proportion_counts(successes, n, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """A proportion interval's inputs checked: whole counts with n >= 1 and 0 <= successes <= n.
+
+    >>> [values.tolist() for values in proportion_counts(3, 10, 0.95)]
+    [3.0, 10.0]
+    """
+    _check_confidence(confidence)
+    successes, n = _counts("successes", successes), _counts("n", n)
+    if (n < 1).any() or (successes > n).any():
+        raise LoyaltyError(f"need n >= 1 and 0 <= successes <= n, got successes={successes}, n={n}")
+    return successes, n
+
+
 def wilson_interval(successes, n, confidence: float = 0.95):
     """Wilson (1927) score interval for a binomial proportion ``p = successes / n``: the set of
     p with ``|p_hat - p| <= z * sqrt(p (1 - p) / n)``, i.e.
@@ -109,10 +122,7 @@ def wilson_interval(successes, n, confidence: float = 0.95):
     >>> [round(bound, 4) for bound in wilson_interval(45, 50)]
     [0.7864, 0.9565]
     """
-    _check_confidence(confidence)
-    successes, n = _counts("successes", successes), _counts("n", n)
-    if (n < 1).any() or (successes > n).any():
-        raise LoyaltyError(f"need n >= 1 and 0 <= successes <= n, got successes={successes}, n={n}")
+    successes, n = proportion_counts(successes, n, confidence)
     return _result(*_wilson(successes, n, normal_quantile(confidence)))
 
 
