@@ -161,13 +161,22 @@ def undecided_text(
     >>> print(undecided_text("robustness_drop", 50, 0.06, -0.02, 0.16, 0.10, 135).replace("; ", ";\\n"))
     n=50 cannot tell robustness_drop 0.060 (95% CI -0.020–0.160) from its limit 0.100;
     about 135 examples would decide it in 80% of runs
+
+    Without an N: on the limit no N can decide it; off it, a gate with no sample-size rule says none.
+
+    >>> undecided_text("label_loyalty", 9, 0.9, 0.6, 1.0, 0.9, None).split("; ")[1]
+    'no number of examples would while the estimate sits on the limit'
+    >>> undecided_text("smallest share ratio", 64, 0.375, 0.19, 0.717, 0.5, None).endswith("limit 0.500")
+    True
     """
     head = (
         f"n={n} cannot tell {metric} {estimate:.3f} ({level or f'{confidence:.0%} CI'} {low:.3f}–{high:.3f}) "
         f"from its limit {limit:.3f}"
     )
-    if needed is None:
+    if needed is None and estimate == limit:
         return head + f"; no number of {unit} would while the estimate sits on the limit"
+    if needed is None:  # a gate with no sample-size rule (e.g. the label-share ratio): say nothing wrong
+        return head
     return head + f"; about {needed} {unit} would decide it in 80% of runs"
 
 
