@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import metrics
 from ..errors import LoyaltyError
+from .bounds import bound_of, bound_row, describe_bound
 
 
 def correct_under_attack(result) -> dict[int, float]:
@@ -123,11 +124,13 @@ def _attack_summary(result) -> dict:
 
 
 def robustness_row(comparison, drop: metrics.MetricValue, *, examples: int = 3) -> dict:
-    """The report's robustness entry: both models' attack summaries (fractions), transfer rate,
-    loyalty on adversarial inputs, the drop with its CI and a few student-only adversarial examples."""
+    """The report's robustness entry: the recipe and its perturbation bound, both models' attack
+    summaries (fractions), transfer rate, loyalty on adversarial inputs, the drop with its CI and a
+    few student-only adversarial examples."""
     config = comparison.teacher.config
     return {
         "recipe": config.recipe,
+        "bound": {**bound_row(config.recipe_config), "text": describe_bound(*bound_of(config.recipe_config))},
         "examples": config.examples,
         "budget": config.budget,
         "seed": config.seed,
