@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from .. import __version__
 from ..gates.result import GateResult
 from ..infra.environment import environment
+from ..robustness.margin import margin_lines
 from .records import GateRecord
 
 # outcome of a gate item -> does it let the verdict pass, and its mark in the terminal
@@ -218,6 +219,7 @@ def robustness_lines(report: dict, examples: int = 2) -> list[str]:
             f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
             f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}"
         )
+        lines += margin_lines(r)  # the robustness margin beside accuracy under attack (robustness/margin.py)
         queries = "queries " + " / ".join(
             "–" if x is None or x != x else f"{x:.0f}" for x in (t["mean_queries"], s["mean_queries"])
         )
