@@ -39,6 +39,18 @@ def check(comparison, limit: float | None, source: str, rule: Rule = Rule(), *, 
     """
     _, teacher, student, bounds = margin.paired_margins(comparison)
     drop = margin.margin_drop_interval(teacher, student, float(bounds.max()) if len(bounds) else None)
+    if drop.n == 0:  # fail closed, saying why: no example has a margin on both models
+        return GateResult(
+            GATE,
+            False,
+            None,
+            limit,
+            source,
+            f"margin_drop has no example: of {len(comparison.teacher.examples)} attacked, none was classified "
+            "correctly by both teacher and student before the attack, so no margin can be compared; "
+            "attack more examples (--attack-examples N)",
+            warn_only,
+        )
     needed = None
     if limit is not None and drop.n:
         needed = examples_to_decide(drop.value, drop.ci_low, drop.ci_high, drop.n, limit)
