@@ -83,9 +83,10 @@ def test_an_int8_students_report_is_the_same_for_any_grouping_and_engine(project
     assert student["batch_dependent"].startswith("dynamic int8: activation scales are computed per batch")
     assert student["robustness"] is not None
     from loyalty_tests.report.document import render_markdown, render_terminal
+    from loyalty_tests.report.model import Report
 
     note = f"batch-dependent [int8]: {student['batch_dependent']}"
-    full = json.loads(one_path.read_text())
+    full = Report.from_json(one_path.read_text())
     assert note in render_terminal(full) and note in render_markdown(full)
     assert many == one
     if importlib.util.find_spec("ray") is not None:

@@ -9,6 +9,7 @@ import numpy as np
 from loyalty_tests.gates import checks as gate_checks
 from loyalty_tests.metrics import MetricValue
 from loyalty_tests.report.document import render_markdown, render_terminal
+from loyalty_tests.report.model import GateEntry, Report, StudentEntry
 from loyalty_tests.stats.sequential import sequential_decision
 
 HOPELESS = (-1.0, 0.0, "the teacher keeps 0.0% accuracy under this attack")
@@ -52,27 +53,11 @@ def test_too_few_examples_for_a_pass_outcome_say_so():
 
 
 def test_the_verdict_names_the_gates_that_could_not_fail():
-    row = gate_checks.gate_metric(
+    result = gate_checks.gate_metric(
         "robustness", MetricValue(0.0, -0.1, 0.05, 75), 0.10, "default", "at_most", reach=HOPELESS
-    ).to_row()
-    report = {
-        "teacher": "t",
-        "seed": 0,
-        "data": {"name": "d", "n": 75},
-        "passed": True,
-        "verdict": "PASSED",
-        "students": [
-            {
-                "spec": "int8",
-                "metrics": None,
-                "latency": None,
-                "robustness": None,
-                "flips": None,
-                "gates": [{**row, "outcome": "passed", "item": "x"}],
-            }
-        ],
-        "phases": [],
-    }
+    )
+    student = StudentEntry("int8", gates=(GateEntry(result, "passed", "x"),))
+    report = Report(teacher="t", seed=0, data={"name": "d", "n": 75}, students=(student,))
     verdict = next(line for line in render_terminal(report) if line.startswith("gate verdict"))
     assert verdict.startswith("gate verdict: PASSED (robustness [int8] cannot FAIL: the teacher keeps 0.0%")
     assert "measured" in render_terminal(report)[-2] and "cannot FAIL" in render_markdown(report)

@@ -81,7 +81,9 @@ def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
 
 
 def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
-    result = lm_project.runpytest(*lm_args(lm_project, "./noisy", "--loyalty-json", "report.json"))
+    result = lm_project.runpytest(
+        *lm_args(lm_project, "./noisy", "--loyalty-json", "report.json", "--loyalty-html", "page.html")
+    )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*token_agreement*", "*earliest diverging continuations*", "*teacher:*", "*student:*"])
     outcomes = result.parseoutcomes()
@@ -90,6 +92,14 @@ def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
     report = student_report(lm_project.path / "report.json")
     assert report["by_gate"]["generation_agreement"]["value"] < 1.0
     assert report["lm"]["tokens"]["mean_kl"]["value"] > 0.1
+    # the page's LM section gets the rows it draws: the summary, one row per text, the worst tokens
+    texts = report["lm"]["per_text"]
+    assert len(texts) == report["lm"]["tokens"]["n_texts"] and all(row["kl"] >= 0 for row in texts)
+    worst = report["lm"]["worst_tokens"]
+    assert worst[0]["kl"] == max(row["kl"] for row in worst) >= max(row["kl"] for row in texts)
+    page = (lm_project.path / "page.html").read_text()
+    assert "Token loyalty (language model)" in page and "worst tokens" in page and "per text" in page
+    assert f"{report['lm']['summary']['token_agreement']:.3f}" in page
 
 
 def test_a_prompt_template_poses_a_classification_dataset(lm_project):

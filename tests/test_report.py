@@ -68,8 +68,8 @@ def build(items, rows=()):
 def test_all_passed_is_passed():
     g = gate("label_loyalty")
     report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
-    assert report["passed"] and report["verdict"] == "PASSED"
-    assert report["students"][0]["gates"][0]["outcome"] == "passed"
+    assert report.passed and report.verdict == "PASSED"
+    assert report.students[0].gates[0].outcome == "passed"
 
 
 @pytest.mark.parametrize("outcome", ["failed", "error", "missing"])
@@ -80,7 +80,7 @@ def test_one_bad_item_fails_the_verdict(outcome):
         "b": item("int8", "accuracy_drop", outcome, reason="RuntimeError: boom"),
     }
     report = build(items, [row("int8", g)])
-    assert not report["passed"] and report["verdict"] == "FAILED"
+    assert not report.passed and report.verdict == "FAILED"
     lines = render.render_terminal(report)
     mark = {"failed": "FAIL", "error": "ERROR", "missing": "MISSING"}[outcome]
     assert f"{mark} [int8] accuracy_drop: RuntimeError: boom" in lines
@@ -90,21 +90,21 @@ def test_one_bad_item_fails_the_verdict(outcome):
 def test_a_warned_gate_passes_and_says_so():
     g = gate("latency", passed=False, warn_only=True, three_way="FAIL")
     report = build({"a": item("int8", "latency", "warned", [g])}, [row("int8", g)])
-    assert report["passed"]
+    assert report.passed
     assert any(line.startswith("WARN [int8] latency") for line in render.render_terminal(report))
 
 
 def test_nothing_checked_is_not_a_pass():
     report = build({"a": item("int8", "latency", "skipped", reason="latency gate needs pytest-benchmark")})
-    assert not report["passed"] and report["verdict_reason"] == "no gate was checked"
+    assert not report.passed and report.verdict_reason == "no gate was checked"
     assert "gate verdict: FAILED (no gate was checked)" in render.render_terminal(report)
 
 
 def test_json_has_no_nan_and_markdown_shows_outcomes_and_flips():
     g = gate("label_loyalty", three_way="INCONCLUSIVE")
     report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
-    report["students"][0]["metrics"]["label_loyalty"]["ci_low"] = float("nan")
-    parsed = json.loads(render.to_json(report))
+    report.students[0].metrics["label_loyalty"]["ci_low"] = float("nan")
+    parsed = json.loads(report.to_json())
     assert parsed["students"][0]["metrics"]["label_loyalty"]["ci_low"] is None
     markdown = render.render_markdown(report)
     assert "| `int8` | label_loyalty | 0.950 [0.930–0.970] | 0.900 | INCONCLUSIVE | pass |" in markdown
@@ -115,7 +115,7 @@ def test_json_has_no_nan_and_markdown_shows_outcomes_and_flips():
 def test_phases_say_what_came_from_the_cache():
     g = gate("label_loyalty")
     report = build({"a": item("int8", "label_loyalty", "passed", [g])}, [row("int8", g)])
-    assert render.phase_line(report) == "time: predict 0.0 s (1 of 1 from the cache, measured int8 4.2 s)"
+    assert render.phase_line(report.phases) == "time: predict 0.0 s (1 of 1 from the cache, measured int8 4.2 s)"
 
 
 # -- loyalty_report ------------------------------------------------------------------------------
@@ -149,21 +149,19 @@ def test_flip_summary(pair):
 
 
 def test_an_attack_partly_from_the_cache_says_how_much():
-    report = {
-        "phases": [
-            {
-                "phase": "attack",
-                "model": "int8",
-                "seconds": 24.9,
-                "cached": False,
-                "examples": 75,
-                "cached_examples": 50,
-                "measured_at": "2026-11-29",
-            }
-        ]
-    }
+    phases = [
+        {
+            "phase": "attack",
+            "model": "int8",
+            "seconds": 24.9,
+            "cached": False,
+            "examples": 75,
+            "cached_examples": 50,
+            "measured_at": "2026-11-29",
+        }
+    ]
     assert (
-        render.phase_line(report)
+        render.phase_line(phases)
         == "time: attack 24.9 s (50 of 75 attacked examples from the cache, measured 2026-11-29)"
     )
 
@@ -192,11 +190,12 @@ def test_records_of_one_student_merge_into_one_entry():
         "c": item("prune", "label_loyalty", "failed", [other.result]),
     }
     report = render.build_report(None, [prediction, timing, other], items, seed=3)
-    int8, prune = report["students"]
-    assert (int8["spec"], prune["spec"]) == ("int8", "prune")
-    assert int8["metrics"] == prediction.metrics and int8["latency"] == {"speedup": 1.9}
-    assert [g["gate"] for g in int8["gates"]] == ["label_loyalty", "latency"]
-    assert int8["gates"][1]["kind"] == "latency" and int8["gates"][1]["student_seconds"] == 0.01
-    assert report["phases"] == list(prediction.phases) + list(other.phases)  # int8's predict phase once
-    assert report["teacher"] == "demo teacher" and report["seed"] == 3  # the first record naming a teacher
-    assert report["verdict"] == "FAILED" and prune["gates"][0]["outcome"] == "failed"
+    int8, prune = report.students
+    assert (int8.spec, prune.spec) == ("int8", "prune")
+    assert int8.metrics == prediction.metrics and int8.latency == {"speedup": 1.9}
+    assert [g.result.gate for g in int8.gates] == ["label_loyalty", "latency"]
+    assert int8.gates[1].result == timing.result and int8.gates[1].result.student_seconds == 0.01
+    assert int8.to_dict()["gates"][1]["kind"] == "latency"  # the JSON row names its result type
+    assert report.phases == prediction.phases + other.phases  # int8's predict phase once
+    assert report.teacher == "demo teacher" and report.seed == 3  # the first record naming a teacher
+    assert report.verdict == "FAILED" and prune.gates[0].outcome == "failed"

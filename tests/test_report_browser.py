@@ -8,7 +8,6 @@ catch both. Skips, naming the install line, where Chromium or ``websockets`` is 
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from browser import INSTALL, Browser, chromium
 
 from loyalty_tests.report.html import render_html
+from loyalty_tests.report.model import Report
 
 DEMO_REPORT = Path(__file__).parent / "fixtures" / "demo_report.json"
 SECTIONS = ["verdict", "gates", "agreement", "examples", "calibration", "latency", "robustness", "environment"]
@@ -36,7 +36,7 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory) -> Path:
     page = tmp_path_factory.mktemp("html") / "loyalty-report.html"
-    page.write_text(render_html(json.loads(DEMO_REPORT.read_text())), encoding="utf-8")
+    page.write_text(render_html(Report.from_json(DEMO_REPORT.read_text())), encoding="utf-8")
     return page
 
 

@@ -33,12 +33,17 @@ def demo_report() -> dict:
     return json.loads(DEMO_REPORT.read_text())
 
 
+def page_of(report: dict) -> str:
+    """The page of a report edited as JSON data, read back as the typed report the page draws."""
+    return render_html(render.Report.from_dict(report))
+
+
 def sections(page: str) -> list[str]:
     return re.findall(r'data-section="([^"]+)"', page)
 
 
 def test_demo_page_is_self_contained_with_every_section(demo_report):
-    page = render_html(demo_report)
+    page = page_of(demo_report)
     assert len(page.encode()) < 2 * 1024 * 1024
     assert "<script" not in page.lower()  # no JavaScript at all: nothing to degrade from
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
@@ -56,7 +61,7 @@ def test_demo_page_is_self_contained_with_every_section(demo_report):
 
 
 def test_page_shows_the_demo_evidence(demo_report):
-    page = render_html(demo_report)
+    page = page_of(demo_report)
     student = demo_report["students"][0]
     flip = student["evidence"]["worst_negative_flips"][0]
     assert flip["text"].replace("'", "&#x27;") in page
@@ -71,7 +76,7 @@ def test_page_shows_the_demo_evidence(demo_report):
 
 def test_without_matplotlib_the_page_keeps_its_tables_and_names_the_extra(demo_report, monkeypatch):
     monkeypatch.setattr(charts, "available", lambda: False)
-    page = render_html(demo_report)
+    page = page_of(demo_report)
     assert "<svg" not in page
     assert "pip install &#x27;pytest-loyalty[html]&#x27;" in page
     assert set(sections(page)) >= STUDENT_SECTIONS and page.count("<table>") >= 8
@@ -81,7 +86,7 @@ def test_every_text_is_escaped(demo_report):
     report = copy.deepcopy(demo_report)
     report["students"][0]["spec"] = "<script>alert(1)</script>"
     report["students"][0]["evidence"]["worst_negative_flips"][0]["text"] = "<img src=x onerror=alert(1)>"
-    page = render_html(report)
+    page = page_of(report)
     assert "<script>" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -90,7 +95,7 @@ def test_sections_without_data_say_so_and_an_lm_part_renders_only_when_present(d
     report = copy.deepcopy(demo_report)
     student = report["students"][0]
     student.update(latency=None, robustness=None, evidence=None)
-    page = render_html(report)
+    page = page_of(report)
     assert "the latency gate did not time the models in this run" in page
     assert "no attack ran in this run" in page and 'data-section="lm"' not in page
     student["lm"] = {
@@ -103,7 +108,7 @@ def test_sections_without_data_say_so_and_an_lm_part_renders_only_when_present(d
             {"text_index": 1, "position": 2, "teacher_token": " mat", "student_token": " hat", "kl": 1.75}
         ],
     }
-    page = render_html(report)
+    page = page_of(report)
     assert 'data-section="lm"' in page
     assert "0.052" in page and "on the mat" in page and "1.750" in page and " hat" in page
     assert 'aria-labelledby="s0-lm-title s0-lm-desc"' in page  # per-text bars, with a text alternative
@@ -139,7 +144,7 @@ def test_prediction_evidence_is_capped_and_matches_the_predictions():
 
 
 def test_markdown_summary_folds_the_long_parts(demo_report):
-    markdown = render.render_markdown(demo_report, "loyalty-report.html")
+    markdown = render.render_markdown(render.Report.from_dict(demo_report), "loyalty-report.html")
     assert "`loyalty-report.html`" in markdown and "Loyalty gate: ✅ passed" in markdown
     assert "<details><summary>Worst negative flips, `int8`</summary>" in markdown
     assert markdown.index("| student | gate |") < markdown.index("<details><summary>Worst negative flips")
@@ -151,12 +156,12 @@ def test_markdown_summary_stays_under_githubs_limit_for_a_large_report(demo_repo
     for row in student["evidence"]["worst_negative_flips"] + student["evidence"]["worst_disagreements"]:
         row["text"] = "a long review " * 2000  # unclipped, as a report from elsewhere might hold
     report["students"] = [{**copy.deepcopy(student), "spec": f"student-{i}"} for i in range(60)]
-    markdown = render.render_markdown(report)
+    markdown = render.render_markdown(render.Report.from_dict(report))
     assert len(markdown.encode()) <= GITHUB_SUMMARY_LIMIT
     assert "| `student-59` | label_loyalty |" in markdown  # the essentials all stay
     assert re.search(r"\(\d+ folded parts left out to stay under GitHub's 1024 KiB job-summary limit", markdown)
     # without the guard the same report would not fit
-    unguarded = sum(len("\n".join(part).encode()) for part in evidence_details(report))
+    unguarded = sum(len("\n".join(part).encode()) for part in evidence_details(render.Report.from_dict(report)))
     assert unguarded > GITHUB_SUMMARY_LIMIT
 
 

@@ -16,6 +16,7 @@ from loyalty_tests.gates.registry import GATES
 from loyalty_tests.gates.result import Rule
 from loyalty_tests.gates.thresholds import GATE_OF, THRESHOLD_SPECS, resolve
 from loyalty_tests.report.document import robustness_lines
+from loyalty_tests.report.model import Report, StudentEntry
 from loyalty_tests.robustness import AttackConfig, compare_robustness
 from loyalty_tests.robustness import attack_recipes as recipes
 from loyalty_tests.robustness.margin import margin_drop_interval, margin_row, paired_margins
@@ -139,10 +140,10 @@ def test_the_margin_is_in_the_row_and_beside_accuracy_under_attack_in_the_termin
     row = robustness_row(comparison, robustness_drop(comparison))
     assert row["margin"] == margin_row(comparison)
     assert row["margin"]["teacher"] == 3.0 and row["margin"]["student"] == 1.0 and row["margin"]["n"] == 4
-    report = {"students": [{"spec": "fragile", "robustness": {**row, "stop_reason": ""}}]}
-    lines = robustness_lines(report)
+    lines = robustness_lines(Report(students=(StudentEntry("fragile", robustness={**row, "stop_reason": ""}),)))
     under_attack = next(i for i, line in enumerate(lines) if "under attack" in line)
     assert lines[under_attack + 1].startswith("  margin (words to flip; n=4, at most 3 words) 3.00 / 1.00; drop 2.00")
     old = {**row, "stop_reason": ""}
     del old["margin"]
-    assert not any("margin" in line for line in robustness_lines({"students": [{"spec": "s", "robustness": old}]}))
+    written_before = Report(students=(StudentEntry("s", robustness=old),))  # a report from before margins
+    assert not any("margin" in line for line in robustness_lines(written_before))

@@ -4,7 +4,9 @@ baseline's value minus ``baseline_tolerance``.
 Only like is compared with like: a baseline made on other data (its data fingerprint differs) or
 with another teacher is "not comparable", named with both fingerprints, never compared. A
 missing, corrupt or malformed baseline fails with what to do about it. Pure: the plugin reads the
-file (``plugins/baseline.py``) and hands over its contents, or the reason it could not.
+file (``plugins/baseline.py``) into a typed report (``report.model.Report``) and hands it over, or
+the reason it could not; this gate reads its ``data``, ``teacher_fingerprint`` and each student's
+``spec`` and ``metrics`` by attribute (it cannot import the report, a higher layer).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def match_baseline_student(label: str, run_students, baseline_students) -> tuple
 
 
 def check(
-    baseline: dict | str,
+    baseline,
     path: Path,
     label: str,
     report,
@@ -72,7 +74,7 @@ def check(
     if isinstance(baseline, str):
         return _failure(baseline, tolerance, path)
     data = report.data
-    old_data = baseline.get("data") or {}
+    old_data = baseline.data or {}
     if old_data.get("fingerprint") != data.fingerprint:
         return _failure(
             f"not comparable: made on other data ({old_data.get('name')!r}, n={old_data.get('n')}, "
@@ -81,7 +83,7 @@ def check(
             tolerance,
             path,
         )
-    old_teacher = baseline.get("teacher_fingerprint")
+    old_teacher = baseline.teacher_fingerprint
     if teacher_fingerprint is None or old_teacher != teacher_fingerprint:
         why = (
             "this run's teacher has no fingerprint to compare (give it a `fingerprint` attribute)"
@@ -93,11 +95,11 @@ def check(
             tolerance,
             path,
         )
-    students = {row.get("spec"): row for row in baseline["students"] if isinstance(row, dict)}
+    students = {student.spec: student for student in baseline.students}
     matched, note = match_baseline_student(label, run_students or [label], students)
     if matched is None:
         return _failure(note, tolerance, path)
-    old = students[matched].get("metrics") or {}
+    old = students[matched].metrics or {}
     results = [
         gate_baseline(
             name,

@@ -23,8 +23,8 @@ class LoyaltyBaselineWarning(UserWarning):
     """The baseline was made in another environment; its numbers may differ for that reason alone."""
 
 
-def load_baseline(path: Path) -> dict | str:
-    """The baseline report, or the reason it cannot be used."""
+def load_baseline(path: Path):
+    """The baseline report (``report.model.Report``), or the reason it cannot be used."""
     if not path.exists():
         return "no baseline report there"
     try:
@@ -34,7 +34,14 @@ def load_baseline(path: Path) -> dict | str:
     if not isinstance(report, dict) or not isinstance(report.get("students"), list):
         return "is not a loyalty gate report (no 'students' list); was it written by --loyalty-json?"
     problem = baseline_shape_problem(report)
-    return f"is malformed: {problem}" if problem else report
+    if problem:
+        return f"is malformed: {problem}"
+    from ..report.model import Report
+
+    try:
+        return Report.from_dict(report)
+    except (ValueError, TypeError) as error:  # e.g. an unknown field, a verdict its gates contradict
+        return f"is malformed: {error}"
 
 
 def baseline_shape_problem(report: dict) -> str | None:
@@ -99,7 +106,7 @@ def check_baseline(
         run_students=run_students,
     )
     if len(results) == len(BASELINE_METRICS):  # compared: say when the environments differ
-        _warn_on_environment(baseline.get("environment") or {}, path)
+        _warn_on_environment(baseline.environment or {}, path)
     return results
 
 

@@ -238,4 +238,37 @@ def check_lm_gate(runner, gate: str, failing):
     row.update(
         n_tokens=found.n_tokens, n_texts=found.n_texts, top_k=found.top_k, teacher_from_cache=found.teacher_from_cache
     )
-    return runner.finish(result, details=worst, lm={"tokens": row})
+    return runner.finish(result, details=worst, lm={"tokens": row, **page_rows(found, texts, runner.teacher)})
+
+
+def page_rows(found, texts, teacher, worst: int = 10) -> dict:
+    """What the HTML page's LM section reads (report/html.py's docstring): the summary values, one
+    row per text and the ``worst`` tokens by KL, each with the few tokens before it."""
+    import numpy as np
+
+    tokenizer = underlying(teacher).tokenizer
+    per_text = [
+        {
+            "text": texts[index][:200],
+            "tokens": int(found.offsets[index + 1] - found.offsets[index]),
+            "token_agreement": float(agreement),
+            "kl": float(kl),
+        }
+        for index, (agreement, kl) in enumerate(zip(found.per_text("same_top1"), found.per_text("kl")))
+    ]
+    kl = found.per_token["kl"]
+    rows = []
+    for flat in np.argsort(-kl, kind="stable")[:worst]:
+        index = int(np.searchsorted(found.offsets, flat, side="right") - 1)
+        position = int(flat - found.offsets[index])  # the distribution after token `position` of the text
+        ids = tokenizer(texts[index])["input_ids"]
+        rows.append(
+            {
+                "text_index": index,
+                "position": position,
+                "context": tokenizer.decode(ids[max(0, position - 5) : position + 1]),
+                "next token": tokenizer.decode(ids[position + 1 : position + 2]),
+                "kl": float(kl[flat]),
+            }
+        )
+    return {"summary": {name: m.value for name, m in found.summary.items()}, "per_text": per_text, "worst_tokens": rows}

@@ -74,7 +74,7 @@ def pytest_configure(config):
         config.pluginmanager.register(ReportCollector(config, settings), "loyalty-report")
     if has_teacher and has_students and not settings.no_suite:
         _add_suite(config, loyalty_session(config))
-    elif config.getoption("loyalty_gates") and not (has_teacher and has_students):
+    elif settings.add_gates and not (has_teacher and has_students):
         # asking for gates and getting none is a failure, never a green run
         raise pytest.UsageError(
             "loyalty: --loyalty-gates, but no teacher and student were found: pass --teacher "

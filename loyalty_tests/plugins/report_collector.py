@@ -32,7 +32,7 @@ class ReportCollector:
         self.expected: set[str] = set()
         self.items: dict[str, dict] = {}
         self.records: list = []  # report.records.GateRecord
-        self.report: dict | None = None
+        self.report = None  # report.model.Report, built once at the session's end
         self.baseline_refused = False  # a FAILED run is not written as the next baseline
         self.written: dict[str, str] = {}  # path -> what was done there (written, appended to), for the terminal
         self.unwritten: list[str] = []  # one line per report file that could not be written
@@ -110,10 +110,10 @@ class ReportCollector:
         self.report = document.build_report(
             settings.teacher, self.records, items, seed=settings.seed, device=settings.device
         )
-        if not self.report["passed"] and session.exitstatus == pytest.ExitCode.OK:
+        if not self.report.passed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. every gate skipped: nothing was checked
         if settings.json_path:
-            self._write(settings.json_path, lambda: document.to_json(self.report))
+            self._write(settings.json_path, lambda: self.report.to_json())
         if settings.markdown_path:
             self._write(settings.markdown_path, lambda: document.render_markdown(self.report, settings.html_path))
         if settings.html_path:
@@ -121,8 +121,8 @@ class ReportCollector:
 
             self._write(settings.html_path, lambda: render_html(self.report))
         if settings.baseline and settings.update_baseline:
-            if self.report["passed"]:
-                self._write(settings.baseline, lambda: document.to_json(self.report))
+            if self.report.passed:
+                self._write(settings.baseline, lambda: self.report.to_json())
             else:
                 self.baseline_refused = True
         if self.unwritten and session.exitstatus == pytest.ExitCode.OK:

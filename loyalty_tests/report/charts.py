@@ -109,23 +109,24 @@ def to_svg(figure, key: str, title: str, description: str) -> str:
 
 
 @chart
-def forest(gates: list[dict], key: str) -> str | None:
-    """One row per gate: the value, its interval and the limit (dashed), the side that fails shaded.
-    Each row has its own scale, since accuracy drops, loyalties and speedups differ in size."""
-    rows = [g for g in gates if g.get("value") is not None]
+def forest(gates: list, key: str) -> str | None:
+    """One row per gate (a ``GateResult``): the value, its interval and the limit (dashed), the side
+    that fails shaded. Each row has its own scale, since accuracy drops, loyalties and speedups
+    differ in size."""
+    rows = [g for g in gates if g.value is not None]
     if not rows:
         return None
     figure, axes = _figure(6.4, 0.55 * len(rows) + 0.3, len(rows), 1)
     for ax, gate in zip(axes[:, 0], rows):
-        value, limit = gate["value"], gate.get("limit")
-        low = gate["ci_low"] if gate.get("ci_low") is not None else value
-        high = gate["ci_high"] if gate.get("ci_high") is not None else value
+        value, limit = gate.value, gate.limit
+        low = gate.ci_low if gate.ci_low is not None else value
+        high = gate.ci_high if gate.ci_high is not None else value
         points = [low, high, value] + ([limit] if limit is not None else [])
         span = (max(points) - min(points)) or abs(value) or 1.0
         left, right = min(points) - 0.15 * span, max(points) + 0.15 * span
-        colour = COLOURS.get(gate.get("three_way"), COLOURS[None])
+        colour = COLOURS.get(gate.three_way, COLOURS[None])
         if limit is not None:
-            bad_left = gate.get("direction") == "at_least"
+            bad_left = gate.direction == "at_least"
             ax.axvspan(
                 left if bad_left else limit, limit if bad_left else right, color=COLOURS["FAIL"], alpha=0.12, lw=0
             )
@@ -137,10 +138,10 @@ def forest(gates: list[dict], key: str) -> str | None:
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="x", labelsize=8, length=2)
-        ax.set_ylabel(gate["gate"], rotation=0, ha="right", va="center", fontsize=9)
+        ax.set_ylabel(gate.gate, rotation=0, ha="right", va="center", fontsize=9)
     description = "; ".join(
-        f"{g['gate']} {g['value']:.3f} (CI {_num(g.get('ci_low'))} to {_num(g.get('ci_high'))}), "
-        f"limit {_num(g.get('limit'))}, outcome {g.get('three_way') or '–'}"
+        f"{g.gate} {g.value:.3f} (CI {_num(g.ci_low)} to {_num(g.ci_high)}), "
+        f"limit {_num(g.limit)}, outcome {g.three_way or '–'}"
         for g in rows
     )
     return to_svg(figure, key, "Gates: value and 95% interval against the limit", description)

@@ -1,11 +1,11 @@
 """The gate report as one self-contained HTML page: what a reviewer pastes into the release ticket.
 
-``render_html(report)`` turns the report dict (``document.build_report``; the same data as the
-JSON report) into one page: no network, no CDN, no script; every style inline and every chart an
-inline SVG drawn by matplotlib (``charts.py``). A Content-Security-Policy of ``default-src
-'none'`` lets the browser load nothing beyond the file. Without matplotlib (the ``html`` extra)
-the page keeps every table and says which extra draws the charts. Light and dark modes follow
-``prefers-color-scheme``.
+``render_html(report)`` turns the typed report (``model.Report``; ``Report.from_json`` reads a
+saved one, so a page can be drawn from any JSON report) into one page: no network, no CDN, no
+script; every style inline and every chart an inline SVG drawn by matplotlib (``charts.py``).
+A Content-Security-Policy of ``default-src 'none'`` lets the browser load nothing beyond the
+file. Without matplotlib (the ``html`` extra) the page keeps every table and says which extra
+draws the charts. Light and dark modes follow ``prefers-color-scheme``.
 
 Per student: the verdict banner, the gates (value, interval against the limit, outcome, decision
 rule, how many examples would decide), the agreement matrix with negative flips, the worst
@@ -33,7 +33,7 @@ from __future__ import annotations
 import html
 
 from . import charts
-from .document import OUTCOMES, phase_line
+from .document import phase_line
 from .html_sections import (
     agreement_section,
     calibration_section,
@@ -44,20 +44,21 @@ from .html_sections import (
     robustness_section,
 )
 from .html_style import CSS, table
+from .model import Report, StudentEntry
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"  # inline styles only: no script, image, font or fetch
 
 
-def _student_passed(student: dict) -> bool:
-    return bool(student["gates"]) and all(OUTCOMES[g["outcome"]][0] for g in student["gates"])
+def _student_passed(student: StudentEntry) -> bool:
+    return bool(student.gates) and all(g.lets_pass for g in student.gates)
 
 
-def _banner(student: dict) -> str:
-    gates = student["gates"]
+def _banner(student: StudentEntry) -> str:
+    gates = student.gates
     passed = _student_passed(student)
     counts = {}
     for gate in gates:
-        counts[gate["outcome"]] = counts.get(gate["outcome"], 0) + 1
+        counts[gate.outcome] = counts.get(gate.outcome, 0) + 1
     detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     state = "pass" if passed else "fail"
     word = "PASSED" if passed else "FAILED"
@@ -67,9 +68,9 @@ def _banner(student: dict) -> str:
     )
 
 
-def _student(student: dict, number: int, report: dict) -> str:
+def _student(student: StudentEntry, number: int, report: Report) -> str:
     key = f"s{number}"
-    spec = html.escape(student["spec"])
+    spec = html.escape(student.spec)
     parts = [
         f'<section class="student" id="{key}" aria-labelledby="{key}-h">',
         f'<h2 id="{key}-h">Student <code>{spec}</code></h2>',
@@ -81,24 +82,24 @@ def _student(student: dict, number: int, report: dict) -> str:
         latency_section(student, report, key),
         robustness_section(student, report, key),
     ]
-    if student.get("lm"):
-        parts.append(lm_section(student["lm"], key))
+    if student.lm:
+        parts.append(lm_section(student.lm, key))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _environment(report: dict) -> str:
-    data = report.get("data") or {}
+def _environment(report: Report) -> str:
+    data = report.data or {}
     fingerprints = [
-        ["teacher", report.get("teacher") or "–", report.get("teacher_fingerprint") or "–"],
+        ["teacher", report.teacher or "–", report.teacher_fingerprint or "–"],
         ["data", data.get("name") or "–", data.get("fingerprint") or "–"],
     ]
-    fingerprints += [["student", s["spec"], s.get("fingerprint") or "–"] for s in report["students"]]
-    environment = report.get("environment") or {}
+    fingerprints += [["student", s.spec, s.fingerprint or "–"] for s in report.students]
+    environment = report.environment or {}
     versions = environment.get("versions") or {}
     rows = [[key, str(value)] for key, value in environment.items() if key != "versions"]
-    thresholds = [[k, str(v["value"]), v["source"]] for k, v in (report.get("thresholds") or {}).items()]
-    phases = phase_line(report)
+    thresholds = [[k, str(v["value"]), v["source"]] for k, v in (report.thresholds or {}).items()]
+    phases = phase_line(report.phases)
     return "\n".join(
         [
             '<section data-section="environment" class="wide"><h2>Environment and fingerprints</h2>',
@@ -106,7 +107,7 @@ def _environment(report: dict) -> str:
             table(["what", "name", "fingerprint"], fingerprints, "fingerprints"),
             table(
                 ["setting", "value"],
-                rows + [["engine", report.get("engine") or "local"], ["seed", str(report.get("seed"))]],
+                rows + [["engine", report.engine or "local"], ["seed", str(report.seed)]],
                 "environment",
             ),
             table(["package", "version"], [[k, str(v)] for k, v in versions.items()], "versions"),
@@ -117,14 +118,14 @@ def _environment(report: dict) -> str:
     )
 
 
-def render_html(report: dict) -> str:
+def render_html(report: Report) -> str:
     """The whole page as one string (UTF-8 when written)."""
-    data = report.get("data") or {}
-    state = "pass" if report["passed"] else "fail"
-    title = f"Loyalty gate {report['verdict']}: teacher {report.get('teacher')}"
-    students = report["students"]
-    verdict = report["verdict"] + (f" ({report['verdict_reason']})" if report.get("verdict_reason") else "")
-    nav = " · ".join(f'<a href="#s{i}">{html.escape(s["spec"])}</a>' for i, s in enumerate(students))
+    data = report.data or {}
+    state = "pass" if report.passed else "fail"
+    title = f"Loyalty gate {report.verdict}: teacher {report.teacher}"
+    students = report.students
+    verdict = report.verdict + (f" ({report.verdict_reason})" if report.verdict_reason else "")
+    nav = " · ".join(f'<a href="#s{i}">{html.escape(s.spec)}</a>' for i, s in enumerate(students))
     note = (
         ""
         if charts.available()
@@ -148,10 +149,10 @@ def render_html(report: dict) -> str:
         '<header data-section="verdict">',
         f'<h1>Loyalty gate <span class="verdict {state}">{html.escape(verdict)}</span></h1>',
         (
-            f"<p>Teacher <code>{html.escape(str(report.get('teacher')))}</code> on <code>"
-            f"{html.escape(str(data.get('name')))}</code> (n={data.get('n')}), seed {report.get('seed')}, "
-            f"{html.escape(str(report.get('created', '')))}, loyalty_tests "
-            f"{html.escape(str(report.get('loyalty_tests_version', '')))}.</p>"
+            f"<p>Teacher <code>{html.escape(str(report.teacher))}</code> on <code>"
+            f"{html.escape(str(data.get('name')))}</code> (n={data.get('n')}), seed {report.seed}, "
+            f"{html.escape(str(report.created))}, loyalty_tests "
+            f"{html.escape(str(report.loyalty_tests_version))}.</p>"
         ),
         f'<nav aria-label="students">Students: {nav or "none"}</nav>',
         note,

@@ -1,5 +1,7 @@
-"""The HTML page's sections for one student, each a ``<section data-section=NAME>``: a chart from
-``charts.py`` (when matplotlib is there) and the same data as a table (always)."""
+"""The HTML page's sections for one student (``model.StudentEntry``), each a
+``<section data-section=NAME>``: a chart from ``charts.py`` (when matplotlib is there) and the same
+data as a table (always). Gates are read from their typed results; the measurements beside them
+are the rows their producers wrote."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import html
 
 from . import charts
 from .html_style import figure, number, percent, probabilities, table
+from .model import Report, StudentEntry
 
 # what the "about N would decide" figure counts, per gate (the gate rows store the number only)
 UNITS = {"latency": "rounds", "robustness": "attacked examples"}
@@ -23,35 +26,38 @@ def _missing(text: str) -> str:
     return f'<p class="muted">{html.escape(text)}</p>'
 
 
+def _span(low, high) -> str:
+    return "–" if low is None or high is None else f"{low:.3f} – {high:.3f}"
+
+
 def _interval(row: dict) -> str:
-    if row.get("ci_low") is None or row.get("ci_high") is None:
-        return "–"
-    return f"{row['ci_low']:.3f} – {row['ci_high']:.3f}"
+    return _span(row.get("ci_low"), row.get("ci_high"))
 
 
-def gates_section(student: dict, key: str) -> str:
+def gates_section(student: StudentEntry, key: str) -> str:
     header = ["gate", "value", "95% interval", "limit", "outcome", "result", "decision rule", "would decide"]
     rows, classes = [], {}
-    for r, gate in enumerate(student["gates"]):
-        limit = "–" if gate.get("limit") is None else f"{gate['limit']:.3f} [{html.escape(gate.get('source') or '')}]"
-        needed = f"about {gate['needed']} {UNITS.get(gate['gate'], 'examples')}" if gate.get("needed") else "–"
-        three_way = gate.get("three_way") or "–"
-        result = gate["outcome"] + (" (warn-only)" if gate.get("warn_only") else "")
-        message = f'<div class="message">{html.escape(gate.get("message") or "")}</div>'
+    for r, entry in enumerate(student.gates):
+        gate = entry.result
+        limit = "–" if gate.limit is None else f"{gate.limit:.3f} [{html.escape(gate.source or '')}]"
+        needed = f"about {gate.needed} {UNITS.get(gate.gate, 'examples')}" if gate.needed else "–"
+        three_way = gate.three_way or "–"
+        result = entry.outcome + (" (warn-only)" if gate.warn_only else "")
+        message = f'<div class="message">{html.escape(gate.message or "")}</div>'
         rows.append(
             [
-                f"<b>{html.escape(gate['gate'])}</b>{message}",
-                number(gate.get("value")),
-                _interval(gate),
+                f"<b>{html.escape(gate.gate)}</b>{message}",
+                number(gate.value),
+                _span(gate.ci_low, gate.ci_high),
                 limit,
                 f'<span class="outcome-{three_way}">{three_way}</span>',
                 html.escape(result),
-                html.escape(gate.get("rule") or "estimate"),
+                html.escape(gate.rule or "estimate"),
                 needed,
             ]
         )
         classes[(r, 5)] = (
-            "pass" if gate["outcome"] in ("passed", "skipped") else ("warn" if gate["outcome"] == "warned" else "fail")
+            "pass" if entry.outcome in ("passed", "skipped") else ("warn" if entry.outcome == "warned" else "fail")
         )
     legend = (
         '<p class="muted">Dot: the value; bar: its 95% interval; dashed line: the limit; shaded: the failing '
@@ -61,7 +67,7 @@ def gates_section(student: dict, key: str) -> str:
         "gates",
         "Gates",
         legend,
-        figure(charts.forest(student["gates"], f"{key}-forest")),
+        figure(charts.forest([entry.result for entry in student.gates], f"{key}-forest")),
         table(
             header,
             rows,
@@ -74,8 +80,8 @@ def gates_section(student: dict, key: str) -> str:
     )
 
 
-def agreement_section(student: dict, key: str) -> str:
-    evidence, flips = student.get("evidence") or {}, student.get("flips") or {}
+def agreement_section(student: StudentEntry, key: str) -> str:
+    evidence, flips = student.evidence or {}, student.flips or {}
     matrix, names = evidence.get("agreement_matrix"), evidence.get("label_names") or flips.get("label_names")
     if not matrix:
         return _section("agreement", "Agreement", _missing("no predictions were compared in this run"))
@@ -134,8 +140,8 @@ def _examples(rows: list[dict], caption: str) -> str:
     return table(["#", "text", "gold", "teacher", "student", "prob. loyalty"], body, caption, raw=True, numeric={0, 5})
 
 
-def examples_section(student: dict) -> str:
-    evidence = student.get("evidence")
+def examples_section(student: StudentEntry) -> str:
+    evidence = student.evidence
     if not evidence:
         return _section("examples", "Worst examples", _missing("no predictions were compared in this run"))
     return _section(
@@ -152,9 +158,9 @@ def examples_section(student: dict) -> str:
     )
 
 
-def calibration_section(student: dict, key: str) -> str:
-    calibration = (student.get("evidence") or {}).get("calibration")
-    metrics = student.get("metrics") or {}
+def calibration_section(student: StudentEntry, key: str) -> str:
+    calibration = (student.evidence or {}).get("calibration")
+    metrics = student.metrics or {}
     if not calibration:
         return _section("calibration", "Calibration", _missing("no predictions were compared in this run"))
     eces = {role: (metrics.get(f"{role}_ece") or {}).get("value") for role in ("teacher", "student")}
@@ -178,12 +184,12 @@ def calibration_section(student: dict, key: str) -> str:
     )
 
 
-def _limit(report: dict, name: str):
-    return ((report.get("thresholds") or {}).get(name) or {}).get("value")
+def _limit(report: Report, name: str):
+    return ((report.thresholds or {}).get(name) or {}).get("value")
 
 
-def latency_section(student: dict, report: dict, key: str) -> str:
-    row = student.get("latency")
+def latency_section(student: StudentEntry, report: Report, key: str) -> str:
+    row = student.latency
     if not row:
         return _section("latency", "Latency", _missing("the latency gate did not time the models in this run"))
     limit = _limit(report, "min_speedup")
@@ -251,8 +257,8 @@ def _adversarial(examples: list[dict], names: list[str]) -> str:
     return "\n".join(parts)
 
 
-def robustness_section(student: dict, report: dict, key: str) -> str:
-    row = student.get("robustness")
+def robustness_section(student: StudentEntry, report: Report, key: str) -> str:
+    row = student.robustness
     if not row:
         return _section("robustness", "Robustness", _missing("no attack ran in this run (add --attack RECIPE)"))
     limit = _limit(report, "max_robustness_drop")
@@ -285,7 +291,7 @@ def robustness_section(student: dict, report: dict, key: str) -> str:
             "the confidence sequence, block by block: valid whenever the gate stopped",
             numeric={0},
         )
-    names = row.get("label_names") or (student.get("evidence") or {}).get("label_names") or []
+    names = row.get("label_names") or (student.evidence or {}).get("label_names") or []
     return _section(
         "robustness",
         "Robustness",

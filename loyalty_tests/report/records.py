@@ -3,7 +3,7 @@
 The gate's typed result (``gates.result``) plus what the report shows beside it: the two models'
 names and fingerprints, the metrics and flips, the latency or robustness measurement, the data,
 the thresholds in force and where the time went. It crosses from a pytest-xdist worker to the
-controller as JSON (``to_json`` / ``from_json``, exact) and is read by ``document.build_report``
+controller as JSON (``to_json`` / ``from_json``, exact) and is read by ``model.build_report``
 by attribute, so its shape is written down here once.
 """
 
@@ -45,7 +45,3 @@ class GateRecord:
     def from_json(cls, text: str) -> GateRecord:
         row = json.loads(text)
         return cls(**{**row, "result": result_from_row(row["result"]), "phases": tuple(row.get("phases") or ())})
-
-    def gate_row(self) -> dict:
-        """The gate's entry in the JSON report."""
-        return self.result.to_row()

@@ -38,13 +38,14 @@ def _examples(title: str, rows: list[dict]) -> list[str]:
     return lines + ["", "</details>"]
 
 
-def evidence_details(report: dict) -> list[list[str]]:
-    """Per student, the folded parts drawn from the report's evidence: the agreement matrix, the worst
-    negative flips and the examples where the student departs most. One list of lines per part."""
+def evidence_details(report) -> list[list[str]]:
+    """Per student of the ``model.Report``, the folded parts drawn from its evidence: the agreement
+    matrix, the worst negative flips and the examples where the student departs most. One list of
+    lines per part."""
     parts = []
-    for student in report["students"]:
-        evidence = student.get("evidence") or {}
-        spec = f"`{student['spec']}`"
+    for student in report.students:
+        evidence = student.evidence or {}
+        spec = f"`{student.spec}`"
         names, matrix = evidence.get("label_names") or [], evidence.get("agreement_matrix")
         if matrix:
             lines = [
