@@ -101,11 +101,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def our_recipe(args) -> str:
-    """The textfooler recipe string with the settings TextAttack gets too."""
+    """The textfooler recipe string with the settings TextAttack gets too (unbounded, as its recipe)."""
     return (
         f"textfooler:candidates_per_word={args.max_candidates},min_cosine={args.min_cos_sim},"
         f"similarity_threshold={args.sim_threshold},window_size={args.sim_window},"
-        f"compare_against_original={str(args.sim_compare == 'original').lower()}"
+        f"compare_against_original={str(args.sim_compare == 'original').lower()},"
+        "max_word_share=none"  # TextAttack's TextFoolerJin2019 has no bound on perturbed words
     )
 
 

@@ -127,9 +127,10 @@ def test_robustness_feasibility_note():
 def test_registry_is_the_one_list():
     assert GATE_NAMES[: len(PREDICTION_GATES)] == PREDICTION_GATES
     lm_gates = {"token_agreement", "mean_kl", "perplexity_ratio", "generation_agreement"}  # suite/test_lm_gates.py
-    assert set(GATE_NAMES) - set(PREDICTION_GATES) - lm_gates == {"latency", "robustness", "baseline"}
+    assert set(GATE_NAMES) - set(PREDICTION_GATES) - lm_gates == {"latency", "robustness", "margin_drop", "baseline"}
     assert {GATES[name].kind for name in lm_gates} == {"lm"}
     assert GATES["robustness"].collected_with == "attack" and GATES["baseline"].collected_with == "baseline"
+    assert GATES["margin_drop"].collected_with == "attack"  # from the robustness gate's attack
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def test_passing_gate_writes_reports(project):
     result = project.runpytest(
         *gate_args(project, "./twin", extra=["--loyalty-json", "report.json", "--loyalty-markdown", "report.md", "-v"])
     )
-    result.assert_outcomes(passed=5, deselected=4)  # latency here; baseline, robustness and kl_divergence are off
+    result.assert_outcomes(passed=5, deselected=5)  # latency; baseline, robustness, margin_drop, kl_divergence off
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
@@ -127,7 +127,7 @@ def test_permuted_student_is_fully_loyal(project):
         if source.exists():
             (project.path / "permuted" / name).write_text(source.read_text())
     result = project.runpytest(*gate_args(project, "./permuted", extra=["--loyalty-json", "r.json"]))
-    result.assert_outcomes(passed=5, deselected=4)
+    result.assert_outcomes(passed=5, deselected=5)
     report = json.loads((project.path / "r.json").read_text())
     assert report["students"][0]["metrics"]["label_loyalty"]["value"] == 1.0
 
@@ -186,10 +186,10 @@ def test_warn_only_gate_passes_with_a_warning(project):
             ],
         )
     )
-    # deselected: the five other gates, and the baseline, robustness and kl_divergence gates (which
-    # exist only with --loyalty-baseline, --attack and --loyalty-max-kl-divergence).
+    # deselected: the five other gates, and the baseline, robustness, margin_drop and kl_divergence gates
+    # (which exist only with --loyalty-baseline, --attack and --loyalty-max-kl-divergence).
     # Warnings are not counted: in-process pytester adds pytest's own "already imported" ones.
-    result.assert_outcomes(passed=1, deselected=8)
+    result.assert_outcomes(passed=1, deselected=9)
     result.stdout.fnmatch_lines(["gate verdict: PASSED*"])  # a warning is not a failure
     assert result.stdout.str().count("LoyaltyGateWarning") == 1
     # the warning names the gate's test line, not the plugin's internals
@@ -214,7 +214,7 @@ def test_baseline_missing_then_written_then_compared(project):
     assert written.ret == 0
     assert json.loads(open(baseline).read())["students"][0]["spec"] == "./twin"
     again = project.runpytest(*gate_args(project, "./twin", extra=["--loyalty-baseline", baseline]))
-    again.assert_outcomes(passed=6, deselected=3)
+    again.assert_outcomes(passed=6, deselected=4)
 
 
 def test_student_without_teacher_is_a_usage_error(pytester):
@@ -274,7 +274,7 @@ def test_the_kl_gate_exists_with_its_threshold_and_decides_both_ways(project):
     is 1e-6, which the twin (KL exactly 0) meets and any divergence misses."""
     args = ["--loyalty-max-kl-divergence", "1e-6", "-k", "kl_divergence", "--loyalty-json", "r.json"]
     twin = project.runpytest(*gate_args(project, "./twin", extra=args))
-    twin.assert_outcomes(passed=1, deselected=8)
+    twin.assert_outcomes(passed=1, deselected=9)
     gate = json.loads((project.path / "r.json").read_text())["students"][0]["gates"][0]
     assert (gate["gate"], gate["value"], gate["limit"], gate["source"]) == (
         "kl_divergence",
@@ -283,7 +283,7 @@ def test_the_kl_gate_exists_with_its_threshold_and_decides_both_ways(project):
         "--loyalty-max-kl-divergence",
     )
     contrarian = project.runpytest(*gate_args(project, "./contrarian", extra=args))
-    contrarian.assert_outcomes(failed=1, deselected=8)
+    contrarian.assert_outcomes(failed=1, deselected=9)
     contrarian.stdout.fnmatch_lines(
         ["*kl(teacher||student) * > 0.000 [[]--loyalty-max-kl-divergence[]]*", "*worst disagreements:*"]
     )

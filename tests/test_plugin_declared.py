@@ -92,12 +92,12 @@ def test_declared_hugging_face_pair_and_a_compressed_student(team, tmp_path):
             return compress(loyalty_teacher, request.param, progress=lambda message: None)
     """)
     result = team.runpytest("--loyalty-json", "r.json", "-k", "label_loyalty or probability_loyalty")
-    result.assert_outcomes(passed=2, deselected=11)  # the classifier gates + 4 LM gates collected
+    result.assert_outcomes(passed=2, deselected=12)  # the classifier gates + 4 LM gates collected
     report = json.loads((team.path / "r.json").read_text())
     assert report["students"][0]["spec"] == "int8" and report["students"][0]["fingerprint"]
     # the second run reads both models' predictions from the cache (declared models are fingerprinted)
     again = team.runpytest("--loyalty-json", "r2.json", "-k", "label_loyalty")
-    again.assert_outcomes(passed=1, deselected=12)
+    again.assert_outcomes(passed=1, deselected=13)
     phases = json.loads((team.path / "r2.json").read_text())["phases"]
     assert [p["cached"] for p in phases if p["phase"] == "predict"] == [True, True]
 
@@ -234,7 +234,7 @@ def test_an_unrelated_fixture_named_teacher_does_not_reach_the_gates(team):
             return Keyword("student")
     """)
     result = team.runpytest("-k", "label_loyalty")
-    result.assert_outcomes(passed=1, deselected=12)
+    result.assert_outcomes(passed=1, deselected=13)
 
 
 COUNTING = """
@@ -264,12 +264,12 @@ def test_collect_only_does_no_model_work(team):
 def test_a_deselected_attack_costs_nothing(team):
     team.makeconftest(COUNTING)
     selected = team.runpytest("--attack", "charswap", "--attack-examples", "6", "-k", "label_loyalty", "-s")
-    selected.assert_outcomes(passed=1, deselected=12)
+    selected.assert_outcomes(passed=1, deselected=13)
     # two prediction calls (teacher and student on the data), no attack queries
     selected.stdout.fnmatch_lines(["*MODEL CALLS 2"])
     attacked = team.runpytest(
         "--attack", "charswap", "--attack-examples", "6", "--loyalty-no-cache", "-k", "robustness", "-s"
     )
-    attacked.assert_outcomes(passed=1, deselected=12)
+    attacked.assert_outcomes(passed=1, deselected=13)
     calls = int(attacked.stdout.str().split("MODEL CALLS ")[1].split()[0])
     assert calls > 2  # the attack queried both models

@@ -228,7 +228,7 @@ def test_gates_that_never_ran_are_missing_not_passed(toy):
 
 def test_no_gate_checked_is_not_a_pass(toy):
     result = toy.runpytest(*toy_args(toy)[:-2], "-k", "latency", "--benchmark-disable", "--loyalty-json", "r.json")
-    result.assert_outcomes(skipped=1, deselected=12)
+    result.assert_outcomes(skipped=1, deselected=13)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["gate verdict: FAILED (no gate was checked)"])
 
@@ -286,7 +286,7 @@ def test_a_corrupt_baseline_is_a_clear_failure(toy, content, message):
 def test_the_same_baseline_passes_and_a_worse_student_fails(toy, monkeypatch):
     write_baseline(toy)
     again = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
-    again.assert_outcomes(passed=1, deselected=12)
+    again.assert_outcomes(passed=1, deselected=13)
     monkeypatch.setenv("TWIN_FLIP", "1")  # same spec, same data, same teacher: a student that got worse
     worse = toy.runpytest(*toy_args(toy, "toy_models:twin", "--loyalty-baseline", "base.json", "-k", "baseline"))
     assert worse.ret == 1
@@ -303,7 +303,7 @@ def test_a_renamed_student_is_compared_with_the_baseline_s_only_student(toy):
     in each report, those two are compared, and every line names both."""
     write_baseline(toy)
     other = toy.runpytest(*toy_args(toy, "toy_models:teacher", "--loyalty-baseline", "base.json", "-k", "baseline"))
-    other.assert_outcomes(passed=1, deselected=12)
+    other.assert_outcomes(passed=1, deselected=13)
     other.stdout.fnmatch_lines(
         [
             "PASS [[]toy_models:teacher[]] label_loyalty 1.000 *; this run's student "

@@ -71,7 +71,7 @@ def test_a_student_as_fast_as_its_teacher_passes_with_the_defaults(timed):
     result = timed.runpytest(
         *latency_args(timed, "sleepers:twin", "--loyalty-json", "r.json", "--benchmark-json", "bench.json")
     )
-    result.assert_outcomes(passed=1, deselected=12)
+    result.assert_outcomes(passed=1, deselected=13)
     latency = json.loads((timed.path / "r.json").read_text())["students"][0]["latency"]
     assert 0.9 <= latency["speedup"] <= 1.1 and latency["rounds"] >= 10
     (record,) = json.loads((timed.path / "bench.json").read_text())["benchmarks"]

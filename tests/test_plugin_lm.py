@@ -72,7 +72,7 @@ def test_an_identical_lm_passes_every_gate_and_answers_alike(lm_project):
     result = lm_project.runpytest(
         *lm_args(lm_project, "./twin", "--loyalty-choices", "choices.jsonl", "--loyalty-json", "report.json")
     )
-    result.assert_outcomes(passed=9, deselected=4)  # 4 LM gates + 5 answer gates; latency and the optional gates off
+    result.assert_outcomes(passed=9, deselected=5)  # 4 LM gates + 5 answer gates; latency and the optional gates off
     assert result.ret == 0
     report = student_report(lm_project.path / "report.json")
     assert report["by_gate"]["label_loyalty"]["value"] == 1.0
@@ -119,7 +119,7 @@ def test_a_prompt_template_poses_a_classification_dataset(lm_project):
             "label_loyalty or token_agreement",
         )
     )
-    result.assert_outcomes(passed=2, deselected=11)
+    result.assert_outcomes(passed=2, deselected=12)
     assert result.ret == 0
 
 
@@ -169,7 +169,7 @@ def test_declared_classifiers_skip_the_lm_gates_with_the_reason(pytester):
             return load_model("./bert")
     """)
     declared = pytester.runpytest("-p", "no:cacheprovider", "-rs", "-k", "token_agreement or mean_kl")
-    declared.assert_outcomes(skipped=2, deselected=11)
+    declared.assert_outcomes(skipped=2, deselected=12)
     declared.stdout.fnmatch_lines(
         ["*token_agreement gates causal language models; teacher and student here are classifiers*"]
     )
@@ -198,7 +198,7 @@ def test_attack_rewrites_the_prompts_of_a_choice_task(lm_project):
         )
     )
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1 and outcomes["deselected"] == 12
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1 and outcomes["deselected"] == 13
     robustness = student_report(lm_project.path / "report.json")["robustness"]
     assert robustness["recipe"] == "charswap" and robustness["student"]
     examples = robustness["adversarial_examples"]

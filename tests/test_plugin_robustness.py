@@ -122,6 +122,39 @@ def test_robustness_gate_fails_for_a_fragile_student(toy_project):
     )
 
 
+def margin_args(pytester, student, *extra, select="margin_drop"):
+    """The margin_drop item (and ``select``), with a bound of three words (the toy texts have four)."""
+    args = attack_args(pytester, student, "--loyalty-json", "r.json", *extra)
+    args[args.index("charswap")] = "charswap:max_words=3,max_word_share=none"
+    args[args.index("robustness")] = select
+    return args
+
+
+def test_margin_gate_passes_an_equally_robust_student(toy_project):
+    select = "robustness or margin_drop"  # one attack serves both; the robustness row shows the margin
+    result = toy_project.runpytest(*margin_args(toy_project, "toy_models:twin", "-v", select=select))
+    result.assert_outcomes(passed=2, deselected=12)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_margin_drop[[]toy_models:twin[]] PASSED*",
+            "*PASS [[]toy_models:twin[]] margin_drop 0.000 (n=20, 95% CI *) <= 0.500 [[]default[]]*outcome PASS*",
+            "*under attack 100.0% / 100.0%*",
+            "*margin (words to flip; n=20, at most 3 words) 3.00 / 3.00; drop 0.00*",
+        ]
+    )
+    margin = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]["margin"]
+    assert (margin["teacher"], margin["student"], margin["n"]) == (3.0, 3.0, 20)
+
+
+def test_margin_gate_fails_a_student_flipped_by_fewer_words(toy_project):
+    # the fragile student loses "good" to one character edit; the teacher withstands three (censored at 3)
+    result = toy_project.runpytest(*margin_args(toy_project, "toy_models:fragile"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*margin_drop 0.800 (n=20, 95% CI *) > 0.500 [[]default[]] (mean margin under charswap:max_words=3*"]
+    )
+
+
 def test_attack_results_fixture_and_assert_robust(toy_project):
     toy_project.makepyfile(
         test_mine="""
@@ -224,7 +257,7 @@ def test_the_sequential_gate_passes_an_equally_robust_student_before_the_cap(toy
     result = toy_project.runpytest(
         *sequential_args(toy_project, "toy_models:twin", "--attack-examples", "400", "--attack-block", "50")
     )
-    result.assert_outcomes(passed=1, deselected=12)
+    result.assert_outcomes(passed=1, deselected=13)  # 13: margin_drop too
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     assert robustness["stop_reason"] == "decided PASS after 100 of 400 examples"
     assert robustness["robustness_drop"]["n"] == 100
@@ -235,7 +268,7 @@ def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project)
     result = toy_project.runpytest(
         *sequential_args(toy_project, "toy_models:twin", "--attack-examples", "50", "--attack-block", "50")
     )
-    result.assert_outcomes(passed=1, deselected=12)
+    result.assert_outcomes(passed=1, deselected=13)  # 13: margin_drop too
     robustness = json.loads((toy_project.path / "r.json").read_text())["students"][0]["robustness"]
     drop = robustness["robustness_drop"]
     assert robustness["stop_reason"] == "attacked all 50 examples"

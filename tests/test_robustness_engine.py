@@ -209,8 +209,9 @@ def test_compare_robustness_transfer_and_adversarial_loyalty():
     [
         (
             dict(recipe="deepfool"),
-            r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\); "
-            r"pwws \(keys: none\); textattack \(keys: name\); textfooler \(keys: candidates_per_word",
+            r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance, max_words, "
+            r"max_word_share\); pwws \(keys: max_words, max_word_share\); textattack \(keys: name, max_words, "
+            r"max_word_share\); textfooler \(keys: candidates_per_word",
         ),
         (dict(budget=0), "budget must be a whole number of queries >= 1"),
         (dict(examples=0), "examples must be a whole number >= 1"),

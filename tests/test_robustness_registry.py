@@ -63,7 +63,11 @@ def test_recipe_strings_parse_into_configs(text, config):
     [
         ("textfoolr", r"unknown attack recipe 'textfoolr' \(did you mean textfooler\?\); known recipes: charswap"),
         ("pwss", r"did you mean pwws\?"),
-        ("deepfool", r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance\)"),
+        (
+            "deepfool",
+            r"unknown attack recipe 'deepfool'; known recipes: charswap \(keys: max_edit_distance, max_words, "
+            r"max_word_share\)",
+        ),
         (
             "charswap:max_edit=3",
             r"unknown option 'max_edit' in attack recipe .* \(did you mean max_edit_distance\?\); "
@@ -79,7 +83,7 @@ def test_recipe_strings_parse_into_configs(text, config):
         ("charswap:", r"has nothing after ':'"),
         ("charswap:3,4", r"option '4' in attack recipe 'charswap:3,4' needs a key"),
         ("charswap:3,max_edit_distance=4", r"option 'max_edit_distance' is given twice"),
-        ("pwws:3", r"none \(this recipe takes no options\)"),
+        ("pwws:0", r"pwws: max_words must be a whole number >= 1 .*; valid keys: max_words, max_word_share"),
         ("textattack", r"textattack needs a value for name in attack recipe 'textattack'; write textattack:name="),
         ("", r"unknown attack recipe ''"),
     ],

@@ -90,6 +90,13 @@ GATES: dict[str, Gate] = {
             collected_with="attack",
         ),
         Gate(
+            "margin_drop",
+            ROBUSTNESS,
+            "margin_drop",
+            "The mean words-to-flip margin falls at most max_margin_drop words below the teacher's.",
+            collected_with="attack",
+        ),
+        Gate(
             "baseline",
             BASELINE,
             "baseline",

@@ -92,6 +92,15 @@ THRESHOLD_SPECS = {
             "with --attack: largest allowed fall of accuracy under attack, teacher minus student, "
             "on the same attacked examples",
         ),
+        ThresholdSpec(
+            "max_margin_drop",
+            0.5,
+            float,
+            "with --attack: largest allowed fall of the robustness margin (words the attack perturbs to flip "
+            "an example, censored at the recipe's bound), teacher minus student, on the examples both got right",
+            low=0.0,
+            high=1e6,
+        ),
         _fraction(
             "min_token_agreement",
             0.90,
@@ -228,6 +237,7 @@ GATE_OF = {
     "max_kl_divergence": "kl_divergence",
     "min_speedup": "latency",
     "max_robustness_drop": "robustness",
+    "max_margin_drop": "margin_drop",
     "baseline_tolerance": "baseline",
     "min_token_agreement": "token_agreement",
     "max_mean_kl": "mean_kl",

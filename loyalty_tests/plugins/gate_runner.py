@@ -162,6 +162,22 @@ class GateRunner:
 
         return self.finish(result, details=fooled, robustness=row)
 
+    def check_margin_drop(self):
+        """The margin gate, read from the robustness gate's attack (the session attacks once)."""
+        from ..gates.registry import GATES
+
+        robustness = self.thresholds["max_robustness_drop"]
+        comparison, _, _ = failing(
+            lambda: self.session.robustness(self.teacher, self.student, robustness.value, self.rule)
+        )
+        limit = self.thresholds["max_margin_drop"]
+        result = failing(
+            lambda: GATES["margin_drop"].check(
+                comparison, limit.value, limit.source, self.rule, warn_only="margin_drop" in self.warn_only
+            )
+        )
+        return self.finish(result)
+
     def check_baseline(self) -> list:
         from .baseline import check_baseline
 

@@ -177,8 +177,11 @@ def pytest_report_header(config):
     ]
     if session.attacking:
         attack = session.attack_config()
+        from ..robustness.bounds import bound_of, describe_bound
+
+        bound = describe_bound(*bound_of(attack.recipe_config))
         lines.append(
-            f"loyalty attack: {attack.recipe} on at most {attack.examples} seeded examples in blocks of "
+            f"loyalty attack: {attack.recipe} ({bound}) on at most {attack.examples} seeded examples in blocks of "
             f"{session.settings.attack_block}, budget {attack.budget} queries each, seed {attack.seed}"
         )
         feasibility = session.robustness_feasibility()

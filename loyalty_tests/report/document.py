@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..robustness.margin import margin_lines
 from .model import OUTCOMES, GateEntry, Report, build_report, gate_outcome
 
 __all__ = ["OUTCOMES", "Report", "build_report", "gate_outcome", "render_markdown", "render_terminal"]
@@ -96,6 +97,7 @@ def robustness_lines(report: Report, examples: int = 2) -> list[str]:
             f"{_pct(t['accuracy_under_attack'])} / {_pct(s['accuracy_under_attack'])}; attack success "
             f"{_pct(t['attack_success_rate'])} / {_pct(s['attack_success_rate'])}"
         )
+        lines += margin_lines(r)  # the robustness margin beside accuracy under attack (robustness/margin.py)
         queries = "queries " + " / ".join(
             "–" if x is None or x != x else f"{x:.0f}" for x in (t["mean_queries"], s["mean_queries"])
         )

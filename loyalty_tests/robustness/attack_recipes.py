@@ -30,6 +30,10 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     keep word order (TextAttack's sort is not stable).
 pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech (no named-entity
     swaps), word saliency by replacing the word with ``[UNK]``.
+
+Every recipe takes the perturbation bound of ``bounds.py`` (``max_words``, ``max_word_share``;
+default at most 20% of the words, rounded up): a candidate that perturbs more words of the
+original is dropped before the model sees it, and PWWS stops adding swaps at the bound.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 
 from . import constraints, resources, search, transformations
 from .attack_registry import register_attack_recipe
+from .bounds import DEFAULT_MAX_WORD_SHARE, allowed_words, check_bound, perturbed_words
 from .words import Words
 
 
@@ -55,16 +60,28 @@ class Recipe:
     candidates: Callable[[Words, int, Words, random.Random], list[Words]]  # (original, index, current, rng)
     search: Callable = search.greedy_by_deletion  # a generator search; a recipe's options bound with functools.partial
     on_close: tuple[Callable[[], None], ...] = ()
+    max_words: int | None = None  # the perturbation bound (bounds.py); None: not bounded that way
+    max_word_share: float | None = None
 
     def start(self, text: str, label: int, rng: random.Random):
-        """The search of one example, as a generator the engine drives (see ``search.py``)."""
+        """The search of one example, as a generator the engine drives (see ``search.py``). With a
+        bound, candidates that perturb more words of the original than it allows are dropped here,
+        before any query, and the search is told the bound (``max_perturbed``)."""
         words = Words.split(text)
         indices = self.attackable(words)
+        allowed = allowed_words(self.max_words, self.max_word_share, len(words))
+        if allowed is None:
 
-        def candidates(index: int, current: Words):
-            return self.candidates(words, index, current, rng)
+            def candidates(index: int, current: Words):
+                return self.candidates(words, index, current, rng)
 
-        return self.search(words, label, candidates, indices)
+            return self.search(words, label, candidates, indices)
+
+        def bounded(index: int, current: Words):
+            found = self.candidates(words, index, current, rng)
+            return [c for c in found if perturbed_words(words.words, c.words) <= allowed]
+
+        return self.search(words, label, bounded, indices, max_perturbed=allowed)
 
     def close(self) -> None:
         for finish in self.on_close:
@@ -80,14 +97,20 @@ class Recipe:
 # -- configs: one frozen dataclass per recipe; ``recipe`` is its name in recipe strings ------------
 
 
+# The bound fields come last in every config, so a bare first value (``charswap:10``) keeps its meaning.
+
+
 @dataclass(frozen=True)
 class CharSwapConfig:
     recipe = "charswap"
     max_edit_distance: int = 30  # total Levenshtein distance to the original text (TextAttack's DeepWordBug)
+    max_words: int | None = None  # edited words, at most (bounds.py)
+    max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words edited, at most (bounds.py)
 
     def __post_init__(self):
         if self.max_edit_distance < 1:
             raise ValueError(f"max_edit_distance must be >= 1, got {self.max_edit_distance}")
+        check_bound(self.max_words, self.max_word_share)
 
 
 @dataclass(frozen=True)
@@ -98,17 +121,31 @@ class TextFoolerConfig:
     similarity_threshold: float = 0.840845057
     window_size: int = 15
     compare_against_original: bool = False  # TextFoolerJin2019 compares with the text as perturbed so far
+    max_words: int | None = None  # swapped words, at most (bounds.py)
+    max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words swapped, at most (bounds.py)
 
     def __post_init__(self):
         if self.candidates_per_word < 1 or self.window_size < 1:
             raise ValueError("candidates_per_word and window_size must be >= 1")
         if not -1.0 <= self.min_cosine <= 1.0 or not 0.0 <= self.similarity_threshold <= 1.0:
             raise ValueError("min_cosine must lie in [-1, 1] and similarity_threshold in [0, 1]")
+        check_bound(self.max_words, self.max_word_share)
 
 
 @dataclass(frozen=True)
 class PwwsConfig:
     recipe = "pwws"
+    max_words: int | None = None  # swapped words, at most (bounds.py)
+    max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words swapped, at most (bounds.py)
+
+    def __post_init__(self):
+        check_bound(self.max_words, self.max_word_share)
+
+
+def _bounded(recipe: Recipe, config) -> Recipe:
+    """The recipe with the config's perturbation bound."""
+    recipe.max_words, recipe.max_word_share = config.max_words, config.max_word_share
+    return recipe
 
 
 def _content_words(words: Words) -> list[int]:
@@ -137,7 +174,7 @@ def charswap(max_edit_distance: int = 30) -> Recipe:
 
 @register_attack_recipe(CharSwapConfig)
 def _build_charswap(config: CharSwapConfig, *, cache_dir=None) -> Recipe:
-    return charswap(config.max_edit_distance)
+    return _bounded(charswap(config.max_edit_distance), config)
 
 
 def textfooler(
@@ -172,7 +209,7 @@ def textfooler(
 
 @register_attack_recipe(TextFoolerConfig)
 def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
-    return textfooler(
+    recipe = textfooler(
         cache_dir,
         candidates_per_word=config.candidates_per_word,
         min_cosine=config.min_cosine,
@@ -180,6 +217,7 @@ def _build_textfooler(config: TextFoolerConfig, *, cache_dir=None) -> Recipe:
         window_size=config.window_size,
         compare_against_original=config.compare_against_original,
     )
+    return _bounded(recipe, config)
 
 
 def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> Recipe:
@@ -202,4 +240,4 @@ def pwws(synonyms: Callable[[str], list[str]] | None = None, cache_dir=None) -> 
 
 @register_attack_recipe(PwwsConfig)
 def _build_pwws(config: PwwsConfig, *, cache_dir=None) -> Recipe:
-    return pwws(cache_dir=cache_dir)
+    return _bounded(pwws(cache_dir=cache_dir), config)

@@ -17,22 +17,27 @@ import functools
 
 import numpy as np
 
+from .bounds import perturbed_words
 from .lockstep import BudgetExhausted, is_success
 
 
 def _framed(body):
     """What every search shares: skip examples the model already gets wrong, fail when no word may
-    change or the budget runs out; ``body`` returns the adversarial Words or None."""
+    change or the budget runs out; ``body`` returns the adversarial Words or None.
+    ``max_perturbed``: the most words of the original a perturbed text may differ in (the recipe's
+    bound, ``bounds.py``; its candidates arrive within it already), or None."""
 
     @functools.wraps(body)
-    def search(words, label: int, candidates, attackable, **options):
+    def search(words, label: int, candidates, attackable, max_perturbed: int | None = None, **options):
         original = (yield [words.text()])[0]
         if original.argmax() != label:
             return None, "skipped", original, None
         found = None
         if attackable:
             try:
-                found = yield from body(words, label, candidates, attackable, original, **options)
+                found = yield from body(
+                    words, label, candidates, attackable, original, max_perturbed=max_perturbed, **options
+                )
             except BudgetExhausted:
                 found = None
         if found is None:
@@ -45,7 +50,14 @@ def _framed(body):
 
 @_framed
 def greedy_by_deletion(
-    words, label, candidates, attackable, original, similarity=None, compare_against_original: bool = False
+    words,
+    label,
+    candidates,
+    attackable,
+    original,
+    similarity=None,
+    compare_against_original: bool = False,
+    max_perturbed: int | None = None,
 ):
     """``candidates(index, current_words) -> list[Words]`` (transformation and cheap constraints
     applied); ``attackable``: the word indices the constraints let change; ``similarity``: an
@@ -58,7 +70,8 @@ def greedy_by_deletion(
     query; among label flips the most similar wins (ties: the lowest gold probability, then the
     first); else the candidate that lowers the gold probability most is kept, if it lowers it at
     all, and the next word is tried. A request the budget cuts short is still used: a flip in it
-    succeeds, and the search ends after it.
+    succeeds, and the search ends after it. Once ``max_perturbed`` words are changed without a flip,
+    no candidate can pass the bound and the search fails without another query.
     """
     deleted = yield [words.delete(i) for i in attackable]
     if len(deleted) < len(attackable):
@@ -67,6 +80,8 @@ def greedy_by_deletion(
     order = [attackable[i] for i in np.argsort(-importance, kind="stable")]
     current, current_gold = words, original[label]
     for index in order:
+        if max_perturbed is not None and perturbed_words(words.words, current.words) >= max_perturbed:
+            return None  # every further swap would break the bound
         options = {o.text(): o for o in candidates(index, current) if o.words[index] != current.words[index]}
         options = [options[text] for text in sorted(options)]
         scores = np.ones(len(options))
@@ -92,11 +107,12 @@ def greedy_by_deletion(
 
 
 @_framed
-def pwws(words, label, candidates, attackable, original, unknown: str = "[UNK]"):
+def pwws(words, label, candidates, attackable, original, unknown: str = "[UNK]", max_perturbed: int | None = None):
     """Probability Weighted Word Saliency: score each word by softmax(saliency) times the largest
     drop in the gold probability its best synonym achieves, then swap in best synonyms in that
-    order, keeping each swap, until the label flips. Saliency and every synonym of every word depend
-    only on the original text, so they are scored in one request."""
+    order, keeping each swap, until the label flips or ``max_perturbed`` words are swapped (the
+    bound: the next swap is never queried). Saliency and every synonym of every word depend only
+    on the original text, so they are scored in one request."""
     options = {index: candidates(index, words) for index in attackable}
     texts = [words.replace(i, unknown).text() for i in attackable]
     texts += [option.text() for index in attackable for option in options[index]]
@@ -119,6 +135,8 @@ def pwws(words, label, candidates, attackable, original, unknown: str = "[UNK]")
     for index in [attackable[i] for i in np.argsort(-(weights * effect), kind="stable")]:
         if index not in best_swap:
             continue
+        if max_perturbed is not None and perturbed_words(words.words, current.words) >= max_perturbed:
+            return None
         current = current.replace(index, best_swap[index])
         if is_success((yield [current.text()]), label)[0]:
             return current

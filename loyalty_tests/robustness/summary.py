@@ -11,6 +11,8 @@ import numpy as np
 
 from .. import metrics
 from ..errors import LoyaltyError
+from .bounds import bound_of, bound_row, describe_bound
+from .margin import margin_row
 
 
 def correct_under_attack(result) -> dict[int, float]:
@@ -123,11 +125,13 @@ def _attack_summary(result) -> dict:
 
 
 def robustness_row(comparison, drop: metrics.MetricValue, *, examples: int = 3) -> dict:
-    """The report's robustness entry: both models' attack summaries (fractions), transfer rate,
-    loyalty on adversarial inputs, the drop with its CI and a few student-only adversarial examples."""
+    """The report's robustness entry: the recipe and its perturbation bound, both models' attack
+    summaries (fractions), transfer rate, loyalty on adversarial inputs, the drop with its CI, the
+    robustness margin (``margin.margin_row``) and a few student-only adversarial examples."""
     config = comparison.teacher.config
     return {
         "recipe": config.recipe,
+        "bound": {**bound_row(config.recipe_config), "text": describe_bound(*bound_of(config.recipe_config))},
         "examples": config.examples,
         "budget": config.budget,
         "seed": config.seed,
@@ -136,5 +140,6 @@ def robustness_row(comparison, drop: metrics.MetricValue, *, examples: int = 3) 
         "transfer_rate": comparison.transfer_rate,
         "adversarial_label_loyalty": comparison.adversarial_label_loyalty,
         "robustness_drop": {"value": drop.value, "ci_low": drop.ci_low, "ci_high": drop.ci_high, "n": drop.n},
+        "margin": margin_row(comparison),  # words to flip, censored at the bound (margin.py)
         "adversarial_examples": student_only_fooled(comparison, examples),
     }

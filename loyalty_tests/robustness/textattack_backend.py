@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from ..errors import LoyaltyError
 from .attack_registry import register_attack_recipe
+from .bounds import check_bound
 from .lockstep import AttackedModel, example_rng
 from .results import AdversarialExample, AttackResult
 
@@ -49,10 +50,18 @@ def _recipe_class(textattack, name: str):
 
 @dataclass(frozen=True)
 class TextAttackConfig:
-    """``textattack:<name>``: TextAttack's recipe ``name`` (its command-line name or class name)."""
+    """``textattack:<name>``: TextAttack's recipe ``name`` (its command-line name or class name).
+    ``max_words`` / ``max_word_share`` add TextAttack's own ``MaxWordsPerturbed(max_num_words,
+    max_percent)`` to the recipe's constraints; unset by default, since a TextAttack recipe brings
+    its own constraints (several bound the words already) and is the reference ours are checked against."""
 
     recipe = "textattack"
     name: str
+    max_words: int | None = None
+    max_word_share: float | None = None
+
+    def __post_init__(self):
+        check_bound(self.max_words, self.max_word_share)
 
 
 class TextAttackRecipe:
@@ -63,7 +72,8 @@ class TextAttackRecipe:
         self.config, self.name = config, f"textattack:{config.name}"
 
     def run(self, model, dataset, attack_config, indices, progress) -> AttackResult:
-        return run_textattack(model, dataset, attack_config, indices, progress, self.config.name)
+        bound = (self.config.max_words, self.config.max_word_share)
+        return run_textattack(model, dataset, attack_config, indices, progress, self.config.name, bound)
 
     def close(self) -> None:
         pass
@@ -80,7 +90,20 @@ def _build_textattack(config: TextAttackConfig, *, cache_dir=None) -> TextAttack
     return TextAttackRecipe(config)
 
 
-def run_textattack(model, dataset, config, indices, progress, name: str) -> AttackResult:
+def _with_bound(attack, max_words, max_word_share):
+    """The attack with TextAttack's MaxWordsPerturbed added to its constraints (checked against the
+    original text before the model sees a candidate, as TextAttack runs every constraint)."""
+    if max_words is None and max_word_share is None:
+        return attack
+    from textattack import Attack
+    from textattack.constraints.overlap import MaxWordsPerturbed
+
+    bound = MaxWordsPerturbed(max_num_words=max_words, max_percent=max_word_share)
+    constraints = [*attack.pre_transformation_constraints, *attack.constraints, bound]
+    return Attack(attack.goal_function, constraints, attack.transformation, attack.search_method)
+
+
+def run_textattack(model, dataset, config, indices, progress, name: str, bound=(None, None)) -> AttackResult:
     textattack, ModelWrapper = _import_textattack()
     if dataset.text_pairs:
         raise LoyaltyError("the TextAttack backend attacks single texts here; use a built-in recipe for text pairs")
@@ -95,7 +118,7 @@ def run_textattack(model, dataset, config, indices, progress, name: str) -> Atta
             texts = [t if isinstance(t, str) else t[-1] for t in texts]  # pairs: TextAttack passes tuples
             return attacked.probabilities(list(texts))
 
-    attack = recipe_class.build(Wrapper())
+    attack = _with_bound(recipe_class.build(Wrapper()), *bound)
     start, examples, succeeded = time.perf_counter(), [], 0
     for done, index in enumerate(indices, 1):
         text, label = dataset.texts[index], dataset.labels[index]

@@ -35,6 +35,14 @@ def test_robustness(loyalty_gate):
     loyalty_gate.check_robustness()
 
 
+def test_margin_drop(loyalty_gate):
+    """The mean words-to-flip margin falls at most max_margin_drop words below the teacher's on the
+    same examples (unflipped examples censored at the recipe's bound).
+
+    Collected only with --attack RECIPE."""
+    loyalty_gate.check_margin_drop()
+
+
 def test_baseline(loyalty_gate):
     """No metric fell more than baseline_tolerance below the previous release's report.
 
