@@ -144,7 +144,7 @@ def forest(gates: list, key: str) -> str | None:
         f"limit {_num(g.limit)}, outcome {g.three_way or '–'}"
         for g in rows
     )
-    return to_svg(figure, key, "Gates: value and 95% interval against the limit", description)
+    return to_svg(figure, key, "Gates: value and interval against the limit", description)
 
 
 def _num(value) -> str:

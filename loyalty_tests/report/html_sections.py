@@ -35,7 +35,7 @@ def _interval(row: dict) -> str:
 
 
 def gates_section(student: StudentEntry, key: str) -> str:
-    header = ["gate", "value", "95% interval", "limit", "outcome", "result", "decision rule", "would decide"]
+    header = ["gate", "value", "interval", "limit", "outcome", "result", "decision rule", "would decide"]
     rows, classes = [], {}
     for r, entry in enumerate(student.gates):
         gate = entry.result
@@ -60,8 +60,9 @@ def gates_section(student: StudentEntry, key: str) -> str:
             "pass" if entry.outcome in ("passed", "skipped") else ("warn" if entry.outcome == "warned" else "fail")
         )
     legend = (
-        '<p class="muted">Dot: the value; bar: its 95% interval; dashed line: the limit; shaded: the failing '
-        "side. Colour: the outcome (green PASS, amber INCONCLUSIVE, red FAIL). Each gate has its own scale.</p>"
+        '<p class="muted">Dot: the value; bar: its interval (95%; the latency gate\'s is 99% per look, 95% over '
+        "all looks); dashed line: the limit; shaded: the failing side. Colour: the outcome (green PASS, amber "
+        "INCONCLUSIVE, red FAIL). Each gate has its own scale.</p>"
     )
     return _section(
         "gates",
