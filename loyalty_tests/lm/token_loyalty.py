@@ -13,6 +13,7 @@ that treat texts, not tokens, as the sampled unit (``stats.clustered.cluster_rat
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from ..metrics import MetricValue
 from ..stats.clustered import cluster_ratio_interval
 from .model import check_same_kind, check_same_tokenizer
 from .teacher_cache import next_token_logits, teacher_summaries, tokenize
-from .tokens import STATISTICS, TeacherSummary, full_teacher, token_statistics
+from .tokens import STATISTICS, full_teacher, token_statistics
 
 # Which scale each mean's interval is built on (see stats.clustered): shares on the logit scale,
 # positive means on the log scale, differences as they are.
@@ -107,29 +108,24 @@ def summarize(
     return summary
 
 
-def _text_statistics(teacher: TeacherSummary, student_logits: np.ndarray, next_tokens: np.ndarray):
+def _text_statistics(teacher_rows, student_logits: np.ndarray, next_tokens: np.ndarray):
     """``token_statistics`` over one text, a few positions at a time: the float64 work area stays
-    near ``WORK_AREA`` values (a few positions x vocabulary), whatever the vocabulary or text length."""
+    near ``WORK_AREA`` values (a few positions x vocabulary), whatever the vocabulary or text length.
+    ``teacher_rows(start, stop)``: the teacher's ``TeacherSummary`` at those positions (the cached
+    top-K summary's ``rows``, or ``_full_rows`` of its logits)."""
     rows = max(1, WORK_AREA // student_logits.shape[-1])
     parts = [
         token_statistics(
-            teacher.rows(start, start + rows), student_logits[start : start + rows], next_tokens[start : start + rows]
+            teacher_rows(start, start + rows), student_logits[start : start + rows], next_tokens[start : start + rows]
         )
         for start in range(0, len(next_tokens), rows)
     ]
     return {name: np.concatenate([part[name] for part in parts]) for name in STATISTICS}
 
 
-def _exact_text_statistics(teacher_logits: np.ndarray, student_logits: np.ndarray, next_tokens: np.ndarray):
-    """``token_statistics`` of one text against the teacher's full distribution, a few positions
-    at a time (the float64 work area stays near ``WORK_AREA`` values, as in ``_text_statistics``)."""
-    rows = max(1, WORK_AREA // student_logits.shape[-1])
-    parts = []
-    for start in range(0, len(next_tokens), rows):
-        window = slice(start, start + rows)
-        teacher = full_teacher(teacher_logits[window], next_tokens[window])
-        parts.append(token_statistics(teacher, student_logits[window], next_tokens[window]))
-    return {name: np.concatenate([part[name] for part in parts]) for name in STATISTICS}
+def _full_rows(teacher_logits: np.ndarray, next_tokens: np.ndarray, start: int, stop: int):
+    """The teacher's whole distribution at positions ``start:stop`` (``tokens.full_teacher``)."""
+    return full_teacher(teacher_logits[start:stop], next_tokens[start:stop])
 
 
 def _side_by_side(teacher, student, tokenized, batch_size: int, progress) -> tuple[list, int]:
@@ -146,7 +142,8 @@ def _side_by_side(teacher, student, tokenized, batch_size: int, progress) -> tup
                 f"{student_logits.shape[-1]}: token loyalty needs one vocabulary; give a student made from this teacher"
             )
         assert index == same, "teacher and student batches must line up"  # both batch by length alike
-        per_text[index] = _exact_text_statistics(teacher_logits, student_logits, next_tokens)
+        teacher_rows = functools.partial(_full_rows, teacher_logits, next_tokens)
+        per_text[index] = _text_statistics(teacher_rows, student_logits, next_tokens)
         vocabulary = student_logits.shape[-1]
     return per_text, vocabulary
 
@@ -191,7 +188,7 @@ def token_loyalty(
         )
         per_text = [None] * len(tokenized.ids)
         for index, logits, next_tokens in next_token_logits(student, "student", tokenized, batch_size, progress):
-            per_text[index] = _text_statistics(summaries[index], logits, next_tokens)
+            per_text[index] = _text_statistics(summaries[index].rows, logits, next_tokens)
     per_token = {name: np.concatenate([values[name] for values in per_text]) for name in STATISTICS}
     offsets = np.concatenate([[0], np.cumsum(tokenized.observations)])
     return TokenLoyaltyResult(
