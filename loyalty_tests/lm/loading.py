@@ -33,16 +33,21 @@ _FOLDER_FILES = (
 LM_EXTRA = "pip install 'pytest-loyalty[lm]'"
 
 
-def folder_is_causal_lm(folder: Path) -> bool:
-    """Whether ``folder/config.json`` names a causal-LM architecture."""
+def folder_architectures(folder: Path) -> list[str]:
+    """The ``architectures`` that ``folder/config.json`` names; [] without a readable one (the
+    classifier loader reports an unreadable config)."""
     config = Path(folder) / "config.json"
     if not config.is_file():
-        return False
+        return []
     try:
-        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
-    except (OSError, ValueError):
-        return False  # the classifier loader reports an unreadable config
-    return any(is_causal_lm_class(str(name)) for name in architectures)
+        return [str(name) for name in json.loads(config.read_text(encoding="utf-8")).get("architectures") or []]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def folder_is_causal_lm(folder: Path) -> bool:
+    """Whether ``folder/config.json`` names a causal-LM architecture."""
+    return any(is_causal_lm_class(name) for name in folder_architectures(folder))
 
 
 def position_limit(model, tokenizer) -> int:

@@ -12,7 +12,6 @@ an error naming both.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import LoyaltyError
@@ -68,16 +67,13 @@ def spec_kind(spec: str | None) -> str | None:
         return "classifier"
     if spec.endswith(".gguf"):
         return "lm"
-    config = path / "config.json"
-    if path.is_dir() and config.is_file():
-        try:
-            architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
-        except (OSError, ValueError):
-            return None
-        if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
-            return "lm"
-        return "classifier" if architectures else None
-    return None
+    if not path.is_dir():
+        return None
+    from ..lm.loading import folder_architectures, folder_is_causal_lm  # the loader's own rule
+
+    if folder_is_causal_lm(path):
+        return "lm"
+    return "classifier" if folder_architectures(path) else None
 
 
 class LMPart:
