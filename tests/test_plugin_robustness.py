@@ -279,8 +279,9 @@ def test_one_block_is_a_fixed_size_run_with_the_fixed_size_interval(toy_project)
     assert drop["ci_high"] == pytest.approx((b + (b * b - 4 * a * c) ** 0.5) / (2 * a), abs=2e-3)
 
 
-def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
-    result = toy_project.runpytest(
+def attack_header(project, examples: str, block: str):
+    """The report header of a charswap run's collection (where the feasibility note is said)."""
+    return project.runpytest(
         "--teacher",
         "toy_models:teacher",
         "--student",
@@ -290,55 +291,28 @@ def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
         "--attack",
         "charswap",
         "--attack-examples",
-        "10",
+        examples,
+        "--attack-block",
+        block,
         "--collect-only",
-    )
-    result.stdout.fnmatch_lines(
+    ).stdout
+
+
+def test_too_few_attacked_examples_are_said_before_any_attack(toy_project):
+    attack_header(toy_project, "10", "25").fnmatch_lines(
         [
             "*loyalty note: with 10 attacked examples the robustness_drop gate cannot PASS*"
             "use at least 53 attacked examples*"
         ]
     )
-    enough = toy_project.runpytest(
-        "--teacher",
-        "toy_models:teacher",
-        "--student",
-        "toy_models:twin",
-        "--loyalty-data",
-        "dev.csv",
-        "--attack",
-        "charswap",
-        "--attack-examples",
-        "53",
-        "--attack-block",
-        "53",
-        "--collect-only",
-    )
-    assert "loyalty note" not in enough.stdout.str()
+    assert "loyalty note" not in attack_header(toy_project, "53", "53").str()
 
 
 def test_too_few_blocks_are_said_with_a_cap_that_would_do(toy_project):
-    def header(examples):
-        return toy_project.runpytest(
-            "--teacher",
-            "toy_models:teacher",
-            "--student",
-            "toy_models:twin",
-            "--loyalty-data",
-            "dev.csv",
-            "--attack",
-            "charswap",
-            "--attack-examples",
-            examples,
-            "--attack-block",
-            "25",
-            "--collect-only",
-        ).stdout
-
-    header("50").fnmatch_lines(
+    attack_header(toy_project, "50", "25").fnmatch_lines(
         [
             "*loyalty note: with at most 50 attacked examples in blocks of 25, the robustness gate "
             "cannot reach a PASS outcome*raise --attack-examples to about 75*"
         ]
     )
-    assert "loyalty note" not in header("75").str()  # the suggested cap is enough
+    assert "loyalty note" not in attack_header(toy_project, "75", "25").str()  # the suggested cap is enough
