@@ -59,12 +59,13 @@ def test_identical_copy_passes_every_lm_gate_under_the_confident_rule(teacher, t
 
 def test_each_gate_fails_a_student_that_breaks_its_metric(teacher, tmp_path):
     thresholds = resolve({}, {})
-    sharper = token_loyalty(teacher, with_lm_head(teacher, 4.0, "sharper"), TEXTS, top_k=8, cache_dir=tmp_path)
+    # the exact default: the KL failure is the student's own, not a tail bound added to a top-K KL
+    sharper = token_loyalty(teacher, with_lm_head(teacher, 4.0, "sharper"), TEXTS, cache_dir=tmp_path)
     assert min_token_agreement(sharper, thresholds).passed  # same top-1 token everywhere...
     assert not max_mean_kl(sharper, thresholds).passed  # ...but far more confident
     assert not max_perplexity_ratio(sharper, thresholds).passed
     other = tiny_causal_lm(tmp_path / "other", seed=5, scale=0.3, name="other")
-    stranger = token_loyalty(teacher, other, TEXTS, top_k=8, cache_dir=tmp_path)
+    stranger = token_loyalty(teacher, other, TEXTS, cache_dir=tmp_path)
     result = min_token_agreement(stranger, thresholds)
     assert not result.passed and result.three_way == "FAIL"
     assert "token_agreement" in result.message and "texts" in result.message
