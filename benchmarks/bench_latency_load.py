@@ -1,7 +1,7 @@
 """Latency gate on a busy runner: real runs of a model against its copy while other processes keep
 every core busy, and against a copy made 1.2x slower (issue 16, item 1).
 
-    python benchmarks/bench_latency_load.py [--runs 20] [--demo-runs 3] [--busy 2]
+    python benchmarks/bench_latency_load.py [--runs 20] [--slow-runs N] [--demo-runs 3] [--busy 2]
 
 Each run is ``measure_latency`` with the plugin's defaults (blocks of 10 ABBA rounds, at most 50,
 64 texts, limit 0.90) decided by the gate's own ``gate_metric`` under the default rule
@@ -132,7 +132,10 @@ def demo_models():
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=20, help="runs per tiny-BERT comparison")
+    parser.add_argument("--runs", type=int, default=20, help="runs of the tiny BERT against its copy")
+    parser.add_argument(
+        "--slow-runs", type=int, default=None, help="runs against the 1.2x slower copy (default: --runs)"
+    )
     parser.add_argument("--demo-runs", type=int, default=3, help="runs of the demo teacher against its copy")
     parser.add_argument("--busy", type=int, default=2, help="spinning processes keeping the cores busy")
     parser.add_argument(
@@ -154,7 +157,11 @@ def main(argv=None) -> dict:
             teacher, twin, texts, args.runs, f"tiny BERT vs its copy, {args.busy} busy processes"
         )
         found["tiny 1.2x"] = runs_of(
-            teacher, Slower(twin), texts, args.runs, f"tiny BERT vs a 1.2x slower copy, {args.busy} busy processes"
+            teacher,
+            Slower(twin),
+            texts,
+            args.runs if args.slow_runs is None else args.slow_runs,
+            f"tiny BERT vs a 1.2x slower copy, {args.busy} busy processes",
         )
         if args.demo_runs:
             from loyalty_tests.data import load_dataset

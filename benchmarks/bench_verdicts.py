@@ -153,6 +153,7 @@ def robustness_aa(runs: int):
         "hand-made", [f"{t} take {i}" for i, t in enumerate(texts * 10)], [int(i % 5 < 3) for i in range(100)], LABELS
     )
     fails = {rule: [] for rule in RULES}
+    margin_fails = {rule: [] for rule in RULES}
     for seed in range(runs):
         # the plugin's defaults: attacked in blocks of 25 up to --attack-examples 100, sequential gate
         comparison = compare_robustness(
@@ -171,7 +172,15 @@ def robustness_aa(runs: int):
             fails[rule].append(
                 not GATES["robustness"].check(comparison, 0.10, "default", rule_obj, decision=sequence, block=25).passed
             )
-    return {rule: {"robustness": float(np.mean(f))} for rule, f in fails.items()}
+            # the margin gate is collected with every attack, from the same comparison
+            margin_limit = resolve(setting, {})["max_margin_drop"].value
+            margin_fails[rule].append(
+                not GATES["margin_drop"].check(comparison, margin_limit, "default", rule_obj).passed
+            )
+    return {
+        rule: {"robustness": float(np.mean(fails[rule])), "margin_drop": float(np.mean(margin_fails[rule]))}
+        for rule in RULES
+    }
 
 
 def _upper(failures: int, runs: int) -> float:
@@ -190,7 +199,10 @@ def main(argv=None) -> None:
         help="every issue-16 figure: this table, the intervals (bench_intervals.py) and real latency "
         "runs on a busy runner (bench_latency_load.py), then the family-wise A/A summary",
     )
-    parser.add_argument("--load-runs", type=int, default=20, help="with --all: real tiny-BERT runs under load")
+    parser.add_argument("--load-runs", type=int, default=20, help="with --all: real tiny-BERT A/A runs under load")
+    parser.add_argument(
+        "--slow-runs", type=int, default=20, help="with --all: real runs against a 1.2x slower copy under load"
+    )
     parser.add_argument("--demo-runs", type=int, default=3, help="with --all: demo teacher runs under load")
     args = parser.parse_args(argv)
     table = {rule: {} for rule in RULES}
@@ -221,16 +233,21 @@ def main(argv=None) -> None:
     print()
     bench_intervals.main([])
     print()
-    load = bench_latency_load.main(["--runs", str(args.load_runs), "--demo-runs", str(args.demo_runs)])
+    load = bench_latency_load.main(
+        ["--runs", str(args.load_runs), "--slow-runs", str(args.slow_runs), "--demo-runs", str(args.demo_runs)]
+    )
     aa = [load[key] for key in ("tiny A/A", "demo A/A") if key in load]
     latency_fails, latency_runs = sum(r["fails"] for r in aa), sum(r["runs"] for r in aa)
     slower = load["tiny 1.2x"]
-    prediction = table["estimate"]["any prediction gate"] + table["estimate"]["robustness"]
+    prediction = (
+        table["estimate"]["any prediction gate"] + table["estimate"]["robustness"] + table["estimate"]["margin_drop"]
+    )  # a union bound: a run failing two of them counts twice
     worst_gate = max(table["estimate"][g] for g in PREDICTION_GATES if g in table["estimate"])  # collected ones
     print(f"\nSummary under the defaults (rule estimate), measured {time.strftime('%Y-%m-%d')}:")
     print(
         f"  A/A per gate: prediction gates at most {worst_gate:.1%} ({args.runs} runs), robustness "
-        f"{table['estimate']['robustness']:.1%}, latency {latency_fails}/{latency_runs} real runs under load "
+        f"{table['estimate']['robustness']:.1%}, margin_drop {table['estimate']['margin_drop']:.1%}, "
+        f"latency {latency_fails}/{latency_runs} real runs under load "
         f"(95% upper bound {_upper(latency_fails, latency_runs):.1%})"
     )
     print(
