@@ -102,6 +102,33 @@ def test_a_perturbed_lm_fails_with_the_worst_continuation(lm_project):
     assert f"{report['lm']['summary']['token_agreement']:.3f}" in page
 
 
+def test_the_teacher_runs_once_and_exact_is_an_option(lm_project):
+    """By default the teacher's top 32 tokens and tail samples are cached: the second run reads
+    them (its KL equal to the first's) and states the sampling; ``--loyalty-top-k exact`` runs
+    the teacher beside the student, whose exact KL lies within 4 sampling errors of the cached one."""
+    args = lm_args(lm_project, "./noisy", "-k", "mean_kl", "--loyalty-json", "report.json")
+    runs = []
+    for extra in ((), (), ("--loyalty-top-k", "exact")):
+        result = lm_project.runpytest(*args, *extra)
+        assert result.ret == 1  # the noisy student fails mean_kl either way
+        runs.append(student_report(lm_project.path / "report.json")["lm"]["tokens"])
+    first, second, exact = runs
+    assert (first["top_k"], first["teacher_from_cache"], first["exact"]) == (32, False, False)
+    assert second["teacher_from_cache"] and second["mean_kl"]["value"] == first["mean_kl"]["value"]
+    assert exact["exact"] and exact["tail_samples"] == 0 and exact["kl_sampling_se"]["value"] == 0.0
+    error = first["kl_sampling_se"]["value"]
+    assert 0 < error and abs(exact["mean_kl"]["value"] - first["mean_kl"]["value"]) <= 4 * error
+    result.stdout.no_fnmatch_line("*tail samples per token cached*")
+    lm_project.runpytest(*args).stdout.fnmatch_lines(["*mean_kl*32 tail samples per token cached, sampling SE*"])
+
+
+@pytest.mark.parametrize("value", ["", "0", "all", "-3"])
+def test_a_bad_top_k_is_refused_before_any_model_loads(lm_project, value):
+    result = lm_project.runpytest(*lm_args(lm_project, "./twin", "--loyalty-top-k", value))
+    assert result.ret == 4  # pytest's usage error
+    result.stderr.fnmatch_lines([f"*--loyalty-top-k: must be a whole number >= 1 or 'exact', got {value!r}*"])
+
+
 def test_a_prompt_template_poses_a_classification_dataset(lm_project):
     rows = [{"text": s, "label": ["positive", "negative"][i % 2]} for i, s in enumerate(SENTENCES)]
     (lm_project.path / "reviews.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")

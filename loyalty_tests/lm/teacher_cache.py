@@ -1,10 +1,11 @@
 """The teacher runs once: its top-K next-token log-probabilities per text, cached on disk.
 
 For every token observation the cache keeps the teacher's K most likely tokens (log-probability
-and id), the log of the probability left outside them (the tail) and its NLL of the actual next
-token: O(K) numbers per token, never O(vocabulary). The entry is one ``.npz`` file (read with
+and id), the log of the probability left outside them (the tail), S tokens drawn from that tail
+(id and log-probability, seeded by the text) and its NLL of the actual next token: O(K + S)
+numbers per token, never O(vocabulary). The entry is one ``.npz`` file (read with
 ``allow_pickle=False``) keyed by the teacher's fingerprint, its tokenizer's fingerprint, the
-texts' fingerprint, K, the length limit and the code version, written atomically under a file
+texts' fingerprint, K, S, the length limit and the code version, written atomically under a file
 lock (``infra.cache.cached_file``), so pytest-xdist workers build it once and a stale or corrupt
 entry is recomputed, never served.
 """
@@ -20,9 +21,9 @@ import numpy as np
 
 from ..errors import LoyaltyError
 from ..infra.cache import cached_file, default_cache_dir, fingerprint
-from .tokens import TeacherSummary, summarize_teacher
+from .tokens import TAIL_SAMPLES, TeacherSummary, summarize_teacher
 
-FORMAT_VERSION = 1  # bump when what is stored changes: old entries then miss instead of misreading
+FORMAT_VERSION = 2  # bump when what is stored changes: old entries then miss instead of misreading
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,12 @@ def next_token_logits(
 def run_teacher(
     teacher, texts: TokenizedTexts, k: int, batch_size: int, progress: Callable[[str], None] | None = None
 ) -> list[TeacherSummary]:
-    """One forward pass of the teacher per batch; per text, its top-K summary."""
+    """One forward pass of the teacher per batch; per text, its top-K summary, the tail samples
+    seeded by the text's own ids (the same text draws the same tokens in any corpus or batch)."""
     summaries: list[TeacherSummary | None] = [None] * len(texts.ids)
     for index, logits, next_tokens in next_token_logits(teacher, "teacher", texts, batch_size, progress):
-        summaries[index] = summarize_teacher(logits, next_tokens, k)
+        seed = int(hashed(texts.ids[index])[:16], 16)
+        summaries[index] = summarize_teacher(logits, next_tokens, k, TAIL_SAMPLES, seed)
     return summaries
 
 
@@ -127,10 +130,7 @@ def _dump(key: str, summaries: list[TeacherSummary]) -> bytes:
         buffer,
         key=np.array(key),
         offsets=np.cumsum([0] + [len(s) for s in summaries]),
-        top_logprobs=np.concatenate([s.top_logprobs for s in summaries]),
-        top_ids=np.concatenate([s.top_ids for s in summaries]),
-        tail_logmass=np.concatenate([s.tail_logmass for s in summaries]),
-        nll=np.concatenate([s.nll for s in summaries]),
+        **{name: np.concatenate([getattr(s, name) for s in summaries]) for name in TeacherSummary.FIELDS},
     )
     return buffer.getvalue()
 
@@ -143,9 +143,9 @@ def _read_key(path: Path) -> str:
 def _load(path: Path) -> list[TeacherSummary]:
     with np.load(path, allow_pickle=False) as stored:
         offsets = stored["offsets"]
-        arrays = {name: stored[name] for name in ("top_logprobs", "top_ids", "tail_logmass", "nll")}
+        arrays = {name: stored[name] for name in TeacherSummary.FIELDS}
     return [
-        TeacherSummary(*(arrays[name][start:end] for name in ("top_logprobs", "top_ids", "tail_logmass", "nll")))
+        TeacherSummary(*(arrays[name][start:end] for name in TeacherSummary.FIELDS))
         for start, end in zip(offsets[:-1], offsets[1:])
     ]
 
@@ -167,7 +167,13 @@ def teacher_summaries(
     if not use_cache or getattr(teacher, "fingerprint", None) is None:
         return run_teacher(teacher, texts, k, batch_size, progress), False
     key = fingerprint(
-        "lm-teacher-topk", FORMAT_VERSION, teacher.fingerprint, teacher.tokenizer_fingerprint, texts.fingerprint, int(k)
+        "lm-teacher-topk",
+        FORMAT_VERSION,
+        teacher.fingerprint,
+        teacher.tokenizer_fingerprint,
+        texts.fingerprint,
+        int(k),
+        TAIL_SAMPLES,
     )
     path = Path(cache_dir or default_cache_dir()) / "lm-teacher" / f"{key[:32]}.npz"
     return cached_file(

@@ -9,6 +9,23 @@ texts of ``--loyalty-data`` (default: the embedded rotten_tomatoes test sentence
 from __future__ import annotations
 
 DEFAULT_LM_TEXTS = 64  # token loyalty texts when --loyalty-limit is not given: a few minutes on 2 CPU cores
+DEFAULT_TOP_K = 32  # the teacher's tokens cached per position (with lm.tokens.TAIL_SAMPLES from the rest)
+
+
+def top_k(text: str) -> int:
+    """``--loyalty-top-k``: a whole number >= 1, or ``exact`` (read as 0: the teacher runs beside
+    every student over the whole vocabulary)."""
+    import argparse
+
+    if str(text).strip().lower() == "exact":
+        return 0
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 or 'exact', got {text!r}")
+    return value
 
 
 def add_lm_options(group, whole_number) -> None:
@@ -40,6 +57,15 @@ def add_lm_options(group, whole_number) -> None:
         action="store_true",
         default=False,
         help="causal LMs: divide each choice's log-likelihood by its length in bytes (acc_norm)",
+    )
+    add(
+        "--loyalty-top-k",
+        type=top_k,
+        default=None,
+        metavar="K|exact",
+        help=f"causal LMs: the teacher runs once and its top K next tokens per position, plus tokens "
+        f"sampled from the rest for an unbiased KL, are cached, so each student costs one pass (default: "
+        f"{DEFAULT_TOP_K}); 'exact' runs the teacher beside every student over the whole vocabulary",
     )
     add(
         "--loyalty-generation-prompts",

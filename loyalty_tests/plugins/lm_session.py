@@ -163,6 +163,7 @@ class LMPart:
                 teacher,
                 student,
                 texts,
+                top_k=self.settings.top_k or None,  # 0: exact
                 cache_dir=self.session.cache_dir,
                 use_cache=self.session.use_cache,
                 progress=self.session.progress,
@@ -232,7 +233,12 @@ def check_lm_gate(runner, gate: str, failing):
         for name, m in found.summary.items()
     }
     row.update(
-        n_tokens=found.n_tokens, n_texts=found.n_texts, top_k=found.top_k, teacher_from_cache=found.teacher_from_cache
+        n_tokens=found.n_tokens,
+        n_texts=found.n_texts,
+        top_k=found.top_k,
+        teacher_from_cache=found.teacher_from_cache,
+        exact=found.info["exact"],
+        tail_samples=found.info["tail_samples"],
     )
     return runner.finish(result, details=worst, lm={"tokens": row, **page_rows(found, texts, runner.teacher)})
 

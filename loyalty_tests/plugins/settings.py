@@ -76,6 +76,7 @@ class LoyaltySettings:
     length_normalise: bool = False
     generation_prompts: int = 16
     max_new_tokens: int = 16
+    top_k: int = 32  # lm_options.DEFAULT_TOP_K; 0: exact (the teacher beside every student)
     xdist_workers: int | None = None  # pytest-xdist's -n, when it is installed and given
     cli_thresholds: dict = field(default_factory=dict)  # threshold key -> raw command-line value (None: unset)
     ini_thresholds: dict = field(default_factory=dict)  # threshold key -> raw ini value (None: unset)
@@ -203,6 +204,7 @@ OPTION_FIELDS = {
     "loyalty_length_normalise": "length_normalise",
     "loyalty_generation_prompts": "generation_prompts",
     "loyalty_max_new_tokens": "max_new_tokens",
+    "loyalty_top_k": "top_k",
 }
 assert set(OPTION_FIELDS.values()) <= {f.name for f in fields(LoyaltySettings)}
 
