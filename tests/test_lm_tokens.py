@@ -73,6 +73,17 @@ def test_sampled_tail_kl_is_unbiased_within_its_stated_error(scale):
     assert full.mean() - lower["kl"].mean() > 10 * np.std(errors)  # what the samples recover is real
 
 
+def test_a_teacher_with_no_tail_mass_adds_nothing_and_stays_finite():
+    """Logits of -inf outside the top 2 (a model that masks unused ids): no tail to sample."""
+    teacher = np.array([[2.0, 1.0, -np.inf, -np.inf], [0.5, 3.0, -np.inf, -np.inf]])
+    student = np.log(np.array([[0.6, 0.3, 0.05, 0.05], [0.2, 0.7, 0.05, 0.05]]))
+    stats = token_statistics(summarize_teacher(teacher, [0, 1], k=2), student, [0, 1])
+    p = np.exp(scipy_log_softmax(teacher, axis=1))
+    expected = rel_entr(p, np.exp(student)).sum(1)
+    np.testing.assert_allclose(stats["kl"], expected, atol=1e-9)
+    assert np.all(stats["kl_variance"] == 0)
+
+
 def test_tail_samples_come_from_the_tail_in_proportion_to_the_teacher():
     logits = np.log(np.array([[0.5, 0.3, 0.12, 0.06, 0.02]]))
     summary = summarize_teacher(logits, [0], k=2, samples=20000, seed=3)

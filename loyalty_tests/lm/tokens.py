@@ -139,7 +139,11 @@ def _tail_samples(logprobs: np.ndarray, top_ids: np.ndarray, tail_logmass: np.nd
     rows = len(logprobs)
     if samples <= 0 or rows == 0:
         return np.zeros((rows, 0), dtype=np.int64)
-    within = np.exp(logprobs - tail_logmass[:, None])  # p / P_T, top ids zeroed next
+    # p / P_T, top ids zeroed next; a row with no tail mass at all (its other logits -inf) draws
+    # uniformly, and its P_T = 0 weighs those draws out of the KL
+    empty_tail = ~np.isfinite(tail_logmass)
+    within = np.exp(logprobs - np.where(empty_tail, 0.0, tail_logmass)[:, None])
+    within[empty_tail] = 1.0
     np.put_along_axis(within, top_ids, 0.0, axis=-1)
     cumulative = np.cumsum(within, axis=-1)
     cumulative /= cumulative[:, -1:]  # exactly 1 at the end despite rounding
@@ -267,6 +271,8 @@ def kl_tail_estimate(teacher: TeacherSummary, logits: np.ndarray, log_z: np.ndar
         return zeros, zeros
     ids = teacher.sample_ids.astype(np.int64)
     log_q = np.take_along_axis(logits, ids, axis=-1).astype(np.float64) - log_z[:, None]
-    ratios = (teacher.sample_logprobs - teacher.tail_logmass[:, None]) - (log_q - log_q_tail[:, None])
+    with np.errstate(invalid="ignore"):  # -inf - -inf where the teacher has no tail, zeroed next
+        ratios = (teacher.sample_logprobs - teacher.tail_logmass[:, None]) - (log_q - log_q_tail[:, None])
+    ratios[~np.isfinite(teacher.tail_logmass)] = 0.0  # no teacher tail: nothing to add
     variance = ratios.var(axis=-1, ddof=1) / samples if samples > 1 else np.zeros(len(logits))
     return ratios.mean(axis=-1), variance
