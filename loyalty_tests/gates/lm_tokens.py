@@ -27,14 +27,19 @@ LM_TOKEN_GATES = {
 
 def texts_to_decide(metric, limit: float) -> int | None:
     """About how many texts would shrink the CI clear of the limit, the per-text spread held fixed
-    (the half-width falls as 1/sqrt(texts)); None when the estimate sits on the limit.
+    (the half-width falls as 1/sqrt(texts)); None when the estimate sits on the limit or the CI is
+    unbounded (one text, or a mean KL whose relative half-width reaches 1: no spread to scale).
 
     >>> from loyalty_tests.metrics import MetricValue
     >>> texts_to_decide(MetricValue(0.92, 0.88, 0.96, 20), 0.90)
     80
+    >>> texts_to_decide(MetricValue(0.05, 0.03, float("inf"), 20), 0.06) is None
+    True
     """
     distance = abs(metric.value - limit)
     if distance == 0 or metric.ci_low is None or metric.ci_high is None or not metric.n:
+        return None
+    if not math.isfinite(metric.ci_high - metric.ci_low):
         return None
     half_width = (metric.ci_high - metric.ci_low) / 2
     return max(int(metric.n) + 1, math.ceil(metric.n * (half_width / distance) ** 2))

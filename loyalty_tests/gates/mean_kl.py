@@ -1,5 +1,5 @@
 """Mean KL: the mean per-token KL(teacher || student) in nats, at most ``max_mean_kl``
-(clustered interval over texts, on the log scale)."""
+(clustered score interval over texts, longer above: see stats.clustered)."""
 
 from __future__ import annotations
 

@@ -29,10 +29,10 @@ from .model import check_same_kind, check_same_tokenizer
 from .teacher_cache import next_token_logits, teacher_summaries, tokenize
 from .tokens import STATISTICS, TAIL_SAMPLES, full_teacher, token_statistics
 
-# Which scale each mean's interval is built on (see stats.clustered): shares on the logit scale,
-# positive means on the log scale, differences as they are.
 # float64 values per chunk of positions (2**20: 8 MiB, about 20 positions of a 49k vocabulary)
 WORK_AREA = 1 << 20
+# Which kind of mean each interval is for (see stats.clustered: it sets the score interval's working
+# variance): shares "logit", positive means "log", differences "identity".
 _SHARES = {"token_agreement": "same_top1", "top5_agreement": "top5", "probability_loyalty": "probability_loyalty"}
 
 
