@@ -122,6 +122,23 @@ def test_the_teacher_runs_once_and_exact_is_an_option(lm_project):
     lm_project.runpytest(*args).stdout.fnmatch_lines(["*mean_kl*32 tail samples per token cached, sampling SE*"])
 
 
+def test_greedy_continuations_are_generated_once_then_read_from_the_cache(lm_project):
+    args = lm_args(lm_project, "./noisy", "-k", "generation_agreement", "--loyalty-json", "report.json")
+    first = lm_project.runpytest(*args)
+    first.stdout.fnmatch_lines(["*greedy continuations of 8 prompts*"])
+    first.stdout.no_fnmatch_line("*generation*from the cache*")
+    report = student_report(lm_project.path / "report.json")
+    second = lm_project.runpytest(*args)
+    second.stdout.fnmatch_lines(["time:*generation * s (2 of 2 from the cache)*"])
+    assert student_report(lm_project.path / "report.json")["by_gate"] == report["by_gate"]
+    entries = list((lm_project.path / "cache" / "lm-generation").glob("*.json"))
+    assert len(entries) == 2  # the teacher's and the student's
+    entries[0].write_text("{not json")  # a damaged entry is generated again, with a warning
+    third = lm_project.runpytest(*args)
+    third.stdout.fnmatch_lines(["time:*generation * s (1 of 2 from the cache)*"])
+    assert student_report(lm_project.path / "report.json")["by_gate"] == report["by_gate"]
+
+
 @pytest.mark.parametrize("value", ["", "0", "all", "-3"])
 def test_a_bad_top_k_is_refused_before_any_model_loads(lm_project, value):
     result = lm_project.runpytest(*lm_args(lm_project, "./twin", "--loyalty-top-k", value))

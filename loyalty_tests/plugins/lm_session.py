@@ -190,13 +190,23 @@ class LMPart:
         """``lm``'s greedy continuations of the prompts, once per model (the teacher's serve every student)."""
 
         def run():
-            from ..lm.generation import greedy_continuations
+            from ..lm.generation_cache import continuations
 
             prompts, tokens = self.prompts(), self.settings.max_new_tokens
             self.session.progress(f"greedy continuations of {len(prompts)} prompts, {tokens} tokens each, by {lm.name}")
-            return greedy_continuations(lm, prompts, tokens, batch_size=min(16, self.settings.batch_size))
+            return continuations(
+                lm,
+                prompts,
+                tokens,
+                batch_size=min(16, self.settings.batch_size),
+                cache_dir=self.session.cache_dir,
+                use_cache=self.session.use_cache,
+            )
 
-        return self.session._timed(("lm-generation", id(lm)), "generation", lm.name, run)
+        rows, _ = self.session._timed(
+            ("lm-generation", id(lm)), "generation", lm.name, run, cached=lambda found: {"cached": found[1]}
+        )
+        return rows
 
 
 def check_lm_gate(runner, gate: str, failing):

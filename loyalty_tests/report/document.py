@@ -135,11 +135,14 @@ def phase_line(phase_rows) -> str | None:
             )
         elif cached:
             measured = ", ".join(
-                f"{e['model']} {e.get('measured_seconds', 0):.1f} s"
+                f"{e['model']} {e['measured_seconds']:.1f} s"
                 + (f" on {e['measured_at']}" if e.get("measured_at") else "")
                 for e in cached
+                if "measured_seconds" in e  # what the first run spent, where the cache keeps it
             )
-            note = f" ({len(cached)} of {len(entries)} from the cache, measured {measured})"
+            note = f" ({len(cached)} of {len(entries)} from the cache" + (
+                f", measured {measured})" if measured else ")"
+            )
         parts.append(f"{phase} {total:.1f} s{note}")
     return "time: " + "; ".join(parts)
 
