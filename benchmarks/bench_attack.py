@@ -204,18 +204,19 @@ class TimedClassifier:
         self.fingerprint = fingerprint(model.fingerprint, "bench_attack", tag, os.getpid(), time.time_ns())
         self.seconds, self.calls = 0.0, []
 
-    def predict_proba(self, texts, text_pairs=None):
+    def predict_proba(self, texts, text_pairs=None, **options):
+        # options: the lockstep's group_sizes (the teacher batches each example's texts on its own)
         start = time.perf_counter()
         try:
-            return self.model.predict_proba(texts, text_pairs=text_pairs)
+            return self.model.predict_proba(texts, text_pairs=text_pairs, **options)
         finally:
             self.seconds += time.perf_counter() - start
-            self.calls.append((list(texts), None if text_pairs is None else list(text_pairs)))
+            self.calls.append((list(texts), None if text_pairs is None else list(text_pairs), options))
 
     def bare_forward_seconds(self) -> float:
         start = time.perf_counter()
-        for texts, pairs in self.calls:
-            self.model.predict_proba(texts, text_pairs=pairs)
+        for texts, pairs, options in self.calls:
+            self.model.predict_proba(texts, text_pairs=pairs, **options)
         return time.perf_counter() - start
 
     def __getattr__(self, name):  # anything else a Classifier may offer (batch_size, tokenizer, ...)
@@ -284,7 +285,7 @@ def run_engine(args: argparse.Namespace, teacher, data: TextDataset, indices: li
         "seconds_per_attacked_example": wall / len(attacked) if attacked else None,
         "forward_seconds": timed.seconds,
         "forward_calls": len(timed.calls),
-        "forward_texts": sum(len(texts) for texts, _ in timed.calls),
+        "forward_texts": sum(len(texts) for texts, _, _ in timed.calls),
         "encoder_seconds": encoder_seconds,
         "bare_forward_seconds": timed.bare_forward_seconds(),
         "per_example": rows,
@@ -320,6 +321,7 @@ def print_side_by_side(columns: dict[str, dict]) -> None:
         ("mean queries (attacked)", lambda r, d: _cell(r["mean_queries"], "{:.1f}")),
         ("mean perturbed fraction", lambda r, d: _cell(r["mean_perturbed_fraction"], "{:.1%}")),
         ("classifier calls / texts", lambda r, d: f"{r['forward_calls']} / {r['forward_texts']}"),
+        ("seconds classifier / encoder", lambda r, d: f"{r['forward_seconds']:.1f} / {r['encoder_seconds']:.1f}"),
         ("outside classifier forward", lambda r, d: _cell(d["outside_forward"], "{:.1%}")),
         ("outside classifier+encoder", lambda r, d: _cell(d["outside_both"], "{:.1%}")),
         ("attack / bare classifier fwd", lambda r, d: _cell(d["bare_ratio"], "{:.2f}")),

@@ -1,6 +1,6 @@
-"""Lockstep attacks: many examples' queries in one model call, each example's search, budget and
-result exactly as if it were attacked alone; TextAttack's search rules (budget cut, window
-compared with the text as perturbed so far)."""
+"""Lockstep attacks: many examples' queries in one model call and their similarity windows in one
+encoder call, each example's search, budget and result exactly as if it were attacked alone;
+TextAttack's search rules (budget cut, window compared with the text as perturbed so far)."""
 
 from __future__ import annotations
 
@@ -152,3 +152,66 @@ def test_the_similarity_window_keeps_the_texts_own_punctuation():
     words = Words.split("Oh, a great -- truly great -- film!")
     SentenceSimilarity(Recording(), window_size=3).scores(words, [words.replace(2, "fine")], 2)
     assert seen == ["a great -- truly", "a fine -- truly"]
+
+
+class CountingEncoder(LetterEncoder):
+    def __init__(self):
+        self.calls = []  # the texts of each encode call
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        return super().encode(texts)
+
+
+# Mild swaps: most searches change two or three words before the label flips, and some candidates
+# fail the letters check (window of 3, threshold 0.6), so encodings and queries interleave.
+MILD_SWAPS = {
+    "great": ["grand", "fine", "nice"],
+    "good": ["gross", "fine", "fair"],
+    "moving": ["mild", "fine"],
+    "fine": ["fair", "dull"],
+    "story": ["tale"],
+    "film": ["flick"],
+    "cast": ["crew"],
+}
+MANY = TEXTS + [
+    f"a {a} story and a {b} film with a {c} cast about a family that finds its way home after the war"
+    for a in ("great", "good")
+    for b in ("moving", "fine")
+    for c in ("great", "nice")
+]  # 16 examples: more than one round of in-flight examples' searches at a time
+
+
+def test_one_encoder_call_carries_the_windows_of_every_example_in_flight():
+    outcomes, calls = {}, {}
+    config = AttackConfig("charswap", examples=len(MANY), budget=60)
+    for in_flight in (1, 16):
+        encoder, model = CountingEncoder(), Keywords()
+        recipe = table_recipe(MILD_SWAPS, SentenceSimilarity(encoder, threshold=0.6, window_size=3))
+        outcomes[in_flight] = run_attack(model, data(MANY), config, recipe=recipe, in_flight=in_flight).examples
+        calls[in_flight] = encoder.calls, model.calls
+    # the same statuses, adversarial texts and queries, example by example
+    assert outcomes[16] == outcomes[1]
+    assert {e.status for e in outcomes[1]} >= {"succeeded", "skipped"}
+    (alone, _), (together, rounds) = calls[1], calls[16]
+    # about one encoder call per lockstep round, not one per example and step
+    assert len(together) <= len(rounds) < len(alone) / 4
+    assert sorted({t for call in together for t in call}) == sorted({t for call in alone for t in call})
+
+
+def test_textfooler_outcomes_do_not_follow_which_windows_the_encoder_batches_together(tmp_path, monkeypatch):
+    recipe = built_in("textfooler", tmp_path)
+    encoder = resources.sentence_encoder()
+    # one sentiment word each, and longer than the 15-word similarity window (shorter texts skip it)
+    story = "story about a family that finds its way home after a long and difficult winter"
+    long_texts = [f"a {word} {story}" for word in ("great", "good", "moving", "fine")] + [TEXTS[4]]
+    config = AttackConfig("textfooler", examples=len(long_texts), budget=40, seed=3)
+    runs = {}
+    for in_flight in (1, 16):
+        monkeypatch.setattr(encoder, "cache", {})  # every window encoded afresh, in this run's batches
+        calls = encoder.calls
+        runs[in_flight] = run_attack(Keywords(), data(long_texts), config, recipe=recipe, in_flight=in_flight)
+        assert encoder.calls > calls  # the similarity check ran
+    # among a word's label flips the most similar wins: the scores' order decides the adversarial text
+    assert runs[16].examples == runs[1].examples
+    assert "succeeded" in {e.status for e in runs[1].examples}

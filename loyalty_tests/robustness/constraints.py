@@ -65,16 +65,28 @@ class SentenceSimilarity:
     def __init__(self, encoder, *, threshold: float = 0.840845057, window_size: int = 15):
         self.encoder, self.threshold, self.window_size = encoder, threshold, window_size
 
-    def scores(self, reference, candidates: list, index: int) -> np.ndarray | None:
-        """One similarity per candidate, or None when the text is too short to be checked."""
+    def windows(self, reference, candidates: list, index: int) -> list[str] | None:
+        """The texts to encode: the reference's window, then each candidate's same window; None
+        when the text is too short to be checked. A search hands them to the lockstep (``Encode``),
+        which encodes the windows of every example in flight at once."""
         if len(reference) < self.window_size:
             return None
-        if not candidates:
-            return np.zeros(0)
         start, end = window(reference.words, index, self.window_size)
-        # one call: the reference's window is cached by the encoder after its first use
-        encoded = self.encoder.encode([reference.span(start, end)] + [c.span(start, end) for c in candidates])
+        return [reference.span(start, end)] + [c.span(start, end) for c in candidates]
+
+    @staticmethod
+    def compare(encoded: np.ndarray) -> np.ndarray:
+        """One similarity per candidate, from the vectors of ``windows`` (the reference's first)."""
         return angular_similarity(encoded[1:], encoded[:1])
+
+    def scores(self, reference, candidates: list, index: int) -> np.ndarray | None:
+        """One similarity per candidate, or None when the text is too short to be checked (encoded
+        here, outside any lockstep)."""
+        texts = self.windows(reference, candidates, index)
+        if texts is None:
+            return None
+        # one call: the reference's window is cached by the encoder after its first use
+        return self.compare(self.encoder.encode(texts)) if candidates else np.zeros(0)
 
     def keep(self, reference, candidates: list, index: int) -> np.ndarray:
         scores = self.scores(reference, candidates, index)

@@ -21,6 +21,14 @@ smaller than the batch size is no longer topped up with other examples' texts (t
 stays one per round). A user's model without ``group_sizes`` gets the round's new texts in one
 list, as before, and its outputs are shared between examples; its batching is its own.
 
+A search may also yield an ``Encode`` request (the similarity check's windows, for the sentence
+encoder): before each round's model call, every in-flight example waiting on an encoding gets it
+from ONE ``encode`` call, over the de-duplicated windows of all of them (repeated while some
+search asks again, e.g. when no candidate of a word passes and it moves to the next word). That
+shares nothing an outcome depends on as long as the encoder gives each text the same vector
+whatever else it encodes, which ``resources.SentenceEncoder`` makes sure of (its docstring says
+how); an encoding costs no query and no budget.
+
 Budget (as TextAttack counts it: every text sent to the model, the original included): a request
 that would overrun the budget is cut to the texts the budget still allows, in order; the search
 gets the rows of that prefix (it may still succeed with them, as in TextAttack) and the next
@@ -45,6 +53,15 @@ from ..predictions import check_probabilities, label_permutation
 # 7: each example's texts scored in batches of their own (issue 17: batch-independent results).
 ENGINE_VERSION = "7"
 DEFAULT_IN_FLIGHT = 16  # examples whose searches advance together
+
+
+@dataclass(frozen=True)
+class Encode:
+    """A search's request for the sentence encoder's vectors of ``texts`` (rows in that order);
+    ``encoder`` is the object whose ``encode(texts)`` makes them. No model query, no budget."""
+
+    encoder: object
+    texts: tuple[str, ...]
 
 
 class BudgetExhausted(Exception):
@@ -144,11 +161,11 @@ class Job:
 
     key: object  # the caller's handle (the dataset index)
     pair: str | None
-    search: Generator  # yields list[str]; receives an array of rows for a prefix of them; returns the outcome
+    search: Generator  # yields list[str] (receives rows for a prefix) or Encode (its vectors); returns the outcome
     budget: int | None
     asked: set = field(default_factory=set)  # distinct texts this example has queried
     outputs: dict = field(default_factory=dict)  # text -> row, scored for this example alone
-    request: list | None = None
+    request: list | Encode | None = None
     outcome: object = None
     seconds: float = 0.0  # its search steps, plus its share of the model calls it took part in
 
@@ -156,11 +173,17 @@ class Job:
     def queries(self) -> int:
         return len(self.asked)
 
-    def step(self, action: Callable[[], list]) -> bool:
+    @property
+    def encoding(self) -> bool:
+        """Whether the search waits on the sentence encoder (else on the classifier, or it is done)."""
+        return isinstance(self.request, Encode)
+
+    def step(self, action: Callable[[], list | Encode]) -> bool:
         """Run the search to its next request; False when it has finished (``outcome`` set)."""
         start = time.perf_counter()
         try:
-            self.request = list(action())
+            request = action()
+            self.request = request if isinstance(request, Encode) else list(request)
             return True
         except StopIteration as stop:
             self.outcome, self.request = stop.value, None
@@ -204,7 +227,7 @@ def run_lockstep(
     on_done: Callable[[Job], None] = lambda job: None,
 ) -> None:
     """Drive the jobs' searches, up to ``in_flight`` at once, one model call per round (each
-    example's texts in batches of their own)."""
+    example's texts in batches of their own), the round's encodings shared before it."""
     check_in_flight(in_flight)
     waiting, active = iter(jobs), []
     while True:
@@ -213,6 +236,7 @@ def run_lockstep(
             if job is None:
                 break
             (active.append if job.step(lambda job=job: next(job.search)) else on_done)(job)
+        active = serve_encodings(active, on_done)
         if not active:
             return
         served = {}
@@ -230,6 +254,40 @@ def run_lockstep(
             rows = np.stack([job.outputs[t] for t in texts]) if texts else np.zeros((0, len(model.columns)))
             (still.append if job.step(lambda job=job, rows=rows: job.search.send(rows)) else on_done)(job)
         active = still
+
+
+def serve_encodings(active: list[Job], on_done: Callable[[Job], None]) -> list[Job]:
+    """Give every job waiting on the encoder its vectors, one ``encode`` call per pass over all of
+    them, until none waits (each then waits on the classifier, or has finished); returns the jobs
+    still searching, in order."""
+    while any(job.encoding for job in active):
+        vectors = encode_requests([job for job in active if job.encoding])
+        still = []
+        for job in active:
+            if job.encoding:
+                rows = vectors[id(job)]
+                if not job.step(lambda job=job, rows=rows: job.search.send(rows)):
+                    on_done(job)
+                    continue
+            still.append(job)
+        active = still
+    return active
+
+
+def encode_requests(jobs: list[Job]) -> dict[int, np.ndarray]:
+    """Each job's vectors (by ``id(job)``): ONE ``encode`` call per encoder on the distinct texts
+    all its jobs asked for; each job is charged the call's time in proportion to its texts."""
+    vectors = {}
+    for encoder in {id(job.request.encoder): job.request.encoder for job in jobs}.values():
+        asking = [job for job in jobs if job.request.encoder is encoder]
+        texts = list(dict.fromkeys(text for job in asking for text in job.request.texts))
+        start = time.perf_counter()
+        encoded = dict(zip(texts, encoder.encode(texts)))
+        seconds_per_text = (time.perf_counter() - start) / sum(len(job.request.texts) for job in asking)
+        for job in asking:
+            vectors[id(job)] = np.stack([encoded[text] for text in job.request.texts])
+            job.seconds += seconds_per_text * len(job.request.texts)
+    return vectors
 
 
 def is_success(probabilities: np.ndarray, label: int) -> np.ndarray:

@@ -102,7 +102,19 @@ def glove_neighbours(cache_dir: str | None, count: int = 50, min_cosine: float =
 
 
 class SentenceEncoder:
-    """all-MiniLM-L6-v2 with mean pooling; embeddings cached per text (originals recur constantly)."""
+    """all-MiniLM-L6-v2 with mean pooling; embeddings cached per text (originals recur constantly).
+
+    A text's vector is the same bits whatever other texts it is encoded with, so the lockstep may
+    encode the windows of every in-flight example in one call and no similarity decision depends
+    on which examples happen to be in flight. Two things would break that, seen on this model:
+    padding (a 17-token text in a batch padded to 56 tokens moved by 1.2e-7: the attention's sums
+    run over another length) and tiny matrices (a batch of at most ~15 tokens in all takes another
+    matrix-multiply path: 9e-8). So a batch holds texts of ONE token count, never padded, and at
+    least ``MIN_BATCH_TOKENS`` tokens (topped up with copies). Beyond that, a row's bits follow
+    neither the batch's size nor its other rows (tests/test_robustness_recipes.py pins it).
+    """
+
+    MIN_BATCH_TOKENS = 64
 
     def __init__(self, batch_size: int = 64):
         try:
@@ -120,8 +132,10 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.cache: dict[str, np.ndarray] = {}
         self.seconds = 0.0
+        self.calls = 0  # encode calls that had a text to encode
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts``, one row per text in order; each text encoded once per process."""
         import time
 
         import torch
@@ -129,17 +143,33 @@ class SentenceEncoder:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         start = time.perf_counter()
         with torch.inference_mode():
-            for first in range(0, len(missing), self.batch_size):
-                chunk = missing[first : first + self.batch_size]
-                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt")
+            for chunk, batch in self._unpadded_batches(missing):
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                for text, vector in zip(chunk, pooled.numpy()):
+                for text, vector in zip(chunk, pooled.numpy()):  # stops before the top-up copies
                     self.cache[text] = vector
         self.seconds += time.perf_counter() - start
+        self.calls += bool(missing)
         return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384))
+
+    def _unpadded_batches(self, texts: list[str]):
+        """(texts, model inputs): at most ``batch_size`` texts of one token count, the inputs topped
+        up with copies of the last text to ``MIN_BATCH_TOKENS`` (the copies' vectors are dropped)."""
+        if not texts:
+            return
+        encoded = self.tokenizer(texts, truncation=True, max_length=128)
+        by_length: dict[int, list[int]] = {}
+        for position, ids in enumerate(encoded["input_ids"]):
+            by_length.setdefault(len(ids), []).append(position)
+        for length in sorted(by_length):
+            positions = by_length[length]
+            for first in range(0, len(positions), self.batch_size):
+                chunk = positions[first : first + self.batch_size]
+                rows = chunk + chunk[-1:] * (-(-self.MIN_BATCH_TOKENS // length) - len(chunk))
+                features = [{key: values[i] for key, values in encoded.items()} for i in rows]
+                yield [texts[i] for i in chunk], self.tokenizer.pad(features, return_tensors="pt")
 
 
 @functools.lru_cache(maxsize=1)

@@ -2,9 +2,11 @@
 
 A search is a generator: ``rows = yield texts`` asks for the texts' probabilities and receives
 them, one row per text of a prefix (all of them unless the example's budget ran out; see
-``engine.py``). Written this way, the scheduler can gather the requests of many examples into one
-model call while each search runs exactly as it would alone. A search returns ``(perturbed Words
-or None, status, original probabilities, perturbed probabilities or None)``.
+``lockstep.py``); ``vectors = yield Encode(encoder, texts)`` asks for sentence-encoder vectors
+(the similarity check). Written this way, the scheduler can gather the requests of many examples
+into one model call, and their encodings into one encoder call, while each search runs exactly
+as it would alone. A search returns ``(perturbed Words or None, status, original probabilities,
+perturbed probabilities or None)``.
 
 ``greedy_by_deletion`` is TextFooler's and DeepWordBug's order (words ranked by how much deleting
 them lowers the gold label's probability, then the best candidate per word, stopping at the
@@ -18,7 +20,7 @@ import functools
 import numpy as np
 
 from .bounds import perturbed_words
-from .lockstep import BudgetExhausted, is_success
+from .lockstep import BudgetExhausted, Encode, is_success
 
 
 def _framed(body):
@@ -86,7 +88,8 @@ def greedy_by_deletion(
         options = [options[text] for text in sorted(options)]
         scores = np.ones(len(options))
         if similarity is not None and options:
-            checked = similarity.scores(words if compare_against_original else current, options, index)
+            reference = words if compare_against_original else current
+            checked = yield from _similarities(similarity, reference, options, index)
             if checked is not None:
                 options = [o for o, keep in zip(options, checked >= similarity.threshold) if keep]
                 scores = checked[checked >= similarity.threshold]
@@ -104,6 +107,15 @@ def greedy_by_deletion(
         if cut_short:
             raise BudgetExhausted()
     return None
+
+
+def _similarities(similarity, reference, options: list, index: int):
+    """``similarity.scores`` as a search step: the windows go to the lockstep as an ``Encode``
+    request (encoded with every in-flight example's in one call) and their vectors come back."""
+    windows = similarity.windows(reference, options, index)
+    if windows is None:
+        return None
+    return similarity.compare((yield Encode(similarity.encoder, tuple(windows))))
 
 
 @_framed
