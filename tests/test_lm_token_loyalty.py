@@ -186,3 +186,21 @@ def test_gate_modules_check_the_same_as_the_named_functions(teacher, tmp_path):
         (perplexity_ratio, max_perplexity_ratio),
     ):
         assert module.check(result, thresholds) == function(result, thresholds)
+
+
+def test_a_dynamic_int8_student_scores_each_text_alone_whatever_the_batch_size(teacher, tmp_path):
+    """Dynamic int8 takes activation scales from the whole batch (padding included): run in
+    batches its statistics would follow --loyalty-batch-size; one text per pass, they do not."""
+    from loyalty_tests.compress import compress
+    from loyalty_tests.lm.scoring import continuation_logprobs
+    from loyalty_tests.models.batching import batch_dependence
+
+    student = compress(teacher, "int8")
+    assert batch_dependence(student)
+    runs = [token_loyalty(teacher, student, TEXTS, top_k=8, batch_size=size, cache_dir=tmp_path) for size in (1, 6)]
+    np.testing.assert_array_equal(runs[0].per_token["kl"], runs[1].per_token["kl"])
+    assert runs[1].info["batch_size"] == 1
+    pairs = [(text[:20], text[20:40]) for text in TEXTS]
+    np.testing.assert_array_equal(
+        continuation_logprobs(student, pairs, batch_size=1), continuation_logprobs(student, pairs, batch_size=6)
+    )

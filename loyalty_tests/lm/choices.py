@@ -157,7 +157,11 @@ class ChoiceClassifier:
     fingerprint: str | None = None
 
     def __post_init__(self):
+        from ..models.batching import batch_dependence
+
         self.name = self.name or self.lm.name
+        if batch_dependence(self.lm):  # scoring.continuation_logprobs then scores one request per pass
+            self.batch_size = 1  # and the predictions' cache key says so (predictions.output_settings)
         if self.fingerprint is None and getattr(self.lm, "fingerprint", None):
             # the task is part of what the "classifier" is: another template gives other outputs
             self.fingerprint = fingerprint(

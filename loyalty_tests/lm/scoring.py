@@ -88,8 +88,14 @@ def continuation_logprobs(model, pairs: Sequence[tuple[str, str]], *, batch_size
 
     ``model`` is a causal LM (``tokenizer``, ``max_length``, ``logits(input_ids, attention_mask)``).
     Identical requests are scored once. Returns ``(log_prob_sum, n_tokens)`` rows as float64.
+    A dynamic-int8 model is given one request per forward: its activation scales follow the batch.
     """
     import torch
+
+    from ..models.batching import batch_dependence
+
+    if batch_dependence(model):
+        batch_size = 1
 
     requests = encode_requests(model.tokenizer, pairs, model.max_length, model.name)
     unique = list(dict.fromkeys(requests))
