@@ -155,6 +155,7 @@ def full_vocabulary_gap(teacher, student, texts, batch_size: int, top_k: int = 3
     from loyalty_tests.lm.teacher_cache import next_token_logits
 
     result = token_loyalty(teacher, student, texts, top_k=top_k, batch_size=batch_size, use_cache=False)
+    batch_size = result.info["batch_size"]  # 1 for a dynamic-int8 student: the batches token_loyalty used
     tokenized = tokenize(teacher.tokenizer, texts, 512)
     full = [None] * len(tokenized.ids)
     pairs = zip(
