@@ -157,11 +157,12 @@ class ChoiceClassifier:
     fingerprint: str | None = None
 
     def __post_init__(self):
-        from ..models.batching import batch_dependence
+        from ..models.batching import batch_size_for
 
         self.name = self.name or self.lm.name
-        if batch_dependence(self.lm):  # scoring.continuation_logprobs then scores one request per pass
-            self.batch_size = 1  # and the predictions' cache key says so (predictions.output_settings)
+        # the batch size scoring.continuation_logprobs will use, so the predictions' cache key
+        # (predictions.output_settings) says 1 for a dynamic-int8 model
+        self.batch_size = batch_size_for(self.lm, self.batch_size)
         if self.fingerprint is None and getattr(self.lm, "fingerprint", None):
             # the task is part of what the "classifier" is: another template gives other outputs
             self.fingerprint = fingerprint(

@@ -92,11 +92,9 @@ def continuation_logprobs(model, pairs: Sequence[tuple[str, str]], *, batch_size
     """
     import torch
 
-    from ..models.batching import batch_dependence
+    from ..models.batching import batch_size_for
 
-    if batch_dependence(model):
-        batch_size = 1
-
+    batch_size = batch_size_for(model, batch_size)
     requests = encode_requests(model.tokenizer, pairs, model.max_length, model.name)
     unique = list(dict.fromkeys(requests))
     scores = {}

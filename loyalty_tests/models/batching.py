@@ -44,3 +44,11 @@ def batch_dependence(model) -> str | None:
     ):
         return DYNAMIC_INT8.format(batch_size=batch_size)
     return None
+
+
+def batch_size_for(model, batch_size: int) -> int:
+    """The batch size at which ``model`` should run where each text's output must be its own
+    (token loyalty, choice scores): 1 for a batch-dependent model, whose dynamic activation
+    scales would otherwise follow the other texts of its batch, padding included; else
+    ``batch_size``."""
+    return 1 if batch_dependence(model) else batch_size

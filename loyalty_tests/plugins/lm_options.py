@@ -12,24 +12,21 @@ DEFAULT_LM_TEXTS = 64  # token loyalty texts when --loyalty-limit is not given: 
 DEFAULT_TOP_K = 32  # the teacher's tokens cached per position (with lm.tokens.TAIL_SAMPLES from the rest)
 
 
-def top_k(text: str) -> int:
-    """``--loyalty-top-k``: a whole number >= 1, or ``exact`` (read as 0: the teacher runs beside
-    every student over the whole vocabulary)."""
-    import argparse
-
-    if str(text).strip().lower() == "exact":
-        return 0
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 or 'exact', got {text!r}")
-    return value
-
-
 def add_lm_options(group, whole_number) -> None:
     """``whole_number``: options.py's argparse type for counts (passed in: options imports this module)."""
+    import argparse
+
+    positive = whole_number(1)
+
+    def top_k(text: str) -> int:
+        """A whole number >= 1, or ``exact`` (read as 0: the teacher beside every student)."""
+        if str(text).strip().lower() == "exact":
+            return 0
+        try:
+            return positive(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= 1 or 'exact', got {text!r}") from None
+
     add = group.addoption
     add(
         "--loyalty-choices",

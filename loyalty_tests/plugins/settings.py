@@ -19,6 +19,7 @@ from ..errors import LoyaltyError
 from ..gates.thresholds import THRESHOLD_SPECS, Threshold, ini_name, resolve
 from ..infra.cache import default_cache_dir
 from ..infra.suggest import did_you_mean
+from .lm_options import DEFAULT_TOP_K
 
 DEFAULT_DATA = "rotten_tomatoes"
 # every key options.add_options adds; report paths in ini are relative to the ini file
@@ -76,7 +77,7 @@ class LoyaltySettings:
     length_normalise: bool = False
     generation_prompts: int = 16
     max_new_tokens: int = 16
-    top_k: int = 32  # lm_options.DEFAULT_TOP_K; 0: exact (the teacher beside every student)
+    top_k: int = DEFAULT_TOP_K  # 0: exact (the teacher beside every student)
     xdist_workers: int | None = None  # pytest-xdist's -n, when it is installed and given
     cli_thresholds: dict = field(default_factory=dict)  # threshold key -> raw command-line value (None: unset)
     ini_thresholds: dict = field(default_factory=dict)  # threshold key -> raw ini value (None: unset)
