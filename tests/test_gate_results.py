@@ -190,9 +190,9 @@ def kl_report(student_probabilities):
 
 
 def test_kl_gate_both_ways_and_only_with_its_threshold():
-    from loyalty_tests.gates.kl_divergence import examples_to_decide
     from loyalty_tests.gates.prediction import prediction_gate
     from loyalty_tests.gates.thresholds import resolve
+    from loyalty_tests.stats.power import normal_examples_for_power
 
     gated = resolve({"max_kl_divergence": "0.05"}, {})
     close = prediction_gate("kl_divergence", kl_report([[0.88, 0.12], [0.22, 0.78]]), gated)
@@ -201,4 +201,4 @@ def test_kl_gate_both_ways_and_only_with_its_threshold():
     assert not far.passed and far.value > 0.5 and "kl(teacher||student)" in far.message and "> 0.050" in far.message
     assert GATES["kl_divergence"].collected_with == "threshold"
     assert resolve({}, {})["max_kl_divergence"].value is None  # not collected by default
-    assert examples_to_decide(0.1, 0.1, 0.1, 50, 0.1) is None
+    assert normal_examples_for_power(0.1, 0.1, 0.1, 50, 0.1) is None

@@ -65,3 +65,17 @@ def test_smallest_n_never_returns_what_was_spent_or_less():
     assert smallest_n(lambda n: 1.0, spent=100) == 101
     assert smallest_n(lambda n: 0.0, spent=10, largest=1000) is None
     assert proportion_examples_for_power(45, 50, 0.90) is None  # on the limit
+
+
+def test_normal_examples_for_power_decides_80_percent_of_runs_with_the_estimate_as_truth():
+    """The interval's half-width shrinks as 1/sqrt(n) and the estimate scatters with its standard
+    error: at the printed N, 80% of simulated runs put the interval on one side of the limit."""
+    from loyalty_tests.stats.power import normal_examples_for_power
+
+    rng = np.random.default_rng(5)
+    for value, half, n, limit in ((0.10, 0.04, 100, 0.12), (0.92, 0.03, 20, 0.90), (0.006, 0.002, 64, 0.007)):
+        needed = normal_examples_for_power(value, value - half, value + half, n, limit)
+        se = half / 1.959964 * np.sqrt(n / needed)
+        estimates = value + se * rng.standard_normal(20000)
+        decided = np.mean(np.abs(estimates - limit) > 1.959964 * se)
+        assert needed > n and 0.78 <= decided <= 0.83, (value, needed, decided)

@@ -1,13 +1,14 @@
 """The generation agreement gate: the share of prompts whose greedy continuations are identical.
 
-One prompt is one observation (its tokens are not independent), so the interval is Wilson's
-over prompts and an INCONCLUSIVE outcome says how many prompts would decide it.
+One prompt is one observation (its tokens are not independent), so the interval is Clopper-
+Pearson's over prompts (a FAIL outcome at the limit stays under 2.5% at every n, as for label
+loyalty) and an INCONCLUSIVE outcome says how many prompts would decide it in 80% of runs.
 """
 
 from __future__ import annotations
 
 from ..stats import intervals as stats
-from ..stats.sample_size import proportion_examples_to_decide
+from ..stats.power import proportion_examples_for_power
 from . import checks as gate_checks
 from .thresholds import Threshold
 
@@ -26,7 +27,7 @@ def generation_agreement_gate(
     False
     """
     share, n = agreement.identical.value, agreement.identical.n
-    needed = None if limit.value is None else proportion_examples_to_decide(round(share * n), n, limit.value)
+    needed = None if limit.value is None else proportion_examples_for_power(round(share * n), n, limit.value)
     tokens = agreement.mean_divergence.value * agreement.max_new_tokens
     detail = (
         f" (greedy, {agreement.max_new_tokens} new tokens; mean first divergence at token {tokens:.1f} "

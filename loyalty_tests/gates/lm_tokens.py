@@ -10,9 +10,8 @@ would decide it.
 
 from __future__ import annotations
 
-import math
-
 from ..stats import intervals as stats
+from ..stats import power
 from .checks import gate_metric
 from .result import GateResult, Rule
 from .thresholds import Threshold
@@ -23,26 +22,6 @@ LM_TOKEN_GATES = {
     "mean_kl": ("mean_kl", "max_mean_kl", stats.AT_MOST),
     "perplexity_ratio": ("perplexity_ratio", "max_perplexity_ratio", stats.AT_MOST),
 }
-
-
-def texts_to_decide(metric, limit: float) -> int | None:
-    """About how many texts would shrink the CI clear of the limit, the per-text spread held fixed
-    (the half-width falls as 1/sqrt(texts)); None when the estimate sits on the limit or the CI is
-    unbounded (one text, or a mean KL whose relative half-width reaches 1: no spread to scale).
-
-    >>> from loyalty_tests.metrics import MetricValue
-    >>> texts_to_decide(MetricValue(0.92, 0.88, 0.96, 20), 0.90)
-    80
-    >>> texts_to_decide(MetricValue(0.05, 0.03, float("inf"), 20), 0.06) is None
-    True
-    """
-    distance = abs(metric.value - limit)
-    if distance == 0 or metric.ci_low is None or metric.ci_high is None or not metric.n:
-        return None
-    if not math.isfinite(metric.ci_high - metric.ci_low):
-        return None
-    half_width = (metric.ci_high - metric.ci_low) / 2
-    return max(int(metric.n) + 1, math.ceil(metric.n * (half_width / distance) ** 2))
 
 
 def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_only: bool = False) -> GateResult:
@@ -63,7 +42,12 @@ def lm_token_gate(gate: str, result, thresholds: dict[str, Threshold], *, warn_o
             f"; teacher's top {result.top_k} and {result.info.get('tail_samples')} tail samples per token cached, "
             f"sampling SE {result.summary['kl_sampling_se'].value:.4f} within the CI)"
         )
-    needed = None if limit.value is None or metric is None else texts_to_decide(metric, float(limit.value))
+    needed = None
+    if limit.value is not None and metric is not None and metric.ci_low is not None and metric.n:
+        # an unbounded CI (one text, or a mean KL whose relative half-width reaches 1) gives None
+        needed = power.normal_examples_for_power(
+            metric.value, metric.ci_low, metric.ci_high, metric.n, float(limit.value)
+        )
     return gate_metric(
         gate,
         metric,

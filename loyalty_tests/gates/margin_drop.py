@@ -13,9 +13,8 @@ stopped its attack early, the margin is read on the examples attacked by then.
 from __future__ import annotations
 
 from ..robustness import margin
-from ..stats import intervals
+from ..stats import intervals, power
 from .checks import gate_metric
-from .kl_divergence import examples_to_decide
 from .result import GateResult, Rule
 
 GATE = "margin_drop"
@@ -53,7 +52,7 @@ def check(comparison, limit: float | None, source: str, rule: Rule = Rule(), *, 
         )
     needed = None
     if limit is not None and drop.n:
-        needed = examples_to_decide(drop.value, drop.ci_low, drop.ci_high, drop.n, limit)
+        needed = power.normal_examples_for_power(drop.value, drop.ci_low, drop.ci_high, drop.n, limit)
     reach = None
     if drop.n:
         # a flip needs one word: the drop lies between mean(1 - student) and mean(teacher - 1)

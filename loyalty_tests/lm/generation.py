@@ -5,9 +5,10 @@ models continue it greedily (the arg-max token each step; ties go to the lowest 
 deterministic) for up to ``max_new_tokens`` tokens, stopping early at the tokenizer's EOS.
 Per prompt: whether the two continuations are identical, and the first position where they
 differ (in tokens, 0-based; ``max_new_tokens`` when identical: censored, the divergence lies
-beyond what was generated). Reported as the share identical (Wilson interval over prompts) and
-the mean first divergence as a fraction of ``max_new_tokens`` (``bounded_mean_interval`` over
-prompts); a prompt's tokens are never treated as independent observations.
+beyond what was generated). Reported as the share identical (Clopper-Pearson interval over
+prompts, as the other proportion gates) and the mean first divergence as a fraction of
+``max_new_tokens`` (``bounded_mean_interval`` over prompts); a prompt's tokens are never treated
+as independent observations.
 
 A Hugging Face model (``CausalLM.model``) decodes one prompt at a time with its key/value cache,
 so nothing is padded. Any other model behind ``logits`` recomputes the whole sequence each step
@@ -25,7 +26,8 @@ import numpy as np
 
 from ..errors import LoyaltyError
 from ..metrics import MetricValue
-from ..stats.intervals import bounded_mean_interval, wilson_interval
+from ..stats.exact import clopper_pearson_interval
+from ..stats.intervals import bounded_mean_interval
 
 
 def greedy_continuations(model, prompts: Sequence[str], max_new_tokens: int, *, batch_size: int = 8) -> list[list[int]]:
@@ -132,7 +134,7 @@ class GenerationAgreement:
     student_texts: tuple[str, ...]
     divergence: tuple[int, ...]  # first differing token per prompt; max_new_tokens when identical
     max_new_tokens: int
-    identical: MetricValue  # share of prompts with identical continuations, Wilson CI
+    identical: MetricValue  # share of prompts with identical continuations, Clopper-Pearson CI
     mean_divergence: MetricValue  # mean first divergence / max_new_tokens, bounded-mean CI
     extra: dict = field(default_factory=dict)
 
@@ -181,7 +183,9 @@ def compare_continuations(tokenizer, prompts, teacher_ids, student_ids, max_new_
     divergence = [first_divergence(t, s, max_new_tokens) for t, s in zip(teacher_ids, student_ids)]
     same = sum(d == max_new_tokens for d in divergence)
     fractions = np.array(divergence, dtype=np.float64) / max_new_tokens
-    identical = MetricValue(same / len(prompts), *map(float, wilson_interval(same, len(prompts))), len(prompts))
+    identical = MetricValue(
+        same / len(prompts), *map(float, clopper_pearson_interval(same, len(prompts))), len(prompts)
+    )
     mean = MetricValue(float(fractions.mean()), *map(float, bounded_mean_interval(fractions)), len(prompts))
 
     def decode(ids):

@@ -143,6 +143,28 @@ def mean_examples_for_power(
     return smallest_n(share_at, array.size, power)
 
 
+def normal_examples_for_power(
+    value: float, low: float, high: float, n: int, limit: float, confidence: float = 0.95, power: float = POWER
+) -> int | None:
+    """n at which an interval whose half-width shrinks as 1/sqrt(n) (a clustered, bootstrap or
+    t-type interval of a mean) decides in ``power`` of runs if ``value`` were the truth: its
+    standard error is the half-width over z, the estimate scatters normally with it, and a run
+    decides once z standard errors fit between the estimate and the limit, so
+    ``n (z + z_power)^2 se^2 / distance^2``. None when the estimate sits on the limit or the
+    interval is unbounded; always more than the ``n`` already spent.
+
+    >>> normal_examples_for_power(0.10, 0.06, 0.14, 100, 0.12)  # half-width 0.04, distance 0.02
+    818
+    """
+    distance = abs(value - limit)
+    if distance == 0 or not all(map(math.isfinite, (value, low, high))):
+        return None
+    z = normal_quantile(confidence)
+    standard_error = (high - low) / 2 / z
+    spread = (z + normal_quantile(2 * power - 1)) * standard_error / distance  # one-sided power quantile
+    return max(int(n) + 1, math.ceil(round(n * spread**2, 9)))  # round: 4.000000001 is 4
+
+
 def sequential_examples_for_power(
     values,
     limit: float,
