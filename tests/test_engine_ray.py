@@ -83,11 +83,19 @@ class FlakyModel(KeywordModel):
         self.marker, self.always = str(marker), always
 
     def predict_proba(self, texts, text_pairs=None):
-        if self.always or not os.path.exists(self.marker):
+        if self.always or self._first_to_claim_the_marker():
             with open(self.marker, "a") as handle:
                 handle.write(f"{os.getpid()}\n")
             os.kill(os.getpid(), signal.SIGKILL)
         return super().predict_proba(texts, text_pairs)
+
+    def _first_to_claim_the_marker(self) -> bool:
+        # replicas on both nodes start together: an exclusive create lets exactly one of them die
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
 
 
 class BrokenModel(KeywordModel):
