@@ -21,7 +21,7 @@ from loyalty_tests.robustness import (
     run_attack,
 )
 from loyalty_tests.robustness import attack_recipes as recipes
-from loyalty_tests.robustness.bounds import DEFAULT_MAX_WORD_SHARE, allowed_words
+from loyalty_tests.robustness.bounds import DEFAULT_MAX_WORD_SHARE, DEFAULT_MAX_WORDS, allowed_words
 from loyalty_tests.robustness.summary import robustness_drop, robustness_row
 from loyalty_tests.robustness.words import Words
 
@@ -59,8 +59,10 @@ def changed(text: str) -> int:
 @pytest.mark.parametrize(
     "text, config",
     [
-        ("charswap", CharSwapConfig(30, None, DEFAULT_MAX_WORD_SHARE)),
+        ("charswap", CharSwapConfig(30, DEFAULT_MAX_WORDS, DEFAULT_MAX_WORD_SHARE)),
+        ("charswap:max_words=none,max_word_share=none", CharSwapConfig(30, None, None)),
         ("charswap:10,max_words=2", CharSwapConfig(10, max_words=2)),
+        ("textfooler", TextFoolerConfig(candidates_per_word=8, max_words=3, max_word_share=0.2)),
         ("textfooler:max_word_share=0.1", TextFoolerConfig(max_word_share=0.1)),
         ("textfooler:max_words=3,max_word_share=none", TextFoolerConfig(max_words=3, max_word_share=None)),
         ("pwws:max_words=4", PwwsConfig(max_words=4)),
@@ -74,7 +76,7 @@ def test_every_recipe_takes_a_bound_in_its_recipe_string(text, config):
 
 def test_the_built_in_recipes_are_bounded_by_default_and_textattack_keeps_its_own():
     for config in (CharSwapConfig(), TextFoolerConfig(), PwwsConfig()):
-        assert (config.max_words, config.max_word_share) == (None, 0.2)
+        assert (config.max_words, config.max_word_share) == (3, 0.2)
     assert (TextAttackConfig("textfooler").max_words, TextAttackConfig("textfooler").max_word_share) == (None, None)
 
 

@@ -10,8 +10,10 @@ textfooler — TextFooler-style. Deviations from Jin et al. 2020: GloVe 6B 50d n
     all-MiniLM-L6-v2 instead of the Universal Sentence Encoder for the similarity check (angular
     similarity ≥ 0.8409 over a 15-word window, skipped for shorter texts, as TextAttack sets it);
     no part-of-speech check (it needs a tagger's data, a download); stop words are our own list.
-    As in the paper: 50 candidates with cosine ≥ 0.5, greedy search by deletion importance, the
-    most similar label-flipping candidate kept, else the one that lowers the gold probability most.
+    As in the paper: neighbours with cosine ≥ 0.5 (8 a word by default, as Alzantot et al. 2018,
+    not TextFooler's 50: see ``bounds.py``; ``candidates_per_word=50`` restores them), greedy
+    search by deletion importance, the most similar label-flipping candidate kept, else the one
+    that lowers the gold probability most.
     Where TextAttack 0.3.11's TextFoolerJin2019 + GreedyWordSwapWIR("delete") and ours agree (read
     from its source): the same words (``words.py`` splits a text as its words_from_text); every
     constraint runs before the model sees a candidate, so a rejected one costs no query; the
@@ -32,7 +34,7 @@ pwws — PWWS-style (Ren et al. 2019): WordNet synonyms of every part of speech 
     swaps), word saliency by replacing the word with ``[UNK]``.
 
 Every recipe takes the perturbation bound of ``bounds.py`` (``max_words``, ``max_word_share``;
-default at most 20% of the words, rounded up): a candidate that perturbs more words of the
+default at most 3 words and 20% of the words, rounded up): a candidate that perturbs more words of the
 original is dropped before the model sees it, and PWWS stops adding swaps at the bound.
 """
 
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 
 from . import constraints, resources, search, transformations
 from .attack_registry import register_attack_recipe
-from .bounds import DEFAULT_MAX_WORD_SHARE, allowed_words, check_bound, perturbed_words
+from .bounds import DEFAULT_MAX_WORD_SHARE, DEFAULT_MAX_WORDS, allowed_words, check_bound, perturbed_words
 from .words import Words
 
 
@@ -104,7 +106,7 @@ class Recipe:
 class CharSwapConfig:
     recipe = "charswap"
     max_edit_distance: int = 30  # total Levenshtein distance to the original text (TextAttack's DeepWordBug)
-    max_words: int | None = None  # edited words, at most (bounds.py)
+    max_words: int | None = DEFAULT_MAX_WORDS  # edited words, at most (bounds.py)
     max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words edited, at most (bounds.py)
 
     def __post_init__(self):
@@ -116,12 +118,12 @@ class CharSwapConfig:
 @dataclass(frozen=True)
 class TextFoolerConfig:
     recipe = "textfooler"
-    candidates_per_word: int = 50
+    candidates_per_word: int = 8  # Alzantot et al.'s 8 neighbours (TextFooler's 50 flip almost everything)
     min_cosine: float = 0.5
     similarity_threshold: float = 0.840845057
     window_size: int = 15
     compare_against_original: bool = False  # TextFoolerJin2019 compares with the text as perturbed so far
-    max_words: int | None = None  # swapped words, at most (bounds.py)
+    max_words: int | None = DEFAULT_MAX_WORDS  # swapped words, at most (bounds.py)
     max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words swapped, at most (bounds.py)
 
     def __post_init__(self):
@@ -135,7 +137,7 @@ class TextFoolerConfig:
 @dataclass(frozen=True)
 class PwwsConfig:
     recipe = "pwws"
-    max_words: int | None = None  # swapped words, at most (bounds.py)
+    max_words: int | None = DEFAULT_MAX_WORDS  # swapped words, at most (bounds.py)
     max_word_share: float | None = DEFAULT_MAX_WORD_SHARE  # share of the words swapped, at most (bounds.py)
 
     def __post_init__(self):

@@ -49,7 +49,7 @@ def parse_attack_recipe(recipe: str) -> object:
     """The frozen config a recipe string stands for.
 
     >>> parse_attack_recipe("charswap:max_edit_distance=10")
-    CharSwapConfig(max_edit_distance=10, max_words=None, max_word_share=0.2)
+    CharSwapConfig(max_edit_distance=10, max_words=3, max_word_share=0.2)
     """
     text = str(recipe or "").strip()
     name, has_options, options = (part.strip() for part in text.partition(":"))

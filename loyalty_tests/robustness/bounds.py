@@ -7,18 +7,26 @@ It is a constraint: a candidate over the bound is dropped before the model sees 
 no query. The bound is a field of each recipe's config, so it is in every cache key
 (``attack_registry.recipe_key``) and in the report's robustness row (``bound_row``).
 
-Why bounded by default (``DEFAULT_MAX_WORD_SHARE``): unbounded, textfooler, charswap and pwws
-flipped every example the demo teacher got right (0.0% accuracy under attack), so the robustness
-drop could never exceed zero and the gate could not FAIL. A share of 0.2 is the bound of
-Alzantot et al. 2018 and of TextAttack's Alzantot, Faster-Alzantot and IGA recipes (about four
-words of a 20-word Rotten Tomatoes sentence); it was not calibrated on the demo teacher here.
+Why these defaults (``DEFAULT_MAX_WORDS``, ``DEFAULT_MAX_WORD_SHARE``): unbounded, textfooler,
+charswap and pwws flipped every example the demo teacher got right (0.0% accuracy under attack),
+so the robustness drop could never exceed zero and the gate could not FAIL. A share of 0.2 alone
+(the bound of Alzantot et al. 2018 and of TextAttack's Alzantot, Faster-Alzantot and IGA recipes)
+still left the demo teacher 1.3% under textfooler; a share of 0.05 (one word in most sentences)
+left it 29% but made every margin (``margin.py``) one word, so the margin gate could not tell
+students apart. At most 3 words and 20% of the words leaves room for margins of 1, 2 and 3 words,
+and with textfooler's 8 neighbours per word (``attack_recipes.TextFoolerConfig``) the demo teacher
+keeps about a quarter to a third of its sentences (75 seeded sentences of rotten_tomatoes:test,
+2026-12-03: textfooler 26.7%, charswap 25.3%, pwws 30.7%, margins 2.1 to 2.2 words). The figures
+are measured on the demo teacher, so the choice is calibrated on it: a stronger or weaker model
+moves them, which is what the gate is for.
 """
 
 from __future__ import annotations
 
 import math
 
-DEFAULT_MAX_WORD_SHARE = 0.2  # see the module docstring: the share TextAttack's word-level recipes use
+DEFAULT_MAX_WORDS = 3  # see the module docstring: room for margins of 1 to 3 words
+DEFAULT_MAX_WORD_SHARE = 0.2  # the share of TextAttack's Alzantot-family recipes
 BOUND_KEYS = ("max_words", "max_word_share")
 
 
