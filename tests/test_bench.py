@@ -60,8 +60,11 @@ def test_bench_writes_rows_table_and_plot(tiny_project, capsys):
         assert row["speedup"] > 0 and row["environment"]["versions"]["loyalty_tests"]
     table = (out / "table.md").read_text()
     assert "| `int8` | quantization | 2 |" in table and "| teacher |" in table
+    # int8 alone decides no finding, and says which recipe is missing rather than guessing
+    assert "- the combined strategy is best overall: cannot tell: recipe distill:layers=3+int8 was not run" in table
     assert (out / "loyalty_vs_speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "- KD raises probability loyalty: cannot tell" in printed
 
 
 def test_bench_bad_recipe_exits_2_with_the_reason(tiny_project, capsys):
@@ -310,3 +313,25 @@ def test_pairing_refuses_two_rows_of_one_recipe_and_seed():
     rows = [row("int8", 0), row("int8", 0), row("distill:layers=3+int8", 0)]
     with pytest.raises(LoyaltyError, match="two rows of int8 at seed 0"):
         findings.combined_is_best(rows)
+
+
+def test_table_shows_intervals_robustness_drop_and_findings():
+    rows = rows_of("prune:0.3", "accuracy", (0.70, 0.74, 0.72), attack=True, accuracy_under_attack=0.15)
+    rows += [row("int8", 0, attack=True, accuracy_under_attack=0.18)]
+    text = render_markdown(rows)
+    lines = text.splitlines()
+    header = [line for line in lines if line.startswith("| recipe")][0]
+    assert "robustness drop" in header and "acc. under attack" in header
+    prune = [line for line in lines if line.startswith("| `prune:0.3`")][0]
+    # t(0.975, 2) = 4.303, s = 0.02: 0.72 ± 4.303 * 0.02 / sqrt(3)
+    assert "0.720 ± 0.020 [0.670, 0.770]" in prune and "| 0.050 ± 0.000 [0.050, 0.050] |" in prune
+    int8 = [line for line in lines if line.startswith("| `int8`")][0]
+    assert "| 0.800 |" in int8 and "[" not in int8  # one seed: the value alone, no interval invented
+    assert "no interval can be computed from one seed" in lines[0]
+    findings_lines = [line for line in lines if line.startswith("- ")]
+    assert [line.split(":")[0] for line in findings_lines] == [
+        "- KD raises probability loyalty",
+        "- post-training quantization keeps loyalty",
+        "- compression lowers robustness beyond what accuracy shows",
+        "- the combined strategy is best overall",
+    ]

@@ -6,9 +6,11 @@
 For every (recipe, seed): build the student (cached by fingerprint like the demo teacher), then
 accuracy, label loyalty, probability loyalty, robustness (when an attack is named), latency
 timed side by side with the teacher, parameter count and size on disk. Writes one JSON row per
-(recipe, seed) to ``rows.jsonl``, a Markdown table (mean ± std over seeds) to ``table.md`` and a
-plot of loyalty against speedup to ``loyalty_vs_speedup.png``. Rows carry their config, seed and
-versions; the table and plot only render rows (``bench_render``).
+(recipe, seed) to ``rows.jsonl``, a Markdown table (mean ± std and a 95% t interval over seeds)
+with the paper's four findings below it (holds / does not hold / cannot tell, each with the
+interval that decides it; ``findings``) to ``table.md``, and a plot of loyalty against speedup
+to ``loyalty_vs_speedup.png``. Rows carry their config, seed and versions; the table, findings
+and plot only render rows (``render``).
 """
 
 from __future__ import annotations
