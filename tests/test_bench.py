@@ -335,3 +335,18 @@ def test_table_shows_intervals_robustness_drop_and_findings():
         "- compression lowers robustness beyond what accuracy shows",
         "- the combined strategy is best overall",
     ]
+
+
+@pytest.mark.parametrize("seeds", [["0", "1", "0"], []])
+def test_seeds_repeated_or_empty_is_a_usage_error(seeds, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--seeds", *seeds])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--seeds names 0 more than once" in error if seeds else "expected at least one argument" in error
+
+
+def test_recipes_repeated_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--recipes", "int8", "int8"])
+    assert "--recipes names int8 more than once" in capsys.readouterr().err
