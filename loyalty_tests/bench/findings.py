@@ -21,7 +21,8 @@ Why paired by seed: the two recipes of a difference share the seed, the teacher,
 set and the attacked sample, so ``d_s`` is the recipe's effect under one draw of everything
 random, and the interval needs no assumption that two recipes spread alike. Recipes that do not
 train (int8, prune) give the same row at every seed; their differences spread only as much as
-the trained recipe does.
+the trained recipe does, and two of them differ by a constant: a zero-width interval, exact about
+seeds and silent about another test set.
 
 Why a t interval over seeds: the seed is what a user re-rolls. The teacher, the evaluation set
 and the attacked sample are fixed, so the interval answers "would other seeds of these recipes
