@@ -1,6 +1,8 @@
-"""Benchmark rows -> a Markdown table (mean ± std over seeds) and a loyalty-vs-speedup plot.
+"""Benchmark rows -> a Markdown table (mean ± std and a 95% interval over seeds), the paper's
+findings below it, and a loyalty-vs-speedup plot.
 
-Rendering only: every number comes from the rows ``loyalty_tests.bench.run`` wrote.
+Rendering only: every number comes from the rows ``loyalty_tests.bench.run`` wrote; the intervals
+and findings are ``loyalty_tests.bench.findings``'s.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LoyaltyError
+from .findings import format_finding, paper_findings, robustness_drop, t_interval
 
-# (row key, column title, format) in table order; robustness columns appear only when measured.
+# (row key, column title, format, interval over seeds?) in table order; robustness columns appear
+# only when measured. Sizes and build times get no interval: they are not what the paper compares.
 COLUMNS = (
-    ("accuracy", "accuracy", "{:.3f}"),
-    ("label_loyalty", "label loyalty", "{:.3f}"),
-    ("probability_loyalty", "prob. loyalty", "{:.3f}"),
-    ("accuracy_under_attack", "acc. under attack", "{:.3f}"),
-    ("attack_success_rate", "attack success", "{:.3f}"),
-    ("speedup", "speedup", "{:.2f}x"),
-    ("parameters", "parameters (M)", "{:.1f}"),
-    ("size_bytes", "size (MB)", "{:.1f}"),
-    ("build_seconds", "build (s)", "{:.0f}"),
+    ("accuracy", "accuracy", "{:.3f}", True),
+    ("label_loyalty", "label loyalty", "{:.3f}", True),
+    ("probability_loyalty", "prob. loyalty", "{:.3f}", True),
+    ("accuracy_under_attack", "acc. under attack", "{:.3f}", True),
+    ("robustness_drop", "robustness drop", "{:.3f}", True),
+    ("attack_success_rate", "attack success", "{:.3f}", True),
+    ("speedup", "speedup", "{:.2f}x", True),
+    ("parameters", "parameters (M)", "{:.1f}", False),
+    ("size_bytes", "size (MB)", "{:.1f}", False),
+    ("build_seconds", "build (s)", "{:.0f}", False),
 )
+# Columns computed from a row's keys rather than stored, so rows written before them still render.
+DERIVED = {"robustness_drop": robustness_drop}
 SCALE = {"parameters": 1e-6, "size_bytes": 1e-6}
 MARKERS = {"quantization": "o", "pruning": "s", "distillation": "^", "module replacing": "D", "combined": "*"}
 COLORS = {
@@ -43,7 +50,12 @@ def group_by_recipe(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def _cell(values: list, fmt: str) -> str:
+def _cell(values: list, fmt: str, interval: bool = False) -> str:
+    """``mean ± std [low, high]`` over seeds; one seed: the value alone (no spread to show).
+
+    >>> _cell([0.90, 0.91, 0.92], "{:.3f}", interval=True)
+    '0.910 ± 0.010 [0.885, 0.935]'
+    """
     values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return "–"
@@ -51,26 +63,41 @@ def _cell(values: list, fmt: str) -> str:
     if len(values) == 1:
         return fmt.format(mean)
     # std over seeds with ddof=1: the spread a new seed would show, not just these ones'
-    return f"{fmt.format(mean)} ± {fmt.format(float(np.std(values, ddof=1))).rstrip('x')}"
+    text = f"{fmt.format(mean)} ± {fmt.format(float(np.std(values, ddof=1))).rstrip('x')}"
+    if not interval:
+        return text
+    # the 95% t interval of the mean: where the mean over many seeds would lie
+    bounds = t_interval(values)
+    return f"{text} [{fmt.format(bounds.low).rstrip('x')}, {fmt.format(bounds.high).rstrip('x')}]"
+
+
+def _value(row: dict, key: str):
+    return DERIVED[key](row) if key in DERIVED else row.get(key)
 
 
 def render_markdown(rows: list[dict]) -> str:
-    """One line per recipe (plus the teacher's): mean ± std over its seeds.
+    """One line per recipe (plus the teacher's): mean ± std [95% interval of the mean] over its
+    seeds; then the paper's findings decided from the rows.
 
     >>> rows = [{"recipe": "int8", "family": "quantization", "seed": s, "accuracy": a, "label_loyalty": 0.9,
     ...          "probability_loyalty": 0.95, "speedup": 2.0, "teacher_accuracy": 0.8, "teacher": "demo",
     ...          "n": 10} for s, a in ((0, 0.78), (1, 0.80))]
-    >>> print(render_markdown(rows).splitlines()[5])
-    | `int8` | quantization | 2 | 0.790 ± 0.014 | 0.900 ± 0.000 | 0.950 ± 0.000 | 2.00x ± 0.00 |
+    >>> text = render_markdown(rows)
+    >>> text.splitlines()[5].split(" | ")[:5]  # t(1) = 12.7: two seeds give a wide interval
+    ['| `int8`', 'quantization', '2', '0.790 ± 0.014 [0.663, 0.917]', '0.900 ± 0.000 [0.900, 0.900]']
+    >>> print(text.splitlines()[-1])
+    - the combined strategy is best overall: cannot tell: recipe distill:layers=3+int8 was not run
     """
     if not rows:
         raise LoyaltyError("no benchmark rows to render; give at least one recipe and one seed")
-    columns = [c for c in COLUMNS if any(row.get(c[0]) is not None for row in rows)]
+    columns = [c for c in COLUMNS if any(_value(row, c[0]) is not None for row in rows)]
     first = rows[0]
     lines = [
-        f"Teacher `{first['teacher']}` on `{first.get('data', '')}` (n={first['n']}); mean ± std over seeds.",
+        f"Teacher `{first['teacher']}` on `{first.get('data', '')}` (n={first['n']}); mean ± std [95% t interval "
+        "of the mean, seeds − 1 degrees of freedom] over seeds; a recipe with one seed shows its value alone "
+        "(no interval can be computed from one seed).",
         "",
-        "| recipe | family | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
+        "| recipe | family | seeds | " + " | ".join(title for _, title, _, _ in columns) + " |",
         "|---|---|---|" + "---|" * len(columns),
     ]
     teacher_cells = {
@@ -78,15 +105,29 @@ def render_markdown(rows: list[dict]) -> str:
         "label_loyalty": 1.0,
         "probability_loyalty": 1.0,
         "accuracy_under_attack": first.get("teacher_accuracy_under_attack"),
+        "robustness_drop": 0.0 if first.get("teacher_accuracy_under_attack") is not None else None,
         "speedup": 1.0,
         "parameters": first.get("teacher_parameters"),
         "size_bytes": first.get("teacher_size_bytes"),
     }
-    cells = [_cell([_scaled(key, teacher_cells.get(key))], fmt) for key, _, fmt in columns]
+    cells = [_cell([_scaled(key, teacher_cells.get(key))], fmt) for key, _, fmt, _ in columns]
     lines.append("| teacher | – | – | " + " | ".join(cells) + " |")
     for recipe, group in group_by_recipe(rows).items():
-        cells = [_cell([_scaled(key, row.get(key)) for row in group], fmt) for key, _, fmt in columns]
+        cells = [
+            _cell([_scaled(key, _value(row, key)) for row in group], fmt, interval) for key, _, fmt, interval in columns
+        ]
         lines.append(f"| `{recipe}` | {group[0]['family']} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + render_findings(rows)
+
+
+def render_findings(rows: list[dict]) -> str:
+    """The paper's four findings as a Markdown list, each with the interval that decides it."""
+    lines = [
+        "The paper's findings (95% t interval over seeds of a difference paired by seed; "
+        "`loyalty_tests.bench.findings` defines each):",
+        "",
+        *(f"- {format_finding(finding)}" for finding in paper_findings(rows)),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -6,9 +6,11 @@
 For every (recipe, seed): build the student (cached by fingerprint like the demo teacher), then
 accuracy, label loyalty, probability loyalty, robustness (when an attack is named), latency
 timed side by side with the teacher, parameter count and size on disk. Writes one JSON row per
-(recipe, seed) to ``rows.jsonl``, a Markdown table (mean ± std over seeds) to ``table.md`` and a
-plot of loyalty against speedup to ``loyalty_vs_speedup.png``. Rows carry their config, seed and
-versions; the table and plot only render rows (``bench_render``).
+(recipe, seed) to ``rows.jsonl``, a Markdown table (mean ± std and a 95% t interval over seeds)
+with the paper's four findings below it (holds / does not hold / cannot tell, each with the
+interval that decides it; ``findings``) to ``table.md``, and a plot of loyalty against speedup
+to ``loyalty_vs_speedup.png``. Rows carry their config, seed and versions; the table, findings
+and plot only render rows (``render``).
 """
 
 from __future__ import annotations
@@ -205,7 +207,14 @@ def parse_args(argv=None):
         help="training data for recipes that train (default: the train split of an embedded --data)",
     )
     parser.add_argument("--recipes", nargs="+", default=list(PAPER_RECIPES), metavar="RECIPE")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        metavar="SEED",
+        help="one row per recipe and seed; 2 or more give 95%% intervals over seeds and decide the findings",
+    )
     parser.add_argument("--limit", type=int, default=None, help="evaluate on a seeded sample of N examples")
     parser.add_argument("--train-limit", type=int, default=None, help="train on a seeded sample of N examples")
     parser.add_argument("--attack", default=None, help="also attack teacher and students (e.g. textfooler)")
@@ -226,7 +235,13 @@ def parse_args(argv=None):
         "cached students, predictions or attacks (the demo teacher is still cached)",
     )
     parser.add_argument("--out", default="bench-results", help="folder for rows.jsonl, table.md and the plot")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # rows are paired by (recipe, seed): a repeat would count one model twice in every interval
+    for option, values in (("--seeds", args.seeds), ("--recipes", args.recipes)):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            parser.error(f"{option} names {', '.join(repeated)} more than once; give each once")
+    return args
 
 
 def main(argv=None) -> int:
