@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import threading
@@ -18,7 +17,6 @@ from loyalty_tests.models import demo
 from loyalty_tests.models.classifiers import HFClassifier
 from loyalty_tests.models.training import TrainConfig
 
-CHARSWAP = "charswap:max_words=none,max_word_share=none"
 TINY_TRAINING = TrainConfig(epochs=2, batch_size=4, learning_rate=1e-3, max_length=16, seed=0)
 
 
@@ -154,38 +152,3 @@ def test_the_demo_teacher_is_saved_to_a_folder_a_team_can_point_at(tiny_demo, tm
     # never written over: a second save to the same folder is refused, and says why
     assert demo_export.main([str(target), "--cache-dir", str(tiny_demo)]) == 2
     assert "already exists and is not an empty folder" in capsys.readouterr().err
-
-
-def test_the_robust_demo_teacher_is_the_demo_teacher_fine_tuned_on_its_own_adversarial_sentences(
-    tiny_demo, monkeypatch
-):
-    from loyalty_tests.models import demo_robust
-    from loyalty_tests.models.specs import ModelOptions, load_model
-
-    # charswap needs no downloaded resources; unbounded, as the tiny data's sentences have 2-4 words
-    monkeypatch.setattr(demo_robust, "ROBUST_ATTACKS", demo_robust.AdversarialAugmentation((CHARSWAP,), 12, 200, 0))
-    monkeypatch.setattr(demo_robust, "ROBUST_TRAINING", TINY_TRAINING)
-    # a teacher that learned something, so an attack has answers to flip (2 epochs stay at chance)
-    monkeypatch.setattr(demo, "DEMO_TRAINING", dataclasses.replace(TINY_TRAINING, epochs=20))
-    messages = []
-    options = ModelOptions(cache_dir=tiny_demo, batch_size=4, progress=messages.append)
-    robust = load_model("demo-robust", options=options)
-    plain = load_model("demo", options=options)
-
-    assert robust.name == "demo-robust" and robust.label_names == plain.label_names
-    assert robust.fingerprint != plain.fingerprint
-    (folder,) = [path for path in tiny_demo.glob("demo-robust-teacher-*") if path.is_dir()]
-    info = json.loads((folder / "demo.json").read_text())
-    assert info["adversarial_augmentation"]["recipes"] == [CHARSWAP] and info["n_adversarial"] >= 1
-    assert any(m.endswith(f"flipped {info['n_adversarial']} of 12 sentences") for m in messages)
-    assert any("demo-robust: step" in m for m in messages)
-    weights = dict(robust.model.named_parameters())
-    assert any(not (weights[name] == value).all() for name, value in plain.model.named_parameters())
-
-    monkeypatch.setattr(demo_robust, "_train", lambda *args: pytest.fail("rebuilt a cached robust teacher"))
-    again = load_model("demo-robust", options=ModelOptions(cache_dir=tiny_demo, batch_size=4, progress=print))
-    assert again.fingerprint == robust.fingerprint
-    # another augmentation is another teacher, never the cached one
-    monkeypatch.setattr(demo_robust, "ROBUST_ATTACKS", demo_robust.AdversarialAugmentation((CHARSWAP,), 6, 200, 0))
-    with pytest.raises(pytest.fail.Exception, match="rebuilt a cached robust teacher"):
-        load_model("demo-robust", options=ModelOptions(cache_dir=tiny_demo, batch_size=4))

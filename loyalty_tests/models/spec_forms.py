@@ -12,9 +12,8 @@ from pathlib import Path
 
 from ..errors import LoyaltyError
 
-EMBEDDED_TEACHERS = ("demo", "demo-robust")  # built offline on first use (models/demo.py, demo_robust.py)
 SPEC_FORMS = (
-    "'demo' or 'demo-robust' (the embedded teachers), a compression recipe applied to the teacher (e.g. 'int8'), "
+    "'demo' (the embedded teacher), a compression recipe applied to the teacher (e.g. 'int8'), "
     "a local Hugging Face model folder ('./my-model'), an ONNX file ('./model.onnx'), "
     "a Python factory ('pkg.module:make_model'), or a hub id ('ORG/NAME')"
 )
@@ -45,7 +44,7 @@ def check_spec(spec: str, role: str) -> None:
     spec = str(spec).strip()
     if not spec:
         raise LoyaltyError(f"empty {role} spec; give {SPEC_FORMS}")
-    if spec in EMBEDDED_TEACHERS or FACTORY.match(spec):
+    if spec == "demo" or FACTORY.match(spec):
         return
     if is_recipe(spec) or (":" in spec.split("/")[0] and not Path(spec).expanduser().exists()):
         from ..compress import parse_recipe

@@ -1,6 +1,6 @@
 """Spec strings -> classifiers: what ``--teacher`` and ``--student`` accept.
 
-``demo`` and ``demo-robust`` (the embedded teachers), a compression recipe of the teacher (``int8``,
+``demo`` (the embedded teacher), a compression recipe of the teacher (``int8``,
 ``distill:layers=3+int8``), a local Hugging Face folder (``./my-model``), an ONNX file
 (``./model.onnx``), a Python factory (``pkg.module:make_model``) or a hub id (``ORG/NAME``).
 Causal LMs are recognised by the model, never by a flag: a folder whose config names a
@@ -91,16 +91,6 @@ def load_model(
         from .demo import load_demo_teacher
 
         return load_demo_teacher(
-            options.cache_dir,
-            batch_size=options.batch_size,
-            max_length=options.max_length or DEFAULT_MAX_LENGTH,
-            device=options.device,
-            progress=options.progress,
-        )
-    if spec == "demo-robust":
-        from .demo_robust import load_robust_demo_teacher
-
-        return load_robust_demo_teacher(
             options.cache_dir,
             batch_size=options.batch_size,
             max_length=options.max_length or DEFAULT_MAX_LENGTH,

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import LoyaltyError
-from ..models.spec_forms import EMBEDDED_TEACHERS
 from .lm_options import DEFAULT_LM_TEXTS
 
 TOKEN_GATES = ("token_agreement", "mean_kl", "perplexity_ratio")
@@ -64,7 +63,7 @@ def spec_kind(spec: str | None) -> str | None:
     if not spec:
         return None
     path = Path(spec).expanduser()
-    if spec in EMBEDDED_TEACHERS or spec.endswith(".onnx"):
+    if spec == "demo" or spec.endswith(".onnx"):
         return "classifier"
     if spec.endswith(".gguf"):
         return "lm"
