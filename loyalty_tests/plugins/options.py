@@ -261,7 +261,8 @@ def add_options(parser) -> None:
         default=None,
         metavar="RECIPE",
         help="add the robustness gate: attack teacher and each student with RECIPE (charswap, textfooler, "
-        "pwws or textattack:NAME) on the same seeded examples",
+        "pwws or textattack:NAME) on the same seeded examples; the built-in recipes perturb at most 3 words "
+        "and 20%% of a text's words unless told otherwise (textfooler:max_words=none,max_word_share=none)",
     )
     add(
         "--attack-examples",
