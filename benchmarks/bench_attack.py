@@ -356,11 +356,10 @@ def print_targets(shipped: dict, dynamic: dict, ours: dict) -> None:
         )
     )
     # the issue's per-example targets: the same outcome and adversarial text, never more queries
-    pairs = list(zip(dynamic["per_example"], ours["per_example"]))
-    same = sum(a["status"] == b["status"] and a["perturbed_text"] == b["perturbed_text"] for a, b in pairs)
-    more = sum(b["queries"] > a["queries"] for a, b in pairs)
-    checks.append((f"same outcome and adversarial text on {same}/{len(pairs)} examples", same == len(pairs), "all"))
-    checks.append((f"more queries than TextAttack on {more}/{len(pairs)} examples", more == 0, "none"))
+    same, extra_queries = parity(dynamic, ours)
+    more = sum(extra > 0 for extra in extra_queries)
+    checks.append((f"same outcome and adversarial text on {sum(same)}/{len(same)} examples", all(same), "all"))
+    checks.append((f"more queries than TextAttack on {more}/{len(same)} examples", more == 0, "none"))
     points = 100 * (ours["success_rate"] - dynamic["success_rate"])
     checks.append(
         (
@@ -388,13 +387,18 @@ def print_targets(shipped: dict, dynamic: dict, ours: dict) -> None:
         )
 
 
+def parity(theirs: dict, ours: dict) -> tuple[list[bool], list[int]]:
+    """Per example: (the same outcome and adversarial text?, our queries minus theirs)."""
+    pairs = list(zip(theirs["per_example"], ours["per_example"]))
+    same = [a["status"] == b["status"] and a["perturbed_text"] == b["perturbed_text"] for a, b in pairs]
+    return same, [b["queries"] - a["queries"] for a, b in pairs]
+
+
 def print_parity(dynamic: dict, ours: dict) -> None:
     """Per example: do the engines reach the same outcome with the same queries?"""
-    pairs = list(zip(dynamic["per_example"], ours["per_example"]))
-    same = [a["status"] == b["status"] and a["perturbed_text"] == b["perturbed_text"] for a, b in pairs]
-    queries = [b["queries"] - a["queries"] for a, b in pairs]
+    same, queries = parity(dynamic, ours)
     print(
-        f"[parity] same outcome and adversarial text on {sum(same)}/{len(pairs)} examples; our queries minus "
+        f"[parity] same outcome and adversarial text on {sum(same)}/{len(same)} examples; our queries minus "
         f"TextAttack's per example: {queries}"
     )
 
