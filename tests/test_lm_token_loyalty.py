@@ -204,3 +204,21 @@ def test_a_dynamic_int8_student_scores_each_text_alone_whatever_the_batch_size(t
     np.testing.assert_array_equal(
         continuation_logprobs(student, pairs, batch_size=1), continuation_logprobs(student, pairs, batch_size=6)
     )
+
+
+def test_a_dynamic_int8_teacher_is_summarised_one_text_at_a_time(teacher, tmp_path):
+    """The teacher's cached top-K summaries carry no batch size in their key, so a batch-dependent
+    teacher must be run one text per pass: a run at batch size 6 and one at 1 then write the same
+    summaries, and the side-by-side (exact) path agrees whatever the batch size too."""
+    from loyalty_tests.compress import compress
+    from loyalty_tests.lm.teacher_cache import run_teacher, tokenize
+
+    int8_teacher = compress(teacher, "int8")
+    student = copy_of(teacher)
+    tokenized = tokenize(teacher.tokenizer, TEXTS, 64)
+    alone, batched = (run_teacher(int8_teacher, tokenized, 8, size) for size in (1, 6))
+    for one, other in zip(alone, batched):
+        np.testing.assert_array_equal(one.top_logprobs, other.top_logprobs)
+    exact = [token_loyalty(int8_teacher, student, TEXTS, batch_size=size, cache_dir=tmp_path) for size in (1, 6)]
+    # the float student still moves by rounding with its padding (1e-7); int8 scales moved it by 1e-3
+    np.testing.assert_allclose(exact[0].per_token["kl"], exact[1].per_token["kl"], rtol=0, atol=1e-5)

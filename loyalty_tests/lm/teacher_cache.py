@@ -99,8 +99,13 @@ def next_token_logits(
     model, role: str, texts: TokenizedTexts, batch_size: int, progress: Callable[[str], None] | None = None
 ):
     """Yield ``(index, logits, next_tokens)`` per text, one forward pass of ``model`` per batch of
-    similar-length texts: ``logits`` are the positions that predict ``next_tokens`` (ids[1:])."""
-    groups = batches([len(row) for row in texts.ids], batch_size)
+    similar-length texts: ``logits`` are the positions that predict ``next_tokens`` (ids[1:]).
+    A batch-dependent model (dynamic int8) runs one text per pass, so a text's logits never follow
+    the batch size: the teacher's cached summaries carry no batch size in their key. The texts come
+    in the same order at any batch size, so a teacher and a student batched apart still line up."""
+    from ..models.batching import batch_size_for
+
+    groups = batches([len(row) for row in texts.ids], batch_size_for(model, batch_size))
     for number, group in enumerate(groups, 1):
         input_ids, mask = padded([texts.ids[i] for i in group], pad_id(model.tokenizer))
         logits = model.logits(input_ids, mask)
